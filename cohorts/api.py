@@ -1,0 +1,283 @@
+"""REST endpoints under /api/v1/: thin serializers (shape) and viewsets calling services."""
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.models import Site
+
+from . import selectors, services
+from .filters import PatientFilter
+from .models import DoseLevel, DrugSchedule, Enrolment, LevelDose, Patient, Trial
+from .status import PatientStatus
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ["id", "number", "name", "active"]
+
+
+class LevelDoseSerializer(serializers.ModelSerializer):
+    drug = serializers.CharField(source="drug.code")
+
+    class Meta:
+        model = LevelDose
+        fields = ["drug", "amount", "unit"]
+
+
+class DoseLevelSerializer(serializers.ModelSerializer):
+    trial = serializers.CharField(source="trial.code")
+    doses = LevelDoseSerializer(many=True)
+
+    class Meta:
+        model = DoseLevel
+        fields = ["id", "trial", "label", "order", "doses"]
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    drug = serializers.CharField(source="drug.code")
+
+    class Meta:
+        model = DrugSchedule
+        fields = ["drug", "route", "days", "first_cycle", "last_cycle"]
+
+
+class TrialSerializer(serializers.ModelSerializer):
+    starting_level = serializers.IntegerField(source="starting_level.label")
+    levels = DoseLevelSerializer(many=True)
+    schedules = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trial
+        fields = [
+            "code",
+            "nct_id",
+            "title",
+            "phase",
+            "design",
+            "protocol_version",
+            "cycle_length_days",
+            "dlt_window_days",
+            "cohort_size",
+            "cohort_max_size",
+            "cap_escalation",
+            "cap_expansion",
+            "cap_total",
+            "visit_window_days",
+            "starting_level",
+            "eligibility_criteria",
+            "levels",
+            "schedules",
+        ]
+
+    def get_schedules(self, trial) -> list[dict]:
+        schedules = [s for drug in trial.drugs.all() for s in drug.schedules.all()]
+        return ScheduleSerializer(schedules, many=True).data
+
+
+class EnrolmentSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    level = serializers.IntegerField(source="level.label")
+    cohort = serializers.IntegerField(source="cohort.number")
+    phase = serializers.CharField(source="cohort.phase")
+
+    class Meta:
+        model = Enrolment
+        fields = ["patient", "level", "cohort", "phase", "slot", "enrolled_on"]
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    trial = serializers.CharField(source="trial.code")
+    site = serializers.CharField(source="site.number")
+    level = serializers.SerializerMethodField()
+    enrolled_on = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Patient
+        fields = [
+            "study_id",
+            "trial",
+            "site",
+            "initials",
+            "date_of_birth",
+            "sex",
+            "height_cm",
+            "weight_kg",
+            "consent_date",
+            "eligibility",
+            "baseline_anc",
+            "baseline_platelets",
+            "baseline_marrow_pc_pct",
+            "status",
+            "status_reason",
+            "status_date",
+            "level",
+            "enrolled_on",
+            "registered_at",
+        ]
+
+    def _enrolment(self, patient):
+        try:
+            return patient.enrolment
+        except Enrolment.DoesNotExist:
+            return None
+
+    def get_level(self, patient) -> int | None:
+        enrolment = self._enrolment(patient)
+        return enrolment.level.label if enrolment else None
+
+    def get_enrolled_on(self, patient) -> str | None:
+        enrolment = self._enrolment(patient)
+        return enrolment.enrolled_on.isoformat() if enrolment else None
+
+
+class PatientFieldsSerializer(serializers.Serializer):
+    initials = serializers.CharField(max_length=4)
+    date_of_birth = serializers.DateField()
+    sex = serializers.ChoiceField(choices=Patient.Sex.choices)
+    height_cm = serializers.DecimalField(max_digits=5, decimal_places=1)
+    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1)
+    consent_date = serializers.DateField(required=False, allow_null=True)
+    eligibility = serializers.DictField(child=serializers.BooleanField(), required=False)
+    baseline_anc = serializers.DecimalField(max_digits=8, decimal_places=2)
+    baseline_platelets = serializers.DecimalField(max_digits=8, decimal_places=1)
+    baseline_marrow_pc_pct = serializers.DecimalField(max_digits=5, decimal_places=1)
+
+
+class PatientCreateSerializer(PatientFieldsSerializer):
+    trial = serializers.SlugRelatedField(slug_field="code", queryset=Trial.objects.all())
+    site = serializers.SlugRelatedField(slug_field="number", queryset=Site.objects.all())
+    study_id = serializers.CharField(required=False, allow_blank=True, help_text="Leave out: the next id of the site is given.")
+
+
+class PatientUpdateSerializer(PatientFieldsSerializer):
+    reason_for_change = serializers.CharField(help_text="Required: kept in the audit trail.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, fld in self.fields.items():
+            if name != "reason_for_change":
+                fld.required = False
+
+
+class EnrolSerializer(serializers.Serializer):
+    enrolled_on = serializers.DateField(required=False, help_text="Defaults to today.")
+
+
+class StatusChangeSerializer(serializers.Serializer):
+    to_status = serializers.ChoiceField(choices=[s.value for s in PatientStatus])
+    reason_code = serializers.CharField(required=False, allow_blank=True)
+    on_date = serializers.DateField()
+    note = serializers.CharField(required=False, allow_blank=True)
+
+
+class HistoryChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.CharField(allow_null=True)
+    new = serializers.CharField(allow_null=True)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    when = serializers.DateTimeField()
+    who = serializers.CharField()
+    record = serializers.CharField()
+    action = serializers.CharField()
+    reason = serializers.CharField()
+    changes = HistoryChangeSerializer(many=True)
+
+
+class TrialViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TrialSerializer
+    lookup_field = "code"
+
+    def get_queryset(self):
+        return Trial.objects.select_related("starting_level").prefetch_related("levels__doses__drug", "drugs__schedules").order_by("code")
+
+
+class SiteViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = SiteSerializer
+
+    def get_queryset(self):
+        return selectors.sites_for_user(self.request.user)
+
+
+class DoseLevelViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = DoseLevelSerializer
+    filterset_fields = {"trial__code": ["exact"]}
+
+    def get_queryset(self):
+        return DoseLevel.objects.select_related("trial").prefetch_related("doses__drug").order_by("trial__code", "order")
+
+
+class EnrolmentViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = EnrolmentSerializer
+
+    def get_queryset(self):
+        visible = selectors.patients_for_user(self.request.user)
+        return (
+            Enrolment.objects.filter(patient__in=visible.values("pk"))
+            .select_related("patient", "level", "cohort")
+            .order_by("cohort__trial_id", "cohort__number", "slot")
+        )
+
+
+class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = PatientSerializer
+    lookup_field = "study_id"
+    filterset_class = PatientFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.patients_for_user(self.request.user)
+
+    def get_object(self):
+        return selectors.patient_get_for_user(self.request.user, self.kwargs["study_id"])
+
+    @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = PatientCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        patient = services.patient_register(by=request.user, **data)
+        return Response(PatientSerializer(patient).data, status=201)
+
+    @extend_schema(request=PatientUpdateSerializer, responses={200: PatientSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        patient = self.get_object()
+        serializer = PatientUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        reason = data.pop("reason_for_change")
+        patient = services.patient_update(patient=patient, by=request.user, reason=reason, **data)
+        return Response(PatientSerializer(selectors.patient_get_for_user(request.user, patient.study_id)).data)
+
+    def update(self, request, *args, **kwargs):
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(request=EnrolSerializer, responses={201: EnrolmentSerializer})
+    @action(detail=True, methods=["post"])
+    def enrol(self, request, study_id=None):
+        patient = self.get_object()
+        serializer = EnrolSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        enrolled_on = serializer.validated_data.get("enrolled_on") or timezone.localdate()
+        enrolment = services.patient_enroll(patient=patient, by=request.user, enrolled_on=enrolled_on)
+        return Response(EnrolmentSerializer(enrolment).data, status=201)
+
+    @extend_schema(request=StatusChangeSerializer, responses={200: PatientSerializer})
+    @action(detail=True, methods=["post"])
+    def status(self, request, study_id=None):
+        patient = self.get_object()
+        serializer = StatusChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        patient = services.patient_change_status(patient=patient, by=request.user, **serializer.validated_data)
+        return Response(PatientSerializer(selectors.patient_get_for_user(request.user, patient.study_id)).data)
+
+    @extend_schema(responses={200: HistoryEntrySerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def history(self, request, study_id=None):
+        patient = self.get_object()
+        return Response(HistoryEntrySerializer(selectors.patient_history(patient), many=True).data)

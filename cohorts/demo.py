@@ -1,0 +1,267 @@
+"""Demo and synthetic data: the demo set for `make run`, and data sets of any size.
+
+The demo set goes through the real services (so its history reads like a real
+site's). Synthetic sets of thousands of patients are bulk-written, with their
+history rows, for benchmarks and load tests.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import string
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from accounts.models import Site, User
+from accounts.roles import Role
+
+from .models import Cohort, DoseLevel, Enrolment, Patient, Trial
+from .protocol import read_protocol
+from .services import patient_enroll, patient_register, protocol_load
+from .status import PatientStatus
+
+DEMO_SITES = [("01", "City Hospital Myeloma Unit"), ("02", "University Cancer Centre")]
+DEMO_USERS = [
+    ("coord01", Role.COORDINATOR, "01", "Carla", "Coordinator"),
+    ("coord02", Role.COORDINATOR, "02", "Conor", "Coordinator"),
+    ("investigator", Role.INVESTIGATOR, None, "Ines", "Investigator"),
+    ("datamanager", Role.DATA_MANAGER, None, "Dana", "Datamanager"),
+    ("monitor", Role.MONITOR, None, "Mo", "Monitor"),
+    ("admin", Role.ADMIN, None, "Ada", "Admin"),
+]
+FIRST = "ABCDEFGHJKLMNPRSTVW"
+
+
+def new_password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(14))
+
+
+def ensure_trial(path=None) -> Trial:
+    return protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL)).trial
+
+
+def ensure_sites() -> list[Site]:
+    sites = []
+    for number, name in DEMO_SITES:
+        site, _ = Site.objects.get_or_create(number=number, defaults={"name": name})
+        sites.append(site)
+    return sites
+
+
+def ensure_users() -> list[tuple[str, str, str]]:
+    """Create the demo users that do not exist yet; return (username, role, password) of the new ones."""
+    created = []
+    for username, role, site_number, first, last in DEMO_USERS:
+        if User.objects.filter(username=username).exists():
+            continue
+        password = new_password()
+        site = Site.objects.get(number=site_number) if site_number else None
+        user = User(username=username, role=role, site=site, first_name=first, last_name=last, is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+        user.set_password(password)
+        user.save()
+        created.append((username, Role(role).label, password))
+    return created
+
+
+@transaction.atomic
+def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
+    """A small demo cohort through the real services: 5 registered, 2 enrolled at the starting level."""
+    if trial.patients.exists():
+        return 0
+    today = today or timezone.localdate()
+    site1, site2 = Site.objects.get(number="01"), Site.objects.get(number="02")
+    coord1, coord2 = User.objects.get(username="coord01"), User.objects.get(username="coord02")
+    all_met = dict.fromkeys(trial.criteria_codes, True)
+    people = [
+        (site1, coord1, "JD", date(1956, 3, 14), "M", "178.0", "82.5", 40, all_met, "2.10", "180", "35"),
+        (site2, coord2, "MK", date(1961, 9, 2), "F", "164.0", "61.0", 35, all_met, "1.60", "142", "20"),
+        (site1, coord1, "RB", date(1949, 12, 20), "M", "171.5", "77.0", 12, all_met, "3.20", "210", "15"),
+        (site2, coord2, "AS", date(1958, 6, 30), "F", "158.0", "55.4", 5, all_met, "1.90", "98", "45"),
+        (site1, coord1, "TW", date(1952, 1, 8), "M", "183.0", "90.1", 3, {**all_met, trial.criteria_codes[-1]: False}, "2.40", "160", "25"),
+    ]
+    patients = []
+    for site, by, initials, born, sex, height, weight, consent_days_ago, elig, anc, plt, marrow in people:
+        patients.append(
+            patient_register(
+                trial=trial,
+                site=site,
+                by=by,
+                initials=initials,
+                date_of_birth=born,
+                sex=sex,
+                height_cm=Decimal(height),
+                weight_kg=Decimal(weight),
+                consent_date=today - timedelta(days=consent_days_ago),
+                eligibility=elig,
+                baseline_anc=Decimal(anc),
+                baseline_platelets=Decimal(plt),
+                baseline_marrow_pc_pct=Decimal(marrow),
+                today=today,
+            )
+        )
+    patient_enroll(patient=patients[0], by=coord1, enrolled_on=today - timedelta(days=33), today=today)
+    patient_enroll(patient=patients[1], by=coord2, enrolled_on=today - timedelta(days=30), today=today)
+    return len(patients)
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+@dataclass(frozen=True)
+class SyntheticResult:
+    trial: Trial
+    patients: int
+    enrolled: int
+
+
+def synthetic_trial(code: str, patients: int) -> Trial:
+    """A copy of the default protocol, sized to hold `patients` (never a real trial)."""
+    spec = read_protocol(settings.TRIALSITE_DEFAULT_PROTOCOL)
+    trial = Trial.objects.filter(code=code).first()
+    if trial is None:
+        t = replace(
+            spec.trial,
+            code=code,
+            nct_id="",
+            title=f"Synthetic copy of {spec.trial.code} for benchmarks (not a real trial)",
+            cap_expansion=max(patients, spec.trial.cap_expansion),
+            cap_total=max(patients, spec.trial.cap_total) + spec.trial.cap_escalation,
+        )
+        trial = protocol_load(spec=replace(spec, trial=t)).trial
+    return trial
+
+
+def _escalation_plan(trial: Trial, levels: list[DoseLevel]) -> list[tuple[DoseLevel, str, int]]:
+    """Cohorts (level, phase, size): 3+3 up the ladder from the starting level, expansion at the
+    level below the top (a plausible MTD), within the trial's caps."""
+    start = next(i for i, lv in enumerate(levels) if lv.id == trial.starting_level_id)
+    plan = []
+    for i, level in enumerate(levels[start:]):
+        plan.append((level, Cohort.Phase.ESCALATION, trial.cohort_size))
+        if i % 2 == 1:  # every second level needed expanding to 6
+            plan.append((level, Cohort.Phase.ESCALATION, trial.cohort_max_size - trial.cohort_size))
+    mtd = levels[-2] if len(levels) - start > 1 else levels[-1]
+    escalation = sum(size for _, _, size in plan)
+    expansion = max(0, min(trial.cap_expansion, trial.cap_total - escalation))
+    while expansion > 0:
+        size = min(trial.cohort_max_size, expansion)
+        plan.append((mtd, Cohort.Phase.EXPANSION, size))
+        expansion -= size
+    return plan
+
+
+@transaction.atomic
+def seed_synthetic(*, trial: Trial, patients: int, seed: int, today: date | None = None) -> SyntheticResult:
+    """Add `patients` synthetic patients: enrolled cohorts as far as the caps allow, the rest screened."""
+    rng = random.Random(seed)
+    today = today or timezone.localdate()
+    sites = list(Site.objects.filter(active=True).order_by("number")) or ensure_sites()
+    system = User.objects.filter(username="synthetic").first()
+    if system is None:
+        system = User.objects.create(username="synthetic", role=Role.MONITOR, is_active=False, first_name="Synthetic data")
+        system.set_unusable_password()
+        system.save()
+    levels = list(DoseLevel.objects.filter(trial=trial).order_by("order"))
+    existing_cohorts = Cohort.objects.filter(trial=trial).count()
+    used = Enrolment.objects.filter(cohort__trial=trial).count()
+    plan = _escalation_plan(trial, levels) if existing_cohorts <= 1 and used == 0 else []
+    enrol_total = min(patients, sum(size for _, _, size in plan))
+    # Spread enrolments over the past three years, oldest first.
+    span = 3 * 365
+    last_sequence = Patient.objects.filter(trial=trial).values("site_id").annotate(last=Max("site_sequence"))
+    sequences = {s.id: 0 for s in sites} | {row["site_id"]: row["last"] for row in last_sequence}
+    criteria = dict.fromkeys(trial.criteria_codes, True)
+    new_patients, slots = [], []
+    cohort_rows: list[Cohort] = []
+    remaining = enrol_total
+    cohort_number = 0
+    for level, phase, size in plan:
+        if remaining <= 0:
+            break
+        take = min(size, remaining)
+        cohort_number += 1
+        cohort_rows.append(Cohort(trial=trial, level=level, number=cohort_number, phase=phase, capacity=size, status=Cohort.Status.CLOSED, opened_on=today))
+        slots.extend((len(cohort_rows) - 1, slot) for slot in range(1, take + 1))
+        remaining -= take
+    for index in range(patients):
+        site = sites[index % len(sites)]
+        sequences[site.id] += 1
+        seq = sequences[site.id]
+        enrolled = index < enrol_total
+        days_ago = span - int(span * index / max(patients, 1))
+        consent = today - timedelta(days=days_ago + rng.randint(1, 20))
+        born = consent - timedelta(days=rng.randint(45 * 365, 82 * 365))
+        sex = rng.choice("FM")
+        height = Decimal(rng.randint(150, 192) if sex == "M" else rng.randint(145, 180))
+        weight = Decimal(rng.randint(50, 105)) + Decimal(rng.randint(0, 9)) / 10
+        if enrolled:
+            if days_ago > 2 * 365 + 180:
+                status, reason = PatientStatus.OFF_STUDY, "follow_up_complete"
+            elif days_ago > 240:
+                status, reason = PatientStatus.FOLLOW_UP, ""
+            elif days_ago > 120:
+                status, reason = PatientStatus.OFF_TREATMENT, rng.choice(["progression", "toxicity", "withdrawal"])
+            else:
+                status, reason = PatientStatus.ON_TREATMENT, ""
+        else:
+            status, reason = rng.choice([(PatientStatus.SCREENING, ""), (PatientStatus.OFF_STUDY, "screen_failure")])
+        new_patients.append(
+            Patient(
+                trial=trial,
+                site=site,
+                study_id=f"{trial.code}-{site.number}-{seq:03d}",
+                site_sequence=seq,
+                initials=rng.choice(FIRST) + rng.choice(FIRST),
+                date_of_birth=born,
+                sex=sex,
+                height_cm=height,
+                weight_kg=weight,
+                consent_date=consent,
+                eligibility=criteria if enrolled or status == PatientStatus.SCREENING else {**criteria, trial.criteria_codes[0]: False},
+                baseline_anc=Decimal(rng.randint(80, 450)) / 100,
+                baseline_platelets=Decimal(rng.randint(60, 320)),
+                baseline_marrow_pc_pct=Decimal(rng.randint(5, 80)),
+                status=status,
+                status_reason=reason,
+                status_date=consent + timedelta(days=rng.randint(1, 10)),
+                registered_by=system,
+            )
+        )
+    if cohort_rows:
+        # The trial keeps one open cohort: after the synthetic history it is the last planned level's.
+        open_cohort = Cohort.objects.get(trial=trial, status=Cohort.Status.OPEN)
+        last_level, last_phase, _ = plan[-1]
+        open_cohort.number, open_cohort.level, open_cohort.phase = len(cohort_rows) + 1, last_level, last_phase
+        open_cohort._history_user, open_cohort._change_reason = system, "Synthetic data"
+        open_cohort.save()
+    created_cohorts = bulk_create_with_history(cohort_rows, Cohort, default_user=system, default_change_reason="Synthetic data")
+    created_patients = bulk_create_with_history(new_patients, Patient, batch_size=1000, default_user=system, default_change_reason="Synthetic data")
+    if created_cohorts and created_cohorts[0].pk is None:  # a backend that returns no primary keys
+        created_cohorts = list(Cohort.objects.filter(trial=trial, number__lte=cohort_number).order_by("number"))
+    if created_patients and created_patients[0].pk is None:
+        by_id = {p.study_id: p for p in Patient.objects.filter(trial=trial, study_id__in=[p.study_id for p in new_patients])}
+        created_patients = [by_id[p.study_id] for p in new_patients]
+    enrolments = []
+    for patient, (cohort_index, slot) in zip(created_patients[:enrol_total], slots, strict=True):
+        cohort = created_cohorts[cohort_index]
+        enrolments.append(
+            Enrolment(
+                patient=patient,
+                cohort=cohort,
+                level_id=cohort.level_id,
+                slot=slot,
+                enrolled_on=patient.consent_date + timedelta(days=rng.randint(1, 7)),
+                enrolled_by=system,
+            )
+        )
+    bulk_create_with_history(enrolments, Enrolment, batch_size=1000, default_user=system, default_change_reason="Synthetic data")
+    return SyntheticResult(trial=trial, patients=patients, enrolled=len(enrolments))

@@ -1,0 +1,199 @@
+"""Reads for trials and patients, scoped by role in one place (house style point 6).
+
+Each selector fetches what its page needs in a fixed number of queries,
+whatever the number of patients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+
+from accounts.models import Site, User
+
+from .models import Cohort, DoseLevel, DrugSchedule, Enrolment, LevelDose, Patient, Trial
+from .status import STATUS_LABELS, PatientStatus
+
+
+def trials_for_user(user: User) -> QuerySet[Trial]:
+    return Trial.objects.order_by("code")
+
+
+def trial_get(code: str) -> Trial:
+    trial = Trial.objects.filter(code=code).select_related("starting_level").first()
+    if trial is None:
+        raise Http404(f"No trial {code}")
+    return trial
+
+
+def sites_for_user(user: User) -> QuerySet[Site]:
+    sites = Site.objects.filter(active=True).order_by("number")
+    return sites.filter(pk=user.site_id) if user.site_scoped else sites
+
+
+def patients_for_user(user: User, trial: Trial | None = None) -> QuerySet[Patient]:
+    """Patients the user may see: a coordinator only their own site's."""
+    patients = Patient.objects.select_related("site", "trial", "enrolment__level", "enrolment__cohort")
+    if trial is not None:
+        patients = patients.filter(trial=trial)
+    if user.site_scoped:
+        patients = patients.filter(site_id=user.site_id)
+    return patients.order_by("study_id")
+
+
+def patient_get_for_user(user: User, study_id: str) -> Patient:
+    patient = patients_for_user(user).filter(study_id=study_id).first()
+    if patient is None:
+        # Same answer whether the patient does not exist or is at another site.
+        raise Http404("No such patient")
+    return patient
+
+
+# ---------------------------------------------------------------- trial home
+
+
+@dataclass(frozen=True)
+class LevelRow:
+    level: DoseLevel
+    doses: list[LevelDose]
+    patients: int
+    is_starting: bool
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class CapRow:
+    name: str
+    used: int
+    cap: int
+
+    @property
+    def left(self) -> int:
+        return max(self.cap - self.used, 0)
+
+
+@dataclass(frozen=True)
+class TrialOverview:
+    trial: Trial
+    levels: list[LevelRow]
+    schedules: list[DrugSchedule]
+    open_cohort: Cohort | None
+    open_cohort_taken: int
+    caps: list[CapRow]
+    status_counts: list[tuple[str, str, int]]
+    site_counts: list[tuple[Site, int]]
+
+    @property
+    def open_slots(self) -> int:
+        if self.open_cohort is None:
+            return 0
+        slots = self.open_cohort.capacity - self.open_cohort_taken
+        return max(0, min([slots, *(c.left for c in self.caps)]))
+
+
+def trial_overview(trial: Trial, user: User) -> TrialOverview:
+    """Levels with doses and patients per level, the open cohort, caps used: 7 queries."""
+    levels = list(
+        DoseLevel.objects.filter(trial=trial)
+        .order_by("order")
+        .prefetch_related(Prefetch("doses", queryset=LevelDose.objects.select_related("drug").order_by("drug__order")))
+    )
+    enrolments = Enrolment.objects.filter(cohort__trial=trial)
+    per_level = dict(enrolments.values_list("level_id").annotate(n=Count("id")).order_by())
+    open_cohort = Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN).select_related("level").annotate(taken=Count("enrolments")).first()
+    counts = enrolments.aggregate(
+        total=Count("id"),
+        escalation=Count("id", filter=Q(cohort__phase=Cohort.Phase.ESCALATION)),
+        expansion=Count("id", filter=Q(cohort__phase=Cohort.Phase.EXPANSION)),
+    )
+    caps = [
+        CapRow("Escalation", counts["escalation"], trial.cap_escalation),
+        CapRow("Expansion", counts["expansion"], trial.cap_expansion),
+        CapRow("Trial total", counts["total"], trial.cap_total),
+    ]
+    visible = patients_for_user(user, trial)
+    by_status = dict(visible.values_list("status").annotate(n=Count("id")).order_by())
+    status_counts = [(s.value, STATUS_LABELS[s], by_status.get(s.value, 0)) for s in PatientStatus]
+    sites = {s.id: s for s in sites_for_user(user)}
+    by_site = dict(visible.values_list("site_id").annotate(n=Count("id")).order_by())
+    site_counts = [(site, by_site.get(site_id, 0)) for site_id, site in sites.items()]
+    schedules = list(DrugSchedule.objects.filter(drug__trial=trial).select_related("drug").order_by("drug__order", "first_cycle"))
+    return TrialOverview(
+        trial=trial,
+        levels=[
+            LevelRow(
+                level=lv,
+                doses=list(lv.doses.all()),
+                patients=per_level.get(lv.id, 0),
+                is_starting=lv.id == trial.starting_level_id,
+                is_open=open_cohort is not None and open_cohort.level_id == lv.id,
+            )
+            for lv in levels
+        ],
+        schedules=schedules,
+        open_cohort=open_cohort,
+        open_cohort_taken=open_cohort.taken if open_cohort else 0,
+        caps=caps,
+        status_counts=status_counts,
+        site_counts=site_counts,
+    )
+
+
+# ---------------------------------------------------------------- audit trail
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: object
+    new: object
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: datetime
+    who: str
+    record: str
+    action: str
+    reason: str
+    changes: list[FieldChange]
+
+
+def _entries(records: list, record_name: str, labels: dict[str, str]) -> list[HistoryEntry]:
+    entries = []
+    previous = None
+    for rec in records:
+        if previous is None or rec.history_type == "+":
+            changes = []
+            action = "Created" if rec.history_type == "+" else "Changed"
+        else:
+            delta = rec.diff_against(previous, foreign_keys_are_objs=False)
+            changes = [FieldChange(labels.get(c.field, c.field), c.old, c.new) for c in delta.changes]
+            action = "Changed"
+        user = rec.history_user
+        entries.append(
+            HistoryEntry(
+                when=rec.history_date,
+                who=(user.get_full_name() or user.username) if user else "system",
+                record=record_name,
+                action=action,
+                reason=rec.history_change_reason or "",
+                changes=changes,
+            )
+        )
+        previous = rec
+    return entries
+
+
+def patient_history(patient: Patient) -> list[HistoryEntry]:
+    """Who changed what and why, newest first: the patient and their enrolment (2 queries)."""
+    patient_labels = {f.name: str(f.verbose_name) for f in Patient._meta.fields}
+    enrolment_labels = {f.name: str(f.verbose_name) for f in Enrolment._meta.fields}
+    records = list(patient.history.select_related("history_user").order_by("history_date", "history_id"))
+    entries = _entries(records, "Patient", patient_labels)
+    enrolment_records = list(Enrolment.history.filter(patient_id=patient.pk).select_related("history_user").order_by("history_date", "history_id"))
+    entries += _entries(enrolment_records, "Enrolment", enrolment_labels)
+    return sorted(entries, key=lambda e: e.when, reverse=True)

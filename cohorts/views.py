@@ -1,0 +1,167 @@
+"""Thin function views: selector -> form -> service -> response (house style point 7)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from accounts.permissions import role_required
+from accounts.roles import Perm
+from trialsite.errors import DomainError
+
+from . import selectors, services
+from .filters import PatientFilter
+from .forms import EnrolForm, PatientEditForm, PatientRegisterForm, StatusForm
+
+PAGE_SIZE = 50
+
+
+def _apply_errors(form, error: ValidationError) -> None:
+    for name, messages_ in error.message_dict.items():
+        for message in messages_:
+            form.add_error(name if name in form.fields else None, message)
+
+
+@login_required
+def home(request):
+    trials = list(selectors.trials_for_user(request.user))
+    if len(trials) == 1:
+        return redirect("trial_home", code=trials[0].code)
+    return render(request, "cohorts/trial_list.html", {"trials": trials})
+
+
+@role_required(Perm.VIEW)
+def trial_home(request, code):
+    trial = selectors.trial_get(code)
+    overview = selectors.trial_overview(trial, request.user)
+    return render(request, "cohorts/trial_home.html", {"trial": trial, "o": overview})
+
+
+@role_required(Perm.VIEW)
+def patient_list(request, code):
+    trial = selectors.trial_get(code)
+    patients = selectors.patients_for_user(request.user, trial)
+    filterset = PatientFilter(request.GET, queryset=patients)
+    sites = list(selectors.sites_for_user(request.user))
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cohorts/patient_list.html",
+        {
+            "trial": trial,
+            "filter": filterset,
+            "page": page,
+            "sites": sites,
+            "levels": list(trial.levels.order_by("order")),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@role_required(Perm.ENTER_DATA)
+@require_http_methods(["GET", "POST"])
+def patient_register(request, code):
+    trial = selectors.trial_get(code)
+    sites = list(selectors.sites_for_user(request.user))
+    form = PatientRegisterForm(request.POST or None, trial=trial, sites=sites)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.patient_register(trial=trial, site=form.cleaned_data["site"], by=request.user, **form.values())
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{patient.study_id} registered (screening).")
+            return redirect("patient_detail", study_id=patient.study_id)
+    return render(request, "cohorts/patient_form.html", {"trial": trial, "form": form, "title": "Register a patient"})
+
+
+@role_required(Perm.VIEW)
+def patient_detail(request, study_id):
+    patient = selectors.patient_get_for_user(request.user, study_id)
+    can_enter = request.user.can(Perm.ENTER_DATA)
+    overview = selectors.trial_overview(patient.trial, request.user) if can_enter and patient.status == "screening" else None
+    return render(
+        request,
+        "cohorts/patient_detail.html",
+        {
+            "patient": patient,
+            "trial": patient.trial,
+            "history": selectors.patient_history(patient),
+            "enrol_form": EnrolForm(initial={"enrolled_on": timezone.localdate()}) if can_enter else None,
+            "status_form": StatusForm(patient=patient, initial={"on_date": timezone.localdate()}) if can_enter else None,
+            "overview": overview,
+        },
+    )
+
+
+@role_required(Perm.ENTER_DATA)
+@require_http_methods(["GET", "POST"])
+def patient_edit(request, study_id):
+    patient = selectors.patient_get_for_user(request.user, study_id)
+    form = PatientEditForm(request.POST or None, trial=patient.trial, initial=PatientEditForm.initial_for(patient))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(patient=patient, by=request.user, reason=form.cleaned_data["reason"], **form.values())
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{patient.study_id} updated.")
+            return redirect("patient_detail", study_id=patient.study_id)
+    return render(
+        request,
+        "cohorts/patient_form.html",
+        {
+            "trial": patient.trial,
+            "form": form,
+            "patient": patient,
+            "title": f"Edit {patient.study_id}",
+        },
+    )
+
+
+@role_required(Perm.ENTER_DATA)
+@require_http_methods(["POST"])
+def patient_enrol(request, study_id):
+    patient = selectors.patient_get_for_user(request.user, study_id)
+    form = EnrolForm(request.POST)
+    if form.is_valid():
+        try:
+            enrolment = services.patient_enroll(patient=patient, by=request.user, enrolled_on=form.cleaned_data["enrolled_on"])
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            where = f"level {enrolment.level.label} (cohort {enrolment.cohort.number}, slot {enrolment.slot})"
+            messages.success(request, f"{patient.study_id} enrolled at {where}.")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                messages.error(request, message)
+    return redirect("patient_detail", study_id=patient.study_id)
+
+
+@role_required(Perm.ENTER_DATA)
+@require_http_methods(["POST"])
+def patient_status(request, study_id):
+    patient = selectors.patient_get_for_user(request.user, study_id)
+    form = StatusForm(request.POST, patient=patient)
+    if form.is_valid():
+        try:
+            services.patient_change_status(patient=patient, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, f"Status of {patient.study_id} changed.")
+    else:
+        for field, errors in form.errors.items():
+            for message in errors:
+                messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: {message}".lstrip(": "))
+    return redirect("patient_detail", study_id=patient.study_id)

@@ -1,0 +1,85 @@
+"""Shared fixtures: the BPD trial loaded from its protocol file, two sites, named personas.
+
+Personas (house style point 16): Alice coordinates at site 01, Bob at site 02,
+Ivan is an investigator, Dana the data manager, Mona the read-only monitor,
+Olga an outsider with an account but no trial role.
+"""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from accounts.roles import Role
+from cohorts.protocol import read_protocol
+from cohorts.services import protocol_load
+
+from .factories import PASSWORD, SiteFactory, UserFactory, register_patient
+
+PROTOCOLS = Path(settings.BASE_DIR) / "protocols"
+
+
+@pytest.fixture
+def trial(db):
+    return protocol_load(spec=read_protocol(PROTOCOLS / "bpd.toml")).trial
+
+
+@pytest.fixture
+def site_a(db):
+    return SiteFactory(number="01", name="City Hospital")
+
+
+@pytest.fixture
+def site_b(db):
+    return SiteFactory(number="02", name="University Centre")
+
+
+@pytest.fixture
+def alice(site_a):
+    return UserFactory(username="alice", role=Role.COORDINATOR, site=site_a)
+
+
+@pytest.fixture
+def bob(site_b):
+    return UserFactory(username="bob", role=Role.COORDINATOR, site=site_b)
+
+
+@pytest.fixture
+def ivan(db):
+    return UserFactory(username="ivan", role=Role.INVESTIGATOR)
+
+
+@pytest.fixture
+def dana(db):
+    return UserFactory(username="dana", role=Role.DATA_MANAGER)
+
+
+@pytest.fixture
+def mona(db):
+    return UserFactory(username="mona", role=Role.MONITOR)
+
+
+@pytest.fixture
+def olga(db):
+    return UserFactory(username="olga", role="")
+
+
+@pytest.fixture
+def personas(alice, bob, ivan, dana, mona, olga):
+    return {"alice": alice, "bob": bob, "ivan": ivan, "dana": dana, "mona": mona, "olga": olga}
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def patient_a(trial, site_a, alice):
+    """A consented, eligible patient in screening at site 01."""
+    return register_patient(trial, site_a, alice)
+
+
+@pytest.fixture
+def patient_b(trial, site_b, bob):
+    return register_patient(trial, site_b, bob)

@@ -1,0 +1,55 @@
+"""One error format for the whole API (house style point 9).
+
+Every error answer is {"status": int, "code": str, "detail": str, "errors": {field: [messages]}}.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import DomainError
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = "non_field_errors" if key in ("__all__", "non_field_errors") else key
+            if isinstance(value, dict):
+                for sub, messages in _flatten(value).items():
+                    out[f"{name}.{sub}"] = messages
+            else:
+                out[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
+        return out
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(v) for v in detail]}
+    return {}
+
+
+def error_body(status_code: int, code: str, detail: str, errors: dict | None = None) -> dict:
+    return {"status": status_code, "code": code, "detail": detail, "errors": errors or {}}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.status, exc.code, exc.message), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        errors = _flatten(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+        return Response(error_body(400, "invalid", "Some values are invalid.", errors), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body(response.status_code, "invalid", "Some values are invalid.", _flatten(exc.detail))
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        response.data = error_body(response.status_code, code if isinstance(code, str) else "error", str(detail))
+    return response

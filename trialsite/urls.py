@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from cohorts import api as cohorts_api
+
+router = DefaultRouter()
+router.register("trials", cohorts_api.TrialViewSet, basename="trial")
+router.register("sites", cohorts_api.SiteViewSet, basename="site")
+router.register("dose-levels", cohorts_api.DoseLevelViewSet, basename="dose-level")
+router.register("patients", cohorts_api.PatientViewSet, basename="patient")
+router.register("enrolments", cohorts_api.EnrolmentViewSet, basename="enrolment")
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("", include("cohorts.urls")),
+]
