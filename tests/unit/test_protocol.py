@@ -77,7 +77,7 @@ def test_levels_must_be_listed_low_to_high():
 def test_missing_trial_values_are_named():
     data = bpd_data()
     del data["trial"]["dlt_window_days"]
-    with pytest.raises(ProtocolError, match="trial.dlt_window_days is required"):
+    with pytest.raises(ProtocolError, match=r"trial\.dlt_window_days is required"):
         parse_protocol(data)
 
 
