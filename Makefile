@@ -20,6 +20,7 @@ $(STAMP): requirements.txt
 ## make run: install, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)
 run: venv
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo --demo
 	@echo "Trialsite on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)

@@ -18,8 +18,8 @@ class PatientFieldsForm(forms.Form):
     initials = forms.CharField(max_length=4, help_text="2-4 letters")
     date_of_birth = forms.DateField(widget=DATE)
     sex = forms.ChoiceField(choices=Patient.Sex.choices)
-    height_cm = forms.DecimalField(label="Height (cm)", max_digits=5, decimal_places=1, min_value=0)
-    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, min_value=0)
+    height_cm = forms.DecimalField(label="Height (cm)", max_digits=7, decimal_places=2, min_value=0)
+    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=7, decimal_places=2, min_value=0)
     consent_date = forms.DateField(required=False, widget=DATE, help_text="Leave empty until the patient has signed.")
     baseline_anc = forms.DecimalField(label="Baseline ANC (x10^9/L)", max_digits=8, decimal_places=2)
     baseline_platelets = forms.DecimalField(label="Baseline platelets (x10^9/L)", max_digits=8, decimal_places=1)
@@ -66,8 +66,8 @@ class PatientRegisterForm(PatientFieldsForm):
     def __init__(self, *args, sites, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites
-        if len(sites) == 1:
-            self.fields["site"].initial = sites[0].pk
+        if request_site := (sites[0] if len(sites) == 1 else None):
+            self.fields["site"].initial = request_site.pk
         self.order_fields(["site"])
 
 

@@ -7,7 +7,7 @@ whatever the number of patients.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
@@ -162,7 +162,25 @@ class HistoryEntry:
     changes: list[FieldChange]
 
 
-def _entries(records: list, record_name: str, labels: dict[str, str]) -> list[HistoryEntry]:
+def _display(value: object) -> str | None:
+    """Audit values as a clinician reads them: ISO dates, criteria as 'I1 yes, I2 no'."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {'yes' if v is True else 'no' if v is False else v}" for k, v in value.items())
+    return str(value)
+
+
+def _entries(records: list, model) -> list[HistoryEntry]:
+    fields = {f.name: f for f in model._meta.fields}
+    labels = {name: str(f.verbose_name) for name, f in fields.items()}
+    choices = {name: dict(f.choices) for name, f in fields.items() if f.choices}
+
+    def show(name: str, value: object) -> str | None:
+        return _display(choices[name].get(value, value) if name in choices else value)
+
     entries = []
     previous = None
     for rec in records:
@@ -171,14 +189,14 @@ def _entries(records: list, record_name: str, labels: dict[str, str]) -> list[Hi
             action = "Created" if rec.history_type == "+" else "Changed"
         else:
             delta = rec.diff_against(previous, foreign_keys_are_objs=False)
-            changes = [FieldChange(labels.get(c.field, c.field), c.old, c.new) for c in delta.changes]
+            changes = [FieldChange(labels.get(c.field, c.field), show(c.field, c.old), show(c.field, c.new)) for c in delta.changes]
             action = "Changed"
         user = rec.history_user
         entries.append(
             HistoryEntry(
                 when=rec.history_date,
                 who=(user.get_full_name() or user.username) if user else "system",
-                record=record_name,
+                record=str(model._meta.verbose_name).capitalize(),
                 action=action,
                 reason=rec.history_change_reason or "",
                 changes=changes,
@@ -190,10 +208,8 @@ def _entries(records: list, record_name: str, labels: dict[str, str]) -> list[Hi
 
 def patient_history(patient: Patient) -> list[HistoryEntry]:
     """Who changed what and why, newest first: the patient and their enrolment (2 queries)."""
-    patient_labels = {f.name: str(f.verbose_name) for f in Patient._meta.fields}
-    enrolment_labels = {f.name: str(f.verbose_name) for f in Enrolment._meta.fields}
     records = list(patient.history.select_related("history_user").order_by("history_date", "history_id"))
-    entries = _entries(records, "Patient", patient_labels)
+    entries = _entries(records, Patient)
     enrolment_records = list(Enrolment.history.filter(patient_id=patient.pk).select_related("history_user").order_by("history_date", "history_id"))
-    entries += _entries(enrolment_records, "Enrolment", enrolment_labels)
+    entries += _entries(enrolment_records, Enrolment)
     return sorted(entries, key=lambda e: e.when, reverse=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -184,6 +184,15 @@ def _raise_if(errors: dict[str, list[str]]) -> None:
         raise ValidationError(errors)
 
 
+def _to_model_precision(values: dict) -> dict:
+    """Round decimals to what the model stores (0.1 cm, 0.1 kg), half up, after the plausibility checks."""
+    out = dict(values)
+    for f in Patient._meta.fields:
+        if isinstance(f, models.DecimalField) and out.get(f.name) is not None:
+            out[f.name] = Decimal(out[f.name]).quantize(Decimal(1).scaleb(-f.decimal_places), rounding=ROUND_HALF_UP)
+    return out
+
+
 def _clean_eligibility(trial: Trial, eligibility: dict | None) -> dict[str, bool]:
     eligibility = eligibility or {}
     unknown = set(eligibility) - set(trial.criteria_codes)
@@ -226,6 +235,7 @@ def patient_register(
         "baseline_marrow_pc_pct": baseline_marrow_pc_pct,
     }
     _raise_if(check_registration(values, today=today))
+    values = _to_model_precision(values)
     values["eligibility"] = _clean_eligibility(trial, eligibility)
     # Lock the site row: study ids are numbered per site without gaps or races.
     Site.objects.select_for_update().get(pk=site.pk)
@@ -269,6 +279,10 @@ def patient_update(*, patient: Patient, by: User, reason: str, today: date | Non
         changes["initials"] = (changes["initials"] or "").strip().upper()
     if "eligibility" in changes:
         changes["eligibility"] = _clean_eligibility(patient.trial, changes["eligibility"])
+    pending_errors = check_registration(changes, today=today)
+    if pending_errors:
+        raise ValidationError(pending_errors)
+    changes = _to_model_precision(changes)
     changed = {name: value for name, value in changes.items() if getattr(patient, name) != value}
     if not changed:
         return patient
@@ -366,7 +380,7 @@ def patient_change_status(
     patient: Patient,
     by: User,
     to_status: str,
-    reason_code: str | None,
+    reason_code: str | None = None,
     on_date: date,
     note: str = "",
     today: date | None = None,

@@ -67,8 +67,7 @@ def patient_list(request, code):
 @require_http_methods(["GET", "POST"])
 def patient_register(request, code):
     trial = selectors.trial_get(code)
-    sites = list(selectors.sites_for_user(request.user))
-    form = PatientRegisterForm(request.POST or None, trial=trial, sites=sites)
+    form = PatientRegisterForm(request.POST or None, trial=trial, sites=selectors.sites_for_user(request.user))
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.patient_register(trial=trial, site=form.cleaned_data["site"], by=request.user, **form.values())

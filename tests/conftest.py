@@ -19,6 +19,11 @@ from .factories import PASSWORD, SiteFactory, UserFactory, register_patient
 PROTOCOLS = Path(settings.BASE_DIR) / "protocols"
 
 
+def pytest_configure(config):
+    # A fast hasher: tests create many users; production keeps Django's PBKDF2.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def trial(db):
     return protocol_load(spec=read_protocol(PROTOCOLS / "bpd.toml")).trial
