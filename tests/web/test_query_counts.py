@@ -1,11 +1,14 @@
 """Pages run a bounded number of queries whatever the number of patients (house style 17)."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cohorts.demo import seed_synthetic
+from cohorts.services import patient_update
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +32,8 @@ def test_page_queries_do_not_grow_with_patients(client, dana, trial, site_a, sit
 
 
 def test_patient_page_queries_are_bounded(client, alice, patient_a, django_assert_max_num_queries):
-    from cohorts.services import patient_update
-
     for weight in ("69.0", "70.0", "71.0", "72.0"):
-        patient_update(patient=patient_a, by=alice, reason="re-weighed", weight_kg=__import__("decimal").Decimal(weight))
+        patient_update(patient=patient_a, by=alice, reason="re-weighed", weight_kg=Decimal(weight))
     client.force_login(alice)
     with django_assert_max_num_queries(16):
         assert client.get(reverse("patient_detail", args=[patient_a.study_id])).status_code == 200
