@@ -1,0 +1,163 @@
+"""The treatment plan: which drug, which day, what dose. Pure Python (house style 2).
+
+Protocol s.1 (shared/protocol/README.md):
+- Day 1 of cycle n+1 is planned at day 1 of cycle n + cycle length (28 days);
+  the actual date may be later (a delay), never earlier.
+- Bendamustine mg = mg/m2 x BSA, BSA by Mosteller sqrt(height cm x weight kg / 3600)
+  from the weight of that cycle's day 1 (or the last recorded weight), rounded
+  to the nearest mg (half up). Pomalidomide and dexamethasone are flat doses.
+- From cycle 7 an investigator may reduce dexamethasone (40 -> 20 mg).
+- A drug is given in the cycles its schedule names (bendamustine cycles 1-12;
+  from cycle 13, maintenance, none).
+
+Every number the plan gives carries what it came from (BSA, weight, mg/m2),
+so a clinician can check it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+BSA_PLACES = Decimal("0.0001")
+
+
+class ScheduleError(Exception):
+    """Inputs the plan cannot be computed from."""
+
+
+@dataclass(frozen=True)
+class DrugDose:
+    """A drug's dose at the patient's level, with the days and cycles it is given."""
+
+    drug: str
+    name: str
+    route: str
+    amount: Decimal
+    unit: str  # "mg/m2" or "mg"
+    days: tuple[int, ...]
+    first_cycle: int
+    last_cycle: int | None
+
+    def given_in(self, cycle: int) -> bool:
+        return cycle >= self.first_cycle and (self.last_cycle is None or cycle <= self.last_cycle)
+
+
+@dataclass(frozen=True)
+class DoseReduction:
+    """An investigator's allowed flat-dose reduction (dexamethasone 20 mg from cycle 7)."""
+
+    drug: str
+    amount_mg: Decimal
+    from_cycle: int
+
+
+@dataclass(frozen=True)
+class PlannedDose:
+    cycle: int
+    day: int
+    on: date
+    drug: str
+    route: str
+    dose_mg: Decimal
+    basis: str  # how dose_mg was reached, in words
+    bsa_m2: Decimal | None
+    weight_kg: Decimal | None
+
+
+def bsa_mosteller(height_cm: Decimal, weight_kg: Decimal) -> Decimal:
+    """Body surface area in m2, sqrt(height cm x weight kg / 3600), to 4 decimals.
+
+    The dose is computed from this 4-decimal value; 4 decimals change no dose
+    by a whole mg below 25,000 mg/m2.
+    """
+    if height_cm <= 0 or weight_kg <= 0:
+        raise ScheduleError("Height and weight must be positive to compute the body surface area.")
+    with localcontext() as ctx:
+        ctx.prec = 28
+        value = (Decimal(height_cm) * Decimal(weight_kg) / Decimal(3600)).sqrt()
+    return value.quantize(BSA_PLACES, rounding=ROUND_HALF_UP)
+
+
+def round_mg(value: Decimal) -> Decimal:
+    """Nearest whole mg, halves up (protocol s.1)."""
+    return value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+
+
+def planned_day1(previous_day1: date, cycle_length_days: int) -> date:
+    return previous_day1 + timedelta(days=cycle_length_days)
+
+
+def delay_days(planned: date, actual: date) -> int:
+    """Days a cycle started late; a start before its planned date is an error."""
+    if actual < planned:
+        raise ScheduleError(f"Day 1 cannot be before its planned date {planned.isoformat()} (got {actual.isoformat()}).")
+    return (actual - planned).days
+
+
+def cycle_plan(
+    *,
+    cycle: int,
+    day1: date,
+    doses: list[DrugDose],
+    height_cm: Decimal,
+    weight_kg: Decimal,
+    reductions: list[DoseReduction] = (),  # type: ignore[assignment]
+    cycle_length_days: int = 28,
+) -> list[PlannedDose]:
+    """Every planned dose of one cycle, by day then by drug order.
+
+    `reductions` are the reductions an investigator has decided for this patient;
+    one that starts before the cycle the protocol allows is refused.
+    """
+    if cycle < 1:
+        raise ScheduleError("Cycles are numbered from 1.")
+    by_drug = {r.drug: r for r in reductions}
+    bsa = None
+    plan: list[PlannedDose] = []
+    for dose in doses:
+        if not dose.given_in(cycle):
+            continue
+        if any(d < 1 or d > cycle_length_days for d in dose.days):
+            raise ScheduleError(f"{dose.name}: days must lie within 1-{cycle_length_days}.")
+        reduction = by_drug.get(dose.drug)
+        if dose.unit == "mg/m2":
+            bsa = bsa if bsa is not None else bsa_mosteller(height_cm, weight_kg)
+            dose_mg = round_mg(dose.amount * bsa)
+            basis = f"{dose.amount.normalize():f} mg/m2 x BSA {bsa} m2 (height {height_cm} cm, weight {weight_kg} kg) = {dose_mg} mg"
+            used_bsa, used_weight = bsa, Decimal(weight_kg)
+        elif dose.unit == "mg":
+            dose_mg, used_bsa, used_weight = round_mg(dose.amount), None, None
+            basis = f"flat {dose_mg} mg"
+            if reduction is not None and cycle >= reduction.from_cycle:
+                dose_mg = round_mg(reduction.amount_mg)
+                basis = f"reduced to {dose_mg} mg by the investigator (allowed from cycle {reduction.from_cycle})"
+        else:
+            raise ScheduleError(f"{dose.name}: unknown unit {dose.unit!r}")
+        for day in dose.days:
+            plan.append(
+                PlannedDose(
+                    cycle=cycle,
+                    day=day,
+                    on=day1 + timedelta(days=day - 1),
+                    drug=dose.drug,
+                    route=dose.route,
+                    dose_mg=dose_mg,
+                    basis=basis,
+                    bsa_m2=used_bsa,
+                    weight_kg=used_weight,
+                )
+            )
+    order = {d.drug: i for i, d in enumerate(doses)}
+    return sorted(plan, key=lambda p: (p.day, order[p.drug]))
+
+
+def check_reduction(reduction: DoseReduction, *, allowed: DoseReduction | None, cycle: int) -> None:
+    """A flat-dose reduction must be one the protocol allows, from the cycle it allows."""
+    if allowed is None or allowed.drug != reduction.drug:
+        raise ScheduleError(f"The protocol allows no reduction of {reduction.drug} of this kind.")
+    if cycle < allowed.from_cycle:
+        raise ScheduleError(f"{reduction.drug} may be reduced from cycle {allowed.from_cycle} (this is cycle {cycle}).")
+    if reduction.amount_mg != allowed.amount_mg:
+        raise ScheduleError(f"{reduction.drug} may be reduced to {allowed.amount_mg} mg only.")
