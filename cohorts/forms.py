@@ -11,7 +11,8 @@ from .models import Patient, Trial
 from .registration import check_registration
 from .status import REASONS, STATUS_LABELS, PatientStatus, allowed_targets
 
-DATE = forms.DateInput(attrs={"type": "date"})
+# ISO values: a type="date" input shows nothing when given a localised date.
+DATE = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
 
 
 class PatientFieldsForm(forms.Form):

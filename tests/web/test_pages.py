@@ -228,3 +228,11 @@ def test_status_change_without_its_reason_is_refused(client, alice, patient_a):
     assert "Choose a reason" in response.content.decode()
     patient_a.refresh_from_db()
     assert patient_a.status == "screening"
+
+
+def test_date_fields_are_prefilled_in_iso_so_date_inputs_show_them(client, alice, patient_a):
+    client.force_login(alice)
+    html = client.get(reverse("patient_edit", args=[patient_a.study_id])).content.decode()
+    assert f'value="{patient_a.date_of_birth.isoformat()}"' in html
+    detail = client.get(reverse("patient_detail", args=[patient_a.study_id])).content.decode()
+    assert f'value="{TODAY.isoformat()}"' in detail
