@@ -95,7 +95,7 @@ class TrialOverview:
 
 
 def trial_overview(trial: Trial, user: User) -> TrialOverview:
-    """Levels with doses and patients per level, the open cohort, caps used: 7 queries."""
+    """Levels with doses and patients per level, the open cohort, caps used: 10 queries, whatever the patients."""
     levels = list(
         DoseLevel.objects.filter(trial=trial)
         .order_by("order")
