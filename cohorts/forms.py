@@ -9,7 +9,11 @@ from accounts.models import Site
 
 from .models import Patient, Trial
 from .registration import check_registration
+from .services import EDITABLE_FIELDS
 from .status import REASONS, STATUS_LABELS, PatientStatus, allowed_targets
+
+# The registration values a person types (eligibility is a checklist of its own).
+VALUE_FIELDS = tuple(name for name in EDITABLE_FIELDS if name != "eligibility")
 
 # ISO values: a type="date" input shows nothing when given a localised date.
 DATE = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
@@ -57,8 +61,7 @@ class PatientFieldsForm(forms.Form):
         return data
 
     def values(self) -> dict:
-        names = ("initials", "date_of_birth", "sex", "height_cm", "weight_kg", "consent_date", "baseline_anc", "baseline_platelets", "baseline_marrow_pc_pct")
-        return {name: self.cleaned_data[name] for name in names} | {"eligibility": self.eligibility()}
+        return {name: self.cleaned_data[name] for name in VALUE_FIELDS} | {"eligibility": self.eligibility()}
 
 
 class PatientRegisterForm(PatientFieldsForm):
@@ -81,20 +84,7 @@ class PatientEditForm(PatientFieldsForm):
 
     @classmethod
     def initial_for(cls, patient: Patient) -> dict:
-        initial = {
-            name: getattr(patient, name)
-            for name in (
-                "initials",
-                "date_of_birth",
-                "sex",
-                "height_cm",
-                "weight_kg",
-                "consent_date",
-                "baseline_anc",
-                "baseline_platelets",
-                "baseline_marrow_pc_pct",
-            )
-        }
+        initial = {name: getattr(patient, name) for name in VALUE_FIELDS}
         for code, met in patient.eligibility.items():
             initial[f"elig_{code}"] = met
         return initial
