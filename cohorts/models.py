@@ -28,6 +28,9 @@ class Trial(models.Model):
     cap_expansion = models.PositiveSmallIntegerField()
     cap_total = models.PositiveSmallIntegerField()
     visit_window_days = models.PositiveSmallIntegerField()
+    visit_days = models.JSONField(default=list, help_text="Days of a cycle with an expected visit")
+    follow_up_years = models.PositiveSmallIntegerField(default=2)
+    follow_up_interval_days = models.PositiveSmallIntegerField(default=84)
     starting_level = models.ForeignKey("DoseLevel", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     eligibility_criteria = models.JSONField(default=list, help_text="[{code, text}], all confirmed before enrolment")
     history = HistoricalRecords()
@@ -49,6 +52,8 @@ class Drug(models.Model):
     name = models.CharField(max_length=100)
     route = models.CharField(max_length=20, blank=True)
     order = models.PositiveSmallIntegerField(default=0)
+    reduced_dose_mg = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True, help_text="Flat-dose reduction the investigator may make")
+    reduction_from_cycle = models.PositiveSmallIntegerField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:

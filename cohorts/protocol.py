@@ -27,6 +27,8 @@ class DrugSpec:
     code: str
     name: str
     route: str
+    reduced_dose_mg: Decimal | None = None  # a flat-dose reduction the investigator may make
+    reduction_from_cycle: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,9 @@ class TrialSpec:
     cap_total: int
     visit_window_days: int
     starting_level: int
+    follow_up_years: int
+    follow_up_interval_days: int
+    visit_days: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ INT_FIELDS = (
     "cap_total",
     "visit_window_days",
     "starting_level",
+    "follow_up_years",
+    "follow_up_interval_days",
 )
 STR_FIELDS = ("code", "nct_id", "title", "phase", "design", "version")
 
@@ -148,7 +155,20 @@ def parse_protocol(data: dict) -> ProtocolSpec:  # noqa: C901 - one linear check
         if not raw.get("code") or not raw.get("name"):
             problems.append(f"drug {raw!r}: code and name are required")
             continue
-        drugs.append(DrugSpec(code=raw["code"], name=raw["name"], route=raw.get("route", "")))
+        reduced, from_cycle = None, None
+        if raw.get("reduction") is not None:
+            reduction = raw["reduction"]
+            try:
+                dose = parse_dose(raw["code"], reduction.get("dose"))
+            except ValueError as exc:
+                problems.append(f"drug {raw['code']} reduction: {exc}")
+                continue
+            from_cycle = reduction.get("from_cycle")
+            if dose.unit != "mg" or not isinstance(from_cycle, int) or from_cycle < 1:
+                problems.append(f"drug {raw['code']} reduction: a flat dose in mg and a from_cycle >= 1 are required")
+                continue
+            reduced = dose.amount
+        drugs.append(DrugSpec(code=raw["code"], name=raw["name"], route=raw.get("route", ""), reduced_dose_mg=reduced, reduction_from_cycle=from_cycle))
     drug_codes = {d.code for d in drugs}
     if not drugs:
         problems.append("at least one [[drugs]] entry is required")
@@ -223,6 +243,16 @@ def parse_protocol(data: dict) -> ProtocolSpec:  # noqa: C901 - one linear check
             problems.append("trial.cap_total cannot exceed cap_escalation + cap_expansion")
         if min(ints["cap_escalation"], ints["cap_total"], ints["cycle_length_days"], ints["dlt_window_days"]) < 1:
             problems.append("caps, cycle length and DLT window must be positive")
+
+    visit_days = raw_trial.get("visit_days")
+    try:
+        trial_values["visit_days"] = parse_days(visit_days)
+    except ValueError:
+        problems.append("trial.visit_days is required: the days of a cycle with a visit, e.g. [1, 8, 15, 22]")
+    else:
+        cycle_length = trial_values.get("cycle_length_days")
+        if isinstance(cycle_length, int) and not all(1 <= d <= cycle_length for d in trial_values["visit_days"]):
+            problems.append(f"trial.visit_days must lie within 1-{cycle_length}")
 
     if problems:
         raise ProtocolError(problems)

@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from accounts.models import Site, User
+from trialsite.audit import audit, audited_save
 from trialsite.errors import CapReached, NoOpenSlot
 
 from .models import Cohort, DoseLevel, Drug, DrugSchedule, Enrolment, LevelDose, Patient, Trial
@@ -39,16 +40,8 @@ EDITABLE_FIELDS = (
 MIN_REASON_LENGTH = 3
 
 
-def _audit(instance, *, by: User | None, reason: str) -> None:
-    """Who and why, read by django-simple-history when the row is saved."""
-    instance._history_user = by
-    instance._change_reason = reason
-
-
-def _save(instance, *, by: User | None, reason: str) -> None:
-    instance.full_clean()
-    _audit(instance, by=by, reason=reason)
-    instance.save()
+_audit = audit
+_save = audited_save
 
 
 # ---------------------------------------------------------------- protocol
@@ -106,6 +99,9 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
         "cap_expansion": t.cap_expansion,
         "cap_total": t.cap_total,
         "visit_window_days": t.visit_window_days,
+        "visit_days": list(t.visit_days),
+        "follow_up_years": t.follow_up_years,
+        "follow_up_interval_days": t.follow_up_interval_days,
         "eligibility_criteria": [{"code": c.code, "text": c.text} for c in spec.eligibility],
     }
     trial = _upsert(Trial, {"code": t.code}, trial_values, by=by, reason=reason, changes=changes, what="trial")
@@ -114,7 +110,7 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
         drugs[d.code] = _upsert(
             Drug,
             {"trial": trial, "code": d.code},
-            {"name": d.name, "route": d.route, "order": order},
+            {"name": d.name, "route": d.route, "order": order, "reduced_dose_mg": d.reduced_dose_mg, "reduction_from_cycle": d.reduction_from_cycle},
             by=by,
             reason=reason,
             changes=changes,

@@ -122,7 +122,10 @@ def cycle_plan(
         if any(d < 1 or d > cycle_length_days for d in dose.days):
             raise ScheduleError(f"{dose.name}: days must lie within 1-{cycle_length_days}.")
         reduction = by_drug.get(dose.drug)
-        if dose.unit == "mg/m2":
+        if reduction is not None and cycle >= reduction.from_cycle:
+            dose_mg, used_bsa, used_weight = round_mg(reduction.amount_mg), None, None
+            basis = f"reduced to {dose_mg} mg by the investigator (from cycle {reduction.from_cycle})"
+        elif dose.unit == "mg/m2":
             bsa = bsa if bsa is not None else bsa_mosteller(height_cm, weight_kg)
             dose_mg = round_mg(dose.amount * bsa)
             basis = f"{dose.amount.normalize():f} mg/m2 x BSA {bsa} m2 (height {height_cm} cm, weight {weight_kg} kg) = {dose_mg} mg"
@@ -130,9 +133,6 @@ def cycle_plan(
         elif dose.unit == "mg":
             dose_mg, used_bsa, used_weight = round_mg(dose.amount), None, None
             basis = f"flat {dose_mg} mg"
-            if reduction is not None and cycle >= reduction.from_cycle:
-                dose_mg = round_mg(reduction.amount_mg)
-                basis = f"reduced to {dose_mg} mg by the investigator (allowed from cycle {reduction.from_cycle})"
         else:
             raise ScheduleError(f"{dose.name}: unknown unit {dose.unit!r}")
         for day in dose.days:
@@ -160,4 +160,55 @@ def check_reduction(reduction: DoseReduction, *, allowed: DoseReduction | None, 
     if cycle < allowed.from_cycle:
         raise ScheduleError(f"{reduction.drug} may be reduced from cycle {allowed.from_cycle} (this is cycle {cycle}).")
     if reduction.amount_mg != allowed.amount_mg:
-        raise ScheduleError(f"{reduction.drug} may be reduced to {allowed.amount_mg} mg only.")
+        raise ScheduleError(f"{reduction.drug} may be reduced to {allowed.amount_mg.normalize():f} mg only.")
+
+
+def visit_dates(day1: date, visit_days: tuple[int, ...] | list[int]) -> list[tuple[int, date]]:
+    """Expected visits of a cycle: (cycle day, date)."""
+    return [(day, day1 + timedelta(days=day - 1)) for day in visit_days]
+
+
+def follow_up_dates(last_dose: date, *, years: int, interval_days: int) -> list[date]:
+    """Follow-up visits every `interval_days` after the last dose, up to `years` years after it.
+
+    Protocol s.1: follow-up continues 2 years after the last dose. A year is 365 days
+    here; the last visit falls on or before last_dose + years x 365 days.
+    """
+    end = last_dose + timedelta(days=365 * years)
+    dates, current = [], last_dose + timedelta(days=interval_days)
+    while current <= end:
+        dates.append(current)
+        current += timedelta(days=interval_days)
+    return dates
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """Cumulative and relative dose intensity of one drug, with what it was computed from."""
+
+    drug: str
+    planned_mg: Decimal
+    delivered_mg: Decimal
+    planned_days: int
+    actual_days: int
+
+    @property
+    def relative(self) -> Decimal | None:
+        """RDI = (delivered mg / actual days) / (planned mg / planned days), to 0.001.
+
+        Planned days are the cycles started x cycle length; actual days run from
+        cycle 1 day 1 to the day before the planned end of the last cycle started,
+        so delays lower the intensity as they do in the clinic.
+        """
+        if self.planned_mg == 0 or self.actual_days == 0:
+            return None
+        value = (self.delivered_mg / self.actual_days) / (self.planned_mg / self.planned_days)
+        return value.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+def dose_intensity(
+    *, drug: str, planned_mg: Decimal, delivered_mg: Decimal, first_day1: date, last_day1: date, cycles: int, cycle_length_days: int
+) -> Intensity:
+    planned_days = cycles * cycle_length_days
+    actual_days = (last_day1 - first_day1).days + cycle_length_days
+    return Intensity(drug=drug, planned_mg=planned_mg, delivered_mg=delivered_mg, planned_days=planned_days, actual_days=actual_days)

@@ -88,3 +88,20 @@ def patient_a(trial, site_a, alice):
 @pytest.fixture
 def patient_b(trial, site_b, bob):
     return register_patient(trial, site_b, bob)
+
+
+@pytest.fixture
+def treated(trial, site_a, alice):
+    """A patient at site 01 enrolled at level 1 a year ago (height 180 cm), ready for cycle 1."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from cohorts.services import patient_enroll
+
+    today = timezone.localdate()
+    patient = register_patient(trial, site_a, alice, consent_date=today - timedelta(days=400), height_cm=Decimal("180.0"), weight_kg=Decimal("80.0"))
+    patient_enroll(patient=patient, by=alice, enrolled_on=today - timedelta(days=395))
+    patient.refresh_from_db()
+    return patient

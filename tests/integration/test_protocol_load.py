@@ -59,10 +59,10 @@ def test_a_changed_file_without_a_new_version_is_refused_and_nothing_changes():
 
 def test_an_amendment_with_a_new_version_is_applied_and_audited():
     protocol_load(spec=_bpd())
-    result = protocol_load(spec=_bpd(cap_escalation=30, cap_total=60, version="1.1"))
+    result = protocol_load(spec=_bpd(cap_escalation=30, cap_total=60, version="1.2"))
     trial = Trial.objects.get(code="BPD")
-    assert (trial.cap_escalation, trial.protocol_version) == (30, "1.1")
+    assert (trial.cap_escalation, trial.protocol_version) == (30, "1.2")
     assert any("cap_escalation" in change for change in result.changes)
     latest = trial.history.latest()
-    assert latest.history_change_reason == "Protocol BPD version 1.1 loaded"
+    assert latest.history_change_reason == "Protocol BPD version 1.2 loaded"
     assert latest.prev_record.cap_escalation == 24

@@ -1,6 +1,6 @@
 """Table tests of the treatment plan (protocol s.1): every drug, cycles 1, 6, 7, 12, 13, a delay."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -13,8 +13,11 @@ from dosing.schedule import (
     check_reduction,
     cycle_plan,
     delay_days,
+    dose_intensity,
+    follow_up_dates,
     planned_day1,
     round_mg,
+    visit_dates,
 )
 
 POM_DAYS = tuple(range(1, 22))
@@ -88,6 +91,8 @@ def test_reduced_dexamethasone_applies_from_cycle_7():
     cycle7 = cycle_plan(cycle=7, day1=DAY1, doses=LEVEL_1, height_cm=D(180), weight_kg=D(80), reductions=[DEX_20])
     assert doses_of(cycle7, "dexamethasone") == [(d, D(20)) for d in (1, 8, 15, 22)]
     assert "reduced to 20 mg" in next(p for p in cycle7 if p.drug == "dexamethasone").basis
+    cycle6 = cycle_plan(cycle=6, day1=DAY1, doses=LEVEL_1, height_cm=D(180), weight_kg=D(80), reductions=[DEX_20])
+    assert doses_of(cycle6, "dexamethasone")[0] == (1, D(40))
 
 
 def test_dexamethasone_reduction_before_cycle_7_is_refused():
@@ -126,3 +131,46 @@ def test_next_day1_is_28_days_later_and_a_later_start_is_a_delay():
 def test_a_delayed_cycle_plans_from_its_actual_day1():
     plan = cycle_plan(cycle=2, day1=date(2026, 2, 9), doses=LEVEL_1, height_cm=D(180), weight_kg=D(80))
     assert [p.on for p in plan if p.drug == "dexamethasone"][-1] == date(2026, 3, 2)
+
+
+def test_visits_fall_on_the_cycle_days():
+    assert visit_dates(date(2026, 1, 5), (1, 8, 15, 22)) == [
+        (1, date(2026, 1, 5)),
+        (8, date(2026, 1, 12)),
+        (15, date(2026, 1, 19)),
+        (22, date(2026, 1, 26)),
+    ]
+
+
+def test_follow_up_runs_two_years_after_the_last_dose():
+    dates = follow_up_dates(date(2026, 1, 1), years=2, interval_days=84)
+    assert dates[0] == date(2026, 3, 26)
+    assert len(dates) == 8  # 8 x 84 = 672 <= 730 days < 9 x 84
+    assert dates[-1] == date(2026, 1, 1) + timedelta(days=672)
+
+
+def test_relative_dose_intensity_is_one_when_everything_is_on_time():
+    rdi = dose_intensity(
+        drug="pomalidomide", planned_mg=D(126), delivered_mg=D(126), first_day1=DAY1, last_day1=date(2026, 2, 2), cycles=2, cycle_length_days=28
+    )
+    assert rdi.relative == D("1.000")
+
+
+def test_a_delay_and_a_held_dose_lower_the_intensity():
+    # 2 cycles planned 126 mg over 56 days; 3 mg held; cycle 2 started 14 days late.
+    rdi = dose_intensity(
+        drug="pomalidomide", planned_mg=D(126), delivered_mg=D(123), first_day1=DAY1, last_day1=date(2026, 2, 16), cycles=2, cycle_length_days=28
+    )
+    assert (rdi.planned_days, rdi.actual_days) == (56, 70)
+    assert rdi.relative == D("0.781")  # (123/70) / (126/56) = 0.78095...
+
+
+def test_no_planned_dose_has_no_intensity():
+    assert dose_intensity(drug="x", planned_mg=D(0), delivered_mg=D(0), first_day1=DAY1, last_day1=DAY1, cycles=1, cycle_length_days=28).relative is None
+
+
+def test_a_stated_bendamustine_dose_replaces_the_bsa_dose():
+    plan = cycle_plan(cycle=3, day1=DAY1, doses=LEVEL_1, height_cm=D(180), weight_kg=D(80), reductions=[DoseReduction("bendamustine", D(180), 3)])
+    benda = next(p for p in plan if p.drug == "bendamustine")
+    assert (benda.dose_mg, benda.bsa_m2) == (D(180), None)
+    assert "reduced to 180 mg" in benda.basis

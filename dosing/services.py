@@ -1,0 +1,489 @@
+"""Writes for treatment: cycles and their plan, modifications, administrations, visits, off treatment.
+
+Every service is keyword-only and atomic, locks the patient row first (so two
+people cannot start two cycle 3s), validates, and records who and why.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from accounts.models import User
+from accounts.roles import Perm, Role
+from cohorts.models import DoseLevel, Drug, Enrolment, LevelDose, Patient
+from cohorts.registration import check_registration
+from cohorts.services import patient_change_status
+from cohorts.status import OFF_TREATMENT_REASONS, PatientStatus
+from trialsite.audit import audit, audited_save
+
+from . import schedule
+from .models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
+
+TREATABLE = (PatientStatus.ENROLLED, PatientStatus.ON_TREATMENT)
+MIN_REASON = 3
+
+
+def _lock_patient(patient: Patient, by: User) -> Patient:
+    patient = Patient.objects.select_for_update().select_related("trial", "site").get(pk=patient.pk)
+    if by.site_scoped and by.site_id != patient.site_id:
+        raise PermissionDenied("Coordinators enter data for their own site's patients only.")
+    return patient
+
+
+def _errors(errors: dict[str, list[str]]) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+def _need_reason(text: str | None, field: str, message: str) -> dict[str, list[str]]:
+    return {} if text and len(text.strip()) >= MIN_REASON else {field: [message]}
+
+
+# ---------------------------------------------------------------- the plan's inputs
+
+
+def current_level(patient: Patient, *, on: date | None = None) -> DoseLevel:
+    """The enrolment level, or the last level reduction in force on `on`."""
+    reductions = DoseModification.objects.filter(patient=patient, kind=DoseModification.Kind.REDUCE_LEVEL)
+    if on is not None:
+        reductions = reductions.filter(effective_on__lte=on)
+    last = reductions.select_related("to_level").order_by("-effective_on", "-id").first()
+    if last is not None:
+        return last.to_level
+    return Enrolment.objects.select_related("level").get(patient=patient).level
+
+
+def level_doses(level: DoseLevel) -> list[schedule.DrugDose]:
+    """The level's dose of each drug with each of the drug's schedules (protocol data)."""
+    doses = LevelDose.objects.filter(level=level).select_related("drug").prefetch_related("drug__schedules").order_by("drug__order")
+    return [
+        schedule.DrugDose(
+            drug=d.drug.code,
+            name=d.drug.name,
+            route=s.route or d.drug.route,
+            amount=d.amount,
+            unit=d.unit,
+            days=tuple(s.days),
+            first_cycle=s.first_cycle,
+            last_cycle=s.last_cycle,
+        )
+        for d in doses
+        for s in d.drug.schedules.all()
+    ]
+
+
+def active_reductions(patient: Patient, *, on: date) -> list[schedule.DoseReduction]:
+    """Stated-dose reductions in force on `on`, each from the cycle it was decided in."""
+    mods = DoseModification.objects.filter(patient=patient, kind=DoseModification.Kind.REDUCE_DOSE, effective_on__lte=on)
+    latest: dict[str, schedule.DoseReduction] = {}
+    for mod in mods.select_related("drug", "cycle").order_by("effective_on", "id"):
+        latest[mod.drug.code] = schedule.DoseReduction(drug=mod.drug.code, amount_mg=mod.dose_mg, from_cycle=mod.cycle.number)
+    return list(latest.values())
+
+
+def _plan(cycle: Cycle, *, on: date) -> list[schedule.PlannedDose]:
+    return schedule.cycle_plan(
+        cycle=cycle.number,
+        day1=cycle.day1,
+        doses=level_doses(current_level(cycle.patient, on=on)),
+        height_cm=cycle.height_cm,
+        weight_kg=cycle.weight_kg,
+        reductions=active_reductions(cycle.patient, on=on),
+        cycle_length_days=cycle.patient.trial.cycle_length_days,
+    )
+
+
+# ---------------------------------------------------------------- cycles
+
+
+@transaction.atomic
+def cycle_start(
+    *,
+    patient: Patient,
+    by: User,
+    day1: date,
+    weight_kg: Decimal,
+    delay_reason: str = "",
+    number: int | None = None,
+    today: date | None = None,
+) -> Cycle:
+    """Open the patient's next cycle on its actual day 1 and store its plan and visits.
+
+    Protocol s.1: day 1 of cycle n+1 is planned at day 1 of cycle n + 28; a later
+    start is a delay with its reason; cycles never overlap, skip or go backwards.
+    Cycle 1 day 1 starts treatment and the DLT window.
+    """
+    today = today or timezone.localdate()
+    patient = _lock_patient(patient, by)
+    trial = patient.trial
+    if patient.status not in TREATABLE:
+        raise ValidationError({"__all__": [f"{patient.study_id} is {patient.status_label.lower()}: no cycle can start."]})
+    enrolment = Enrolment.objects.get(patient=patient)
+    last = Cycle.objects.filter(patient=patient).order_by("-number").first()
+    expected = last.number + 1 if last else 1
+    errors: dict[str, list[str]] = {}
+    if number is not None and number != expected:
+        message = f"Cycle {number} already exists." if number < expected else f"Cycles cannot be skipped: the next cycle is {expected}."
+        errors["number"] = [message]
+    planned = schedule.planned_day1(last.day1, trial.cycle_length_days) if last else day1
+    if day1 > today:
+        errors.setdefault("day1", []).append("Day 1 cannot be in the future.")
+    if last is None and day1 < enrolment.enrolled_on:
+        errors.setdefault("day1", []).append(f"Cycle 1 cannot start before enrolment ({enrolment.enrolled_on.isoformat()}).")
+    if day1 < planned:
+        errors.setdefault("day1", []).append(
+            f"Cycle {expected} cannot start before {planned.isoformat()} (cycle {expected - 1} day 1 + {trial.cycle_length_days} days): cycles never overlap."
+        )
+    elif day1 > planned:
+        errors.update(
+            _need_reason(
+                delay_reason, "delay_reason", f"Day 1 is {(day1 - planned).days} days after the planned {planned.isoformat()}: give the reason for the delay."
+            )
+        )
+    errors.update(check_registration({"weight_kg": weight_kg}, today=today))
+    _errors(errors)
+
+    level = current_level(patient, on=day1)
+    cycle = Cycle(
+        patient=patient,
+        number=expected,
+        planned_day1=planned,
+        day1=day1,
+        delay_reason=(delay_reason or "").strip() if day1 > planned else "",
+        level=level,
+        height_cm=patient.height_cm,
+        weight_kg=Decimal(weight_kg).quantize(Decimal("0.1")),
+        bsa_m2=schedule.bsa_mosteller(patient.height_cm, Decimal(weight_kg).quantize(Decimal("0.1"))),
+        started_by=by,
+    )
+    audited_save(cycle, by=by, reason=f"Cycle {expected} started" + (f" {cycle.delay_days} days late: {cycle.delay_reason}" if cycle.delay_days else ""))
+    drugs = {d.code: d for d in Drug.objects.filter(trial=trial)}
+    plan = [PlannedDose(cycle=cycle, drug=drugs[p.drug], day=p.day, planned_on=p.on, dose_mg=p.dose_mg, basis=p.basis[:300]) for p in _plan(cycle, on=day1)]
+    bulk_create_with_history(plan, PlannedDose, default_user=by, default_change_reason=f"Plan of cycle {expected}")
+    visits = [
+        Visit(patient=patient, cycle=cycle, kind=Visit.Kind.TREATMENT, day=day, expected_on=on, window_days=trial.visit_window_days)
+        for day, on in schedule.visit_dates(day1, trial.visit_days)
+    ]
+    bulk_create_with_history(visits, Visit, default_user=by, default_change_reason=f"Visits of cycle {expected}")
+    if patient.status == PatientStatus.ENROLLED:
+        patient_change_status(patient=patient, by=by, to_status=PatientStatus.ON_TREATMENT, on_date=day1, note="Cycle 1 day 1", today=today)
+    return cycle
+
+
+# ---------------------------------------------------------------- modifications
+
+
+def _cycle_on(patient: Patient, on: date) -> Cycle | None:
+    return Cycle.objects.filter(patient=patient, day1__lte=on).order_by("-number").first()
+
+
+def _active_hold(patient: Patient, drug: Drug | None, on: date) -> DoseModification | None:
+    events = DoseModification.objects.filter(
+        patient=patient, drug=drug, kind__in=[DoseModification.Kind.HOLD, DoseModification.Kind.RESUME], effective_on__lte=on
+    )
+    last = events.order_by("-effective_on", "-id").first()
+    return last if last is not None and last.kind == DoseModification.Kind.HOLD else None
+
+
+def _check_modification(patient, cycle, *, kind, on, drug, to_level, dose_mg):
+    """What each kind of modification needs; returns errors and the fields it keeps."""
+    errors: dict[str, list[str]] = {}
+    level_now = current_level(patient, on=on)
+    if kind == DoseModification.Kind.REDUCE_LEVEL:
+        if to_level is None or to_level.trial_id != patient.trial_id or to_level.order >= level_now.order:
+            errors["to_level"] = [f"Choose a level below the current level {level_now.label}."]
+        drug, dose_mg = None, None
+    elif kind == DoseModification.Kind.REDUCE_DOSE:
+        if drug is None:
+            errors["drug"] = ["Choose the drug to reduce."]
+        elif dose_mg is None or dose_mg <= 0:
+            errors["dose_mg"] = ["Give the reduced dose in mg."]
+        elif drug.reduced_dose_mg is not None:
+            allowed = schedule.DoseReduction(drug=drug.code, amount_mg=drug.reduced_dose_mg, from_cycle=drug.reduction_from_cycle or 1)
+            try:
+                schedule.check_reduction(schedule.DoseReduction(drug.code, Decimal(dose_mg), cycle.number), allowed=allowed, cycle=cycle.number)
+            except schedule.ScheduleError as exc:
+                errors["dose_mg"] = [str(exc)]
+        else:
+            current = PlannedDose.objects.filter(cycle=cycle, drug=drug).order_by("-day").values_list("dose_mg", flat=True).first()
+            if current is not None and Decimal(dose_mg) >= current:
+                errors["dose_mg"] = [f"A reduction must be below the planned {current} mg."]
+        to_level = None
+    elif kind == DoseModification.Kind.HOLD:
+        if _active_hold(patient, drug, on):
+            errors["drug"] = [f"{drug or 'Treatment'} is already on hold."]
+        to_level, dose_mg = None, None
+    elif kind == DoseModification.Kind.RESUME:
+        if not _active_hold(patient, drug, on):
+            errors["drug"] = [f"{drug or 'Treatment'} is not on hold."]
+        to_level, dose_mg = None, None
+    else:
+        errors["kind"] = ["Unknown modification."]
+    return errors, drug, to_level, dose_mg
+
+
+@transaction.atomic
+def dose_modify(
+    *,
+    patient: Patient,
+    by: User,
+    kind: str,
+    effective_on: date,
+    reason: str,
+    decided_by: User,
+    drug: Drug | None = None,
+    to_level: DoseLevel | None = None,
+    dose_mg: Decimal | None = None,
+    today: date | None = None,
+) -> DoseModification:
+    """Record an investigator's reduction, hold or resume, and re-plan what is not yet given."""
+    today = today or timezone.localdate()
+    patient = _lock_patient(patient, by)
+    errors: dict[str, list[str]] = {}
+    if not (decided_by.is_superuser or decided_by.role in (Role.INVESTIGATOR, Role.ADMIN)) or not decided_by.can(Perm.SIGN):
+        errors["decided_by"] = ["Dose modifications are decided by an investigator."]
+    errors.update(_need_reason(reason, "reason", "Give the reason for the modification."))
+    if effective_on > today:
+        errors["effective_on"] = ["The date cannot be in the future."]
+    if patient.status != PatientStatus.ON_TREATMENT:
+        errors.setdefault("__all__", []).append(f"{patient.study_id} is {patient.status_label.lower()}: doses can be modified only on treatment.")
+    cycle = _cycle_on(patient, effective_on)
+    if cycle is None:
+        errors.setdefault("effective_on", []).append("No cycle had started on that date.")
+    _errors(errors)
+    errors, drug, to_level, dose_mg = _check_modification(patient, cycle, kind=kind, on=effective_on, drug=drug, to_level=to_level, dose_mg=dose_mg)
+    _errors(errors)
+    first = Cycle.objects.get(patient=patient, number=1)
+    in_cycle_1 = cycle.number == 1 and effective_on <= first.day1 + timedelta(days=patient.trial.dlt_window_days - 1)
+    mod = DoseModification(
+        patient=patient,
+        cycle=cycle,
+        kind=kind,
+        drug=drug,
+        effective_on=effective_on,
+        to_level=to_level,
+        dose_mg=dose_mg,
+        reason=reason.strip(),
+        in_cycle_1=in_cycle_1,
+        decided_by=decided_by,
+        entered_by=by,
+    )
+    audited_save(mod, by=by, reason=f"{mod.get_kind_display()}: {reason.strip()}" + (" (within cycle 1)" if in_cycle_1 else ""))
+    if kind in (DoseModification.Kind.REDUCE_LEVEL, DoseModification.Kind.REDUCE_DOSE):
+        _replan(cycle, from_day=(effective_on - cycle.day1).days + 1, by=by, reason=f"Re-planned after: {mod}")
+    return mod
+
+
+def _replan(cycle: Cycle, *, from_day: int, by: User, reason: str) -> None:
+    """Re-plan the doses of `cycle` from `from_day` that have not been recorded yet."""
+    cycle = Cycle.objects.select_related("patient__trial").get(pk=cycle.pk)
+    new = {(p.drug, p.day): p for p in _plan(cycle, on=cycle.day1 + timedelta(days=from_day - 1))}
+    for planned in PlannedDose.objects.filter(cycle=cycle, day__gte=from_day, administration__isnull=True).select_related("drug"):
+        target = new.get((planned.drug.code, planned.day))
+        if target is not None and (target.dose_mg != planned.dose_mg or target.basis != planned.basis):
+            planned.dose_mg, planned.basis = target.dose_mg, target.basis[:300]
+            audited_save(planned, by=by, reason=reason)
+
+
+# ---------------------------------------------------------------- administrations
+
+
+def _check_dose(status, planned, dose_mg, reason):
+    """The dose each status needs against the plan; returns errors and the dose to store."""
+    errors: dict[str, list[str]] = {}
+    if status == Administration.Status.GIVEN:
+        if planned is None:
+            if dose_mg is None or dose_mg <= 0:
+                errors["dose_mg"] = ["Give the dose that was given."]
+        else:
+            if dose_mg is not None and Decimal(dose_mg) != planned.dose_mg:
+                errors["dose_mg"] = [f"The planned dose is {planned.dose_mg} mg: record another dose as 'given at another dose' with its reason."]
+            dose_mg = planned.dose_mg
+    elif status == Administration.Status.OTHER_DOSE:
+        if dose_mg is None or dose_mg <= 0:
+            errors["dose_mg"] = ["Give the dose that was given."]
+        elif planned is not None and Decimal(dose_mg) == planned.dose_mg:
+            errors["dose_mg"] = ["This is the planned dose: record it as given as planned."]
+        elif planned is not None and Decimal(dose_mg) > planned.dose_mg:
+            errors.update(_need_reason(reason, "reason", f"{dose_mg} mg is above the planned {planned.dose_mg} mg: give the reason."))
+        else:
+            errors.update(_need_reason(reason, "reason", "Give the reason for the other dose."))
+    elif status in (Administration.Status.HELD, Administration.Status.MISSED):
+        errors.update(_need_reason(reason, "reason", f"A {Administration.Status(status).label.lower()} dose needs its reason."))
+        dose_mg = None
+    else:
+        errors["status"] = ["Unknown status."]
+    return errors, dose_mg
+
+
+@transaction.atomic
+def administration_record(
+    *,
+    cycle: Cycle,
+    by: User,
+    drug: Drug,
+    day: int,
+    status: str,
+    dose_mg: Decimal | None = None,
+    route: str = "",
+    reason: str = "",
+    deviation: bool = False,
+    reason_for_change: str = "",
+    today: date | None = None,
+) -> Administration:
+    """Record one drug on one day of a cycle against its plan (protocol s.1)."""
+    today = today or timezone.localdate()
+    patient = _lock_patient(cycle.patient, by)
+    cycle = Cycle.objects.get(pk=cycle.pk)
+    trial = patient.trial
+    errors: dict[str, list[str]] = {}
+    if not 1 <= day <= trial.cycle_length_days:
+        _errors({"day": [f"The day must lie within 1-{trial.cycle_length_days} of the cycle."]})
+    given_on = cycle.day1 + timedelta(days=day - 1)
+    if given_on > today:
+        errors["day"] = [f"Day {day} of cycle {cycle.number} ({given_on.isoformat()}) is in the future."]
+    off = OffTreatment.objects.filter(patient=patient).first()
+    if off is not None and given_on > off.last_dose_on:
+        errors.setdefault("__all__", []).append(f"{patient.study_id} went off treatment after a last dose on {off.last_dose_on.isoformat()}.")
+    elif patient.status not in (PatientStatus.ON_TREATMENT,) and off is None:
+        errors.setdefault("__all__", []).append(f"{patient.study_id} is {patient.status_label.lower()}: no dose can be recorded.")
+    planned = PlannedDose.objects.filter(cycle=cycle, drug=drug, day=day).first()
+    if planned is None and not deviation:
+        errors.setdefault("day", []).append(
+            f"{drug.name} is not scheduled on day {day} of cycle {cycle.number}: record it as a protocol deviation with its reason."
+        )
+    if planned is not None and deviation:
+        errors["deviation"] = [f"{drug.name} is scheduled on day {day}: this is not a deviation."]
+    if deviation:
+        errors.update(_need_reason(reason, "reason", "A protocol deviation needs its reason."))
+    dose_errors, dose_mg = _check_dose(status, planned, dose_mg, reason)
+    errors.update(dose_errors)
+    _errors(errors)
+    existing = Administration.objects.filter(cycle=cycle, drug=drug, day=day).first()
+    if existing is not None:
+        errors.update(_need_reason(reason_for_change, "reason_for_change", f"{drug.name} on day {day} is already recorded: give a reason for the change."))
+        _errors(errors)
+    record = existing or Administration(cycle=cycle, drug=drug, day=day, entered_by=by)
+    record.planned = planned
+    record.given_on = given_on
+    record.status = status
+    record.dose_mg = Decimal(dose_mg).quantize(Decimal("0.01")) if dose_mg is not None else None
+    record.route = route or (planned and _route(planned)) or drug.route
+    record.reason = (reason or "").strip()
+    record.deviation = deviation
+    audited_save(record, by=by, reason=reason_for_change.strip() if existing else f"Recorded: {record.get_status_display().lower()}")
+    return record
+
+
+def _route(planned: PlannedDose) -> str:
+    schedule_row = planned.drug.schedules.filter(first_cycle__lte=planned.cycle.number).order_by("-first_cycle").first()
+    return (schedule_row.route if schedule_row else "") or planned.drug.route
+
+
+@transaction.atomic
+def diary_record(*, cycle: Cycle, by: User, drug: Drug, entries: dict[int, dict], today: date | None = None) -> list[Administration]:
+    """A daily oral drug's diary for one cycle (pomalidomide days 1-21) in one transaction.
+
+    `entries` maps each cycle day to {status, dose_mg?, reason?, reason_for_change?}; an
+    error on any day saves nothing and names the day.
+    """
+    saved, errors = [], {}
+    for day, entry in sorted(entries.items()):
+        try:
+            with transaction.atomic():
+                saved.append(administration_record(cycle=cycle, by=by, drug=drug, day=day, today=today, **entry))
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(f"day_{day}" if field in ("__all__", "day", "status", "dose_mg", "reason", "reason_for_change") else field, []).extend(
+                    f"Day {day}: {m}" for m in messages
+                )
+    _errors(errors)  # raising rolls back every day of the diary
+    return saved
+
+
+# ---------------------------------------------------------------- visits and off treatment
+
+
+@transaction.atomic
+def visit_record(*, visit: Visit, by: User, done_on: date, today: date | None = None) -> Visit:
+    today = today or timezone.localdate()
+    _lock_patient(visit.patient, by)
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if done_on > today:
+        raise ValidationError({"done_on": ["A visit cannot be recorded in the future."]})
+    if visit.cancelled:
+        raise ValidationError({"__all__": ["This visit is no longer expected."]})
+    visit.done_on = done_on
+    outside = abs((done_on - visit.expected_on).days) > visit.window_days
+    audited_save(visit, by=by, reason="Visit done" + (f" outside its +/-{visit.window_days}-day window" if outside else ""))
+    return visit
+
+
+@transaction.atomic
+def patient_off_treatment(
+    *,
+    patient: Patient,
+    by: User,
+    reason_code: str,
+    decided_on: date,
+    last_dose_on: date | None = None,
+    note: str = "",
+    today: date | None = None,
+) -> OffTreatment:
+    """Stop treatment: reason, date of the last dose (start of follow-up), follow-up visits expected."""
+    today = today or timezone.localdate()
+    patient = _lock_patient(patient, by)
+    errors: dict[str, list[str]] = {}
+    if patient.status != PatientStatus.ON_TREATMENT:
+        raise ValidationError({"__all__": [f"{patient.study_id} is {patient.status_label.lower()}, not on treatment."]})
+    if reason_code not in OFF_TREATMENT_REASONS:
+        errors["reason_code"] = [f"Choose a reason: {', '.join(OFF_TREATMENT_REASONS.values())}."]
+    last_given = (
+        Administration.objects.filter(cycle__patient=patient, status__in=[Administration.Status.GIVEN, Administration.Status.OTHER_DOSE])
+        .order_by("-given_on")
+        .values_list("given_on", flat=True)
+        .first()
+    )
+    first = Cycle.objects.filter(patient=patient, number=1).first()
+    last_dose_on = last_dose_on or last_given
+    if last_dose_on is None:
+        errors["last_dose_on"] = ["No dose is recorded: give the date of the last dose."]
+    else:
+        if last_given is not None and last_dose_on < last_given:
+            errors["last_dose_on"] = [f"A dose is recorded on {last_given.isoformat()}, after this date."]
+        if first is not None and last_dose_on < first.day1:
+            errors["last_dose_on"] = [f"The last dose cannot be before cycle 1 day 1 ({first.day1.isoformat()})."]
+        if last_dose_on > decided_on:
+            errors["last_dose_on"] = ["The last dose cannot be after the decision to stop."]
+    if decided_on > today:
+        errors["decided_on"] = ["The date cannot be in the future."]
+    _errors(errors)
+    trial = patient.trial
+    follow_up = schedule.follow_up_dates(last_dose_on, years=trial.follow_up_years, interval_days=trial.follow_up_interval_days)
+    off = OffTreatment(
+        patient=patient,
+        reason=reason_code,
+        decided_on=decided_on,
+        last_dose_on=last_dose_on,
+        follow_up_until=last_dose_on + timedelta(days=365 * trial.follow_up_years),
+        entered_by=by,
+    )
+    audited_save(off, by=by, reason=f"Off treatment: {OFF_TREATMENT_REASONS[reason_code]}")
+    for visit in Visit.objects.filter(patient=patient, kind=Visit.Kind.TREATMENT, done_on__isnull=True, cancelled=False, expected_on__gt=decided_on):
+        visit.cancelled = True
+        audit(visit, by=by, reason="Treatment stopped")
+        visit.save()
+    bulk_create_with_history(
+        [Visit(patient=patient, kind=Visit.Kind.FOLLOW_UP, expected_on=d, window_days=trial.visit_window_days * 7) for d in follow_up],
+        Visit,
+        default_user=by,
+        default_change_reason="Follow-up visits expected",
+    )
+    patient_change_status(patient=patient, by=by, to_status=PatientStatus.OFF_TREATMENT, reason_code=reason_code, on_date=decided_on, note=note, today=today)
+    return off
