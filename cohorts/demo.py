@@ -110,7 +110,22 @@ def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
         )
     patient_enroll(patient=patients[0], by=coord1, enrolled_on=today - timedelta(days=33), today=today)
     patient_enroll(patient=patients[1], by=coord2, enrolled_on=today - timedelta(days=30), today=today)
+    _demo_treatment(patients[0], coord1, day1=today - timedelta(days=31), today=today, held_day=9)
+    _demo_treatment(patients[1], coord2, day1=today - timedelta(days=12), today=today, held_day=None)
     return len(patients)
+
+
+def _demo_treatment(patient: Patient, by: User, *, day1: date, today: date, held_day: int | None) -> None:
+    """Cycle 1 with every dose up to today recorded (one pomalidomide dose held)."""
+    from dosing.models import PlannedDose
+    from dosing.services import administration_record, cycle_start
+
+    cycle = cycle_start(patient=patient, by=by, day1=day1, weight_kg=patient.weight_kg, today=today)
+    for planned in PlannedDose.objects.filter(cycle=cycle, planned_on__lte=today).select_related("drug").order_by("day", "drug__order"):
+        if planned.day == held_day and planned.drug.code == "pomalidomide":
+            administration_record(cycle=cycle, by=by, drug=planned.drug, day=planned.day, status="held", reason="ANC 0.8, held per investigator", today=today)
+        else:
+            administration_record(cycle=cycle, by=by, drug=planned.drug, day=planned.day, status="given", today=today)
 
 
 # ---------------------------------------------------------------- synthetic data

@@ -11,18 +11,13 @@ from django.views.decorators.http import require_http_methods
 from accounts.permissions import role_required
 from accounts.roles import Perm
 from trialsite.errors import DomainError
+from trialsite.forms import apply_errors
 
 from . import selectors, services
 from .filters import PatientFilter
 from .forms import EnrolForm, PatientEditForm, PatientRegisterForm, StatusForm
 
 PAGE_SIZE = 50
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    for name, messages_ in error.message_dict.items():
-        for message in messages_:
-            form.add_error(name if name in form.fields else None, message)
 
 
 @login_required
@@ -72,7 +67,7 @@ def patient_register(request, code):
         try:
             patient = services.patient_register(trial=trial, site=form.cleaned_data["site"], by=request.user, **form.values())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, f"{patient.study_id} registered (screening).")
             return redirect("patient_detail", study_id=patient.study_id)
@@ -107,7 +102,7 @@ def patient_edit(request, study_id):
         try:
             services.patient_update(patient=patient, by=request.user, reason=form.cleaned_data["reason"], **form.values())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, f"{patient.study_id} updated.")
             return redirect("patient_detail", study_id=patient.study_id)

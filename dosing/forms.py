@@ -1,0 +1,95 @@
+"""Treatment forms: shape only; the services check against the protocol."""
+
+from datetime import date, timedelta
+
+from django import forms
+
+from accounts.models import User
+from accounts.roles import Role
+from cohorts.forms import DATE
+from cohorts.models import DoseLevel, Drug
+from cohorts.status import OFF_TREATMENT_REASONS
+
+from .models import Administration, DoseModification
+
+
+class CycleStartForm(forms.Form):
+    day1 = forms.DateField(label="Day 1", widget=DATE)
+    weight_kg = forms.DecimalField(label="Day-1 weight (kg)", max_digits=7, decimal_places=2, min_value=0)
+    delay_reason = forms.CharField(label="Reason for delay", required=False, help_text="Required when day 1 is later than planned.")
+
+
+class DoseForm(forms.Form):
+    cycle = forms.IntegerField(min_value=1, label="Cycle")
+    drug = forms.ModelChoiceField(queryset=Drug.objects.none())
+    day = forms.IntegerField(min_value=1, max_value=60, label="Cycle day")
+    status = forms.ChoiceField(choices=Administration.Status.choices)
+    dose_mg = forms.DecimalField(
+        label="Dose given (mg)", required=False, max_digits=8, decimal_places=2, min_value=0, help_text="Only for another dose, or a dose off the schedule."
+    )
+    reason = forms.CharField(required=False, help_text="Required for held, missed, another dose, or a deviation.")
+    deviation = forms.BooleanField(required=False, label="Protocol deviation (a day the schedule does not have)")
+    reason_for_change = forms.CharField(required=False, label="Reason for change", help_text="Only when correcting a recorded dose.")
+
+    def __init__(self, *args, trial, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["drug"].queryset = Drug.objects.filter(trial=trial).order_by("order")
+
+
+class ModificationForm(forms.Form):
+    kind = forms.ChoiceField(choices=DoseModification.Kind.choices)
+    drug = forms.ModelChoiceField(queryset=Drug.objects.none(), required=False, help_text="Empty: every drug (hold/resume)")
+    to_level = forms.ModelChoiceField(queryset=DoseLevel.objects.none(), required=False, label="To level")
+    dose_mg = forms.DecimalField(label="Reduced dose (mg)", required=False, max_digits=8, decimal_places=2, min_value=0)
+    effective_on = forms.DateField(label="From", widget=DATE)
+    decided_by = forms.ModelChoiceField(queryset=User.objects.none(), label="Decided by (investigator)")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, trial, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["drug"].queryset = Drug.objects.filter(trial=trial).order_by("order")
+        self.fields["to_level"].queryset = DoseLevel.objects.filter(trial=trial).order_by("order")
+        self.fields["decided_by"].queryset = User.objects.filter(role__in=[Role.INVESTIGATOR], is_active=True).order_by("last_name")
+
+
+class OffTreatmentForm(forms.Form):
+    reason_code = forms.ChoiceField(label="Reason", choices=[("", "---"), *OFF_TREATMENT_REASONS.items()])
+    decided_on = forms.DateField(label="Date of decision", widget=DATE)
+    last_dose_on = forms.DateField(label="Date of last dose", widget=DATE, required=False, help_text="Empty: the last dose recorded.")
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DiaryForm(forms.Form):
+    """A daily oral drug for one cycle: one status (and reason) per scheduled day."""
+
+    def __init__(self, *args, days: list[int], day1: date, initial_rows: dict[int, dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.days, self.day1 = days, day1
+        choices = [("", "not recorded"), *Administration.Status.choices]
+        for day in days:
+            row = initial_rows.get(day, {})
+            self.fields[f"status_{day}"] = forms.ChoiceField(choices=choices, required=False, initial=row.get("status", ""), label=f"Day {day}")
+            self.fields[f"dose_{day}"] = forms.DecimalField(required=False, max_digits=8, decimal_places=2, min_value=0, initial=row.get("dose_mg"))
+            self.fields[f"reason_{day}"] = forms.CharField(required=False, initial=row.get("reason", ""))
+        self.fields["reason_for_change"] = forms.CharField(required=False, label="Reason for change", help_text="Only when correcting recorded days.")
+
+    def rows(self):
+        return [(day, self.day1 + timedelta(days=day - 1), self[f"status_{day}"], self[f"dose_{day}"], self[f"reason_{day}"]) for day in self.days]
+
+    def entries(self, recorded: dict[int, dict]) -> dict[int, dict]:
+        """Days whose entry is new or changed."""
+        out = {}
+        for day in self.days:
+            status = self.cleaned_data.get(f"status_{day}")
+            if not status:
+                continue
+            entry = {"status": status, "dose_mg": self.cleaned_data.get(f"dose_{day}"), "reason": self.cleaned_data.get(f"reason_{day}") or ""}
+            if status == Administration.Status.GIVEN:
+                entry["dose_mg"] = None
+            old = recorded.get(day)
+            if old is not None:
+                if (old["status"], old["reason"]) == (status, entry["reason"]) and (status == "given" or old["dose_mg"] == entry["dose_mg"]):
+                    continue
+                entry["reason_for_change"] = self.cleaned_data.get("reason_for_change") or ""
+            out[day] = entry
+        return out

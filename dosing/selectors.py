@@ -1,0 +1,222 @@
+"""Reads for treatment: the cycle grid, dose intensity, the worklist. Fixed query counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Max, Q
+
+from accounts.models import User
+from cohorts.models import Drug, Patient
+from cohorts.selectors import patients_for_user
+from cohorts.status import PatientStatus
+
+from . import schedule
+from .models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
+
+
+@dataclass
+class Cell:
+    day: int
+    planned: PlannedDose | None = None
+    given: Administration | None = None
+
+    @property
+    def state(self) -> str:
+        if self.given is not None:
+            return "deviation" if self.given.deviation else self.given.status
+        if self.planned is not None:
+            return "planned"
+        return "none"
+
+    @property
+    def text(self) -> str:
+        given = self.given
+        if given is None:
+            return "" if self.planned is None else f"{self.planned.dose_mg.normalize():f}"
+        if given.status in (Administration.Status.HELD, Administration.Status.MISSED):
+            return "H" if given.status == Administration.Status.HELD else "M"
+        return f"{given.dose_mg.normalize():f}"
+
+    @property
+    def title(self) -> str:
+        parts = []
+        if self.planned is not None:
+            parts.append(f"planned {self.planned.dose_mg.normalize():f} mg ({self.planned.basis})")
+        if self.given is not None:
+            g = self.given
+            parts.append(f"{g.get_status_display().lower()}" + (f" {g.dose_mg.normalize():f} mg" if g.dose_mg else "") + (f": {g.reason}" if g.reason else ""))
+        return "; ".join(parts)
+
+
+@dataclass
+class DrugRow:
+    drug: Drug
+    cells: list[Cell]
+
+
+@dataclass
+class CycleBlock:
+    cycle: Cycle
+    rows: list[DrugRow]
+    days: list[int]
+    recorded: int = 0
+    planned_count: int = 0
+
+
+@dataclass
+class TreatmentOverview:
+    patient: Patient
+    cycles: list[CycleBlock]
+    drugs: list[Drug]
+    modifications: list[DoseModification]
+    intensities: list[schedule.Intensity]
+    cumulative: dict[str, Decimal]
+    completed_cycles: int
+    c2d1_delay_days: int | None
+    next_cycle: int
+    next_planned_day1: date | None
+    off_treatment: OffTreatment | None
+    holds: list[DoseModification] = field(default_factory=list)
+
+
+def treatment_overview(patient: Patient, *, today: date) -> TreatmentOverview:
+    """Every cycle's plan and administrations as a grid, intensity and delays: 6 queries whatever the cycles."""
+    trial = patient.trial
+    length = trial.cycle_length_days
+    drugs = list(Drug.objects.filter(trial=trial).order_by("order"))
+    by_id = {d.id: d for d in drugs}
+    cycles = list(Cycle.objects.filter(patient=patient).select_related("level").order_by("number"))
+    planned = list(PlannedDose.objects.filter(cycle__patient=patient))
+    given = list(Administration.objects.filter(cycle__patient=patient))
+    modifications = list(
+        DoseModification.objects.filter(patient=patient).select_related("drug", "to_level", "decided_by", "cycle").order_by("effective_on", "id")
+    )
+    off = OffTreatment.objects.filter(patient=patient).first()
+
+    cells: dict[tuple[int, int, int], Cell] = {}
+    for p in planned:
+        cells.setdefault((p.cycle_id, p.drug_id, p.day), Cell(p.day)).planned = p
+    for a in given:
+        cells.setdefault((a.cycle_id, a.drug_id, a.day), Cell(a.day)).given = a
+    days = list(range(1, length + 1))
+    blocks = []
+    for c in cycles:
+        rows = []
+        for d in drugs:
+            row = [cells.get((c.id, d.id, day)) or Cell(day) for day in days]
+            if any(cell.state != "none" for cell in row):
+                rows.append(DrugRow(d, row))
+        block = CycleBlock(c, rows, days)
+        block.planned_count = sum(1 for p in planned if p.cycle_id == c.id)
+        block.recorded = sum(1 for a in given if a.cycle_id == c.id)
+        blocks.append(block)
+
+    # Intensity over completed cycles (all cycles once treatment has stopped).
+    done = [c for c in cycles if off is not None or c.day1 + timedelta(days=length - 1) < today]
+    done_ids = {c.id for c in done}
+    intensities, cumulative = [], defaultdict(Decimal)
+    for a in given:
+        if a.dose_mg is not None:
+            cumulative[by_id[a.drug_id].code] += a.dose_mg
+    if done:
+        for d in drugs:
+            planned_mg = sum((p.dose_mg for p in planned if p.cycle_id in done_ids and p.drug_id == d.id), Decimal(0))
+            delivered = sum((a.dose_mg or Decimal(0) for a in given if a.cycle_id in done_ids and a.drug_id == d.id), Decimal(0))
+            if planned_mg:
+                intensities.append(
+                    schedule.dose_intensity(
+                        drug=d.name,
+                        planned_mg=planned_mg,
+                        delivered_mg=delivered,
+                        first_day1=done[0].day1,
+                        last_day1=done[-1].day1,
+                        cycles=len(done),
+                        cycle_length_days=length,
+                    )
+                )
+    c2 = next((c for c in cycles if c.number == 2), None)
+    last = cycles[-1] if cycles else None
+    holds = _open_holds(modifications)
+    return TreatmentOverview(
+        patient=patient,
+        cycles=list(reversed(blocks)),
+        drugs=drugs,
+        modifications=modifications,
+        intensities=intensities,
+        cumulative={d.name: cumulative[d.code] for d in drugs if d.code in cumulative},
+        completed_cycles=len(done),
+        c2d1_delay_days=c2.delay_days if c2 else None,
+        next_cycle=(last.number + 1) if last else 1,
+        next_planned_day1=schedule.planned_day1(last.day1, length) if last else None,
+        off_treatment=off,
+        holds=holds,
+    )
+
+
+def _open_holds(modifications: list[DoseModification]) -> list[DoseModification]:
+    state: dict[int | None, DoseModification | None] = {}
+    for m in modifications:
+        if m.kind == DoseModification.Kind.HOLD:
+            state[m.drug_id] = m
+        elif m.kind == DoseModification.Kind.RESUME:
+            state[m.drug_id] = None
+    return [m for m in state.values() if m is not None]
+
+
+# ---------------------------------------------------------------- worklist
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    patient: Patient
+    what: str
+    expected_on: date
+    window_days: int
+    visit: Visit | None
+    bucket: str  # overdue, today, week
+
+
+def worklist(user: User, *, today: date, site_number: str | None = None) -> dict[str, list[WorkItem]]:
+    """Visits and cycle starts due: overdue, due today (within the window), this week. 2 queries."""
+    visible = patients_for_user(user)
+    if site_number:
+        visible = visible.filter(site__number=site_number)
+    horizon = today + timedelta(days=7)
+    visits = (
+        Visit.objects.filter(patient__in=visible.values("pk"), done_on__isnull=True, cancelled=False, expected_on__lte=horizon + timedelta(days=31))
+        .select_related("patient__site", "cycle")
+        .order_by("expected_on", "patient__study_id")
+    )
+    items: dict[str, list[WorkItem]] = {"overdue": [], "today": [], "week": []}
+    for v in visits:
+        if v.expected_on - timedelta(days=v.window_days) > horizon:
+            continue
+        bucket = _bucket(v.expected_on, v.window_days, today)
+        what = f"Cycle {v.cycle.number} day {v.day} visit" if v.cycle_id else "Follow-up visit"
+        items[bucket].append(WorkItem(v.patient, what, v.expected_on, v.window_days, v, bucket))
+    starts = (
+        visible.filter(status=PatientStatus.ON_TREATMENT)
+        .annotate(last_day1=Max("cycles__day1"), last_number=Max("cycles__number"))
+        .filter(Q(last_day1__isnull=False))
+        .select_related("trial")
+    )
+    for p in starts:
+        due = p.last_day1 + timedelta(days=p.trial.cycle_length_days)
+        if due <= horizon:
+            bucket = "overdue" if due < today else ("today" if due == today else "week")
+            items[bucket].append(WorkItem(p, f"Cycle {p.last_number + 1} day 1", due, 0, None, bucket))
+    for bucket in items.values():
+        bucket.sort(key=lambda i: (i.expected_on, i.patient.study_id))
+    return items
+
+
+def _bucket(expected: date, window: int, today: date) -> str:
+    if expected + timedelta(days=window) < today:
+        return "overdue"
+    if expected - timedelta(days=window) <= today:
+        return "today"
+    return "week"

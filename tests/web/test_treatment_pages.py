@@ -1,0 +1,128 @@
+"""The treatment tab, the diary and the worklist, per persona."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cohorts.models import Drug
+from dosing.models import Administration, Cycle, Visit
+from dosing.services import administration_record, cycle_start
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+START = TODAY - timedelta(days=390)
+
+
+@pytest.fixture
+def cycle1(treated, alice):
+    return cycle_start(patient=treated, by=alice, day1=START, weight_kg=Decimal("80.0"))
+
+
+@pytest.mark.parametrize(("persona", "status"), [("alice", 200), ("ivan", 200), ("dana", 200), ("mona", 200), ("bob", 404), ("olga", 403)])
+def test_treatment_tab_per_persona(client, personas, treated, cycle1, persona, status):
+    client.force_login(personas[persona])
+    assert client.get(reverse("patient_treatment", args=[treated.study_id])).status_code == status
+
+
+def test_read_only_roles_cannot_post_treatment_forms(client, mona, treated, cycle1):
+    client.force_login(mona)
+    response = client.post(reverse("patient_treatment", args=[treated.study_id]), {"action": "cycle", "cycle-day1": TODAY.isoformat(), "cycle-weight_kg": "80"})
+    assert response.status_code == 403
+    assert Cycle.objects.count() == 1
+
+
+def test_grid_shows_plan_given_and_held(client, alice, treated, cycle1, trial):
+    pom = Drug.objects.get(trial=trial, code="pomalidomide")
+    administration_record(cycle=cycle1, by=alice, drug=pom, day=1, status="given")
+    administration_record(cycle=cycle1, by=alice, drug=pom, day=2, status="held", reason="ANC 0.4")
+    client.force_login(alice)
+    html = client.get(reverse("patient_treatment", args=[treated.study_id])).content.decode()
+    assert 'class="cell-given" data-day="1"' in html
+    assert 'class="cell-held" data-day="2" title="planned 3 mg (flat 3 mg); held: ANC 0.4"' in html
+    assert 'class="cell-planned" data-day="3"' in html
+    assert "BSA 2.0000 m2" in html
+
+
+def test_start_cycle_form_shows_field_errors_and_saves_nothing(client, alice, treated, cycle1):
+    client.force_login(alice)
+    response = client.post(
+        reverse("patient_treatment", args=[treated.study_id]),
+        {
+            "action": "cycle",
+            "cycle-day1": (START + timedelta(days=35)).isoformat(),
+            "cycle-weight_kg": "500",
+        },
+    )
+    form = response.context["forms"]["cycle"]
+    assert "weight_kg" in form.errors
+    assert "delay_reason" in form.errors
+    assert Cycle.objects.count() == 1
+
+
+def test_dose_form_records_a_held_dose_with_reason(client, alice, treated, cycle1, trial):
+    client.force_login(alice)
+    pom = Drug.objects.get(trial=trial, code="pomalidomide")
+    url = reverse("patient_treatment", args=[treated.study_id])
+    response = client.post(url, {"action": "dose", "dose-cycle": "1", "dose-drug": pom.pk, "dose-day": "4", "dose-status": "held"})
+    assert "reason" in response.context["forms"]["dose"].errors
+    response = client.post(url, {"action": "dose", "dose-cycle": "1", "dose-drug": pom.pk, "dose-day": "4", "dose-status": "held", "dose-reason": "infection"})
+    assert response.status_code == 302
+    assert Administration.objects.get().status == "held"
+
+
+def test_diary_saves_every_day_at_once(client, alice, treated, cycle1, trial):
+    client.force_login(alice)
+    url = reverse("cycle_diary", args=[treated.study_id, 1, "pomalidomide"])
+    data = {f"status_{d}": "given" for d in range(1, 22)}
+    data["status_7"] = "missed"
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "Day 7" in response.content.decode()
+    assert not Administration.objects.exists()
+    data["reason_7"] = "vomited the capsule"
+    assert client.post(url, data).status_code == 302
+    assert Administration.objects.filter(status="given").count() == 20
+
+
+def test_worklist_shows_due_visits_of_the_coordinators_site_only(client, alice, bob, trial, site_b, site_a):
+    from cohorts.services import patient_enroll
+    from tests.factories import register_patient
+
+    mine = register_patient(trial, site_a, alice, consent_date=TODAY - timedelta(days=30))
+    theirs = register_patient(trial, site_b, bob, consent_date=TODAY - timedelta(days=30))
+    for p, by in ((mine, alice), (theirs, bob)):
+        patient_enroll(patient=p, by=by, enrolled_on=TODAY - timedelta(days=20))
+        cycle_start(patient=p, by=by, day1=TODAY - timedelta(days=14), weight_kg=Decimal(70))
+    client.force_login(alice)
+    response = client.get(reverse("worklist"))
+    html = response.content.decode()
+    assert mine.study_id in html
+    assert theirs.study_id not in html
+    sections = {key: rows for key, _, rows in response.context["sections"]}
+    assert [i.what for i in sections["overdue"] if i.patient == mine] == ["Cycle 1 day 1 visit", "Cycle 1 day 8 visit"]
+    assert [i.what for i in sections["today"] if i.patient == mine] == ["Cycle 1 day 15 visit"]
+    assert [i.what for i in sections["week"] if i.patient == mine] == ["Cycle 1 day 22 visit"]  # cycle 2 day 1 is 14 days away
+    visit = Visit.objects.get(patient=mine, day=15)
+    client.post(reverse("visit_done", args=[visit.pk]), {"next": reverse("worklist")})
+    visit.refresh_from_db()
+    assert visit.done_on == TODAY
+
+
+def test_treatment_tab_queries_do_not_grow_with_cycles(client, alice, treated, trial):
+    day1 = START
+    cycle_start(patient=treated, by=alice, day1=day1, weight_kg=Decimal(80))
+    client.force_login(alice)
+    url = reverse("patient_treatment", args=[treated.study_id])
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for _ in range(5):
+        day1 += timedelta(days=28)
+        cycle_start(patient=treated, by=alice, day1=day1, weight_kg=Decimal(80))
+    with CaptureQueriesContext(connection) as six:
+        client.get(url)
+    assert len(six.captured_queries) == len(one.captured_queries)
