@@ -172,6 +172,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "PatientStatusEnum": "cohorts.status.PatientStatus",
+        "AdministrationStatusEnum": "dosing.models.Administration.Status",
+    },
 }
 
 # Celery: without a broker, tasks run inline in the web process (embedded mode).

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from cohorts import api as cohorts_api
+from dosing import api as dosing_api
 
 router = DefaultRouter()
 router.register("trials", cohorts_api.TrialViewSet, basename="trial")
@@ -12,11 +13,17 @@ router.register("sites", cohorts_api.SiteViewSet, basename="site")
 router.register("dose-levels", cohorts_api.DoseLevelViewSet, basename="dose-level")
 router.register("patients", cohorts_api.PatientViewSet, basename="patient")
 router.register("enrolments", cohorts_api.EnrolmentViewSet, basename="enrolment")
+router.register("cycles", dosing_api.CycleViewSet, basename="cycle")
+router.register("planned-doses", dosing_api.PlannedDoseViewSet, basename="planned-dose")
+router.register("administrations", dosing_api.AdministrationViewSet, basename="administration")
+router.register("modifications", dosing_api.ModificationViewSet, basename="modification")
+router.register("off-treatment", dosing_api.OffTreatmentViewSet, basename="off-treatment")
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/worklist/", dosing_api.WorklistView.as_view(), name="api-worklist"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

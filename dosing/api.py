@@ -1,0 +1,241 @@
+"""REST endpoints for treatment: cycles, plans, modifications, administrations, off treatment, worklist."""
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from cohorts import selectors as cohort_selectors
+from cohorts.models import DoseLevel, Drug
+
+from . import selectors, services
+from .models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose
+
+
+class PatientRef(serializers.CharField):
+    """A patient by study id, visible to the requesting user (else 404)."""
+
+    def to_internal_value(self, data):
+        return cohort_selectors.patient_get_for_user(self.context["request"].user, super().to_internal_value(data))
+
+
+class CycleSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    level = serializers.IntegerField(source="level.label")
+
+    class Meta:
+        model = Cycle
+        fields = ["id", "patient", "number", "planned_day1", "day1", "delay_days", "delay_reason", "level", "height_cm", "weight_kg", "bsa_m2"]
+
+
+class CycleStartSerializer(serializers.Serializer):
+    patient = PatientRef()
+    day1 = serializers.DateField()
+    weight_kg = serializers.DecimalField(max_digits=7, decimal_places=2)
+    delay_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    number = serializers.IntegerField(required=False, min_value=1, help_text="Optional check: the cycle you mean to start")
+
+
+class PlannedDoseSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="cycle.patient.study_id")
+    cycle = serializers.IntegerField(source="cycle.number")
+    drug = serializers.CharField(source="drug.code")
+
+    class Meta:
+        model = PlannedDose
+        fields = ["id", "patient", "cycle", "drug", "day", "planned_on", "dose_mg", "basis"]
+
+
+class AdministrationSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="cycle.patient.study_id")
+    cycle = serializers.IntegerField(source="cycle.number")
+    drug = serializers.CharField(source="drug.code")
+    planned_dose_mg = serializers.DecimalField(source="planned.dose_mg", max_digits=8, decimal_places=2, allow_null=True, read_only=True)
+
+    class Meta:
+        model = Administration
+        fields = ["id", "patient", "cycle", "drug", "day", "given_on", "status", "dose_mg", "planned_dose_mg", "route", "reason", "deviation"]
+
+
+class AdministrationRecordSerializer(serializers.Serializer):
+    patient = PatientRef()
+    cycle = serializers.IntegerField(min_value=1)
+    drug = serializers.CharField()
+    day = serializers.IntegerField(min_value=1)
+    status = serializers.ChoiceField(choices=Administration.Status.choices)
+    dose_mg = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True)
+    route = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    deviation = serializers.BooleanField(required=False, default=False)
+    reason_for_change = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        patient = data.pop("patient")
+        data["cycle"] = Cycle.objects.filter(patient=patient, number=data["cycle"]).first()
+        if data["cycle"] is None:
+            raise serializers.ValidationError({"cycle": "No such cycle for this patient."})
+        data["drug"] = Drug.objects.filter(trial=patient.trial, code=data["drug"]).first()
+        if data["drug"] is None:
+            raise serializers.ValidationError({"drug": "No such drug in this trial."})
+        return data
+
+
+class ModificationSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    cycle = serializers.IntegerField(source="cycle.number")
+    drug = serializers.CharField(source="drug.code", allow_null=True)
+    to_level = serializers.IntegerField(source="to_level.label", allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.username")
+
+    class Meta:
+        model = DoseModification
+        fields = ["id", "patient", "cycle", "kind", "drug", "effective_on", "to_level", "dose_mg", "reason", "in_cycle_1", "decided_by"]
+
+
+class ModificationCreateSerializer(serializers.Serializer):
+    patient = PatientRef()
+    kind = serializers.ChoiceField(choices=DoseModification.Kind.choices)
+    drug = serializers.CharField(required=False, allow_null=True, default=None)
+    to_level = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Level label, e.g. -1")
+    dose_mg = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True, default=None)
+    effective_on = serializers.DateField()
+    decided_by = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    reason = serializers.CharField()
+
+    def validate(self, data):
+        trial = data["patient"].trial
+        if data["drug"] is not None:
+            data["drug"] = Drug.objects.filter(trial=trial, code=data["drug"]).first()
+            if data["drug"] is None:
+                raise serializers.ValidationError({"drug": "No such drug in this trial."})
+        if data["to_level"] is not None:
+            data["to_level"] = DoseLevel.objects.filter(trial=trial, label=data["to_level"]).first()
+            if data["to_level"] is None:
+                raise serializers.ValidationError({"to_level": "No such level in this trial."})
+        return data
+
+
+class OffTreatmentSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+
+    class Meta:
+        model = OffTreatment
+        fields = ["patient", "reason", "decided_on", "last_dose_on", "follow_up_until"]
+
+
+class OffTreatmentCreateSerializer(serializers.Serializer):
+    patient = PatientRef()
+    reason_code = serializers.CharField()
+    decided_on = serializers.DateField()
+    last_dose_on = serializers.DateField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+def _visible(request, queryset, path="patient"):
+    return queryset.filter(**{f"{path}__in": cohort_selectors.patients_for_user(request.user).values("pk")})
+
+
+class _PatientFiltered:
+    patient_path = "patient"
+
+    def filter_patient(self, queryset):
+        study_id = self.request.query_params.get("patient")
+        return queryset.filter(**{f"{self.patient_path}__study_id": study_id}) if study_id else queryset
+
+
+class CycleViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = CycleSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Cycle.objects.none()
+        qs = _visible(self.request, Cycle.objects.select_related("patient", "level")).order_by("patient__study_id", "number")
+        return self.filter_patient(qs)
+
+    @extend_schema(request=CycleStartSerializer, responses={201: CycleSerializer})
+    def create(self, request, *args, **kwargs):
+        s = CycleStartSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        cycle = services.cycle_start(by=request.user, **s.validated_data)
+        return Response(CycleSerializer(cycle).data, status=201)
+
+
+class PlannedDoseViewSet(_PatientFiltered, viewsets.ReadOnlyModelViewSet):
+    serializer_class = PlannedDoseSerializer
+    patient_path = "cycle__patient"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PlannedDose.objects.none()
+        qs = _visible(self.request, PlannedDose.objects.select_related("cycle__patient", "drug"), "cycle__patient")
+        return self.filter_patient(qs).order_by("cycle__patient__study_id", "cycle__number", "day", "drug__order")
+
+
+class AdministrationViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = AdministrationSerializer
+    patient_path = "cycle__patient"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Administration.objects.none()
+        qs = _visible(self.request, Administration.objects.select_related("cycle__patient", "drug", "planned"), "cycle__patient")
+        return self.filter_patient(qs).order_by("cycle__patient__study_id", "cycle__number", "day", "drug__order")
+
+    @extend_schema(request=AdministrationRecordSerializer, responses={201: AdministrationSerializer})
+    def create(self, request, *args, **kwargs):
+        s = AdministrationRecordSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        record = services.administration_record(by=request.user, **s.validated_data)
+        return Response(AdministrationSerializer(record).data, status=201)
+
+
+class ModificationViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = ModificationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DoseModification.objects.none()
+        qs = _visible(self.request, DoseModification.objects.select_related("patient", "cycle", "drug", "to_level", "decided_by"))
+        return self.filter_patient(qs).order_by("patient__study_id", "effective_on", "id")
+
+    @extend_schema(request=ModificationCreateSerializer, responses={201: ModificationSerializer})
+    def create(self, request, *args, **kwargs):
+        s = ModificationCreateSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        mod = services.dose_modify(by=request.user, **s.validated_data)
+        return Response(ModificationSerializer(mod).data, status=201)
+
+
+class OffTreatmentViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = OffTreatmentSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return OffTreatment.objects.none()
+        return self.filter_patient(_visible(self.request, OffTreatment.objects.select_related("patient"))).order_by("patient__study_id")
+
+    @extend_schema(request=OffTreatmentCreateSerializer, responses={201: OffTreatmentSerializer})
+    def create(self, request, *args, **kwargs):
+        s = OffTreatmentCreateSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        off = services.patient_off_treatment(by=request.user, **s.validated_data)
+        return Response(OffTreatmentSerializer(off).data, status=201)
+
+
+class WorkItemSerializer(serializers.Serializer):
+    patient = serializers.CharField(source="patient.study_id")
+    site = serializers.CharField(source="patient.site.number")
+    what = serializers.CharField()
+    expected_on = serializers.DateField()
+    window_days = serializers.IntegerField()
+    bucket = serializers.CharField()
+    visit = serializers.IntegerField(source="visit.pk", allow_null=True)
+
+
+class WorklistView(APIView):
+    @extend_schema(responses={200: WorkItemSerializer(many=True)})
+    def get(self, request):
+        items = selectors.worklist(request.user, today=timezone.localdate(), site_number=request.query_params.get("site"))
+        return Response(WorkItemSerializer([i for bucket in ("overdue", "today", "week") for i in items[bucket]], many=True).data)
