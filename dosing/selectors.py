@@ -65,6 +65,11 @@ class CycleBlock:
     days: list[int]
     recorded: int = 0
     planned_count: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def expanded(self) -> bool:
+        return bool(self.rows)
 
 
 @dataclass
@@ -83,61 +88,80 @@ class TreatmentOverview:
     holds: list[DoseModification] = field(default_factory=list)
 
 
-def treatment_overview(patient: Patient, *, today: date) -> TreatmentOverview:
-    """Every cycle's plan and administrations as a grid, intensity and delays: 6 queries whatever the cycles."""
+GRID_CYCLES = 2  # the latest cycles drawn as day-by-day grids; older ones as one summary row each
+
+
+def treatment_overview(patient: Patient, *, today: date, show: int | None = None) -> TreatmentOverview:
+    """Cycle grids, intensity and delays: 8 queries whatever the cycles.
+
+    The latest GRID_CYCLES cycles (and cycle `show`) are drawn day by day; the
+    others as a summary row with their counts, so the page stays as fast at 24
+    cycles as at 1.
+    """
     trial = patient.trial
     length = trial.cycle_length_days
     drugs = list(Drug.objects.filter(trial=trial).order_by("order"))
-    by_id = {d.id: d for d in drugs}
     cycles = list(Cycle.objects.filter(patient=patient).select_related("level").order_by("number"))
-    planned = list(PlannedDose.objects.filter(cycle__patient=patient))
-    given = list(Administration.objects.filter(cycle__patient=patient))
+    # Every dose as a light tuple (tallies, intensity); model rows only for the cycles drawn as grids.
+    planned = list(PlannedDose.objects.filter(cycle__patient=patient).values_list("cycle_id", "drug_id", "dose_mg"))
+    given = list(Administration.objects.filter(cycle__patient=patient).values_list("cycle_id", "drug_id", "status", "dose_mg", "deviation"))
     modifications = list(
         DoseModification.objects.filter(patient=patient).select_related("drug", "to_level", "decided_by", "cycle").order_by("effective_on", "id")
     )
     off = OffTreatment.objects.filter(patient=patient).first()
-
+    drawn = {c.number for c in cycles[-GRID_CYCLES:]} | ({show} if show else set())
+    drawn_ids = [c.id for c in cycles if c.number in drawn]
     cells: dict[tuple[int, int, int], Cell] = {}
-    for p in planned:
+    for p in PlannedDose.objects.filter(cycle_id__in=drawn_ids):
         cells.setdefault((p.cycle_id, p.drug_id, p.day), Cell(p.day)).planned = p
-    for a in given:
+    for a in Administration.objects.filter(cycle_id__in=drawn_ids):
         cells.setdefault((a.cycle_id, a.drug_id, a.day), Cell(a.day)).given = a
+
     days = list(range(1, length + 1))
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for cycle_id, _, _ in planned:
+        counts[cycle_id]["planned"] += 1
+    for cycle_id, _, status, _, deviation in given:
+        counts[cycle_id]["deviation" if deviation else status] += 1
+        counts[cycle_id]["recorded"] += 1
     blocks = []
     for c in cycles:
         rows = []
-        for d in drugs:
-            row = [cells.get((c.id, d.id, day)) or Cell(day) for day in days]
-            if any(cell.state != "none" for cell in row):
-                rows.append(DrugRow(d, row))
-        block = CycleBlock(c, rows, days)
-        block.planned_count = sum(1 for p in planned if p.cycle_id == c.id)
-        block.recorded = sum(1 for a in given if a.cycle_id == c.id)
-        blocks.append(block)
+        if c.number in drawn:
+            for d in drugs:
+                row = [cells.get((c.id, d.id, day)) or Cell(day) for day in days]
+                if any(cell.state != "none" for cell in row):
+                    rows.append(DrugRow(d, row))
+        tally = counts[c.id]
+        blocks.append(CycleBlock(c, rows, days, recorded=tally["recorded"], planned_count=tally["planned"], counts=dict(tally)))
 
     # Intensity over completed cycles (all cycles once treatment has stopped).
     done = [c for c in cycles if off is not None or c.day1 + timedelta(days=length - 1) < today]
     done_ids = {c.id for c in done}
-    intensities, cumulative = [], defaultdict(Decimal)
-    for a in given:
-        if a.dose_mg is not None:
-            cumulative[by_id[a.drug_id].code] += a.dose_mg
-    if done:
-        for d in drugs:
-            planned_mg = sum((p.dose_mg for p in planned if p.cycle_id in done_ids and p.drug_id == d.id), Decimal(0))
-            delivered = sum((a.dose_mg or Decimal(0) for a in given if a.cycle_id in done_ids and a.drug_id == d.id), Decimal(0))
-            if planned_mg:
-                intensities.append(
-                    schedule.dose_intensity(
-                        drug=d.name,
-                        planned_mg=planned_mg,
-                        delivered_mg=delivered,
-                        first_day1=done[0].day1,
-                        last_day1=done[-1].day1,
-                        cycles=len(done),
-                        cycle_length_days=length,
-                    )
-                )
+    planned_by_drug: dict[int, Decimal] = defaultdict(Decimal)
+    delivered_by_drug: dict[int, Decimal] = defaultdict(Decimal)
+    cumulative: dict[int, Decimal] = defaultdict(Decimal)
+    for cycle_id, drug_id, dose in planned:
+        if cycle_id in done_ids:
+            planned_by_drug[drug_id] += dose
+    for cycle_id, drug_id, _, dose, _ in given:
+        if dose is not None:
+            cumulative[drug_id] += dose
+            if cycle_id in done_ids:
+                delivered_by_drug[drug_id] += dose
+    intensities = [
+        schedule.dose_intensity(
+            drug=d.name,
+            planned_mg=planned_by_drug[d.id],
+            delivered_mg=delivered_by_drug[d.id],
+            first_day1=done[0].day1,
+            last_day1=done[-1].day1,
+            cycles=len(done),
+            cycle_length_days=length,
+        )
+        for d in drugs
+        if done and planned_by_drug[d.id]
+    ]
     c2 = next((c for c in cycles if c.number == 2), None)
     last = cycles[-1] if cycles else None
     holds = _open_holds(modifications)

@@ -72,7 +72,8 @@ def patient_treatment(request, study_id):
         else:
             messages.success(request, message)
             return redirect(reverse("patient_treatment", args=[study_id]) + f"#{action}")
-    overview = selectors.treatment_overview(patient, today=timezone.localdate())
+    shown = request.GET.get("cycle", "")
+    overview = selectors.treatment_overview(patient, today=timezone.localdate(), show=int(shown) if shown.isdigit() else None)
     return render(
         request,
         "dosing/treatment.html",

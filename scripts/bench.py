@@ -54,7 +54,7 @@ def main() -> int:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
@@ -75,6 +75,7 @@ def main() -> int:
     client.force_login(user)
 
     def measure(url: str) -> tuple[int, float]:
+        reset_queries()  # DEBUG keeps a bounded log; start it empty so the capture is exact
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
@@ -104,10 +105,74 @@ def main() -> int:
         if ratio > GOAL_RATIO:
             failed.append(f"{name}: time ratio {ratio:.2f} above the goal {GOAL_RATIO}")
     print()
+    failed += treatment_tab(client, measure)
+    print()
     for problem in failed:
         print("FAIL", problem)
     print("all goals met" if not failed else f"{len(failed)} goal(s) missed")
     return 1 if failed else 0
+
+
+def make_treated_patient(cycles: int):
+    """A patient with `cycles` cycles, every planned dose recorded through the services."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from accounts.models import Site, User
+    from cohorts.models import Trial
+    from cohorts.services import patient_enroll, patient_register
+    from dosing.models import PlannedDose
+    from dosing.services import administration_record, cycle_start
+
+    today = timezone.localdate()
+    trial = Trial.objects.get(code="BPD")
+    site = Site.objects.get(number="01")
+    coordinator = User.objects.get(username="coord01")
+    start = today - timedelta(days=28 * cycles + 3)
+    patient = patient_register(
+        trial=trial,
+        site=site,
+        by=coordinator,
+        initials=f"C{chr(64 + cycles % 26 + 1)}",
+        date_of_birth=start.replace(year=start.year - 60),
+        sex="F",
+        height_cm=Decimal(165),
+        weight_kg=Decimal(64),
+        consent_date=start - timedelta(days=5),
+        eligibility=dict.fromkeys(trial.criteria_codes, True),
+        baseline_anc=Decimal(2),
+        baseline_platelets=Decimal(150),
+        baseline_marrow_pc_pct=Decimal(20),
+    )
+    cohort = trial.cohorts.get(status="open")
+    cohort.capacity += 1  # room in the open demo cohort for the benchmark's patients
+    cohort.save()
+    patient_enroll(patient=patient, by=coordinator, enrolled_on=start - timedelta(days=1))
+    for n in range(cycles):
+        cycle = cycle_start(patient=patient, by=coordinator, day1=start + timedelta(days=28 * n), weight_kg=Decimal(64))
+        for planned in PlannedDose.objects.filter(cycle=cycle).select_related("drug"):
+            administration_record(cycle=cycle, by=coordinator, drug=planned.drug, day=planned.day, status="given")
+    return patient
+
+
+def treatment_tab(client, measure) -> list[str]:
+    """Issue #3: the treatment tab for a patient with 1 and with 24 cycles (goal: equal queries, ratio <= 2)."""
+    t0 = time.perf_counter()
+    one, many = make_treated_patient(1), make_treated_patient(24)
+    print(f"treatment tab: patients with 1 and 24 cycles, every dose recorded (built in {time.perf_counter() - t0:.1f} s)")
+    (q1, t1), (q24, t24) = (measure(f"/patients/{p.study_id}/treatment/") for p in (one, many))
+    ratio = t24 / t1
+    print("| page | queries at 1 cycle | queries at 24 cycles | ms at 1 | ms at 24 | ratio 24 : 1 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    print(f"| treatment tab | {q1} | {q24} | {t1 * 1000:.1f} | {t24 * 1000:.1f} | {ratio:.2f} |")
+    failed = []
+    if q1 != q24:
+        failed.append(f"treatment tab: queries differ ({q1} vs {q24})")
+    if ratio > 2:
+        failed.append(f"treatment tab: time ratio {ratio:.2f} above the goal 2")
+    return failed
 
 
 if __name__ == "__main__":

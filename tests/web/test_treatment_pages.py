@@ -126,3 +126,19 @@ def test_treatment_tab_queries_do_not_grow_with_cycles(client, alice, treated, t
     with CaptureQueriesContext(connection) as six:
         client.get(url)
     assert len(six.captured_queries) == len(one.captured_queries)
+
+
+def test_older_cycles_are_summarised_and_drawn_on_request(client, alice, treated):
+    day1 = START
+    for _ in range(4):
+        cycle_start(patient=treated, by=alice, day1=day1, weight_kg=Decimal(80))
+        day1 += timedelta(days=28)
+    client.force_login(alice)
+    url = reverse("patient_treatment", args=[treated.study_id])
+    html = client.get(url).content.decode()
+    assert 'id="cycle-4"' in html
+    assert 'id="cycle-3"' in html
+    assert 'id="cycle-1"' not in html
+    assert 'data-cycle="1"' in html
+    assert "?cycle=1#cycle-1" in html
+    assert 'id="cycle-1"' in client.get(url, {"cycle": 1}).content.decode()
