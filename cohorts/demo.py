@@ -175,8 +175,12 @@ def _escalation_plan(trial: Trial, levels: list[DoseLevel]) -> list[tuple[DoseLe
 
 
 @transaction.atomic
-def seed_synthetic(*, trial: Trial, patients: int, seed: int, today: date | None = None) -> SyntheticResult:
-    """Add `patients` synthetic patients: enrolled cohorts as far as the caps allow, the rest screened."""
+def seed_synthetic(*, trial: Trial, patients: int, seed: int, cycles: int = 0, today: date | None = None) -> SyntheticResult:
+    """Add `patients` synthetic patients: enrolled cohorts as far as the caps allow, the rest screened.
+
+    With `cycles`, every treated patient also gets up to that many cycles (as many as
+    fit between enrolment and today), each with its plan and every dose recorded as given.
+    """
     rng = random.Random(seed)
     today = today or timezone.localdate()
     sites = list(Site.objects.filter(active=True).order_by("number")) or ensure_sites()
@@ -279,4 +283,69 @@ def seed_synthetic(*, trial: Trial, patients: int, seed: int, today: date | None
             )
         )
     bulk_create_with_history(enrolments, Enrolment, batch_size=1000, default_user=system, default_change_reason="Synthetic data")
+    if cycles:
+        treated = [e for e in enrolments if e.patient.status != PatientStatus.ENROLLED]
+        synthetic_treatment(treated, cycles=cycles, by=system, today=today)
     return SyntheticResult(trial=trial, patients=patients, enrolled=len(enrolments))
+
+
+def synthetic_treatment(enrolments: list[Enrolment], *, cycles: int, by: User, today: date) -> int:
+    """Bulk cycles, plans and administrations (all given as planned) for synthetic patients."""
+    from dosing import schedule
+    from dosing.models import Administration, Cycle, PlannedDose
+    from dosing.services import level_doses
+
+    if not enrolments:
+        return 0
+    trial = enrolments[0].cohort.trial
+    length = trial.cycle_length_days
+    doses_by_level = {}
+    drugs = {d.code: d for d in trial.drugs.all()}
+    cycle_rows, plans = [], []
+    for e in enrolments:
+        if e.level_id not in doses_by_level:
+            doses_by_level[e.level_id] = level_doses(e.level)
+        p = e.patient
+        for n in range(1, cycles + 1):
+            day1 = e.enrolled_on + timedelta(days=1 + length * (n - 1))
+            if day1 > today:
+                break
+            bsa = schedule.bsa_mosteller(p.height_cm, p.weight_kg)
+            cycle_rows.append(
+                Cycle(
+                    patient=p,
+                    number=n,
+                    planned_day1=day1,
+                    day1=day1,
+                    level_id=e.level_id,
+                    height_cm=p.height_cm,
+                    weight_kg=p.weight_kg,
+                    bsa_m2=bsa,
+                    started_by=by,
+                )
+            )
+            plans.append(schedule.cycle_plan(cycle=n, day1=day1, doses=doses_by_level[e.level_id], height_cm=p.height_cm, weight_kg=p.weight_kg))
+    created = bulk_create_with_history(cycle_rows, Cycle, batch_size=1000, default_user=by, default_change_reason="Synthetic data")
+    planned_rows = [
+        PlannedDose(cycle=c, drug=drugs[d.drug], day=d.day, planned_on=d.on, dose_mg=d.dose_mg, basis=d.basis[:300])
+        for c, plan in zip(created, plans, strict=True)
+        for d in plan
+    ]
+    planned_rows = bulk_create_with_history(planned_rows, PlannedDose, batch_size=2000, default_user=by, default_change_reason="Synthetic data")
+    given = [
+        Administration(
+            cycle=pd.cycle,
+            planned=pd,
+            drug=pd.drug,
+            day=pd.day,
+            given_on=pd.planned_on,
+            status=Administration.Status.GIVEN,
+            dose_mg=pd.dose_mg,
+            route=pd.drug.route,
+            entered_by=by,
+        )
+        for pd in planned_rows
+        if pd.planned_on <= today
+    ]
+    bulk_create_with_history(given, Administration, batch_size=2000, default_user=by, default_change_reason="Synthetic data")
+    return len(created)

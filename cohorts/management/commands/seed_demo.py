@@ -14,6 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--demo", action="store_true", help="protocol, sites, users and the demo cohort (idempotent)")
         parser.add_argument("--patients", type=int, default=0, help="number of synthetic patients to add")
         parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same data")
+        parser.add_argument("--cycles", type=int, default=0, help="with --patients: up to this many cycles per treated patient, every dose given")
         parser.add_argument("--trial", default=None, help="trial code to add synthetic patients to (default: BPD within its caps)")
         parser.add_argument(
             "--synthetic",
@@ -44,7 +45,7 @@ class Command(BaseCommand):
                 target = Trial.objects.filter(code=code).first()
                 if target is None:
                     raise CommandError(f"No trial {code}; load its protocol first")
-            result = demo.seed_synthetic(trial=target, patients=options["patients"], seed=options["seed"])
+            result = demo.seed_synthetic(trial=target, patients=options["patients"], seed=options["seed"], cycles=options["cycles"])
             self.stdout.write(
                 self.style.SUCCESS(f"Synthetic data: {result.patients} patients in {target.code}, {result.enrolled} enrolled (seed {options['seed']}).")
             )
