@@ -301,6 +301,10 @@ def patient_update(*, patient: Patient, by: User, reason: str, today: date | Non
     for name, value in changed.items():
         setattr(patient, name, value)
     _save(patient, by=by, reason=reason.strip())
+    if changed.keys() & {"baseline_anc", "baseline_platelets", "baseline_marrow_pc_pct"}:
+        from toxicity.tasks import queue_dlt_evaluation  # the DLT rules read the baselines
+
+        queue_dlt_evaluation(patient.pk)
     return patient
 
 

@@ -73,6 +73,9 @@ class DoseModification(models.Model):
     dose_mg = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     reason = models.TextField()
     in_cycle_1 = models.BooleanField(default=False, help_text="Decided within cycle 1: the DLT rules H5/N7 read it")
+    adverse_event = models.ForeignKey(
+        "toxicity.AdverseEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="modifications", help_text="The toxicity that required it"
+    )
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", help_text="The investigator who decided")
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()

@@ -20,6 +20,7 @@ from cohorts.models import DoseLevel, Drug, Enrolment, LevelDose, Patient
 from cohorts.registration import check_registration
 from cohorts.services import patient_change_status
 from cohorts.status import OFF_TREATMENT_REASONS, PatientStatus
+from toxicity.tasks import queue_dlt_evaluation
 from trialsite.audit import audit, audited_save
 
 from . import schedule
@@ -162,6 +163,7 @@ def cycle_start(
         bsa_m2=schedule.bsa_mosteller(patient.height_cm, Decimal(weight_kg).quantize(Decimal("0.1"))),
         started_by=by,
     )
+    queue_dlt_evaluation(patient.pk)
     audited_save(cycle, by=by, reason=f"Cycle {expected} started" + (f" {cycle.delay_days} days late: {cycle.delay_reason}" if cycle.delay_days else ""))
     drugs = {d.code: d for d in Drug.objects.filter(trial=trial)}
     plan = [PlannedDose(cycle=cycle, drug=drugs[p.drug], day=p.day, planned_on=p.on, dose_mg=p.dose_mg, basis=p.basis[:300]) for p in _plan(cycle, on=day1)]
@@ -240,6 +242,7 @@ def dose_modify(
     drug: Drug | None = None,
     to_level: DoseLevel | None = None,
     dose_mg: Decimal | None = None,
+    adverse_event=None,
     today: date | None = None,
 ) -> DoseModification:
     """Record an investigator's reduction, hold or resume, and re-plan what is not yet given."""
@@ -256,6 +259,8 @@ def dose_modify(
     cycle = _cycle_on(patient, effective_on)
     if cycle is None:
         errors.setdefault("effective_on", []).append("No cycle had started on that date.")
+    if adverse_event is not None and (adverse_event.patient_id != patient.pk or adverse_event.in_error):
+        errors["adverse_event"] = ["Link an adverse event of this patient."]
     _errors(errors)
     errors, drug, to_level, dose_mg = _check_modification(patient, cycle, kind=kind, on=effective_on, drug=drug, to_level=to_level, dose_mg=dose_mg)
     _errors(errors)
@@ -271,10 +276,12 @@ def dose_modify(
         dose_mg=dose_mg,
         reason=reason.strip(),
         in_cycle_1=in_cycle_1,
+        adverse_event=adverse_event,
         decided_by=decided_by,
         entered_by=by,
     )
     audited_save(mod, by=by, reason=f"{mod.get_kind_display()}: {reason.strip()}" + (" (within cycle 1)" if in_cycle_1 else ""))
+    queue_dlt_evaluation(patient.pk)
     if kind in (DoseModification.Kind.REDUCE_LEVEL, DoseModification.Kind.REDUCE_DOSE):
         _replan(cycle, from_day=(effective_on - cycle.day1).days + 1, by=by, reason=f"Re-planned after: {mod}")
     return mod
@@ -378,6 +385,7 @@ def administration_record(
     record.reason = (reason or "").strip()
     record.deviation = deviation
     audited_save(record, by=by, reason=reason_for_change.strip() if existing else f"Recorded: {record.get_status_display().lower()}")
+    queue_dlt_evaluation(patient.pk)
     return record
 
 
@@ -485,5 +493,6 @@ def patient_off_treatment(
         default_user=by,
         default_change_reason="Follow-up visits expected",
     )
+    queue_dlt_evaluation(patient.pk)
     patient_change_status(patient=patient, by=by, to_status=PatientStatus.OFF_TREATMENT, reason_code=reason_code, on_date=decided_on, note=note, today=today)
     return off

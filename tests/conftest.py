@@ -24,6 +24,18 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _celery_inline():
+    """Tasks run inline in tests, whatever CELERY_BROKER_URL says; the worker tests
+    (tests/celery) start a real worker on Redis and switch this off."""
+    from trialsite.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = True
+
+
 @pytest.fixture
 def trial(db):
     return protocol_load(spec=read_protocol(PROTOCOLS / "bpd.toml")).trial

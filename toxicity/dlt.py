@@ -55,7 +55,7 @@ from enum import StrEnum
 from .ctcae import HEMATOLOGIC, Kind
 
 RELATED = frozenset({"possible", "probable", "definite"})
-ATTRIBUTIONS = ("unrelated", "unlikely", "possible", "probable", "definite")
+ATTRIBUTIONS = ("unrelated", "unlikely", "possible", "probable", "definite")  # CTCAE attribution scale
 N1_DRUGS = frozenset({"pomalidomide", "bendamustine"})
 MORE_THAN_DAYS = 7
 RASH_RECOVERY_DAYS = 10

@@ -1,1 +1,176 @@
-"""Models for this app arrive with its issue (see README, "Roadmap")."""
+"""Adverse events, hematology labs, DLT proposals and confirmed DLTs."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from .ctcae import TERMS
+from .dlt import RULE_TITLES, Supportive
+
+SAE_CRITERIA = {
+    "death": "Results in death",
+    "life_threatening": "Life-threatening",
+    "hospitalisation": "Requires or prolongs hospitalisation",
+    "disability": "Persistent or significant disability",
+    "congenital": "Congenital anomaly",
+    "important": "Other important medical event",
+}
+
+
+class AdverseEvent(models.Model):
+    """One episode of an adverse event at one grade; a change of grade is a new episode of the same event."""
+
+    class Action(models.TextChoices):
+        NONE = "none", "Dose not changed"
+        REDUCED = "reduced", "Dose reduced"
+        INTERRUPTED = "interrupted", "Drug interrupted"
+        WITHDRAWN = "withdrawn", "Drug withdrawn"
+        NOT_APPLICABLE = "na", "Not applicable"
+
+    class Outcome(models.TextChoices):
+        RECOVERED = "recovered", "Recovered/resolved"
+        RECOVERING = "recovering", "Recovering/resolving"
+        NOT_RECOVERED = "not_recovered", "Not recovered/not resolved"
+        SEQUELAE = "sequelae", "Recovered with sequelae"
+        FATAL = "fatal", "Fatal"
+        UNKNOWN = "unknown", "Unknown"
+
+    patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="adverse_events")
+    event = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="episodes", help_text="The first episode of this event")
+    term = models.CharField(max_length=60, choices=[(t.code, t.name) for t in TERMS])
+    grade = models.PositiveSmallIntegerField()
+    onset = models.DateField()
+    resolved = models.DateField(null=True, blank=True)
+    serious = models.BooleanField(default=False)
+    sae_criteria = models.JSONField(default=list, blank=True)
+    attribution = models.JSONField(default=dict, help_text="{drug code: unrelated | unlikely | possible | probable | definite}")
+    progression = models.BooleanField("Attributed to disease progression", default=False)
+    action = models.CharField(max_length=12, choices=Action.choices, default=Action.NONE)
+    outcome = models.CharField(max_length=14, choices=Outcome.choices, default=Outcome.NOT_RECOVERED)
+    supportive = models.JSONField(default=list, blank=True, help_text=f"Any of {', '.join(s.value for s in Supportive)}")
+    with_pain = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    in_error = models.BooleanField("Entered in error", default=False, help_text="Retracted, never deleted: the rules ignore it")
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "onset", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(grade__gte=1, grade__lte=5), name="ae_grade_1_to_5"),
+            models.CheckConstraint(condition=Q(resolved__isnull=True) | Q(resolved__gte=F("onset")), name="ae_resolved_after_onset"),
+        ]
+        indexes = [models.Index(fields=["patient", "onset"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_term_display()} grade {self.grade} from {self.onset}"
+
+    @property
+    def event_id_root(self) -> int:
+        return self.event_id or self.id
+
+
+class LabResult(models.Model):
+    """A dated hematology panel, stored in x10^9/L (hemoglobin g/dL, temperature C)."""
+
+    patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="labs")
+    on = models.DateField("Date")
+    anc = models.DecimalField("ANC (x10^9/L)", max_digits=6, decimal_places=2, null=True, blank=True)
+    platelets = models.DecimalField("Platelets (x10^9/L)", max_digits=6, decimal_places=1, null=True, blank=True)
+    hemoglobin = models.DecimalField("Hemoglobin (g/dL)", max_digits=4, decimal_places=1, null=True, blank=True)
+    wbc = models.DecimalField("WBC (x10^9/L)", max_digits=6, decimal_places=2, null=True, blank=True)
+    temperature = models.DecimalField("Temperature (C)", max_digits=4, decimal_places=1, null=True, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "on"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "on"], name="one_lab_panel_per_day"),
+            models.CheckConstraint(
+                condition=Q(anc__isnull=False) | Q(platelets__isnull=False) | Q(hemoglobin__isnull=False) | Q(wbc__isnull=False) | Q(temperature__isnull=False),
+                name="lab_has_a_value",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} labs {self.on}"
+
+
+class DltProposal(models.Model):
+    """A DLT the rules propose, until an investigator confirms or rejects it."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Awaiting review"
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "No longer proposed by the rules"
+        REOPENED = "reopened", "Reopened: data behind it changed"
+
+    patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="dlt_proposals")
+    key = models.CharField(max_length=200, help_text="rule:onset:events, stable across re-evaluations")
+    rule = models.CharField(max_length=3, choices=[(k, f"{k} {v}") for k, v in RULE_TITLES.items()])
+    onset = models.DateField()
+    sentence = models.TextField()
+    evidence = models.JSONField(default=list, blank=True)
+    event_ids = models.JSONField(default=list, blank=True)
+    attribution_recorded = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    proposed_at = models.DateTimeField()
+    adjudicated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    adjudicated_at = models.DateTimeField(null=True, blank=True)
+    adjudication_reason = models.TextField(blank=True)
+    review_note = models.TextField(blank=True, help_text="Why it awaits review again (reopened)")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "onset", "rule"]
+        constraints = [models.UniqueConstraint(fields=["patient", "key"], name="one_proposal_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.patient} {self.rule} {self.onset}"
+
+
+class Dlt(models.Model):
+    """A confirmed DLT: what the escalation engine reads. Withdrawn, never deleted."""
+
+    patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="dlts")
+    proposal = models.OneToOneField(DltProposal, null=True, blank=True, on_delete=models.PROTECT, related_name="dlt")
+    rule = models.CharField(max_length=3, choices=[(k, f"{k} {v}") for k, v in RULE_TITLES.items()])
+    onset = models.DateField()
+    sentence = models.TextField()
+    evidence = models.JSONField(default=list, blank=True, help_text="Snapshot of the evidence at confirmation (empty for a DLT the rules missed)")
+    reason = models.TextField(blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "onset"]
+
+    def __str__(self) -> str:
+        return f"DLT {self.rule} {self.patient} {self.onset}"
+
+
+class DltEvaluation(models.Model):
+    """The patient's latest DLT evaluation: evaluability and when it was computed."""
+
+    class Status(models.TextChoices):
+        EVALUABLE = "evaluable", "Evaluable"
+        PENDING = "pending", "Pending"
+        NOT_EVALUABLE = "not_evaluable", "Not evaluable"
+
+    patient = models.OneToOneField("cohorts.Patient", on_delete=models.PROTECT, related_name="dlt_evaluation")
+    status = models.CharField(max_length=14, choices=Status.choices)
+    reason = models.TextField()
+    until = models.DateField(null=True, blank=True)
+    evaluated_on = models.DateField()
+    evaluated_at = models.DateTimeField()
+    inputs_digest = models.CharField(max_length=64, help_text="Hash of the inputs: a re-run on the same data changes nothing")
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"{self.patient}: {self.get_status_display()}"

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -187,7 +188,10 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic schedules live in one place (house style point 10); issues add theirs.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Patients in their DLT window: time alone can complete a window or a cycle 2 delay.
+    "dlt-window-nightly": {"task": "toxicity.evaluate_window_nightly", "schedule": crontab(hour=2, minute=15)},
+}
 
 LOGGING = {
     "version": 1,

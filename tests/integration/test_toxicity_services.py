@@ -1,0 +1,290 @@
+"""Toxicity services on the database: adverse events, labs, DLT evaluation and adjudication."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from dosing.services import cycle_start, dose_modify
+from toxicity.models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
+from toxicity.services import (
+    ae_record,
+    ae_retract,
+    ae_update,
+    dlt_confirm,
+    dlt_evaluate,
+    dlt_evaluate_many,
+    dlt_record_missed,
+    dlt_reject,
+    dlt_withdraw,
+    lab_record,
+)
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=390)
+RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+UNRELATED = dict.fromkeys(RELATED, "unrelated")
+
+
+def day(n):
+    """Cycle 1 day n."""
+    return C1 + timedelta(days=n - 1)
+
+
+@pytest.fixture
+def on_c1(treated, alice):
+    cycle_start(patient=treated, by=alice, day1=C1, weight_kg=Decimal("80.0"))
+    return treated
+
+
+def neutropenia(patient, by, **kw):
+    values = {
+        "term": "neutrophil_count_decreased",
+        "grade": 4,
+        "onset": day(10),
+        "resolved": day(19),
+        "outcome": "recovered",
+        "attribution": RELATED,
+        "supportive": ["gcsf"],
+    }
+    values.update(kw)
+    return ae_record(patient=patient, by=by, **values)
+
+
+def anc_series(patient, by, series):
+    for n, value in series:
+        lab_record(patient=patient, by=by, on=day(n), anc=value)
+
+
+# ---------------------------------------------------------------- adverse events
+
+
+def test_an_adverse_event_is_recorded_with_attribution_per_drug_and_history(on_c1, alice):
+    ae = neutropenia(on_c1, alice)
+    assert (ae.term, ae.grade, ae.attribution["pomalidomide"], ae.supportive) == ("neutrophil_count_decreased", 4, "probable", ["gcsf"])
+    assert ae.history.latest().history_change_reason == "Recorded: Neutrophil count decreased grade 4"
+    assert ae.history.latest().history_user == alice
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"grade": 6}, "grade", "CTCAE grades are 1 to 5"),
+        ({"term": "nausea", "grade": 4}, "grade", "Nausea has no grade 4"),
+        ({"term": "no_such_term"}, "term", "Unknown CTCAE v5.0 term"),
+        ({"onset": day(10), "resolved": day(9)}, "resolved", "cannot be before the onset"),
+        ({"onset": C1 - timedelta(days=100)}, "onset", "before consent"),
+        ({"onset": TODAY + timedelta(days=1)}, "onset", "future"),
+        ({"attribution": {"bendamustine": "possible"}}, "attribution", "missing: pomalidomide, dexamethasone"),
+        ({"attribution": {**RELATED, "bendamustine": "maybe"}}, "attribution", "must be one of"),
+        ({"serious": True}, "sae_criteria", "at least one seriousness criterion"),
+        ({"grade": 5}, "outcome", "fatal"),
+    ],
+)
+def test_bad_adverse_events_give_field_errors_and_save_nothing(on_c1, alice, change, field, message):
+    with pytest.raises(ValidationError) as info:
+        neutropenia(on_c1, alice, **change)
+    assert message in " ".join(info.value.message_dict[field])
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_a_change_of_grade_is_a_new_episode_of_the_same_event(on_c1, alice):
+    first = ae_record(patient=on_c1, by=alice, term="rash_maculopapular", grade=3, onset=day(5), attribution=RELATED, supportive=["steroids"])
+    second = ae_record(patient=on_c1, by=alice, term="rash_maculopapular", grade=1, onset=day(12), attribution=RELATED, continues=first)
+    first.refresh_from_db()
+    assert (second.event_id, first.resolved, first.outcome) == (first.pk, day(12), "recovering")
+    with pytest.raises(ValidationError) as info:
+        ae_record(patient=on_c1, by=alice, term="nausea", grade=2, onset=day(14), attribution=RELATED, continues=second)
+    assert "keeps the event's term" in info.value.message_dict["term"][0]
+
+
+def test_correcting_an_adverse_event_needs_a_reason_and_keeps_old_and_new(on_c1, alice):
+    ae = neutropenia(on_c1, alice)
+    with pytest.raises(ValidationError) as info:
+        ae_update(ae=ae, by=alice, reason="", grade=3)
+    assert "reason for change" in info.value.message_dict["reason"][0]
+    ae_update(ae=ae, by=alice, reason="source document says grade 3", grade=3)
+    new, old = ae.history.all()[:2]
+    assert (old.grade, new.grade, new.history_change_reason) == (4, 3, "source document says grade 3")
+
+
+def test_another_sites_coordinator_cannot_record_an_event(on_c1, bob):
+    with pytest.raises(PermissionDenied):
+        neutropenia(on_c1, bob)
+
+
+# ---------------------------------------------------------------- labs
+
+
+def test_counts_per_microlitre_are_converted_and_stored_in_10_9_per_litre(on_c1, alice):
+    lab = lab_record(patient=on_c1, by=alice, on=day(8), anc=1500, platelets=45000, units={"anc": "/uL", "platelets": "/uL"}, temperature="38.6")
+    lab.refresh_from_db()
+    assert (lab.anc, lab.platelets, lab.temperature) == (Decimal("1.50"), Decimal("45.0"), Decimal("38.6"))
+
+
+def test_hemoglobin_in_g_per_litre_is_converted(on_c1, alice):
+    lab = lab_record(patient=on_c1, by=alice, on=day(8), hemoglobin="95", units={"hemoglobin": "g/L"})
+    assert lab.hemoglobin == Decimal("9.5")
+
+
+def test_an_anc_of_1500_as_10_9_per_litre_asks_did_you_mean_per_microlitre(on_c1, alice):
+    with pytest.raises(ValidationError) as info:
+        lab_record(patient=on_c1, by=alice, on=day(8), anc=1500, platelets=80)
+    assert "did you mean /uL? (1500 /uL = 1.5 x10^9/L)" in info.value.message_dict["anc"][0]
+    assert LabResult.objects.count() == 0
+
+
+def test_a_second_panel_on_the_same_day_is_a_correction_with_a_reason(on_c1, alice):
+    lab_record(patient=on_c1, by=alice, on=day(8), anc="0.4")
+    with pytest.raises(ValidationError) as info:
+        lab_record(patient=on_c1, by=alice, on=day(8), anc="0.6")
+    assert "already recorded (ANC 0.40)" in info.value.message_dict["reason_for_change"][0]
+    lab_record(patient=on_c1, by=alice, on=day(8), platelets="120")  # adding a value is not a correction
+    lab = lab_record(patient=on_c1, by=alice, on=day(8), anc="0.6", reason_for_change="transcription error")
+    assert (lab.anc, lab.platelets, LabResult.objects.count()) == (Decimal("0.60"), Decimal("120.0"), 1)
+
+
+def test_a_lab_before_consent_or_in_the_future_is_refused(on_c1, alice):
+    with pytest.raises(ValidationError) as info:
+        lab_record(patient=on_c1, by=alice, on=TODAY + timedelta(days=1), anc="1.0")
+    assert "future" in info.value.message_dict["on"][0]
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def test_grade_4_neutropenia_for_9_days_with_gcsf_is_proposed_as_h2(on_c1, alice):
+    neutropenia(on_c1, alice)
+    anc_series(on_c1, alice, [(10, "0.4"), (14, "0.3"), (19, "0.9")])
+    evaluation = dlt_evaluate(patient=on_c1)
+    proposal = DltProposal.objects.get(patient=on_c1)
+    assert (proposal.rule, proposal.onset, proposal.status) == ("H2", day(10), "proposed")
+    assert "9 days" in proposal.sentence
+    assert [e["ref"] for e in proposal.evidence][:3] == [f"lab:{day(10)}", f"lab:{day(14)}", f"lab:{day(19)}"]
+    assert (evaluation.status, "H2" in evaluation.reason) == ("evaluable", True)
+
+
+def test_evaluating_twice_writes_nothing_the_second_time(on_c1, alice):
+    neutropenia(on_c1, alice)
+    anc_series(on_c1, alice, [(10, "0.4"), (19, "0.9")])
+    assert dlt_evaluate_many([on_c1.pk])["changed"] == 1
+    rows = (DltProposal.history.count(), DltEvaluation.history.count())
+    assert dlt_evaluate_many([on_c1.pk]) == {"patients": 1, "changed": 0, "skipped": 0}
+    assert (DltProposal.history.count(), DltEvaluation.history.count()) == rows
+
+
+def test_a_proposal_the_rules_no_longer_make_is_withdrawn(on_c1, alice):
+    ae = neutropenia(on_c1, alice)
+    anc_series(on_c1, alice, [(10, "0.4"), (19, "0.9")])
+    dlt_evaluate(patient=on_c1)
+    ae_update(ae=ae, by=alice, reason="G-CSF was not given", supportive=[])
+    dlt_evaluate(patient=on_c1)
+    assert DltProposal.objects.get(patient=on_c1).status == "withdrawn"
+
+
+def test_an_event_unresolved_when_cycle_2_is_14_days_late_is_h6(on_c1, alice):
+    neutropenia(on_c1, alice, grade=3, resolved=None, outcome="not_recovered", supportive=[])
+    dlt_evaluate(patient=on_c1)
+    proposal = DltProposal.objects.get(patient=on_c1)
+    assert (proposal.rule, proposal.onset) == ("H6", day(29) + timedelta(days=14))
+
+
+def test_a_patient_before_cycle_1_is_not_evaluated(treated):
+    assert dlt_evaluate(patient=treated) is None
+    assert DltEvaluation.objects.count() == 0
+
+
+def test_a_reduction_linked_to_a_hematologic_event_in_cycle_1_is_h5(on_c1, alice, ivan):
+    ae = ae_record(patient=on_c1, by=alice, term="platelet_count_decreased", grade=3, onset=day(8), resolved=day(20), outcome="recovered", attribution=RELATED)
+    dose_modify(
+        patient=on_c1,
+        by=alice,
+        kind="reduce_level",
+        effective_on=day(9),
+        reason="platelets",
+        decided_by=ivan,
+        to_level=on_c1.trial.levels.get(label=-1),
+        adverse_event=ae,
+    )
+    dlt_evaluate(patient=on_c1)
+    assert list(DltProposal.objects.values_list("rule", flat=True)) == ["H5"]
+
+
+# ---------------------------------------------------------------- adjudication
+
+
+@pytest.fixture
+def proposed(on_c1, alice):
+    neutropenia(on_c1, alice)
+    anc_series(on_c1, alice, [(10, "0.4"), (19, "0.9")])
+    dlt_evaluate(patient=on_c1)
+    return DltProposal.objects.get(patient=on_c1)
+
+
+def test_an_investigator_confirms_a_proposal_into_a_dlt_with_its_evidence(proposed, ivan):
+    row = dlt_confirm(proposal=proposed, by=ivan)
+    assert (row.rule, row.onset, row.confirmed_by, row.evidence) == ("H2", day(10), ivan, proposed.evidence)
+    proposed.refresh_from_db()
+    assert (proposed.status, proposed.adjudicated_by) == ("confirmed", ivan)
+
+
+def test_only_investigators_adjudicate(proposed, alice):
+    with pytest.raises(PermissionDenied):
+        dlt_confirm(proposal=proposed, by=alice)
+
+
+def test_rejecting_needs_a_reason(proposed, ivan):
+    with pytest.raises(ValidationError) as info:
+        dlt_reject(proposal=proposed, by=ivan, reason="")
+    assert "reason" in info.value.message_dict
+    dlt_reject(proposal=proposed, by=ivan, reason="neutropenia from marrow infiltration")
+    proposed.refresh_from_db()
+    assert (proposed.status, proposed.adjudication_reason, Dlt.objects.count()) == ("rejected", "neutropenia from marrow infiltration", 0)
+
+
+def test_correcting_a_lab_behind_a_confirmed_dlt_reopens_it_and_the_dlt_stays_until_reviewed(proposed, ivan, alice):
+    row = dlt_confirm(proposal=proposed, by=ivan)
+    lab_record(patient=proposed.patient, by=alice, on=day(19), anc="1.9", reason_for_change="wrong patient's tube")
+    proposed.refresh_from_db()
+    assert proposed.status == "reopened"
+    assert "Labs of" in proposed.review_note
+    row.refresh_from_db()
+    assert row.withdrawn_at is None  # still counted until an investigator decides
+    dlt_reject(proposal=proposed, by=ivan, reason="recovered on day 12 per source")
+    row.refresh_from_db()
+    assert (row.withdrawn_at is not None, row.withdrawn_reason) == (True, "recovered on day 12 per source")
+
+
+def test_editing_an_adverse_event_behind_a_confirmed_dlt_reopens_it(proposed, ivan, alice):
+    dlt_confirm(proposal=proposed, by=ivan)
+    ae = AdverseEvent.objects.get()
+    ae_update(ae=ae, by=alice, reason="attribution reviewed", attribution=UNRELATED)
+    proposed.refresh_from_db()
+    assert proposed.status == "reopened"
+    dlt_evaluate(patient=proposed.patient)
+    proposed.refresh_from_db()
+    assert (proposed.status, proposed.review_note.startswith("The rules no longer")) == ("reopened", True)
+
+
+def test_retracting_an_event_entered_in_error_keeps_it_and_the_rules_ignore_it(proposed, alice):
+    ae = AdverseEvent.objects.get()
+    ae_retract(ae=ae, by=alice, reason="entered for the wrong patient")
+    ae.refresh_from_db()
+    assert ae.in_error
+    dlt_evaluate(patient=proposed.patient)
+    proposed.refresh_from_db()
+    assert proposed.status == "withdrawn"  # H2 needs G-CSF, recorded only on the retracted event
+
+
+def test_a_dlt_the_rules_missed_is_recorded_with_a_reason_and_can_be_withdrawn(on_c1, ivan):
+    with pytest.raises(ValidationError) as info:
+        dlt_record_missed(patient=on_c1, by=ivan, rule="N1", onset=day(40), description="grade 3 hepatitis", reason="")
+    assert set(info.value.message_dict) == {"onset", "reason"}
+    row = dlt_record_missed(patient=on_c1, by=ivan, rule="N1", onset=day(12), description="grade 3 hepatitis", reason="recorded as free text")
+    assert (row.proposal, row.rule, row.sentence) == (None, "N1", "grade 3 hepatitis")
+    dlt_withdraw(dlt_row=row, by=ivan, reason="duplicate entry")
+    row.refresh_from_db()
+    assert row.withdrawn_reason == "duplicate entry"

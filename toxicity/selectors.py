@@ -1,0 +1,195 @@
+"""Reads for toxicity: the DLT rules' inputs, the safety tab, the investigators' review queue."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from cohorts import selectors as cohort_selectors
+from cohorts.models import Patient
+from dosing.models import Cycle, DoseModification, OffTreatment
+
+from . import ctcae, dlt
+from .models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
+
+OPEN_PROPOSALS = (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED)
+
+
+# ---------------------------------------------------------------- the rules' inputs
+
+
+def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
+    """The DLT rules' input for each patient who has started cycle 1: six queries whatever the number."""
+    patients = {
+        pid: (anc, plt, marrow, window, length)
+        for pid, anc, plt, marrow, window, length in Patient.objects.filter(pk__in=patient_ids).values_list(
+            "pk", "baseline_anc", "baseline_platelets", "baseline_marrow_pc_pct", "trial__dlt_window_days", "trial__cycle_length_days"
+        )
+    }
+    cycles: dict[int, dict[int, tuple[date, date]]] = defaultdict(dict)
+    for pid, number, planned, day1 in Cycle.objects.filter(patient_id__in=patient_ids, number__in=(1, 2)).values_list(
+        "patient_id", "number", "planned_day1", "day1"
+    ):
+        cycles[pid][number] = (planned, day1)
+    events: dict[int, list[dlt.AdverseEvent]] = defaultdict(list)
+    rows = AdverseEvent.objects.filter(patient_id__in=patient_ids, in_error=False).values_list(
+        "patient_id", "pk", "term", "grade", "onset", "resolved", "attribution", "progression", "supportive", "with_pain", "event_id"
+    )
+    for pid, pk, term, grade, onset, resolved, attribution, progression, supportive, pain, event_id in rows.order_by("onset", "pk"):
+        t = ctcae.BY_CODE.get(term)
+        events[pid].append(
+            dlt.AdverseEvent(
+                id=pk,
+                term=term,
+                name=t.name if t else term,
+                kind=t.kind if t else ctcae.Kind.OTHER,
+                grade=grade,
+                onset=onset,
+                resolved=resolved,
+                attribution=attribution or {},
+                progression=progression,
+                supportive=frozenset(supportive or ()),
+                with_pain=pain,
+                event=event_id or pk,
+            )
+        )
+    labs: dict[int, list[dlt.LabValue]] = defaultdict(list)
+    for pid, on, anc, plt, temp in (
+        LabResult.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "on", "anc", "platelets", "temperature").order_by("on")
+    ):
+        labs[pid].append(dlt.LabValue(on=on, anc=anc, platelets=plt, temperature=temp))
+    mods: dict[int, list[dlt.Modification]] = defaultdict(list)
+    mod_rows = DoseModification.objects.filter(patient_id__in=patient_ids, cycle__number=1).values_list(
+        "patient_id", "pk", "effective_on", "kind", "in_cycle_1", "adverse_event_id"
+    )
+    for pid, pk, on, kind, in_c1, event_id in mod_rows.order_by("effective_on", "pk"):
+        mods[pid].append(dlt.Modification(id=pk, on=on, kind=kind, in_cycle_1=in_c1, event_id=event_id))
+    stops = {pid: (on, reason) for pid, on, reason in OffTreatment.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "decided_on", "reason")}
+    out = {}
+    for pid, (anc, plt, marrow, window_days, length) in patients.items():
+        c = cycles.get(pid, {})
+        if 1 not in c:
+            continue
+        day1 = c[1][1]
+        c2_planned, c2_given = c[2] if 2 in c else (day1 + timedelta(days=length), None)
+        stopped_on, stopped_reason = stops.get(pid, (None, None))
+        out[pid] = dlt.PatientWindow(
+            cycle1_day1=day1,
+            baseline_anc=anc,
+            baseline_platelets=plt,
+            baseline_marrow_pct=marrow,
+            events=tuple(events.get(pid, ())),
+            labs=tuple(labs.get(pid, ())),
+            modifications=tuple(mods.get(pid, ())),
+            c2d1_planned=c2_planned,
+            c2d1_given=c2_given,
+            stopped_on=stopped_on,
+            stopped_reason=stopped_reason,
+            window_days=window_days,
+        )
+    return out
+
+
+def patients_in_window(today: date) -> QuerySet:
+    """Patients the nightly run re-evaluates: cycle 1 started and the DLT evaluation not yet final
+    (never evaluated, pending, or pending past its date)."""
+    final = DltEvaluation.objects.filter(status__in=[DltEvaluation.Status.EVALUABLE, DltEvaluation.Status.NOT_EVALUABLE])
+    return Patient.objects.filter(cycles__number=1).exclude(pk__in=final.values("patient_id")).values_list("pk", flat=True).order_by("pk")
+
+
+# ---------------------------------------------------------------- the safety tab
+
+
+@dataclass
+class LabRow:
+    lab: LabResult
+    grades: dict[str, int]
+
+
+@dataclass
+class EventRow:
+    event_id: int
+    term: str
+    name: str
+    soc: str
+    episodes: list[AdverseEvent]
+
+    @property
+    def worst(self) -> int:
+        return max((e.grade for e in self.episodes if not e.in_error), default=0)
+
+
+@dataclass
+class Safety:
+    patient: Patient
+    events: list[EventRow]
+    labs: list[LabRow]
+    proposals: list[DltProposal]
+    dlts: list[Dlt]
+    evaluation: DltEvaluation | None
+    window: dlt.PatientWindow | None
+    today: date
+    drugs: list[str] = field(default_factory=list)
+
+    @property
+    def open_proposals(self) -> list[DltProposal]:
+        return [p for p in self.proposals if p.status in OPEN_PROPOSALS]
+
+
+def lab_grades(lab: LabResult) -> dict[str, int]:
+    out = {}
+    for name, grader in ctcae.GRADERS.items():
+        value = getattr(lab, name)
+        if value is not None:
+            out[name] = grader(Decimal(value))
+    return out
+
+
+def safety_overview(patient: Patient, *, today: date) -> Safety:
+    """Everything the safety tab draws, in a fixed number of queries."""
+    aes = list(AdverseEvent.objects.filter(patient=patient).select_related("entered_by").order_by("onset", "pk"))
+    grouped: dict[int, EventRow] = {}
+    for ae in aes:
+        root = ae.event_id or ae.pk
+        if root not in grouped:
+            t = ctcae.BY_CODE.get(ae.term)
+            grouped[root] = EventRow(root, ae.term, t.name if t else ae.term, t.soc if t else "", [])
+        grouped[root].episodes.append(ae)
+    labs = [LabRow(lab, lab_grades(lab)) for lab in LabResult.objects.filter(patient=patient).order_by("on")]
+    proposals = list(DltProposal.objects.filter(patient=patient).select_related("adjudicated_by").exclude(status=DltProposal.Status.WITHDRAWN))
+    dlts = list(Dlt.objects.filter(patient=patient).select_related("confirmed_by", "proposal"))
+    evaluation = DltEvaluation.objects.filter(patient=patient).first()
+    window = dlt_windows([patient.pk]).get(patient.pk)
+    return Safety(patient, list(grouped.values()), labs, proposals, dlts, evaluation, window, today)
+
+
+# ---------------------------------------------------------------- the investigators' queue
+
+
+def review_queue(user: User) -> QuerySet[DltProposal]:
+    """Proposals awaiting an investigator (proposed, or reopened because the data behind them changed)."""
+    visible = cohort_selectors.patients_for_user(user)
+    return (
+        DltProposal.objects.filter(status__in=OPEN_PROPOSALS, patient__in=visible.values("pk"))
+        .select_related("patient__site", "patient__dlt_evaluation", "patient__enrolment__level")
+        .order_by("proposed_at", "pk")
+    )
+
+
+def dlts_for_user(user: User) -> QuerySet[Dlt]:
+    visible = cohort_selectors.patients_for_user(user)
+    return Dlt.objects.filter(patient__in=visible.values("pk")).select_related("patient", "confirmed_by", "proposal").order_by("onset", "pk")
+
+
+def recent_adjudications(user: User, limit: int = 20) -> QuerySet[DltProposal]:
+    visible = cohort_selectors.patients_for_user(user)
+    return (
+        DltProposal.objects.filter(Q(status=DltProposal.Status.CONFIRMED) | Q(status=DltProposal.Status.REJECTED), patient__in=visible.values("pk"))
+        .select_related("patient", "adjudicated_by")
+        .order_by("-adjudicated_at")[:limit]
+    )
