@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from cohorts import selectors as cohort_selectors
 from cohorts.models import DoseLevel, Drug
+from toxicity.models import AdverseEvent
 
 from . import selectors, services
 from .models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose
@@ -91,7 +92,7 @@ class ModificationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DoseModification
-        fields = ["id", "patient", "cycle", "kind", "drug", "effective_on", "to_level", "dose_mg", "reason", "in_cycle_1", "decided_by"]
+        fields = ["id", "patient", "cycle", "kind", "drug", "effective_on", "to_level", "dose_mg", "reason", "in_cycle_1", "adverse_event", "decided_by"]
 
 
 class ModificationCreateSerializer(serializers.Serializer):
@@ -103,6 +104,7 @@ class ModificationCreateSerializer(serializers.Serializer):
     effective_on = serializers.DateField()
     decided_by = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
     reason = serializers.CharField()
+    adverse_event = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Id of the adverse event that required it")
 
     def validate(self, data):
         trial = data["patient"].trial
@@ -110,6 +112,10 @@ class ModificationCreateSerializer(serializers.Serializer):
             data["drug"] = Drug.objects.filter(trial=trial, code=data["drug"]).first()
             if data["drug"] is None:
                 raise serializers.ValidationError({"drug": "No such drug in this trial."})
+        if data["adverse_event"] is not None:
+            data["adverse_event"] = AdverseEvent.objects.filter(patient=data["patient"], pk=data["adverse_event"], in_error=False).first()
+            if data["adverse_event"] is None:
+                raise serializers.ValidationError({"adverse_event": "No such adverse event for this patient."})
         if data["to_level"] is not None:
             data["to_level"] = DoseLevel.objects.filter(trial=trial, label=data["to_level"]).first()
             if data["to_level"] is None:

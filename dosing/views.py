@@ -33,7 +33,7 @@ def _forms(patient, data=None, action=None):
     return {
         "cycle": CycleStartForm(bound("cycle"), prefix="cycle", initial={"day1": today, "weight_kg": patient.weight_kg}),
         "dose": DoseForm(bound("dose"), prefix="dose", trial=trial, initial={"status": Administration.Status.GIVEN, "cycle": last_cycle}),
-        "modify": ModificationForm(bound("modify"), prefix="modify", trial=trial, initial={"effective_on": today}),
+        "modify": ModificationForm(bound("modify"), prefix="modify", trial=trial, patient=patient, initial={"effective_on": today}),
         "off": OffTreatmentForm(bound("off"), prefix="off", initial={"decided_on": today}),
     }
 

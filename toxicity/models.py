@@ -8,6 +8,7 @@ from simple_history.models import HistoricalRecords
 from .ctcae import TERMS
 from .dlt import RULE_TITLES, Supportive
 
+RULE_CHOICES = [(k, f"{k} {v}") for k, v in RULE_TITLES.items()]
 SAE_CRITERIA = {
     "death": "Results in death",
     "life_threatening": "Life-threatening",
@@ -110,7 +111,7 @@ class DltProposal(models.Model):
 
     patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="dlt_proposals")
     key = models.CharField(max_length=200, help_text="rule:onset:events, stable across re-evaluations")
-    rule = models.CharField(max_length=3, choices=[(k, f"{k} {v}") for k, v in RULE_TITLES.items()])
+    rule = models.CharField(max_length=3, choices=RULE_CHOICES)
     onset = models.DateField()
     sentence = models.TextField()
     evidence = models.JSONField(default=list, blank=True)
@@ -137,7 +138,7 @@ class Dlt(models.Model):
 
     patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="dlts")
     proposal = models.OneToOneField(DltProposal, null=True, blank=True, on_delete=models.PROTECT, related_name="dlt")
-    rule = models.CharField(max_length=3, choices=[(k, f"{k} {v}") for k, v in RULE_TITLES.items()])
+    rule = models.CharField(max_length=3, choices=RULE_CHOICES)
     onset = models.DateField()
     sentence = models.TextField()
     evidence = models.JSONField(default=list, blank=True, help_text="Snapshot of the evidence at confirmation (empty for a DLT the rules missed)")

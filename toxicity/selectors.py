@@ -109,6 +109,7 @@ def patients_in_window(today: date) -> QuerySet:
 class LabRow:
     lab: LabResult
     grades: dict[str, int]
+    cycle1_day: int | None = None  # day of cycle 1 (1-28) when the sample falls in the DLT window
 
 
 @dataclass
@@ -160,11 +161,14 @@ def safety_overview(patient: Patient, *, today: date) -> Safety:
             t = ctcae.BY_CODE.get(ae.term)
             grouped[root] = EventRow(root, ae.term, t.name if t else ae.term, t.soc if t else "", [])
         grouped[root].episodes.append(ae)
-    labs = [LabRow(lab, lab_grades(lab)) for lab in LabResult.objects.filter(patient=patient).order_by("on")]
+    window = dlt_windows([patient.pk]).get(patient.pk)
+    labs = [
+        LabRow(lab, lab_grades(lab), (lab.on - window.cycle1_day1).days + 1 if window and window.in_window(lab.on) else None)
+        for lab in LabResult.objects.filter(patient=patient).order_by("on")
+    ]
     proposals = list(DltProposal.objects.filter(patient=patient).select_related("adjudicated_by").exclude(status=DltProposal.Status.WITHDRAWN))
     dlts = list(Dlt.objects.filter(patient=patient).select_related("confirmed_by", "proposal"))
     evaluation = DltEvaluation.objects.filter(patient=patient).first()
-    window = dlt_windows([patient.pk]).get(patient.pk)
     return Safety(patient, list(grouped.values()), labs, proposals, dlts, evaluation, window, today)
 
 

@@ -176,6 +176,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PatientStatusEnum": "cohorts.status.PatientStatus",
         "AdministrationStatusEnum": "dosing.models.Administration.Status",
+        "DltRuleEnum": "toxicity.models.RULE_CHOICES",
     },
 }
 

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from cohorts import api as cohorts_api
 from dosing import api as dosing_api
+from toxicity import api as toxicity_api
 
 router = DefaultRouter()
 router.register("trials", cohorts_api.TrialViewSet, basename="trial")
@@ -18,15 +19,22 @@ router.register("planned-doses", dosing_api.PlannedDoseViewSet, basename="planne
 router.register("administrations", dosing_api.AdministrationViewSet, basename="administration")
 router.register("modifications", dosing_api.ModificationViewSet, basename="modification")
 router.register("off-treatment", dosing_api.OffTreatmentViewSet, basename="off-treatment")
+router.register("adverse-events", toxicity_api.AdverseEventViewSet, basename="adverse-event")
+router.register("labs", toxicity_api.LabResultViewSet, basename="lab")
+router.register("dlt-proposals", toxicity_api.DltProposalViewSet, basename="dlt-proposal")
+router.register("dlts", toxicity_api.DltViewSet, basename="dlt")
+router.register("dlt-evaluations", toxicity_api.DltEvaluationViewSet, basename="dlt-evaluation")
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/worklist/", dosing_api.WorklistView.as_view(), name="api-worklist"),
+    path("api/v1/ctcae-terms/", toxicity_api.CtcaeTermsView.as_view(), name="api-ctcae-terms"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("dosing.urls")),
+    path("", include("toxicity.urls")),
     path("", include("cohorts.urls")),
 ]

@@ -1,0 +1,252 @@
+"""The safety tab, adverse event entry and the DLT review queue, per persona."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from dosing.services import cycle_start
+from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
+from toxicity.services import ae_record, dlt_evaluate, lab_record
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=390)
+RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+LAB_UNITS = {"lab-anc_unit": "10^9/L", "lab-platelets_unit": "10^9/L", "lab-hemoglobin_unit": "g/dL", "lab-wbc_unit": "10^9/L"}
+
+
+def day(n):
+    return C1 + timedelta(days=n - 1)
+
+
+@pytest.fixture
+def on_c1(treated, alice):
+    cycle_start(patient=treated, by=alice, day1=C1, weight_kg=Decimal("80.0"))
+    return treated
+
+
+@pytest.fixture
+def proposed(on_c1, alice):
+    values = {"term": "neutrophil_count_decreased", "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
+    ae_record(patient=on_c1, by=alice, attribution=RELATED, supportive=["gcsf"], **values)
+    for n, anc in ((10, "0.4"), (14, "0.3"), (19, "0.9")):
+        lab_record(patient=on_c1, by=alice, on=day(n), anc=anc, platelets="140")
+    dlt_evaluate(patient=on_c1)
+    return DltProposal.objects.get(patient=on_c1)
+
+
+def ae_post(**overrides):
+    data = {
+        "term": "nausea",
+        "grade": "3",
+        "onset": day(5).isoformat(),
+        "attr_bendamustine": "probable",
+        "attr_pomalidomide": "possible",
+        "attr_dexamethasone": "unrelated",
+        "action": "none",
+        "outcome": "not_recovered",
+        "supportive": ["max_antiemetic"],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.parametrize(("persona", "status"), [("alice", 200), ("ivan", 200), ("dana", 200), ("mona", 200), ("bob", 404), ("olga", 403)])
+def test_safety_tab_per_persona(client, personas, on_c1, persona, status):
+    client.force_login(personas[persona])
+    assert client.get(reverse("patient_safety", args=[on_c1.study_id])).status_code == status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_coordinator_records_an_event_and_the_rules_propose_a_dlt_on_commit(client, alice, on_c1):
+    client.force_login(alice)
+    response = client.post(reverse("ae_new", args=[on_c1.study_id]), ae_post())
+    assert response.status_code == 302
+    ae = AdverseEvent.objects.get()
+    assert (ae.term, ae.grade, ae.attribution["bendamustine"], ae.supportive) == ("nausea", 3, "probable", ["max_antiemetic"])
+    rules = set(DltProposal.objects.filter(patient=on_c1).values_list("rule", flat=True))
+    assert "N2" in rules  # grade 3 nausea despite maximal antiemetic therapy
+    html = client.get(reverse("patient_safety", args=[on_c1.study_id])).content.decode()
+    assert "Nausea" in html
+    assert 'class="episode g3" data-grade="3"' in html
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"grade": "6"}, "grade", "Select a valid choice"),
+        ({"term": "nausea", "grade": "4"}, "grade", "Nausea has no grade 4"),
+        ({"term": "made_up"}, "term", "Select a valid choice"),
+        ({"resolved": day(3).isoformat()}, "resolved", "cannot be before the onset"),
+        ({"onset": (C1 - timedelta(days=60)).isoformat()}, "onset", "before consent"),
+        ({"attr_pomalidomide": ""}, "attr_pomalidomide", "This field is required"),
+    ],
+)
+def test_bad_events_show_the_error_on_the_form_and_save_nothing(client, alice, on_c1, overrides, field, message):
+    client.force_login(alice)
+    response = client.post(reverse("ae_new", args=[on_c1.study_id]), ae_post(**overrides))
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_the_form_shows_the_grade_descriptions_of_the_chosen_term(client, alice, on_c1):
+    client.force_login(alice)
+    html = client.get(reverse("ae_new", args=[on_c1.study_id]) + "?term=neutrophil_count_decreased").content.decode()
+    assert '<strong>Grade 4</strong> <span class="grade-text" data-grade="4">&lt;0.5 x10^9/L</span>' in html
+    assert 'id="ctcae-grades"' in html
+
+
+def test_a_grade_change_is_entered_as_a_new_episode(client, alice, on_c1):
+    first = ae_record(patient=on_c1, by=alice, term="nausea", grade=3, onset=day(5), attribution=RELATED)
+    client.force_login(alice)
+    response = client.post(reverse("ae_new", args=[on_c1.study_id]), ae_post(grade="1", onset=day(9).isoformat(), continues=str(first.pk)))
+    assert response.status_code == 302
+    second = AdverseEvent.objects.exclude(pk=first.pk).get()
+    assert second.event_id == first.pk
+
+
+def test_correction_needs_a_reason_and_retraction_keeps_the_event(client, alice, on_c1):
+    ae = ae_record(patient=on_c1, by=alice, term="nausea", grade=3, onset=day(5), attribution=RELATED)
+    client.force_login(alice)
+    url = reverse("ae_edit", args=[on_c1.study_id, ae.pk])
+    response = client.post(url, ae_post(op="edit", grade="2", reason=""))
+    assert "This field is required" in " ".join(response.context["form"].errors["reason"])
+    client.post(url, ae_post(op="edit", grade="2", reason="per source document"))
+    ae.refresh_from_db()
+    assert ae.grade == 2
+    client.post(url, {"op": "retract", "retract-reason": "wrong patient"})
+    ae.refresh_from_db()
+    assert ae.in_error
+    html = client.get(reverse("patient_safety", args=[on_c1.study_id])).content.decode()
+    assert "entered in error" in html
+
+
+def test_lab_panel_per_microlitre_is_converted_and_graded(client, alice, on_c1):
+    client.force_login(alice)
+    url = reverse("patient_safety", args=[on_c1.study_id])
+    response = client.post(url, LAB_UNITS | {"action": "lab", "lab-on": day(8).isoformat(), "lab-anc": "400", "lab-anc_unit": "/uL"})
+    assert response.status_code == 302
+    assert LabResult.objects.get().anc == Decimal("0.40")
+    html = client.get(url).content.decode()
+    assert '<span class="tag g4">G4</span>' in html
+    assert 'class="plot lab-plot" data-series="ANC"' in html
+
+
+def test_an_anc_of_1500_in_10_9_per_litre_is_questioned_on_the_form(client, alice, on_c1):
+    client.force_login(alice)
+    response = client.post(
+        reverse("patient_safety", args=[on_c1.study_id]),
+        LAB_UNITS | {"action": "lab", "lab-on": day(8).isoformat(), "lab-anc": "1500"},
+    )
+    assert response.status_code == 200
+    assert "did you mean /uL?" in " ".join(response.context["lab_form"].errors["anc"])
+    assert LabResult.objects.count() == 0
+
+
+def test_monitor_cannot_post_labs_and_coordinator_cannot_record_a_dlt(client, mona, alice, on_c1):
+    client.force_login(mona)
+    assert client.post(reverse("patient_safety", args=[on_c1.study_id]), {"action": "lab"}).status_code == 403
+    client.force_login(alice)
+    assert client.post(reverse("patient_safety", args=[on_c1.study_id]), {"action": "missed"}).status_code == 403
+
+
+def test_investigator_sees_the_proposal_with_its_evidence_and_confirms_it(client, ivan, proposed):
+    client.force_login(ivan)
+    html = client.get(reverse("dlt_review")).content.decode()
+    assert f'id="proposal-{proposed.pk}"' in html
+    assert "Grade 4 neutropenia more than 7 days despite G-CSF" in html
+    assert f"lab:{day(14).isoformat()}" in html
+    response = client.post(reverse("dlt_adjudicate", args=[proposed.pk]), {"decision": "confirm", "reason": ""})
+    assert response.status_code == 302
+    row = Dlt.objects.get()
+    assert (row.rule, row.confirmed_by) == ("H2", ivan)
+    assert 'id="queue-empty"' in client.get(reverse("dlt_review")).content.decode()
+
+
+def test_rejecting_without_a_reason_is_refused_with_a_message(client, ivan, proposed):
+    client.force_login(ivan)
+    response = client.post(reverse("dlt_adjudicate", args=[proposed.pk]), {"decision": "reject", "reason": ""}, follow=True)
+    assert "Give the reason this is not a DLT" in response.content.decode()
+    proposed.refresh_from_db()
+    assert proposed.status == "proposed"
+
+
+@pytest.mark.parametrize("persona", ["alice", "dana", "mona"])
+def test_only_investigators_adjudicate(client, personas, proposed, persona):
+    client.force_login(personas[persona])
+    html = client.get(reverse("dlt_review")).content.decode()
+    assert f'id="adjudicate-{proposed.pk}"' not in html
+    assert client.post(reverse("dlt_adjudicate", args=[proposed.pk]), {"decision": "confirm"}).status_code == 403
+    assert Dlt.objects.count() == 0
+
+
+def test_another_sites_coordinator_does_not_see_the_proposal(client, bob, proposed):
+    client.force_login(bob)
+    assert f'id="proposal-{proposed.pk}"' not in client.get(reverse("dlt_review")).content.decode()
+
+
+def test_investigator_records_a_missed_dlt_on_the_safety_tab(client, ivan, on_c1):
+    client.force_login(ivan)
+    url = reverse("patient_safety", args=[on_c1.study_id])
+    data = {"action": "missed", "missed-rule": "N1", "missed-onset": day(12).isoformat()}
+    data |= {"missed-description": "grade 3 hepatitis", "missed-reason": "free text"}
+    assert client.post(url, data).status_code == 302
+    assert Dlt.objects.get().proposal is None
+
+
+def test_one_evaluation_is_queued_per_transaction(on_c1, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from toxicity.tasks import queue_dlt_evaluation
+
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        queue_dlt_evaluation(on_c1.pk + 1000)
+        queue_dlt_evaluation(on_c1.pk + 1000)
+        queue_dlt_evaluation(on_c1.pk + 1001)
+    assert [c.dlt_patient for c in callbacks] == [on_c1.pk + 1000, on_c1.pk + 1001]
+
+
+def _queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_safety_tab_queries_do_not_grow_with_events_and_labs(client, alice, proposed, django_assert_max_num_queries):
+    client.force_login(alice)
+    url = reverse("patient_safety", args=[proposed.patient.study_id])
+    few = _queries(client, url)
+    for n in range(2, 28):
+        lab_record(patient=proposed.patient, by=alice, on=day(n), anc="1.2", platelets="90", reason_for_change="repeat")
+        ae_record(patient=proposed.patient, by=alice, term="fatigue", grade=1, onset=day(n), resolved=day(n), outcome="recovered", attribution=RELATED)
+    dlt_evaluate(patient=proposed.patient)
+    with django_assert_max_num_queries(few):
+        client.get(url)
+
+
+def test_review_queue_queries_do_not_grow_with_proposals(client, ivan, alice, trial, site_a, django_assert_max_num_queries):
+    from cohorts.services import patient_enroll
+    from tests.factories import register_patient
+
+    def add_patient(i):
+        p = register_patient(trial, site_a, alice, consent_date=C1 - timedelta(days=10))
+        patient_enroll(patient=p, by=alice, enrolled_on=C1 - timedelta(days=5))
+        cycle_start(patient=p, by=alice, day1=C1, weight_kg=Decimal("70.0"))
+        ae_record(patient=p, by=alice, term="nausea", grade=3, onset=day(3 + i), attribution=RELATED, supportive=["max_antiemetic"])
+        dlt_evaluate(patient=p)
+
+    add_patient(0)
+    client.force_login(ivan)
+    few = _queries(client, reverse("dlt_review"))
+    for i in range(1, 3):
+        add_patient(i)
+    assert DltProposal.objects.filter(status="proposed").count() >= 6
+    with django_assert_max_num_queries(few):
+        client.get(reverse("dlt_review"))

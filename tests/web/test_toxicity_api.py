@@ -1,0 +1,134 @@
+"""Toxicity endpoints: roles, site scoping, field errors in the one error format."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from dosing.services import cycle_start
+from toxicity.models import AdverseEvent, Dlt, LabResult
+from toxicity.services import dlt_evaluate
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=390)
+RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+
+
+def day(n):
+    return (C1 + timedelta(days=n - 1)).isoformat()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def on_c1(treated, alice):
+    cycle_start(patient=treated, by=alice, day1=C1, weight_kg=Decimal("80.0"))
+    return treated
+
+
+def post_ae(api, patient, **overrides):
+    body = {
+        "patient": patient.study_id,
+        "term": "neutrophil_count_decreased",
+        "grade": 4,
+        "onset": day(10),
+        "resolved": day(19),
+        "outcome": "recovered",
+        "attribution": RELATED,
+        "supportive": ["gcsf"],
+    } | overrides
+    return api.post("/api/v1/adverse-events/", body, format="json")
+
+
+def test_terms_are_searchable_with_their_grades(api, mona):
+    api.force_authenticate(mona)
+    terms = api.get("/api/v1/ctcae-terms/", {"q": "neutro"}).json()
+    codes = [t["code"] for t in terms]
+    assert "neutrophil_count_decreased" in codes
+    assert "febrile_neutropenia" in codes
+    neutrophils = next(t for t in terms if t["code"] == "neutrophil_count_decreased")
+    assert neutrophils["grades"]["4"] == "<0.5 x10^9/L"
+
+
+def test_record_an_event_and_labs_then_the_proposal_is_adjudicated(api, alice, ivan, on_c1):
+    api.force_authenticate(alice)
+    response = post_ae(api, on_c1)
+    assert response.status_code == 201, response.content
+    for n, anc in ((10, "400"), (14, "300"), (19, "900")):
+        r = api.post("/api/v1/labs/", {"patient": on_c1.study_id, "on": day(n), "anc": anc, "units": {"anc": "/uL"}}, format="json")
+        assert r.status_code == 201, r.content
+    assert api.get("/api/v1/labs/", {"patient": on_c1.study_id}).json()["results"][0]["grades"] == {"anc": 4}
+    dlt_evaluate(patient=on_c1)
+    proposals = api.get("/api/v1/dlt-proposals/", {"status": "proposed"}).json()["results"]
+    assert [p["rule"] for p in proposals] == ["H2"]
+    pid = proposals[0]["id"]
+    denied = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {}, format="json")
+    assert denied.status_code == 403
+    api.force_authenticate(ivan)
+    confirmed = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {}, format="json")
+    assert confirmed.status_code == 200, confirmed.content
+    assert (confirmed.json()["status"], confirmed.json()["adjudicated_by"]) == ("confirmed", "ivan")
+    dlts = api.get("/api/v1/dlts/").json()["results"]
+    assert [(d["rule"], d["needs_review"]) for d in dlts] == [("H2", False)]
+    evaluation = api.get("/api/v1/dlt-evaluations/", {"patient": on_c1.study_id}).json()["results"][0]
+    assert evaluation["status"] == "evaluable"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"grade": 6}, "grade", "CTCAE grades are 1 to 5"),
+        ({"term": "made_up"}, "term", "Unknown CTCAE v5.0 term"),
+        ({"resolved": day(5)}, "resolved", "cannot be before the onset"),
+        ({"onset": (C1 - timedelta(days=90)).isoformat(), "resolved": None, "outcome": "not_recovered"}, "onset", "before consent"),
+    ],
+)
+def test_bad_events_are_400_with_field_errors(api, alice, on_c1, overrides, field, message):
+    api.force_authenticate(alice)
+    response = post_ae(api, on_c1, **overrides)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], message in " ".join(body["errors"][field])) == ("invalid", True)
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_an_anc_of_1500_as_10_9_per_litre_is_a_400_asking_for_per_microlitre(api, alice, on_c1):
+    api.force_authenticate(alice)
+    response = api.post("/api/v1/labs/", {"patient": on_c1.study_id, "on": day(8), "anc": "1500"}, format="json")
+    assert response.status_code == 400
+    assert "did you mean /uL?" in response.json()["errors"]["anc"][0]
+    assert LabResult.objects.count() == 0
+
+
+def test_correcting_an_event_needs_a_reason(api, alice, on_c1):
+    api.force_authenticate(alice)
+    ae_id = post_ae(api, on_c1).json()["id"]
+    assert api.patch(f"/api/v1/adverse-events/{ae_id}/", {"grade": 3, "reason": ""}, format="json").status_code == 400
+    response = api.patch(f"/api/v1/adverse-events/{ae_id}/", {"grade": 3, "reason": "source document"}, format="json")
+    assert (response.status_code, response.json()["grade"]) == (200, 3)
+    retracted = api.post(f"/api/v1/adverse-events/{ae_id}/retract/", {"reason": "duplicate"}, format="json")
+    assert retracted.json()["in_error"] is True
+
+
+def test_another_sites_coordinator_cannot_see_or_write(api, alice, bob, on_c1):
+    api.force_authenticate(alice)
+    post_ae(api, on_c1)
+    api.force_authenticate(bob)
+    assert api.get("/api/v1/adverse-events/").json()["results"] == []
+    assert post_ae(api, on_c1).status_code == 404  # the same answer as for a patient that does not exist
+
+
+def test_investigator_records_a_missed_dlt_and_monitor_cannot(api, ivan, mona, on_c1):
+    body = {"patient": on_c1.study_id, "rule": "N1", "onset": day(12), "description": "grade 3 hepatitis", "reason": "free text only"}
+    api.force_authenticate(mona)
+    assert api.post("/api/v1/dlts/", body, format="json").status_code == 403
+    api.force_authenticate(ivan)
+    response = api.post("/api/v1/dlts/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert Dlt.objects.get().proposal is None

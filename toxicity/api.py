@@ -1,0 +1,346 @@
+"""REST endpoints for toxicity: CTCAE terms, adverse events, labs, DLT proposals and adjudication, DLTs, evaluations."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import Perm
+from dosing.api import PatientRef, _PatientFiltered, _visible
+
+from . import ctcae, dlt, services
+from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
+
+# ---------------------------------------------------------------- CTCAE terms
+
+
+class TermSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    soc = serializers.CharField(help_text="System organ class")
+    kind = serializers.CharField(help_text="What the DLT rules read: neutropenia, rash, ...")
+    grades = serializers.DictField(child=serializers.CharField(), help_text="Grade -> CTCAE v5.0 description")
+
+
+class CtcaeTermsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="Words that must all appear in the name, code or organ class")], responses=TermSerializer(many=True)
+    )
+    def get(self, request):
+        q = request.query_params.get("q", "")
+        terms = ctcae.search(q, limit=100) if q else list(ctcae.TERMS)
+        data = [{"code": t.code, "name": t.name, "soc": t.soc, "kind": t.kind.value, "grades": {str(g): d for g, d in t.grades.items()}} for t in terms]
+        return Response(TermSerializer(data, many=True).data)
+
+
+# ---------------------------------------------------------------- adverse events
+
+
+class AdverseEventSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    term_name = serializers.CharField(source="get_term_display")
+    event = serializers.IntegerField(source="event_id_root", help_text="Id of the event's first episode")
+
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "id",
+            "patient",
+            "event",
+            "term",
+            "term_name",
+            "grade",
+            "onset",
+            "resolved",
+            "serious",
+            "sae_criteria",
+            "attribution",
+            "progression",
+            "action",
+            "outcome",
+            "supportive",
+            "with_pain",
+            "notes",
+            "in_error",
+        ]
+
+
+class AdverseEventWriteSerializer(serializers.Serializer):
+    """Shape only: the service checks the term, grade, dates and attribution against CTCAE and the protocol."""
+
+    term = serializers.CharField()
+    grade = serializers.IntegerField()
+    onset = serializers.DateField()
+    resolved = serializers.DateField(required=False, allow_null=True)
+    serious = serializers.BooleanField(required=False)
+    sae_criteria = serializers.ListField(child=serializers.ChoiceField(choices=list(SAE_CRITERIA)), required=False)
+    attribution = serializers.DictField(child=serializers.CharField(), help_text="{drug code: unrelated | unlikely | possible | probable | definite}")
+    progression = serializers.BooleanField(required=False)
+    action = serializers.ChoiceField(choices=AdverseEvent.Action.choices, required=False)
+    outcome = serializers.ChoiceField(choices=AdverseEvent.Outcome.choices, required=False)
+    supportive = serializers.ListField(child=serializers.ChoiceField(choices=[s.value for s in dlt.Supportive]), required=False)
+    with_pain = serializers.BooleanField(required=False)
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class AdverseEventCreateSerializer(AdverseEventWriteSerializer):
+    patient = PatientRef()
+    continues = serializers.IntegerField(required=False, allow_null=True, help_text="Id of the previous episode when the grade changed")
+
+    def validate(self, data):
+        if data.get("continues") is not None:
+            previous = AdverseEvent.objects.filter(pk=data["continues"], patient=data["patient"]).first()
+            if previous is None:
+                raise serializers.ValidationError({"continues": "No such adverse event for this patient."})
+            data["continues"] = previous
+        return data
+
+
+class AdverseEventUpdateSerializer(AdverseEventWriteSerializer):
+    reason = serializers.CharField(help_text="Reason for change", allow_blank=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if name != "reason":
+                field.required = False
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True)
+
+
+class AdverseEventViewSet(_PatientFiltered, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = AdverseEventSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AdverseEvent.objects.none()
+        return self.filter_patient(_visible(self.request, AdverseEvent.objects.select_related("patient"))).order_by("patient__study_id", "onset", "pk")
+
+    @extend_schema(request=AdverseEventCreateSerializer, responses={201: AdverseEventSerializer})
+    def create(self, request, *args, **kwargs):
+        s = AdverseEventCreateSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        ae = services.ae_record(by=request.user, **s.validated_data)
+        return Response(AdverseEventSerializer(ae).data, status=201)
+
+    @extend_schema(request=AdverseEventUpdateSerializer, responses={200: AdverseEventSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        ae = self.get_object()
+        s = AdverseEventUpdateSerializer(data=request.data, partial=True)
+        s.is_valid(raise_exception=True)
+        changes = dict(s.validated_data)
+        reason = changes.pop("reason", "")
+        ae = services.ae_update(ae=ae, by=request.user, reason=reason, **changes)
+        return Response(AdverseEventSerializer(ae).data)
+
+    def update(self, request, *args, **kwargs):
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(request=ReasonSerializer, responses={200: AdverseEventSerializer})
+    @action(detail=True, methods=["post"])
+    def retract(self, request, pk=None):
+        """Mark as entered in error (kept, ignored by the DLT rules)."""
+        s = ReasonSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        ae = services.ae_retract(ae=self.get_object(), by=request.user, reason=s.validated_data["reason"])
+        return Response(AdverseEventSerializer(ae).data)
+
+
+# ---------------------------------------------------------------- labs
+
+
+class LabResultSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    grades = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LabResult
+        fields = ["id", "patient", "on", "anc", "platelets", "hemoglobin", "wbc", "temperature", "grades"]
+
+    def get_grades(self, lab) -> dict[str, int]:
+        from .selectors import lab_grades
+
+        return lab_grades(lab)
+
+
+class LabRecordSerializer(serializers.Serializer):
+    patient = PatientRef()
+    on = serializers.DateField()
+    anc = serializers.DecimalField(max_digits=12, decimal_places=3, required=False, allow_null=True)
+    platelets = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True)
+    hemoglobin = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, allow_null=True)
+    wbc = serializers.DecimalField(max_digits=12, decimal_places=3, required=False, allow_null=True)
+    temperature = serializers.DecimalField(max_digits=4, decimal_places=1, required=False, allow_null=True)
+    units = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text='Per value: "10^9/L" (default), "10^3/uL" or "/uL" for counts; "g/dL" or "g/L" for hemoglobin'
+    )
+    reason_for_change = serializers.CharField(required=False, allow_blank=True)
+
+
+class LabResultViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = LabResultSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return LabResult.objects.none()
+        return self.filter_patient(_visible(self.request, LabResult.objects.select_related("patient"))).order_by("patient__study_id", "on")
+
+    @extend_schema(request=LabRecordSerializer, responses={201: LabResultSerializer})
+    def create(self, request, *args, **kwargs):
+        """Record (or, with reason_for_change, correct) the panel of one day; counts per microlitre are converted."""
+        s = LabRecordSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        lab = services.lab_record(by=request.user, **s.validated_data)
+        return Response(LabResultSerializer(lab).data, status=201)
+
+
+# ---------------------------------------------------------------- DLT proposals, DLTs, evaluations
+
+
+class DltProposalSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    adjudicated_by = serializers.CharField(source="adjudicated_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = DltProposal
+        fields = [
+            "id",
+            "patient",
+            "rule",
+            "onset",
+            "sentence",
+            "evidence",
+            "event_ids",
+            "attribution_recorded",
+            "status",
+            "review_note",
+            "proposed_at",
+            "adjudicated_by",
+            "adjudicated_at",
+            "adjudication_reason",
+        ]
+
+
+class AdjudicationSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DltSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    confirmed_by = serializers.CharField(source="confirmed_by.username")
+    needs_review = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dlt
+        fields = [
+            "id",
+            "patient",
+            "proposal",
+            "rule",
+            "onset",
+            "sentence",
+            "evidence",
+            "reason",
+            "confirmed_by",
+            "confirmed_at",
+            "withdrawn_at",
+            "withdrawn_reason",
+            "needs_review",
+        ]
+
+    def get_needs_review(self, row) -> bool:
+        return row.proposal is not None and row.proposal.status == DltProposal.Status.REOPENED
+
+
+class MissedDltSerializer(serializers.Serializer):
+    patient = PatientRef()
+    rule = serializers.ChoiceField(choices=RULE_CHOICES)
+    onset = serializers.DateField()
+    description = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class _Adjudicating:
+    """Reads for every role; writes (confirm, reject, record, withdraw) for investigators."""
+
+    write_perm = Perm.ADJUDICATE
+
+
+class DltProposalViewSet(_Adjudicating, _PatientFiltered, viewsets.ReadOnlyModelViewSet):
+    serializer_class = DltProposalSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DltProposal.objects.none()
+        qs = _visible(self.request, DltProposal.objects.select_related("patient", "adjudicated_by"))
+        status = self.request.query_params.get("status")
+        if status:
+            qs = qs.filter(status=status)
+        return self.filter_patient(qs).order_by("proposed_at", "pk")
+
+    def _decide(self, request, pk, decide):
+        proposal = get_object_or_404(self.get_queryset(), pk=pk)
+        s = AdjudicationSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        decide(proposal=proposal, by=request.user, reason=s.validated_data["reason"])
+        proposal.refresh_from_db()
+        return Response(DltProposalSerializer(proposal).data)
+
+    @extend_schema(request=AdjudicationSerializer, responses={200: DltProposalSerializer})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        """Confirm as a DLT (the reason is required when no adverse event records the attribution)."""
+        return self._decide(request, pk, services.dlt_confirm)
+
+    @extend_schema(request=AdjudicationSerializer, responses={200: DltProposalSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Reject with the reason; a DLT confirmed on it before is withdrawn."""
+        return self._decide(request, pk, services.dlt_reject)
+
+
+class DltViewSet(_Adjudicating, _PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = DltSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Dlt.objects.none()
+        return self.filter_patient(_visible(self.request, Dlt.objects.select_related("patient", "confirmed_by", "proposal"))).order_by("onset", "pk")
+
+    @extend_schema(request=MissedDltSerializer, responses={201: DltSerializer})
+    def create(self, request, *args, **kwargs):
+        """Record a DLT the rules missed, with the reason."""
+        s = MissedDltSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        row = services.dlt_record_missed(by=request.user, **s.validated_data)
+        return Response(DltSerializer(row).data, status=201)
+
+    @extend_schema(request=ReasonSerializer, responses={200: DltSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        s = ReasonSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        row = services.dlt_withdraw(dlt_row=self.get_object(), by=request.user, reason=s.validated_data["reason"])
+        return Response(DltSerializer(row).data)
+
+
+class DltEvaluationSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+
+    class Meta:
+        model = DltEvaluation
+        fields = ["patient", "status", "reason", "until", "evaluated_on", "evaluated_at"]
+
+
+class DltEvaluationViewSet(_PatientFiltered, viewsets.ReadOnlyModelViewSet):
+    serializer_class = DltEvaluationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DltEvaluation.objects.none()
+        return self.filter_patient(_visible(self.request, DltEvaluation.objects.select_related("patient"))).order_by("patient__study_id")

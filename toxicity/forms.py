@@ -1,0 +1,115 @@
+"""Toxicity forms: shape only; the services check everything against CTCAE and the protocol."""
+
+from collections import defaultdict
+
+from django import forms
+
+from cohorts.forms import DATE
+from cohorts.models import Drug
+
+from . import ctcae, dlt
+from .models import SAE_CRITERIA, AdverseEvent
+from .services import COUNT_UNITS, HB_UNITS
+
+ATTRIBUTION_CHOICES = [("", "---")] + [(a, a.capitalize()) for a in dlt.ATTRIBUTIONS]
+SUPPORTIVE_LABELS = {
+    dlt.Supportive.GCSF: "G-CSF",
+    dlt.Supportive.ANTIEMETIC: "Maximal antiemetic therapy",
+    dlt.Supportive.ANTIDIARRHEAL: "Maximal antidiarrheal therapy",
+    dlt.Supportive.STEROIDS: "Steroids (for rash)",
+}
+GRADE_CHOICES = [(g, f"Grade {g}") for g in range(1, 6)]
+
+
+def term_choices() -> list:
+    """CTCAE terms grouped by system organ class, for a select with optgroups."""
+    groups: dict[str, list] = defaultdict(list)
+    for t in ctcae.TERMS:
+        groups[t.soc].append((t.code, t.name))
+    return [("", "--- choose a term ---")] + [(soc, sorted(items, key=lambda x: x[1])) for soc, items in sorted(groups.items())]
+
+
+class AdverseEventForm(forms.Form):
+    term = forms.ChoiceField(label="CTCAE v5.0 term", choices=())
+    grade = forms.TypedChoiceField(coerce=int, choices=GRADE_CHOICES, widget=forms.RadioSelect)
+    onset = forms.DateField(widget=DATE)
+    resolved = forms.DateField(label="Resolved on", widget=DATE, required=False)
+    serious = forms.BooleanField(label="Serious (SAE)", required=False)
+    sae_criteria = forms.MultipleChoiceField(
+        label="Seriousness criteria", choices=list(SAE_CRITERIA.items()), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    progression = forms.BooleanField(label="Attributed to disease progression", required=False)
+    action = forms.ChoiceField(label="Action taken with study treatment", choices=AdverseEvent.Action.choices, initial=AdverseEvent.Action.NONE)
+    outcome = forms.ChoiceField(choices=AdverseEvent.Outcome.choices, initial=AdverseEvent.Outcome.NOT_RECOVERED)
+    supportive = forms.MultipleChoiceField(
+        label="Supportive care given", choices=list(SUPPORTIVE_LABELS.items()), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    with_pain = forms.BooleanField(label="With pain (neuropathy)", required=False)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, trial, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["term"].choices = term_choices()
+        self.drugs = list(Drug.objects.filter(trial=trial).order_by("order"))
+        for drug in self.drugs:
+            self.fields[f"attr_{drug.code}"] = forms.ChoiceField(label=f"Related to {drug.name}", choices=ATTRIBUTION_CHOICES)
+        if editing:
+            self.fields["reason"] = forms.CharField(label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}))
+
+    def attribution_fields(self):
+        return [self[f"attr_{d.code}"] for d in self.drugs]
+
+    def main_fields(self):
+        return [f for f in self if not f.name.startswith("attr_") and f.name != "reason"]
+
+    def values(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["attribution"] = {d.code: data.pop(f"attr_{d.code}") for d in self.drugs}
+        data.pop("reason", None)
+        return data
+
+    @staticmethod
+    def initial_from(ae: AdverseEvent) -> dict:
+        names = ("term", "grade", "onset", "resolved", "serious", "sae_criteria", "progression", "action", "outcome", "supportive", "with_pain", "notes")
+        initial = {name: getattr(ae, name) for name in names}
+        initial.update({f"attr_{code}": level for code, level in ae.attribution.items()})
+        return initial
+
+
+class RetractForm(forms.Form):
+    reason = forms.CharField(label="Why was it entered in error?", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+COUNT_UNIT_CHOICES = [(u, "x10^9/L" if u == "10^9/L" else u) for u in COUNT_UNITS]
+
+
+class LabForm(forms.Form):
+    on = forms.DateField(label="Sample date", widget=DATE)
+    anc = forms.DecimalField(label="ANC", required=False, min_value=0, max_digits=9, decimal_places=3)
+    anc_unit = forms.ChoiceField(label="ANC unit", choices=COUNT_UNIT_CHOICES, initial="10^9/L")
+    platelets = forms.DecimalField(label="Platelets", required=False, min_value=0, max_digits=9, decimal_places=2)
+    platelets_unit = forms.ChoiceField(label="Platelets unit", choices=COUNT_UNIT_CHOICES, initial="10^9/L")
+    hemoglobin = forms.DecimalField(label="Hemoglobin", required=False, min_value=0, max_digits=6, decimal_places=2)
+    hemoglobin_unit = forms.ChoiceField(label="Hemoglobin unit", choices=[(u, u) for u in HB_UNITS], initial="g/dL")
+    wbc = forms.DecimalField(label="WBC", required=False, min_value=0, max_digits=9, decimal_places=3)
+    wbc_unit = forms.ChoiceField(label="WBC unit", choices=COUNT_UNIT_CHOICES, initial="10^9/L")
+    temperature = forms.DecimalField(label="Temperature (C)", required=False, max_digits=4, decimal_places=1)
+    reason_for_change = forms.CharField(label="Reason for change", required=False, help_text="Only when correcting values already recorded for that date.")
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        units = {name: d[f"{name}_unit"] for name in ("anc", "platelets", "hemoglobin", "wbc")}
+        values = {name: d[name] for name in ("anc", "platelets", "hemoglobin", "wbc", "temperature")}
+        return {"on": d["on"], "units": units, "reason_for_change": d.get("reason_for_change") or "", **values}
+
+
+class AdjudicationForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("confirm", "Confirm as a DLT"), ("reject", "Reject: not a DLT")], widget=forms.RadioSelect)
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to reject, and to confirm unattributed values.")
+
+
+class MissedDltForm(forms.Form):
+    rule = forms.ChoiceField(label="Protocol criterion", choices=[("", "---")] + [(k, f"{k} {v}") for k, v in dlt.RULE_TITLES.items()])
+    onset = forms.DateField(widget=DATE)
+    description = forms.CharField(label="The toxicity", widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label="Why the rules missed it", widget=forms.Textarea(attrs={"rows": 2}))
