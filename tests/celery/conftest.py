@@ -1,0 +1,79 @@
+"""A real Celery worker on Redis against the test database (house rule: a real worker where a test is about tasks).
+
+The worker runs in a subprocess with the test database's URL and a queue of its
+own, so it never takes another run's messages. Redis must be running (.ci/run
+starts it); CELERY_BROKER_URL chooses it, redis://127.0.0.1:6379/15 otherwise.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+DEFAULT_BROKER = "redis://127.0.0.1:6379/15"
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    from trialsite.celery import app
+
+    broker = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable at {broker}: start it (see README, 'make test') - {exc}")
+    queue = f"trialsite-test-{uuid.uuid4().hex[:8]}"
+    env = os.environ | {
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": broker,
+        "DJANGO_SETTINGS_MODULE": "trialsite.settings",
+    }
+    log = tmp_path / "worker.log"
+    command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "-P", "solo", "-Q", queue, "-n", f"{queue}@%h"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
+    with open(log, "w") as out:
+        worker = subprocess.Popen(command, cwd=Path(settings.BASE_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")}
+    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False, task_default_queue=queue)
+    try:
+        deadline = time.monotonic() + 30
+        while "ready." not in log.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("The Celery worker did not start:\n" + log.read_text()[-3000:])
+            time.sleep(0.2)
+        yield {"queue": queue, "log": log}
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        app.conf.update(saved)
+        redis.Redis.from_url(broker).delete(queue)
+
+
+def wait_for(check, timeout: float = 30.0, interval: float = 0.2):
+    """Poll `check` until it returns something truthy (the worker commits in its own transaction)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    return check()
