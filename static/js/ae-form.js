@@ -30,7 +30,7 @@
       opt.hidden = !match;
       if (match && first === null) { first = opt; }
     });
-    if (words.length && first && (select.selectedOptions.length === 0 || select.selectedOptions[0].hidden)) {
+    if (words.length && first && (!select.value || select.selectedOptions[0].hidden)) {
       select.value = first.value;
       showGrades();
     }
