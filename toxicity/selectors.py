@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient
-from dosing.models import Cycle, DoseModification, OffTreatment
+from dosing.models import Cycle, DoseModification, OffTreatment, Visit
 
 from . import ctcae, dlt
 from .models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
@@ -110,6 +110,7 @@ class LabRow:
     lab: LabResult
     grades: dict[str, int]
     cycle1_day: int | None = None  # day of cycle 1 (1-28) when the sample falls in the DLT window
+    visit: str = ""  # the treatment visit of that date (cycle n day d), if any
 
 
 @dataclass
@@ -162,8 +163,13 @@ def safety_overview(patient: Patient, *, today: date) -> Safety:
             grouped[root] = EventRow(root, ae.term, t.name if t else ae.term, t.soc if t else "", [])
         grouped[root].episodes.append(ae)
     window = dlt_windows([patient.pk]).get(patient.pk)
+    visits = {}
+    for number, day, expected, done in Visit.objects.filter(patient=patient, kind=Visit.Kind.TREATMENT).values_list(
+        "cycle__number", "day", "expected_on", "done_on"
+    ):
+        visits.setdefault(done or expected, f"C{number}D{day}")
     labs = [
-        LabRow(lab, lab_grades(lab), (lab.on - window.cycle1_day1).days + 1 if window and window.in_window(lab.on) else None)
+        LabRow(lab, lab_grades(lab), (lab.on - window.cycle1_day1).days + 1 if window and window.in_window(lab.on) else None, visits.get(lab.on, ""))
         for lab in LabResult.objects.filter(patient=patient).order_by("on")
     ]
     proposals = list(DltProposal.objects.filter(patient=patient).select_related("adjudicated_by").exclude(status=DltProposal.Status.WITHDRAWN))

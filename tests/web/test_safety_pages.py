@@ -133,6 +133,7 @@ def test_lab_panel_per_microlitre_is_converted_and_graded(client, alice, on_c1):
     assert LabResult.objects.get().anc == Decimal("0.40")
     html = client.get(url).content.decode()
     assert '<span class="tag g4">G4</span>' in html
+    assert f'<tr data-on="{day(8).isoformat()}"><td>{day(8).isoformat()}</td><td>C1D8</td><td>8</td>' in html
     assert 'class="plot lab-plot" data-series="ANC"' in html
 
 
