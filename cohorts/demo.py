@@ -13,6 +13,7 @@ import string
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -27,6 +28,9 @@ from .models import Cohort, DoseLevel, Enrolment, Patient, Trial
 from .protocol import read_protocol
 from .services import patient_enroll, patient_register, protocol_load
 from .status import PatientStatus
+
+if TYPE_CHECKING:
+    from toxicity.demo import Summary as ToxicitySummary
 
 DEMO_SITES = [("01", "City Hospital Myeloma Unit"), ("02", "University Cancer Centre")]
 DEMO_USERS = [
@@ -75,9 +79,10 @@ def ensure_users() -> list[tuple[str, str, str]]:
 @transaction.atomic
 def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
     """A small demo cohort through the real services: 5 registered, 2 enrolled at the starting level."""
-    if trial.patients.exists():
-        return 0
     today = today or timezone.localdate()
+    if trial.patients.exists():
+        seed_demo_toxicity(trial, today=today)  # a demo set loaded before the toxicity module gets its story now
+        return 0
     site1, site2 = Site.objects.get(number="01"), Site.objects.get(number="02")
     coord1, coord2 = User.objects.get(username="coord01"), User.objects.get(username="coord02")
     all_met = dict.fromkeys(trial.criteria_codes, True)
@@ -112,6 +117,7 @@ def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
     patient_enroll(patient=patients[1], by=coord2, enrolled_on=today - timedelta(days=30), today=today)
     _demo_treatment(patients[0], coord1, day1=today - timedelta(days=31), today=today, held_day=9)
     _demo_treatment(patients[1], coord2, day1=today - timedelta(days=12), today=today, held_day=None)
+    seed_demo_toxicity(trial, today=today)
     return len(patients)
 
 
@@ -128,6 +134,80 @@ def _demo_treatment(patient: Patient, by: User, *, day1: date, today: date, held
             administration_record(cycle=cycle, by=by, drug=planned.drug, day=planned.day, status="given", today=today)
 
 
+# Cycle 1 of the first demo patient (JD), by day: ANC, platelets, hemoglobin, WBC, temperature.
+# Pomalidomide is held on day 9 (ANC 0.8); ANC is below 0.5 from day 11 and back above it on
+# day 20: 9 days despite G-CSF, more than 7 (protocol s.3 H2), so a proposal awaits review.
+DEMO_LABS = {
+    1: ("2.10", "180", "12.8", "4.60", "36.6"),
+    8: ("1.20", "121", "12.1", "2.90", "36.8"),
+    9: ("0.80", "112", "11.9", "2.40", "36.9"),
+    11: ("0.42", "96", "11.6", "1.60", "37.1"),
+    13: ("0.31", "88", "11.4", "1.30", "37.0"),
+    15: ("0.28", "84", "11.2", "1.20", "36.9"),
+    17: ("0.35", "90", "11.3", "1.40", "37.2"),
+    19: ("0.46", "101", "11.5", "1.80", "36.8"),
+    20: ("0.90", "108", "11.6", "2.30", "36.7"),
+    22: ("1.40", "126", "11.8", "3.10", "36.6"),
+    26: ("1.85", "149", "12.0", "3.80", "36.5"),
+}
+# The same event in episodes as its grade changes (CTCAE ANC grades): day, grade, G-CSF.
+DEMO_NEUTROPENIA = ((9, 3, False), (11, 4, True), (20, 3, True), (22, 2, False))
+DEMO_NEUTROPENIA_RESOLVED = 26
+DEMO_ATTRIBUTION = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+# The second enrolled demo patient (MK): routine panels so far, nothing to propose.
+DEMO_LABS_SECOND = {1: ("1.60", "142", "11.9", "3.90", "36.7"), 8: ("1.10", "118", "11.5", "2.80", "36.9")}
+
+
+def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
+    """The demo's toxicity through the real services, entered by each patient's site coordinator:
+    JD's grade 4 neutropenia with G-CSF lasting 9 days, documented by ANC values, then the DLT
+    rules run so that an H2 proposal awaits the investigator. Does nothing when JD already has
+    adverse events or labs (idempotent)."""
+    from dosing.models import Cycle
+    from toxicity.models import AdverseEvent, LabResult
+    from toxicity.services import ae_record, dlt_evaluate_many, lab_record
+
+    first = {c.patient.initials: c for c in Cycle.objects.filter(patient__trial=trial, number=1).select_related("patient__site").order_by("pk")}
+    jd, mk = first.get("JD"), first.get("MK")
+    if jd is None or AdverseEvent.objects.filter(patient=jd.patient).exists() or LabResult.objects.filter(patient=jd.patient).exists():
+        return False
+    drugs = list(trial.drugs.order_by("order").values_list("code", flat=True))
+    attribution = {drug: DEMO_ATTRIBUTION.get(drug, "unlikely") for drug in drugs}
+    for cycle, panels in ((jd, DEMO_LABS), (mk, DEMO_LABS_SECOND)):
+        if cycle is None:
+            continue
+        by = User.objects.filter(role=Role.COORDINATOR, site=cycle.patient.site, is_active=True).order_by("pk").first()
+        for day, (anc, plt, hb, wbc, temp) in panels.items():
+            on = cycle.day1 + timedelta(days=day - 1)
+            if on <= today:
+                lab_record(patient=cycle.patient, by=by, on=on, anc=anc, platelets=plt, hemoglobin=hb, wbc=wbc, temperature=temp, today=today)
+    by = User.objects.filter(role=Role.COORDINATOR, site=jd.patient.site, is_active=True).order_by("pk").first()
+    previous = None
+    for i, (day, grade, gcsf) in enumerate(DEMO_NEUTROPENIA):
+        onset = jd.day1 + timedelta(days=day - 1)
+        if onset > today:
+            break
+        last = i == len(DEMO_NEUTROPENIA) - 1
+        resolved = jd.day1 + timedelta(days=DEMO_NEUTROPENIA_RESOLVED - 1) if last else None
+        previous = ae_record(
+            patient=jd.patient,
+            by=by,
+            term="neutrophil_count_decreased",
+            grade=grade,
+            onset=onset,
+            resolved=resolved if resolved is not None and resolved <= today else None,
+            outcome=AdverseEvent.Outcome.RECOVERED if last and resolved <= today else AdverseEvent.Outcome.NOT_RECOVERED,
+            attribution=attribution,
+            action=AdverseEvent.Action.INTERRUPTED if grade >= 3 else AdverseEvent.Action.NONE,
+            supportive=["gcsf"] if gcsf else [],
+            notes="Pomalidomide held from day 9; filgrastim from day 11." if grade == 4 else "",
+            continues=previous,
+            today=today,
+        )
+    dlt_evaluate_many([c.patient_id for c in first.values()], today=today)
+    return True
+
+
 # ---------------------------------------------------------------- synthetic data
 
 
@@ -136,6 +216,7 @@ class SyntheticResult:
     trial: Trial
     patients: int
     enrolled: int
+    toxicity: ToxicitySummary | None = None
 
 
 def synthetic_trial(code: str, patients: int) -> Trial:
@@ -175,11 +256,23 @@ def _escalation_plan(trial: Trial, levels: list[DoseLevel]) -> list[tuple[DoseLe
 
 
 @transaction.atomic
-def seed_synthetic(*, trial: Trial, patients: int, seed: int, cycles: int = 0, today: date | None = None) -> SyntheticResult:
+def seed_synthetic(
+    *,
+    trial: Trial,
+    patients: int,
+    seed: int,
+    cycles: int = 0,
+    today: date | None = None,
+    span_days: int = 3 * 365,
+    toxicity: bool = False,
+) -> SyntheticResult:
     """Add `patients` synthetic patients: enrolled cohorts as far as the caps allow, the rest screened.
 
+    Consents are spread over the last `span_days` days (three years by default), oldest first.
     With `cycles`, every treated patient also gets up to that many cycles (as many as
     fit between enrolment and today), each with its plan and every dose recorded as given.
+    With `toxicity`, every patient who started cycle 1 also gets its lab panels and adverse
+    events (toxicity/demo.py: about one in five with a pattern the DLT rules propose).
     """
     rng = random.Random(seed)
     today = today or timezone.localdate()
@@ -194,8 +287,7 @@ def seed_synthetic(*, trial: Trial, patients: int, seed: int, cycles: int = 0, t
     used = Enrolment.objects.filter(cohort__trial=trial).count()
     plan = _escalation_plan(trial, levels) if existing_cohorts <= 1 and used == 0 else []
     enrol_total = min(patients, sum(size for _, _, size in plan))
-    # Spread enrolments over the past three years, oldest first.
-    span = 3 * 365
+    span = span_days
     last_sequence = Patient.objects.filter(trial=trial).values("site_id").annotate(last=Max("site_sequence"))
     sequences = {s.id: 0 for s in sites} | {row["site_id"]: row["last"] for row in last_sequence}
     criteria = dict.fromkeys(trial.criteria_codes, True)
@@ -251,7 +343,7 @@ def seed_synthetic(*, trial: Trial, patients: int, seed: int, cycles: int = 0, t
                 baseline_marrow_pc_pct=Decimal(rng.randint(5, 80)),
                 status=status,
                 status_reason=reason,
-                status_date=consent + timedelta(days=rng.randint(1, 10)),
+                status_date=min(consent + timedelta(days=rng.randint(1, 10)), today),
                 registered_by=system,
             )
         )
@@ -278,15 +370,20 @@ def seed_synthetic(*, trial: Trial, patients: int, seed: int, cycles: int = 0, t
                 cohort=cohort,
                 level_id=cohort.level_id,
                 slot=slot,
-                enrolled_on=patient.consent_date + timedelta(days=rng.randint(1, 7)),
+                enrolled_on=min(patient.consent_date + timedelta(days=rng.randint(1, 7)), today),
                 enrolled_by=system,
             )
         )
     bulk_create_with_history(enrolments, Enrolment, batch_size=1000, default_user=system, default_change_reason="Synthetic data")
+    summary = None
     if cycles:
         treated = [e for e in enrolments if e.patient.status != PatientStatus.ENROLLED]
         synthetic_treatment(treated, cycles=cycles, by=system, today=today)
-    return SyntheticResult(trial=trial, patients=patients, enrolled=len(enrolments))
+        if toxicity:
+            from toxicity.demo import synthetic_toxicity
+
+            summary = synthetic_toxicity([e.patient for e in treated], seed=seed, by=system, today=today)
+    return SyntheticResult(trial=trial, patients=patients, enrolled=len(enrolments), toxicity=summary)
 
 
 def synthetic_treatment(enrolments: list[Enrolment], *, cycles: int, by: User, today: date) -> int:

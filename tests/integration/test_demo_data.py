@@ -3,12 +3,16 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import User
 from cohorts.models import Enrolment, Patient, Trial
 from dosing.models import Administration, Cycle, PlannedDose
+from toxicity import ctcae
+from toxicity.models import AdverseEvent, DltEvaluation, DltProposal, LabResult
+from toxicity.services import dlt_evaluate_many
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +46,52 @@ def test_synthetic_data_is_deterministic_and_within_the_rules():
     call_command("seed_demo", patients=40, seed=7, synthetic="SYM", cycles=0, stdout=StringIO())
     second = list(Patient.objects.filter(trial__code="SYM").order_by("study_id").values_list("initials", "date_of_birth", "status"))
     assert first == second
+
+
+def test_demo_toxicity_leaves_an_h2_proposal_for_review_entered_by_the_site_coordinator():
+    call_command("seed_demo", demo=True, stdout=StringIO())
+    jd = Patient.objects.get(initials="JD")
+    proposals = list(DltProposal.objects.all())
+    assert [(p.patient_id, p.rule, p.status) for p in proposals] == [(jd.pk, "H2", DltProposal.Status.PROPOSED)]
+    assert "for 9 days" in proposals[0].sentence
+    assert "G-CSF given" in proposals[0].sentence
+    grade4 = AdverseEvent.objects.get(patient=jd, grade=4)
+    assert grade4.supportive == ["gcsf"]
+    assert grade4.history.first().history_user.username == "coord01"
+    assert set(LabResult.objects.values_list("entered_by__username", flat=True)) == {"coord01", "coord02"}
+    counts = (AdverseEvent.objects.count(), LabResult.objects.count(), DltProposal.objects.count(), DltEvaluation.objects.count())
+    call_command("seed_demo", demo=True, stdout=StringIO())
+    assert (AdverseEvent.objects.count(), LabResult.objects.count(), DltProposal.objects.count(), DltEvaluation.objects.count()) == counts
+
+
+def _toxicity_snapshot(code: str) -> tuple[list, list]:
+    labs = LabResult.objects.filter(patient__trial__code=code).order_by("patient__site__number", "patient__site_sequence", "on")
+    events = AdverseEvent.objects.filter(patient__trial__code=code).order_by("patient__site__number", "patient__site_sequence", "onset", "term", "grade")
+    return (
+        list(labs.values_list("patient__site_sequence", "on", "anc", "platelets", "hemoglobin", "wbc", "temperature")),
+        list(events.values_list("patient__site_sequence", "term", "grade", "onset", "resolved", "attribution", "supportive", "serious")),
+    )
+
+
+def test_synthetic_toxicity_is_deterministic_and_proposes_dlts_for_some_patients_only():
+    call_command("seed_demo", patients=60, seed=5, synthetic="SYT", cycles=1, toxicity=True, stdout=StringIO())
+    call_command("seed_demo", patients=60, seed=5, synthetic="SYU", cycles=1, toxicity=True, stdout=StringIO())
+    labs, events = _toxicity_snapshot("SYT")
+    assert (labs, events) == _toxicity_snapshot("SYU")
+    assert len(labs) >= 4 * 50
+    assert events
+    drugs = set(Trial.objects.get(code="SYT").drugs.values_list("code", flat=True))
+    for _, term, grade, onset, resolved, attribution, _, _ in events:
+        ctcae.check_grade(term, grade)
+        assert resolved is None or resolved >= onset
+        assert set(attribution) == drugs
+    ids = list(Patient.objects.filter(trial__code="SYT").values_list("pk", flat=True))
+    stats = dlt_evaluate_many(ids, today=timezone.localdate())
+    with_proposal = DltProposal.objects.filter(patient_id__in=ids).values("patient_id").distinct().count()
+    assert 0 < with_proposal < stats["patients"]
+    assert dlt_evaluate_many(ids, today=timezone.localdate())["changed"] == 0
+
+
+def test_toxicity_needs_cycles():
+    with pytest.raises(CommandError, match="--toxicity needs"):
+        call_command("seed_demo", patients=5, toxicity=True, stdout=StringIO())

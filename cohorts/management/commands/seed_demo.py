@@ -7,7 +7,8 @@ from cohorts.models import Trial
 class Command(BaseCommand):
     help = (
         "Demo and synthetic data. With --demo: the protocol, two sites, one user per role (passwords "
-        "printed once) and a small demo cohort. With --patients N --seed S: N synthetic patients."
+        "printed once) and a small demo cohort. With --patients N --seed S: N synthetic patients "
+        "(--cycles K: with treatment; --toxicity: with cycle-1 labs and adverse events)."
     )
 
     def add_arguments(self, parser):
@@ -15,6 +16,17 @@ class Command(BaseCommand):
         parser.add_argument("--patients", type=int, default=0, help="number of synthetic patients to add")
         parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same data")
         parser.add_argument("--cycles", type=int, default=0, help="with --patients: up to this many cycles per treated patient, every dose given")
+        parser.add_argument(
+            "--toxicity",
+            action="store_true",
+            help="with --patients and --cycles: cycle-1 lab panels and adverse events, about 1 patient in 5 with a pattern the DLT rules propose",
+        )
+        parser.add_argument(
+            "--span-days",
+            type=int,
+            default=3 * 365,
+            help="with --patients: spread the consents over the last DAYS days (default 3 years; e.g. 10 puts cycle 1 within the last ~30 days)",
+        )
         parser.add_argument("--trial", default=None, help="trial code to add synthetic patients to (default: BPD within its caps)")
         parser.add_argument(
             "--synthetic",
@@ -26,6 +38,10 @@ class Command(BaseCommand):
     def handle(self, *args, demo_mode=None, **options):
         if options["patients"] < 0:
             raise CommandError("--patients must be 0 or more")
+        if options["toxicity"] and not (options["patients"] and options["cycles"]):
+            raise CommandError("--toxicity needs --patients and --cycles (1 or more): toxicity is recorded in cycle 1")
+        if options["span_days"] < 1:
+            raise CommandError("--span-days must be 1 or more")
         trial = demo.ensure_trial()
         demo.ensure_sites()
         if options["demo"]:
@@ -37,6 +53,7 @@ class Command(BaseCommand):
             added = demo.seed_demo_cohort(trial)
             if added:
                 self.stdout.write(self.style.SUCCESS(f"Demo cohort: {added} patients registered, 2 enrolled at level {trial.starting_level.label}."))
+                self.stdout.write(self.style.SUCCESS("Demo toxicity: JD has grade 4 neutropenia for 9 days despite G-CSF; an H2 DLT proposal awaits review."))
         if options["patients"]:
             if options["synthetic"]:
                 target = demo.synthetic_trial(options["synthetic"], options["patients"])
@@ -45,7 +62,23 @@ class Command(BaseCommand):
                 target = Trial.objects.filter(code=code).first()
                 if target is None:
                     raise CommandError(f"No trial {code}; load its protocol first")
-            result = demo.seed_synthetic(trial=target, patients=options["patients"], seed=options["seed"], cycles=options["cycles"])
+            result = demo.seed_synthetic(
+                trial=target,
+                patients=options["patients"],
+                seed=options["seed"],
+                cycles=options["cycles"],
+                span_days=options["span_days"],
+                toxicity=options["toxicity"],
+            )
             self.stdout.write(
                 self.style.SUCCESS(f"Synthetic data: {result.patients} patients in {target.code}, {result.enrolled} enrolled (seed {options['seed']}).")
             )
+            if result.toxicity is not None:
+                t = result.toxicity
+                drawn = ", ".join(f"{name} {n}" for name, n in sorted(t.patterns.items()) if name != "ordinary")
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        f"Synthetic toxicity: {t.labs} lab panels and {t.events} adverse events for {t.patients} patients in cycle 1; "
+                        f"DLT patterns drawn: {drawn or 'none'} (those not yet reached by today are not recorded)."
+                    )
+                )
