@@ -9,15 +9,15 @@ committed (toxicity.tasks.queue_dlt_evaluation).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from accounts.models import User
 from accounts.roles import Perm
@@ -434,17 +434,35 @@ def _evidence(p: dlt.Proposal) -> list[dict]:
 
 
 def _digest(a: dlt.Assessment) -> str:
-    def default(o):
-        return o.isoformat() if isinstance(o, date) else str(o)
-
-    return hashlib.sha256(json.dumps(asdict(a), default=default, sort_keys=True).encode()).hexdigest()
+    """Fingerprint of an assessment: the repr of frozen dataclasses of dates, Decimals and strings is exact and stable."""
+    return hashlib.sha256(repr(a).encode()).hexdigest()
 
 
-def _sync(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], evaluation: DltEvaluation | None, *, today: date, now) -> bool:
-    """Store one patient's assessment: proposals by key, and the evaluability. Returns whether anything changed."""
-    digest = _digest(a)
-    if evaluation is not None and evaluation.inputs_digest == digest:
-        return False
+PROPOSAL_FIELDS = ["rule", "onset", "sentence", "evidence", "event_ids", "attribution_recorded", "status", "proposed_at", "review_note"]
+EVALUATION_FIELDS = ["status", "reason", "until", "evaluated_on", "evaluated_at", "inputs_digest"]
+
+
+@dataclass
+class _Writes:
+    """One chunk's writes, flushed in bulk (each row keeps its own reason in the history)."""
+
+    new_proposals: list[DltProposal] = field(default_factory=list)
+    changed_proposals: list[DltProposal] = field(default_factory=list)
+    new_evaluations: list[DltEvaluation] = field(default_factory=list)
+    changed_evaluations: list[DltEvaluation] = field(default_factory=list)
+
+    def flush(self) -> None:
+        if self.new_proposals:
+            bulk_create_with_history(self.new_proposals, DltProposal, default_change_reason="Proposed by the DLT rules")
+        if self.changed_proposals:
+            bulk_update_with_history(self.changed_proposals, DltProposal, PROPOSAL_FIELDS, default_change_reason="DLT rules re-evaluated")
+        if self.new_evaluations:
+            bulk_create_with_history(self.new_evaluations, DltEvaluation, default_change_reason="DLT rules evaluated")
+        if self.changed_evaluations:
+            bulk_update_with_history(self.changed_evaluations, DltEvaluation, EVALUATION_FIELDS, default_change_reason="DLT rules re-evaluated")
+
+
+def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], writes: _Writes, *, now) -> None:
     by_key = {p.key: p for p in existing}
     seen = set()
     for prop in a.proposals:
@@ -461,7 +479,7 @@ def _sync(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], evalu
         if row is None:
             row = DltProposal(patient_id=patient_id, key=prop.key, proposed_at=now, **fields)
             audit(row, by=None, reason=f"Proposed by rule {prop.rule}")
-            row.save()
+            writes.new_proposals.append(row)
             continue
         changed = [k for k, v in fields.items() if getattr(row, k) != v]
         if row.status == DltProposal.Status.WITHDRAWN:
@@ -479,26 +497,33 @@ def _sync(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], evalu
         for k, v in fields.items():
             setattr(row, k, v)
         audit(row, by=None, reason=why)
-        row.save()
+        writes.changed_proposals.append(row)
+    gone = "The rules no longer propose it: confirm it as a DLT the rules missed, or reject it."
     for row in existing:
-        if row.key in seen or row.status in (DltProposal.Status.WITHDRAWN,):
+        if row.key in seen or row.status in (DltProposal.Status.WITHDRAWN, DltProposal.Status.REJECTED):
             continue
         if row.status == DltProposal.Status.PROPOSED:
             row.status = DltProposal.Status.WITHDRAWN
             why = "No longer proposed by the rules"
-        elif row.status == DltProposal.Status.REOPENED and not row.review_note.startswith("The rules no longer"):
-            row.review_note = "The rules no longer propose it: confirm it as a DLT the rules missed, or reject it."
-            why = "No longer proposed by the rules"
-        elif row.status == DltProposal.Status.CONFIRMED:
+        elif row.review_note != gone:  # confirmed, or reopened for another reason
             row.status = DltProposal.Status.REOPENED
-            row.review_note = "The rules no longer propose it: confirm it as a DLT the rules missed, or reject it."
-            why = f"Reopened: {row.review_note}"
+            row.review_note = gone
+            why = f"Reopened: {gone}"
         else:
             continue
         audit(row, by=None, reason=why)
-        row.save()
+        writes.changed_proposals.append(row)
+
+
+def _sync(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], evaluation: DltEvaluation | None, writes: _Writes, *, today: date, now) -> bool:
+    """One patient's assessment into proposals (by key) and the evaluability. Returns whether anything changed."""
+    digest = _digest(a)
+    if evaluation is not None and evaluation.inputs_digest == digest:
+        return False
+    _sync_proposals(patient_id, a, existing, writes, now=now)
     e = a.evaluability
-    if evaluation is None:
+    new = evaluation is None
+    if new:
         evaluation = DltEvaluation(patient_id=patient_id)
     evaluation.status = e.status.value
     evaluation.reason = e.reason
@@ -506,16 +531,17 @@ def _sync(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], evalu
     evaluation.evaluated_on = today
     evaluation.evaluated_at = now
     evaluation.inputs_digest = digest
-    audit(evaluation, by=None, reason="DLT rules re-evaluated")
-    evaluation.save()
+    audit(evaluation, by=None, reason=f"DLT rules: {e.status.value}")
+    (writes.new_evaluations if new else writes.changed_evaluations).append(evaluation)
     return True
 
 
 def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, chunk: int = 500) -> dict[str, int]:
     """Run the DLT rules for these patients and store what changed (idempotent: a second run writes nothing).
 
-    Patients are read in chunks with a fixed number of queries per chunk and
-    locked in id order, so a nightly run and an on-commit run cannot interleave.
+    Patients are read in chunks with a fixed number of queries per chunk, locked
+    in id order (a nightly run and an on-commit run cannot interleave), and each
+    chunk's writes go to the database in bulk, each row with its own history reason.
     """
     today = today or timezone.localdate()
     ids = sorted(set(patient_ids))
@@ -530,6 +556,7 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                 proposals.setdefault(p.patient_id, []).append(p)
             evaluations = {e.patient_id: e for e in DltEvaluation.objects.select_for_update().filter(patient_id__in=part)}
             now = timezone.now()
+            writes = _Writes()
             for pid in part:
                 window = windows.get(pid)
                 if window is None:
@@ -537,8 +564,9 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                     continue
                 stats["patients"] += 1
                 assessment = dlt.assess(window, today=today)
-                if _sync(pid, assessment, proposals.get(pid, []), evaluations.get(pid), today=today, now=now):
+                if _sync(pid, assessment, proposals.get(pid, []), evaluations.get(pid), writes, today=today, now=now):
                     stats["changed"] += 1
+            writes.flush()
     return stats
 
 
