@@ -357,6 +357,10 @@ def patient_enroll(*, patient: Patient, by: User, enrolled_on: date | None = Non
     patient.status_reason = ""
     patient.status_date = enrolled_on
     _save(patient, by=by, reason=f"Enrolled at level {level.label}")
+    if cohort.phase == Cohort.Phase.ESCALATION:
+        from .tasks import queue_escalation
+
+        queue_escalation(trial.pk)
     return enrolment
 
 

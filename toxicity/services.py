@@ -28,6 +28,13 @@ from . import ctcae, dlt, selectors
 from .models import SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 from .tasks import queue_dlt_evaluation
 
+
+def _queue_escalation(trial_id: int) -> None:
+    from cohorts.tasks import queue_escalation  # the escalation engine reads confirmed DLTs and evaluability
+
+    queue_escalation(trial_id)
+
+
 MIN_REASON = 3
 ATTRIBUTION_LEVELS = dlt.ATTRIBUTIONS
 SUPPORTIVE = {s.value for s in dlt.Supportive}
@@ -403,6 +410,7 @@ def lab_record(
 
 
 def _reopen(proposals, *, by: User | None, why: str) -> int:
+    """Reopen adjudicated proposals; signed escalation decisions that counted them get flagged."""
     n = 0
     for p in proposals:
         if p.status in (DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED):
@@ -411,6 +419,7 @@ def _reopen(proposals, *, by: User | None, why: str) -> int:
             audit(p, by=by, reason=f"Reopened: {why}")
             p.save()
             n += 1
+            _queue_escalation(Patient.objects.values_list("trial_id", flat=True).get(pk=p.patient_id))
     return n
 
 
@@ -556,7 +565,7 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                 proposals.setdefault(p.patient_id, []).append(p)
             evaluations = {e.patient_id: e for e in DltEvaluation.objects.select_for_update().filter(patient_id__in=part)}
             now = timezone.now()
-            writes = _Writes()
+            writes, changed = _Writes(), []
             for pid in part:
                 window = windows.get(pid)
                 if window is None:
@@ -566,7 +575,10 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                 assessment = dlt.assess(window, today=today)
                 if _sync(pid, assessment, proposals.get(pid, []), evaluations.get(pid), writes, today=today, now=now):
                     stats["changed"] += 1
+                    changed.append(pid)
             writes.flush()
+            for trial_id in set(Patient.objects.filter(pk__in=changed).values_list("trial_id", flat=True)) if changed else ():
+                _queue_escalation(trial_id)
     return stats
 
 
@@ -608,6 +620,7 @@ def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, note
     proposal.review_note = ""
     audited_save(proposal, by=by, reason="Confirmed" + (f": {note}" if note else ""))
+    _queue_escalation(Patient.objects.values_list("trial_id", flat=True).get(pk=proposal.patient_id))
     return dlt_row
 
 
@@ -630,6 +643,7 @@ def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
     proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, reason.strip()
     proposal.review_note = ""
     audited_save(proposal, by=by, reason=f"Rejected: {reason.strip()}")
+    _queue_escalation(Patient.objects.values_list("trial_id", flat=True).get(pk=proposal.patient_id))
     return proposal
 
 
@@ -665,6 +679,7 @@ def dlt_record_missed(*, patient: Patient, by: User, rule: str, onset: date, des
         confirmed_at=timezone.now(),
     )
     audited_save(row, by=by, reason=f"DLT recorded by the investigator (not proposed by the rules): {reason.strip()}")
+    _queue_escalation(patient.trial_id)
     return row
 
 
@@ -681,4 +696,5 @@ def dlt_withdraw(*, dlt_row: Dlt, by: User, reason: str) -> Dlt:
         raise ValidationError({"__all__": ["This DLT is already withdrawn."]})
     dlt_row.withdrawn_at, dlt_row.withdrawn_reason = timezone.now(), reason.strip()
     audited_save(dlt_row, by=by, reason=f"Withdrawn: {reason.strip()}")
+    _queue_escalation(Patient.objects.values_list("trial_id", flat=True).get(pk=dlt_row.patient_id))
     return dlt_row

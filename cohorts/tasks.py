@@ -1,0 +1,35 @@
+"""Celery tasks for escalation: thin, named, idempotent.
+
+cohorts.propose_escalation re-evaluates a trial with the 3+3 engine whenever a
+DLT-flagged event is created, changed or withdrawn, a patient's DLT evaluation
+changes (a window completes), or a patient is enrolled; queued on commit.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import connection, transaction
+
+
+@shared_task(name="cohorts.propose_escalation", acks_late=True)
+def propose_escalation(trial_id: int) -> dict:
+    from .decisions import decisions_flag_for_review, escalation_propose
+    from .models import Trial
+
+    trial = Trial.objects.get(pk=trial_id)
+    decision = escalation_propose(trial=trial)
+    flagged = decisions_flag_for_review(trial=trial)
+    return {"decision": decision.pk, "action": decision.action, "level": decision.level.label if decision.level else None, "flagged": flagged}
+
+
+def queue_escalation(trial_id: int) -> None:
+    """Queue the trial's re-evaluation once the current transaction commits (once per transaction)."""
+    pending = [getattr(callback, "escalation_trial", None) for _sids, callback, *_ in getattr(connection, "run_on_commit", [])]
+    if trial_id in pending:
+        return
+
+    def send() -> None:
+        propose_escalation.delay(trial_id)
+
+    send.escalation_trial = trial_id  # type: ignore[attr-defined]
+    transaction.on_commit(send, robust=True)

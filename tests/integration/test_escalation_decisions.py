@@ -1,0 +1,124 @@
+"""The 3+3 engine as a service on the trial's DLT-flagged events, and the investigators' signatures."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from cohorts.decisions import decision_reject, decision_sign, decisions_flag_for_review, escalation_propose, escalation_state
+from cohorts.models import Cohort, EscalationDecision
+from cohorts.services import patient_enroll
+from dosing.services import cycle_start
+from tests.factories import PASSWORD, register_patient
+from toxicity.models import DltProposal
+from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, lab_record
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=90)
+RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+
+
+def day(n):
+    return C1 + timedelta(days=n - 1)
+
+
+def treat(trial, site, by, *, cycle2=True):
+    patient = register_patient(trial, site, by, consent_date=C1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
+    patient_enroll(patient=patient, by=by, enrolled_on=C1 - timedelta(days=10))
+    cycle_start(patient=patient, by=by, day1=C1, weight_kg=Decimal("70.0"))
+    if cycle2:
+        cycle_start(patient=patient, by=by, day1=C1 + timedelta(days=28), weight_kg=Decimal("70.0"))
+    return patient
+
+
+@pytest.fixture
+def cohort1(trial, site_a, alice):
+    patients = [treat(trial, site_a, alice) for _ in range(3)]
+    dlt_evaluate_many([p.pk for p in patients])
+    return patients
+
+
+def h2(patient, by):
+    ae_record(
+        patient=patient,
+        by=by,
+        term="neutrophil_count_decreased",
+        grade=4,
+        onset=day(10),
+        resolved=day(19),
+        outcome="recovered",
+        attribution=RELATED,
+        supportive=["gcsf"],
+    )
+    for n, anc in ((10, "0.4"), (19, "0.9")):
+        lab_record(patient=patient, by=by, on=day(n), anc=anc)
+    dlt_evaluate_many([patient.pk])
+    return DltProposal.objects.get(patient=patient, rule="H2")
+
+
+def test_three_patients_without_dlt_propose_escalation_and_a_signature_opens_level_2(trial, cohort1, ivan, alice, site_a):
+    decision = escalation_propose(trial=trial)
+    assert (decision.action, decision.level.label, decision.rule, decision.status) == ("escalate", 2, "E0of3", "proposed")
+    assert [p["outcome"] for p in decision.tally[0]["patients"]] == ["no_dlt"] * 3
+    assert escalation_propose(trial=trial).pk == decision.pk  # idempotent
+    signed = decision_sign(decision=decision, by=ivan, password=PASSWORD)
+    assert (signed.status, signed.signed_by, signed.signature_meaning) == ("signed", ivan, "I approve: 0 DLTs in 3 at level 1: escalate to level 2.")
+    cohort = Cohort.objects.get(trial=trial, status="open")
+    assert (cohort.level.label, cohort.capacity, cohort.number) == (2, 3, 2)
+    newcomer = register_patient(trial, site_a, alice)
+    assert patient_enroll(patient=newcomer, by=alice).level.label == 2
+
+
+def test_a_confirmed_dlt_expands_the_level(trial, cohort1, ivan, alice):
+    proposal = h2(cohort1[0], alice)
+    pending = escalation_propose(trial=trial)
+    assert (pending.action, pending.rule) == ("wait", "WAIT")  # the proposal awaits adjudication
+    assert "awaits adjudication" in str(pending.tally)
+    dlt_confirm(proposal=proposal, by=ivan)
+    decision = escalation_propose(trial=trial)
+    assert (decision.action, decision.level.label, decision.rule) == ("expand", 1, "E1of3")
+    assert EscalationDecision.objects.get(pk=pending.pk).status == "superseded"
+
+
+def test_signing_needs_the_investigators_own_password_and_role(trial, cohort1, ivan, alice):
+    decision = escalation_propose(trial=trial)
+    with pytest.raises(ValidationError) as info:
+        decision_sign(decision=decision, by=ivan, password="wrong")
+    assert "password is not correct" in info.value.message_dict["password"][0]
+    with pytest.raises(PermissionDenied):
+        decision_sign(decision=decision, by=alice, password=PASSWORD)
+    decision.refresh_from_db()
+    assert decision.status == "proposed"
+    assert Cohort.objects.get(trial=trial, status="open").level.label == 1
+
+
+def test_a_wait_cannot_be_signed_and_a_rejection_needs_a_reason(trial, site_a, alice, ivan):
+    treat(trial, site_a, alice, cycle2=False)
+    decision = escalation_propose(trial=trial)
+    assert decision.action == "enrol"
+    with pytest.raises(ValidationError):
+        decision_reject(decision=decision, by=ivan, reason="")
+    decision_reject(decision=decision, by=ivan, reason="waiting for the safety committee")
+    decision.refresh_from_db()
+    assert decision.status == "rejected"
+
+
+def test_a_change_to_a_dlt_behind_a_signed_decision_marks_it_for_re_review(trial, cohort1, ivan, alice):
+    proposal = h2(cohort1[0], alice)
+    dlt_confirm(proposal=proposal, by=ivan)
+    decision = decision_sign(decision=escalation_propose(trial=trial), by=ivan, password=PASSWORD)
+    lab_record(patient=cohort1[0], by=alice, on=day(19), anc="2.0", reason_for_change="transcription error")
+    assert decisions_flag_for_review(trial=trial) == 1
+    decision.refresh_from_db()
+    assert decision.needs_review
+    assert "changed after it was signed" in decision.review_note
+    assert (decision.status, decision.action) == ("signed", "expand")  # the signed content itself is unchanged
+
+
+def test_state_lists_each_patient_with_window_and_outcome(trial, cohort1):
+    state = escalation_state(trial)
+    assert [(p.level, p.outcome.value) for p in state.patients] == [("1", "no_dlt")] * 3
+    assert state.decision.action == "escalate"
