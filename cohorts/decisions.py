@@ -120,6 +120,23 @@ def escalation_state(trial: Trial, *, today: date | None = None) -> State:
     return State(trial, ladder, decision, tuple(rows), current, snapshot)
 
 
+def path_marks(state: State) -> list:
+    """One mark per cohort of the trial, with its patients' outcomes as the engine sees them."""
+    from .pathplot import CohortMark
+
+    outcome = {p.study_id: p.outcome for p in state.patients}
+    marks = []
+    cohorts = Cohort.objects.filter(trial=state.trial).select_related("level").prefetch_related("enrolments__patient").order_by("number")
+    for c in cohorts:
+        ids = [e.patient.study_id for e in c.enrolments.all()]
+        if not ids:
+            continue
+        dlts = sum(outcome.get(i) == escalation.Outcome.DLT for i in ids)
+        pending = sum(outcome.get(i) == escalation.Outcome.PENDING for i in ids)
+        marks.append(CohortMark(c.number, str(c.level.label), len(ids), dlts, pending, c.phase))
+    return marks
+
+
 def _tally_json(state: State) -> list[dict]:
     return [
         {
@@ -236,6 +253,28 @@ def decision_reject(*, decision: EscalationDecision, by: User, reason: str) -> E
         raise ValidationError({"__all__": [f"This decision is {decision.get_status_display().lower()}."]})
     decision.status, decision.rejection_reason = EscalationDecision.Status.REJECTED, reason.strip()
     audited_save(decision, by=by, reason=f"Rejected: {reason.strip()}")
+    return decision
+
+
+@transaction.atomic
+def decision_rereview(*, decision: EscalationDecision, by: User, password: str, note: str) -> EscalationDecision:
+    """An investigator re-reviews a signed decision flagged after a DLT changed (signature, with the conclusion)."""
+    if not by.can(Perm.SIGN):
+        raise PermissionDenied("Escalation decisions are reviewed by an investigator.")
+    decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
+    errors: dict[str, list[str]] = {}
+    if not password or not by.check_password(password):
+        errors["password"] = ["The password is not correct: the signature needs your own password."]
+    if not note or len(note.strip()) < 3:
+        errors["note"] = ["Give the conclusion of the re-review."]
+    if not decision.needs_review:
+        errors["__all__"] = ["This decision is not flagged for re-review."]
+    if errors:
+        raise ValidationError(errors)
+    stamp = timezone.now().strftime("%Y-%m-%d %H:%M")
+    decision.needs_review = False
+    decision.review_note = f"{decision.review_note} Re-reviewed by {by.get_full_name() or by.username} on {stamp}: {note.strip()}".strip()
+    audited_save(decision, by=by, reason=f"Re-reviewed: {note.strip()}")
     return decision
 
 

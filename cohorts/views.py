@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -15,7 +15,7 @@ from trialsite.forms import apply_errors
 
 from . import selectors, services
 from .filters import PatientFilter
-from .forms import EnrolForm, PatientEditForm, PatientRegisterForm, StatusForm
+from .forms import EnrolForm, PatientEditForm, PatientRegisterForm, RejectDecisionForm, SignForm, StatusForm
 
 PAGE_SIZE = 50
 
@@ -32,7 +32,16 @@ def home(request):
 def trial_home(request, code):
     trial = selectors.trial_get(code)
     overview = selectors.trial_overview(trial, request.user)
-    return render(request, "cohorts/trial_home.html", {"trial": trial, "o": overview})
+    from .models import EscalationDecision
+
+    decisions = list(EscalationDecision.objects.filter(trial=trial).exclude(status=EscalationDecision.Status.SUPERSEDED).select_related("level")[:20])
+    context = {
+        "trial": trial,
+        "o": overview,
+        "proposal": next((d for d in decisions if d.status == EscalationDecision.Status.PROPOSED), None),
+        "flagged": [d for d in decisions if d.needs_review],
+    }
+    return render(request, "cohorts/trial_home.html", context)
 
 
 @role_required(Perm.VIEW)
@@ -159,3 +168,75 @@ def patient_status(request, study_id):
             for message in errors:
                 messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: {message}".lstrip(": "))
     return redirect("patient_detail", study_id=patient.study_id)
+
+
+def _decision_post(request, trial, sign_form, reject_form):
+    """Sign, reject or re-review a decision; returns a redirect, or None to show the form errors."""
+    from . import decisions
+    from .models import EscalationDecision
+
+    if not request.user.can(Perm.SIGN):
+        return render(request, "403.html", status=403)
+    decision = get_object_or_404(EscalationDecision, pk=request.POST.get("decision"), trial=trial)
+    op = request.POST.get("op")
+    back = redirect("trial_escalation", code=trial.code)
+    try:
+        if op == "sign" and sign_form.is_valid():
+            decisions.decision_sign(decision=decision, by=request.user, password=sign_form.cleaned_data["password"])
+            messages.success(request, f"Signed: {decision.action}{f' at level {decision.level.label}' if decision.level else ''}.")
+            return back
+        if op == "reject" and reject_form.is_valid():
+            decisions.decision_reject(decision=decision, by=request.user, reason=reject_form.cleaned_data["reason"])
+            messages.success(request, "Proposal rejected.")
+            return back
+        if op == "rereview":
+            decisions.decision_rereview(decision=decision, by=request.user, password=request.POST.get("password", ""), note=request.POST.get("note", ""))
+            messages.success(request, "Decision re-reviewed.")
+            return back
+    except ValidationError as exc:
+        if op == "rereview":
+            for m in exc.messages:
+                messages.error(request, m)
+            return back
+        apply_errors(sign_form if op == "sign" else reject_form, exc)
+    return None
+
+
+@role_required(Perm.VIEW)
+@require_http_methods(["GET", "POST"])
+def trial_escalation(request, code):
+    from . import decisions
+    from .models import Cohort, Enrolment, EscalationDecision
+    from .pathplot import path_svg
+
+    trial = selectors.trial_get(code)
+    op = request.POST.get("op") if request.method == "POST" else None
+    sign_form = SignForm(request.POST if op == "sign" else None)
+    reject_form = RejectDecisionForm(request.POST if op == "reject" else None)
+    if op is not None:
+        response = _decision_post(request, trial, sign_form, reject_form)
+        if response is not None:
+            return response
+    state = decisions.escalation_state(trial)
+    history = list(EscalationDecision.objects.filter(trial=trial).select_related("level", "mtd", "signed_by")[:50])
+    proposal = next((d for d in history if d.status == EscalationDecision.Status.PROPOSED), history[0] if history else None)
+    open_cohort = Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN).select_related("level").first()
+    taken = Enrolment.objects.filter(cohort=open_cohort).count() if open_cohort else 0
+    return render(
+        request,
+        "cohorts/escalation.html",
+        {
+            "trial": trial,
+            "state": state,
+            "levels": [(label, rows) for label, rows in state.by_level() if rows],
+            "proposal": proposal,
+            "decisions": history,
+            "flagged": [d for d in history if d.needs_review],
+            "path": path_svg(state.ladder.labels, decisions.path_marks(state)),
+            "open_cohort": open_cohort,
+            "open_slots": (open_cohort.capacity - taken) if open_cohort else 0,
+            "sign_form": sign_form,
+            "reject_form": reject_form,
+            "can_sign": request.user.can(Perm.SIGN),
+        },
+    )

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from cohorts import api as cohorts_api
+from cohorts import decisions_api
 from dosing import api as dosing_api
 from toxicity import api as toxicity_api
 
@@ -19,6 +20,7 @@ router.register("planned-doses", dosing_api.PlannedDoseViewSet, basename="planne
 router.register("administrations", dosing_api.AdministrationViewSet, basename="administration")
 router.register("modifications", dosing_api.ModificationViewSet, basename="modification")
 router.register("off-treatment", dosing_api.OffTreatmentViewSet, basename="off-treatment")
+router.register("decisions", decisions_api.DecisionViewSet, basename="decision")
 router.register("adverse-events", toxicity_api.AdverseEventViewSet, basename="adverse-event")
 router.register("labs", toxicity_api.LabResultViewSet, basename="lab")
 router.register("dlt-proposals", toxicity_api.DltProposalViewSet, basename="dlt-proposal")
@@ -30,6 +32,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/worklist/", dosing_api.WorklistView.as_view(), name="api-worklist"),
+    path("api/v1/trials/<str:code>/escalation/", decisions_api.EscalationStateView.as_view(), name="api-escalation"),
     path("api/v1/ctcae-terms/", toxicity_api.CtcaeTermsView.as_view(), name="api-ctcae-terms"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,58 @@
+"""The escalation path as a picture: one mark per cohort, at its dose level, in order. Pure Python (SVG text).
+
+Each mark shows the cohort's patients and DLTs ("3/1" = 3 patients, 1 DLT) and
+is coloured by its DLTs: none (green), one (amber), two or more (red); pending
+patients make it hollow. A line joins the cohorts in the order they were opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+COLOURS = {0: "#4e9a06", 1: "#f5a623", 2: "#cc0000"}
+
+
+@dataclass(frozen=True)
+class CohortMark:
+    number: int
+    level: str
+    patients: int
+    dlts: int
+    pending: int = 0
+    phase: str = "escalation"
+
+
+def path_svg(labels: tuple[str, ...], cohorts: list[CohortMark], *, width: int = 640, row: int = 34) -> str:
+    """`labels` lowest first; the highest level is drawn at the top."""
+    if not cohorts:
+        return ""
+    left, top = 50, 14
+    height = top * 2 + row * len(labels) + 16
+    step = max(min((width - left - 30) / max(len(cohorts), 1), 80), 30)
+
+    def y(label: str) -> float:
+        return top + row * (len(labels) - 1 - labels.index(label)) + row / 2
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="plot escalation-path" viewBox="0 0 {width} {height}" role="img" '
+        'aria-label="Escalation path: cohorts by dose level in order">',
+        "<title>Escalation path: each cohort at its dose level, in order</title>",
+    ]
+    for label in labels:
+        out.append(f'<line x1="{left}" y1="{y(label):.1f}" x2="{width - 10}" y2="{y(label):.1f}" stroke="#e3e7ec"/>')
+        out.append(f'<text x="{left - 8}" y="{y(label) + 4:.1f}" font-size="11" text-anchor="end">level {escape(label)}</text>')
+    points = [(left + 20 + i * step, y(c.level), c) for i, c in enumerate(cohorts)]
+    out.append('<polyline fill="none" stroke="#555" stroke-width="1.2" points="' + " ".join(f"{x:.1f},{yy:.1f}" for x, yy, _ in points) + '"/>')
+    for x, yy, c in points:
+        colour = COLOURS[min(c.dlts, 2)]
+        fill = "#fff" if c.pending else colour
+        pending = f", {c.pending} pending" if c.pending else ""
+        title = f"Cohort {c.number} ({escape(c.phase)}) at level {escape(c.level)}: {c.patients} patient(s), {c.dlts} DLT(s){pending}"
+        out.append(
+            f'<circle class="cohort" data-level="{escape(c.level)}" data-dlts="{c.dlts}" cx="{x:.1f}" cy="{yy:.1f}" r="11" fill="{fill}" stroke="{colour}" '
+            f'stroke-width="2"><title>{title}</title></circle>'
+        )
+        out.append(f'<text x="{x:.1f}" y="{yy + 25:.1f}" font-size="9" text-anchor="middle">{c.patients}/{c.dlts}</text>')
+    out.append("</svg>")
+    return "".join(out)

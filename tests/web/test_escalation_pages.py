@@ -1,0 +1,109 @@
+"""The escalation page and API: per persona, signing with the password, re-review flags, bounded queries."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from cohorts.decisions import escalation_propose
+from cohorts.models import Cohort, EscalationDecision
+from cohorts.services import patient_enroll
+from dosing.services import cycle_start
+from tests.factories import PASSWORD, register_patient
+from toxicity.services import dlt_evaluate_many
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=90)
+
+
+def treat(trial, site, by):
+    patient = register_patient(trial, site, by, consent_date=C1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
+    patient_enroll(patient=patient, by=by, enrolled_on=C1 - timedelta(days=10))
+    cycle_start(patient=patient, by=by, day1=C1, weight_kg=Decimal("70.0"))
+    cycle_start(patient=patient, by=by, day1=C1 + timedelta(days=28), weight_kg=Decimal("70.0"))
+    return patient
+
+
+@pytest.fixture
+def proposal(trial, site_a, alice):
+    patients = [treat(trial, site_a, alice) for _ in range(3)]
+    dlt_evaluate_many([p.pk for p in patients])
+    return escalation_propose(trial=trial)
+
+
+@pytest.mark.parametrize(("persona", "status"), [("alice", 200), ("ivan", 200), ("dana", 200), ("mona", 200), ("olga", 403)])
+def test_escalation_page_per_persona(client, personas, trial, persona, status):
+    client.force_login(personas[persona])
+    assert client.get(reverse("trial_escalation", args=[trial.code])).status_code == status
+
+
+def test_investigator_sees_the_tally_and_the_path_and_signs_with_the_password(client, ivan, trial, proposal):
+    client.force_login(ivan)
+    url = reverse("trial_escalation", args=[trial.code])
+    html = client.get(url).content.decode()
+    assert "0 DLTs in 3 at level 1: escalate to level 2." in html
+    assert html.count('<td class="outcome-no_dlt">no_dlt</td>') == 3
+    assert 'class="cohort" data-level="1" data-dlts="0"' in html
+    response = client.post(url, {"op": "sign", "decision": proposal.pk, "password": "not-mine"})
+    assert response.status_code == 200
+    assert "password is not correct" in " ".join(response.context["sign_form"].errors["password"])
+    response = client.post(url, {"op": "sign", "decision": proposal.pk, "password": PASSWORD})
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.signed_by) == ("signed", ivan)
+    assert Cohort.objects.get(trial=trial, status="open").level.label == 2
+
+
+@pytest.mark.parametrize("persona", ["alice", "dana", "mona"])
+def test_only_investigators_sign(client, personas, trial, proposal, persona):
+    client.force_login(personas[persona])
+    url = reverse("trial_escalation", args=[trial.code])
+    assert 'id="sign"' not in client.get(url).content.decode()
+    assert client.post(url, {"op": "sign", "decision": proposal.pk, "password": PASSWORD}).status_code == 403
+    proposal.refresh_from_db()
+    assert proposal.status == "proposed"
+
+
+def test_a_flagged_decision_shows_needs_re_review_and_can_be_re_reviewed(client, ivan, trial, proposal):
+    EscalationDecision.objects.filter(pk=proposal.pk).update(status="signed", needs_review=True, review_note="DLT 4 changed.")
+    client.force_login(ivan)
+    url = reverse("trial_escalation", args=[trial.code])
+    html = client.get(url).content.decode()
+    assert "needs re-review" in html
+    client.post(url, {"op": "rereview", "decision": proposal.pk, "password": PASSWORD, "note": "tally unchanged"})
+    proposal.refresh_from_db()
+    assert (proposal.needs_review, "tally unchanged" in proposal.review_note) == (False, True)
+
+
+def test_page_queries_do_not_grow_with_patients(client, ivan, trial, site_a, alice, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(ivan)
+    url = reverse("trial_escalation", args=[trial.code])
+    treat(trial, site_a, alice)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _ in range(2):
+        treat(trial, site_a, alice)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(url)
+
+
+def test_api_state_decisions_and_sign(trial, proposal, ivan, alice):
+    api = APIClient()
+    api.force_authenticate(alice)
+    state = api.get(f"/api/v1/trials/{trial.code}/escalation/").json()
+    assert (state["action"], state["level"], [p["outcome"] for p in state["patients"]]) == ("escalate", "2", ["no_dlt"] * 3)
+    assert api.post(f"/api/v1/decisions/{proposal.pk}/sign/", {"password": PASSWORD}, format="json").status_code == 403
+    api.force_authenticate(ivan)
+    wrong = api.post(f"/api/v1/decisions/{proposal.pk}/sign/", {"password": "nope"}, format="json")
+    assert (wrong.status_code, "password" in wrong.json()["errors"]) == (400, True)
+    signed = api.post(f"/api/v1/decisions/{proposal.pk}/sign/", {"password": PASSWORD}, format="json")
+    assert (signed.status_code, signed.json()["status"], signed.json()["signed_by"]) == (200, "signed", "ivan")
+    listed = api.get("/api/v1/decisions/", {"trial__code": trial.code}).json()["results"]
+    assert [d["status"] for d in listed] == ["signed"]
