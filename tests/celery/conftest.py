@@ -43,6 +43,7 @@ def celery_worker_process(transactional_db, tmp_path):
         "CELERY_BROKER_URL": broker,
         "CELERY_RESULT_BACKEND": broker,
         "DJANGO_SETTINGS_MODULE": "trialsite.settings",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a task queuing another) stays on this queue
     }
     log = tmp_path / "worker.log"
     command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "-P", "solo", "-Q", queue, "-n", f"{queue}@%h"]
