@@ -164,9 +164,21 @@ def _digest(state: State) -> str:
     ).hexdigest()
 
 
+def covered_by_open_cohort(trial: Trial, d: escalation.Decision) -> bool:
+    """The engine asks for patients where the open cohort (opened by a signed decision) still has the slots: nothing to sign."""
+    cohort = Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN, phase=Cohort.Phase.ESCALATION).select_related("level").first()
+    if cohort is None or d.action not in OPENS_A_COHORT or str(cohort.level.label) != d.level:
+        return False
+    return cohort.capacity - Enrolment.objects.filter(cohort=cohort).count() >= d.slots
+
+
 @transaction.atomic
-def escalation_propose(*, trial: Trial, today: date | None = None) -> EscalationDecision:
-    """Re-evaluate the trial and store the engine's proposal with the tally it saw (idempotent)."""
+def escalation_propose(*, trial: Trial, today: date | None = None) -> EscalationDecision | None:
+    """Re-evaluate the trial and store the engine's proposal with the tally it saw (idempotent).
+
+    Returns the proposal awaiting signature, or None when the open cohort already
+    carries out what the engine asks (a signed decision is being followed).
+    """
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
     state = escalation_state(trial, today=today)
     digest = _digest(state)
@@ -178,6 +190,8 @@ def escalation_propose(*, trial: Trial, today: date | None = None) -> Escalation
         audit(current, by=None, reason="Superseded: the data behind it changed")
         current.save()
     d = state.decision
+    if covered_by_open_cohort(trial, d):
+        return None
     levels = {str(lv.label): lv for lv in DoseLevel.objects.filter(trial=trial)}
     decision = EscalationDecision(
         trial=trial,

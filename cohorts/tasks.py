@@ -19,6 +19,8 @@ def propose_escalation(trial_id: int) -> dict:
     trial = Trial.objects.get(pk=trial_id)
     decision = escalation_propose(trial=trial)
     flagged = decisions_flag_for_review(trial=trial)
+    if decision is None:
+        return {"decision": None, "flagged": flagged}
     return {"decision": decision.pk, "action": decision.action, "level": decision.level.label if decision.level else None, "flagged": flagged}
 
 

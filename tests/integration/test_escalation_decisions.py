@@ -95,15 +95,18 @@ def test_signing_needs_the_investigators_own_password_and_role(trial, cohort1, i
     assert Cohort.objects.get(trial=trial, status="open").level.label == 1
 
 
-def test_a_wait_cannot_be_signed_and_a_rejection_needs_a_reason(trial, site_a, alice, ivan):
-    treat(trial, site_a, alice, cycle2=False)
-    decision = escalation_propose(trial=trial)
-    assert decision.action == "enrol"
+def test_a_wait_cannot_be_signed_and_a_rejection_needs_a_reason(trial, cohort1, alice, ivan):
+    h2(cohort1[0], alice)
+    waiting = escalation_propose(trial=trial)
+    assert waiting.action == "wait"
+    with pytest.raises(ValidationError) as info:
+        decision_sign(decision=waiting, by=ivan, password=PASSWORD)
+    assert "nothing to sign yet" in info.value.messages[0]
     with pytest.raises(ValidationError):
-        decision_reject(decision=decision, by=ivan, reason="")
-    decision_reject(decision=decision, by=ivan, reason="waiting for the safety committee")
-    decision.refresh_from_db()
-    assert decision.status == "rejected"
+        decision_reject(decision=waiting, by=ivan, reason="")
+    decision_reject(decision=waiting, by=ivan, reason="waiting for the safety committee")
+    waiting.refresh_from_db()
+    assert waiting.status == "rejected"
 
 
 def test_a_change_to_a_dlt_behind_a_signed_decision_marks_it_for_re_review(trial, cohort1, ivan, alice):
@@ -122,3 +125,12 @@ def test_state_lists_each_patient_with_window_and_outcome(trial, cohort1):
     state = escalation_state(trial)
     assert [(p.level, p.outcome.value) for p in state.patients] == [("1", "no_dlt")] * 3
     assert state.decision.action == "escalate"
+
+
+def test_after_signing_the_open_cohort_carries_the_decision_out_and_nothing_new_needs_a_signature(trial, cohort1, ivan, alice, site_a):
+    decision_sign(decision=escalation_propose(trial=trial), by=ivan, password=PASSWORD)
+    newcomer = register_patient(trial, site_a, alice)
+    patient_enroll(patient=newcomer, by=alice)
+    assert escalation_propose(trial=trial) is None  # level 2 needs 2 more: the open cohort has them
+    assert escalation_state(trial).decision.reason.startswith("Level 2 needs 2 more patient(s)")
+    assert not EscalationDecision.objects.filter(status="proposed").exists()

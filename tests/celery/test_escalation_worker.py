@@ -1,0 +1,64 @@
+"""The whole loop through a real Celery worker on Redis: patients enrolled and treated, DLTs confirmed,
+the engine's proposal stored by the worker, an investigator signs, the next patient goes to the new level."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from cohorts.decisions import decision_sign
+from cohorts.models import EscalationDecision
+from cohorts.services import patient_enroll
+from dosing.services import cycle_start
+from tests.factories import PASSWORD, register_patient
+from toxicity.models import DltProposal
+from toxicity.services import ae_record, dlt_confirm, lab_record
+
+from .conftest import wait_for
+
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=90)
+RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+
+
+def day(n):
+    return C1 + timedelta(days=n - 1)
+
+
+def proposed(action):
+    return lambda: EscalationDecision.objects.filter(status="proposed", action=action).first()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dlts_confirmed_lead_to_a_proposal_the_investigator_signs_and_the_next_patient_goes_down(celery_worker_process, trial, site_a, alice, ivan):
+    patients = []
+    for _ in range(3):
+        p = register_patient(trial, site_a, alice, consent_date=C1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
+        patient_enroll(patient=p, by=alice, enrolled_on=C1 - timedelta(days=10))
+        cycle_start(patient=p, by=alice, day1=C1, weight_kg=Decimal("70.0"))
+        cycle_start(patient=p, by=alice, day1=C1 + timedelta(days=28), weight_kg=Decimal("70.0"))
+        patients.append(p)
+    log = celery_worker_process["log"]
+    assert wait_for(proposed("escalate")), log.read_text()[-3000:]  # 0 DLTs in 3, proposed by the worker
+
+    for p in patients[:2]:
+        values = {"term": "neutrophil_count_decreased", "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
+        ae_record(patient=p, by=alice, attribution=RELATED, supportive=["gcsf"], **values)
+        for n, anc in ((10, "0.4"), (19, "0.9")):
+            lab_record(patient=p, by=alice, on=day(n), anc=anc)
+    found = wait_for(lambda: DltProposal.objects.filter(rule="H2", status="proposed").count() == 2)
+    assert found, log.read_text()[-3000:]
+    for proposal in DltProposal.objects.filter(rule="H2"):
+        dlt_confirm(proposal=proposal, by=ivan)
+
+    decision = wait_for(proposed("de-escalate"))
+    assert decision is not None, log.read_text()[-3000:]
+    assert (decision.level.label, decision.rule, decision.slots) == (-1, "DOWN", 3)
+    assert sorted(decision.dlts.values()) == [f"H2 {day(10).isoformat()}"] * 2
+    assert EscalationDecision.objects.filter(action="escalate", status="superseded").exists()
+    assert "cohorts.propose_escalation" in log.read_text()
+
+    decision_sign(decision=decision, by=ivan, password=PASSWORD)
+    newcomer = register_patient(trial, site_a, alice)
+    assert patient_enroll(patient=newcomer, by=alice).level.label == -1
