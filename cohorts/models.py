@@ -276,5 +276,29 @@ class EscalationDecision(models.Model):
         ordering = ["trial", "-proposed_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["trial"], condition=Q(status="proposed"), name="one_proposed_decision_per_trial")]
 
+    SIGNED_CONTENT = (
+        "action",
+        "level_id",
+        "mtd_id",
+        "rule",
+        "reason",
+        "slots",
+        "tally",
+        "dlts",
+        "inputs_digest",
+        "status",
+        "signed_by_id",
+        "signed_at",
+        "signature_meaning",
+    )
+
     def __str__(self) -> str:
         return f"{self.trial.code}: {self.action} {self.level.label if self.level else ''} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs):
+        """A signed decision is immutable: only its re-review flag and note may change."""
+        if self.pk is not None:
+            stored = type(self).objects.filter(pk=self.pk, status=self.Status.SIGNED).values(*self.SIGNED_CONTENT).first()
+            if stored is not None and any(stored[name] != getattr(self, name) for name in self.SIGNED_CONTENT):
+                raise ValueError(f"Escalation decision {self.pk} is signed and cannot be changed.")
+        super().save(*args, **kwargs)

@@ -134,3 +134,13 @@ def test_after_signing_the_open_cohort_carries_the_decision_out_and_nothing_new_
     assert escalation_propose(trial=trial) is None  # level 2 needs 2 more: the open cohort has them
     assert escalation_state(trial).decision.reason.startswith("Level 2 needs 2 more patient(s)")
     assert not EscalationDecision.objects.filter(status="proposed").exists()
+
+
+def test_a_signed_decision_cannot_be_changed(trial, cohort1, ivan):
+    decision = decision_sign(decision=escalation_propose(trial=trial), by=ivan, password=PASSWORD)
+    decision.reason = "something else"
+    with pytest.raises(ValueError, match="signed and cannot be changed"):
+        decision.save()
+    decision.refresh_from_db()
+    decision.needs_review = True  # the re-review flag is not the signed content
+    decision.save()
