@@ -222,7 +222,7 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
     if not by.can(Perm.SIGN):
         raise PermissionDenied("Escalation decisions are signed by an investigator.")
     trial = Trial.objects.select_for_update().get(pk=decision.trial_id)
-    decision = EscalationDecision.objects.select_for_update().select_related("level", "mtd").get(pk=decision.pk)
+    decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
     if not password or not by.check_password(password):
         raise ValidationError({"password": ["The password is not correct: the signature needs your own password."]})
     if decision.status != EscalationDecision.Status.PROPOSED:
