@@ -6,11 +6,16 @@ Issue #3: the treatment tab at 1 and at 24 cycles (equal queries, ratio <= 2).
 Issue #4: the nightly DLT re-evaluation of 5,000 synthetic patients in their window
 (first run, steady-state second run) against one query reading the same rows
 (goal: the second run writes nothing and its queries do not grow per patient).
+Issue #5: the 3+3 operating characteristics of the 5-level ladder, exact against Monte
+Carlo with 10,000 trials (time ratio; goal: they agree within 4 standard errors), and
+the latency from an investigator confirming a DLT to the engine's new proposal stored
+by a real Celery worker on Redis (goal: the proposal appears in every round).
 
 Default database: a fresh SQLite file in a temporary folder. With
 BENCH_DATABASE_URL=postgres://user@host:port/name, a PostgreSQL database of
 that name is dropped and created for the run. The developer's db.sqlite3 is
-never touched.
+never touched. The worker of issue #5 uses BENCH_CELERY_BROKER_URL (default
+redis://127.0.0.1:6379/14) and a queue of its own, deleted at the end.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import io
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import redirect_stdout
 from pathlib import Path
 from urllib.parse import urlparse
@@ -52,7 +59,7 @@ def prepare_database() -> str:
 
 
 def main() -> int:
-    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None  # pages, treatment or dlt: one part only
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None  # pages, treatment, dlt or escalation: one part only
     os.environ["DATABASE_URL"] = prepare_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
     import django
@@ -104,6 +111,11 @@ def main() -> int:
         print()
     if only in (None, "dlt"):
         failed += dlt_nightly()
+        print()
+    if only in (None, "escalation"):
+        failed += escalation_characteristics()
+        print()
+        failed += escalation_latency()
         print()
     for problem in failed:
         print("FAIL", problem)
@@ -334,6 +346,229 @@ def dlt_nightly() -> list[str]:
     chunks = -(-len(ids) // 500)
     if qb.total > 1 + 10 * chunks:
         failed.append(f"dlt nightly: the second run sent {qb.total} queries for {chunks} chunks (more than 10 a chunk)")
+    return failed
+
+
+ESC_SCENARIOS = (("issue #5", (0.05, 0.1, 0.2, 0.3, 0.5)), ("low toxicity", (0.02, 0.05, 0.08, 0.1, 0.15)))
+ESC_TRIALS, ESC_SEED, ESC_REPEAT, ESC_SE = 10_000, 1, 7, 4.0
+
+
+def escalation_characteristics() -> list[str]:
+    """Issue #5 (1): exact operating characteristics of the 5-level ladder against Monte Carlo with 10,000 trials.
+
+    Both functions build their memo inside each call, so every repetition does the whole work."""
+    from math import sqrt
+
+    from cohorts.escalation import BPD_LADDER, simulate_exact, simulate_trials
+
+    def timed(run) -> tuple[float, object]:
+        run()  # warm-up (imports, enum look-ups)
+        times = []
+        for _ in range(ESC_REPEAT):
+            t0 = time.perf_counter()
+            result = run()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times), result
+
+    labels = BPD_LADDER.labels
+    print(
+        f"3+3 operating characteristics, ladder {' '.join(labels)} (start {BPD_LADDER.start}, cap {BPD_LADDER.escalation_cap}): "
+        f"simulate_exact against simulate_trials(trials={ESC_TRIALS:,}, seed={ESC_SEED}); median of {ESC_REPEAT} runs after 1 warm-up"
+    )
+    print("| scenario | true P(DLT) by level | exact ms | Monte Carlo ms | ratio MC : exact | largest gap in P(MTD), P(stop) | in SEs | E[n] exact / MC |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    failed = []
+    for name, tox in ESC_SCENARIOS:
+        te, exact = timed(lambda tox=tox: simulate_exact(BPD_LADDER, tox))
+        tm, mc = timed(lambda tox=tox: simulate_trials(BPD_LADDER, tox, trials=ESC_TRIALS, seed=ESC_SEED))
+        pairs = [(f"P(MTD={k})", exact.p_mtd[k], mc.p_mtd[k]) for k in labels] + [("P(stop)", exact.p_stop, mc.p_stop)]
+        gaps = []
+        for what, p, q in pairs:
+            se = sqrt(max(p * (1 - p), 1e-12) / ESC_TRIALS)  # the binomial standard error of a proportion of ESC_TRIALS
+            gaps.append((abs(q - p) / se, abs(q - p), what))
+        z, gap, what = max(gaps)
+        print(
+            f"| {name} | {', '.join(f'{p:g}' for p in tox)} | {te * 1000:.1f} | {tm * 1000:.1f} | {tm / te:.1f} | "
+            f"{gap:.4f} ({what}) | {z:.2f} | {exact.expected_n:.2f} / {mc.expected_n:.2f} |"
+        )
+        mtd_text = ", ".join(f"{k} {exact.p_mtd[k]:.3f}/{mc.p_mtd[k]:.3f}" for k in labels)
+        totals = f"P(stop) {exact.p_stop:.4f}/{mc.p_stop:.4f}; E[DLTs] {exact.expected_dlt:.2f}/{mc.expected_dlt:.2f}"
+        print(f"  {name}: P(MTD) exact/MC by level {mtd_text}; {totals}")
+        if z > ESC_SE:
+            failed.append(f"escalation {name}: Monte Carlo and exact differ by {z:.1f} standard errors in {what} (goal <= {ESC_SE:g})")
+    return failed
+
+
+ESC_BROKER = "redis://127.0.0.1:6379/14"
+ESC_ROUNDS, ESC_POLL, ESC_TIMEOUT = 10, 0.005, 60.0
+ESC_RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+
+
+def start_worker(broker: str, queue: str, log: Path) -> subprocess.Popen:
+    """A real Celery worker (solo pool) on the bench database, taking only `queue`."""
+    env = os.environ | {
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": broker,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues stays on this queue
+        "DJANGO_SETTINGS_MODULE": "trialsite.settings",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "-P", "solo", "-Q", queue, "-n", f"{queue}@%h"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
+    with open(log, "w") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float, float, object]:
+    """A fresh copy of the protocol with three patients treated at level 1, one with an H2 DLT proposal
+    awaiting adjudication and the worker idle; then the investigator confirms it. Returns
+    (seconds from the commit to the stored "expand" proposal, seconds dlt_confirm took, the decision)."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from cohorts.demo import synthetic_trial
+    from cohorts.models import EscalationDecision
+    from cohorts.services import patient_enroll
+    from cohorts.tasks import propose_escalation
+    from dosing.services import cycle_start
+    from tests.factories import register_patient
+    from toxicity.models import DltProposal
+    from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, lab_record
+
+    c1 = timezone.localdate() - timedelta(days=90)
+    trial = synthetic_trial(f"ESC{n}", 0)  # a copy of the BPD protocol: level 1 open for 3 patients
+    site = coordinator.site
+    patients = []
+    for _ in range(3):
+        p = register_patient(trial, site, coordinator, consent_date=c1 - timedelta(days=20), height_cm=Decimal(170), weight_kg=Decimal(70))
+        patient_enroll(patient=p, by=coordinator, enrolled_on=c1 - timedelta(days=10))
+        cycle_start(patient=p, by=coordinator, day1=c1, weight_kg=Decimal(70))
+        cycle_start(patient=p, by=coordinator, day1=c1 + timedelta(days=28), weight_kg=Decimal(70))
+        patients.append(p)
+    first = patients[0]
+    ae_record(
+        patient=first,
+        by=coordinator,
+        term="neutrophil_count_decreased",
+        grade=4,
+        onset=c1 + timedelta(days=9),
+        resolved=c1 + timedelta(days=18),
+        outcome="recovered",
+        attribution=ESC_RELATED,
+        supportive=["gcsf"],
+    )
+    for day, anc in ((10, "0.4"), (14, "0.3"), (19, "0.9")):  # ANC < 0.5 from day 10 to day 18 despite G-CSF: H2
+        lab_record(patient=first, by=coordinator, on=c1 + timedelta(days=day - 1), anc=anc)
+    dlt_evaluate_many([p.pk for p in patients])
+    # The worker takes one message at a time in order: once this result is back, it has run every task
+    # queued so far (evaluations, proposals) and is idle; the trial's proposal is then "wait".
+    sentinel = propose_escalation.app.AsyncResult(propose_escalation.delay(trial.pk).id, backend=backend)
+    before = sentinel.get(timeout=ESC_TIMEOUT)
+    proposal = DltProposal.objects.get(patient=first, rule="H2", status=DltProposal.Status.PROPOSED)
+    if before["action"] != "wait":
+        raise RuntimeError(f"round {n}: before the confirmation the worker proposed {before}, not wait")
+    known = set(EscalationDecision.objects.filter(trial=trial).values_list("pk", flat=True))
+
+    with transaction.atomic():
+        c0 = time.perf_counter()
+        dlt_confirm(proposal=proposal, by=investigator)
+        t0 = time.perf_counter()  # just before the commit, which sends cohorts.propose_escalation
+    confirm = t0 - c0
+    found = EscalationDecision.objects.filter(trial=trial, status=EscalationDecision.Status.PROPOSED, action="expand").exclude(pk__in=known)
+    deadline = t0 + ESC_TIMEOUT
+    while True:
+        decision = found.first()
+        now = time.perf_counter()
+        if decision is not None:
+            return now - t0, confirm, decision
+        if now > deadline:
+            raise RuntimeError(f"round {n}: no expand proposal within {ESC_TIMEOUT:g} s of the confirmation")
+        time.sleep(ESC_POLL)
+
+
+def escalation_latency() -> list[str]:
+    """Issue #5 (2): DLT confirmed -> the engine's new proposal stored by a real Celery worker on Redis."""
+    import re
+
+    import redis
+    from celery.backends.redis import RedisBackend
+
+    from accounts.models import User
+    from trialsite.celery import app
+
+    broker = os.environ.get("BENCH_CELERY_BROKER_URL") or ESC_BROKER
+    print(f"DLT-to-proposal latency through a Celery worker (solo pool) on Redis {broker}")
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
+    except redis.exceptions.RedisError as exc:
+        print(f"Redis is not reachable at {broker} ({exc}): latency not measured")
+        return [f"escalation latency: Redis is not reachable at {broker} ({exc}); start redis-server or set BENCH_CELERY_BROKER_URL"]
+    queue = f"trialsite-bench-{uuid.uuid4().hex[:8]}"
+    log = Path(tempfile.mkdtemp(prefix="trialsite-bench-worker-")) / "worker.log"
+    worker = start_worker(broker, queue, log)
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")}
+    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False, task_default_queue=queue)
+    # The demo ran its tasks inline: the app already holds a connection pool for the settings' broker and a
+    # disabled result backend. Drop the pools (what Celery does after a fork) and read results from Redis.
+    app._after_fork()
+    backend = RedisBackend(url=broker, app=app)
+    failed: list[str] = []
+    rounds: list[tuple[float, float, object]] = []
+    try:
+        deadline = time.monotonic() + 30
+        while "ready." not in log.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start:\n" + log.read_text()[-2000:])
+            time.sleep(0.2)
+        coordinator = User.objects.select_related("site").get(username="coord01")
+        investigator = User.objects.get(username="investigator")
+        for n in range(1, ESC_ROUNDS + 1):
+            rounds.append(escalation_round(n, coordinator, investigator, backend))
+    except Exception as exc:  # reported as a missed goal, with the worker's log
+        failed.append(f"escalation latency: {exc}")
+        print(f"failed after {len(rounds)} round(s): {exc}")
+        print(log.read_text()[-2000:])
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        app.conf.update(saved)
+        app._after_fork()
+        # Leave nothing behind: the queue, its bindings and the result of every task the worker ran.
+        ids = set(re.findall(r"Task [\w.]+\[([0-9a-f-]{36})\]", log.read_text()))
+        redis.Redis.from_url(broker).delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", *(f"celery-task-meta-{i}" for i in ids))
+    if not rounds:
+        return failed
+    # The worker's time for each propose_escalation that produced an "expand" (Celery's "succeeded in" line): the proposal
+    # (committed, then visible) and, after it, decisions_flag_for_review.
+    ran = [float(s) for s in re.findall(r"cohorts\.propose_escalation\[[^\]]+\] succeeded in ([0-9.]+)s: \{[^}]*'action': 'expand'", log.read_text())]
+    latencies = [r[0] for r in rounds]
+    first = rounds[0][2]
+    print(
+        f"each round: a fresh copy of the protocol (ESC1-ESC{len(rounds)}), 3 patients at level 1 with cycles 1-2 from 90 days ago, "
+        f"one with grade 4 neutropenia despite G-CSF (H2 proposed), the worker idle with the proposal 'wait'; "
+        f"latency from just before dlt_confirm commits to the new proposal read back (polled every {ESC_POLL * 1000:g} ms)"
+    )
+    print(f"new proposal: {first.action} ({first.rule}) at level {first.level.label if first.level else '-'}, {first.slots} slots: {first.reason}")
+    print(f"rounds (ms): {', '.join(f'{x * 1000:.0f}' for x in latencies)}")
+    print("| database | rounds | median ms | max ms | min ms | dlt_confirm ms (median) | whole task in the worker ms (median) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    from django.db import connection
+
+    worker_ms = f"{statistics.median(ran) * 1000:.0f}" if ran else "-"
+    print(
+        f"| {connection.vendor} | {len(rounds)} | {statistics.median(latencies) * 1000:.0f} | {max(latencies) * 1000:.0f} | {min(latencies) * 1000:.0f} | "
+        f"{statistics.median(r[1] for r in rounds) * 1000:.0f} | {worker_ms} |"
+    )
+    for _, _, decision in rounds:
+        if (decision.action, decision.rule, decision.slots) != ("expand", "E1of3", 3):
+            failed.append(f"escalation latency: unexpected proposal {decision.action} {decision.rule} {decision.slots}")
     return failed
 
 
