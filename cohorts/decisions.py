@@ -257,11 +257,17 @@ def _apply(trial: Trial, decision: EscalationDecision, *, by: User, today: date)
 
 
 @transaction.atomic
-def decision_reject(*, decision: EscalationDecision, by: User, reason: str) -> EscalationDecision:
+def decision_reject(*, decision: EscalationDecision, by: User, password: str, reason: str) -> EscalationDecision:
+    """An investigator rejects the proposal, signed like a signature (password re-entered), with the reason."""
     if not by.can(Perm.SIGN):
         raise PermissionDenied("Escalation decisions are reviewed by an investigator.")
+    errors: dict[str, list[str]] = {}
+    if not password or not by.check_password(password):
+        errors["password"] = ["The password is not correct: the signature needs your own password."]
     if not reason or len(reason.strip()) < 3:
-        raise ValidationError({"reason": ["Give the reason for rejecting the proposal."]})
+        errors["reason"] = ["Give the reason for rejecting the proposal."]
+    if errors:
+        raise ValidationError(errors)
     decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
     if decision.status != EscalationDecision.Status.PROPOSED:
         raise ValidationError({"__all__": [f"This decision is {decision.get_status_display().lower()}."]})

@@ -31,6 +31,7 @@ class SignSerializer(serializers.Serializer):
 
 class RejectSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
+    password = serializers.CharField(help_text="The investigator's own password", style={"input_type": "password"}, allow_blank=True)
 
 
 class PatientStateSerializer(serializers.Serializer):
@@ -89,5 +90,5 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     def reject(self, request, pk=None):
         s = RejectSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        decision = decisions.decision_reject(decision=get_object_or_404(self.get_queryset(), pk=pk), by=request.user, reason=s.validated_data["reason"])
+        decision = decisions.decision_reject(decision=get_object_or_404(self.get_queryset(), pk=pk), by=request.user, **s.validated_data)
         return Response(DecisionSerializer(decision).data)

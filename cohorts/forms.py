@@ -128,3 +128,4 @@ class SignForm(forms.Form):
 
 class RejectDecisionForm(forms.Form):
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
+    password = forms.CharField(label="Your password (electronic signature)", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))

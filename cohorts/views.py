@@ -186,7 +186,7 @@ def _decision_post(request, trial, sign_form, reject_form):
             messages.success(request, f"Signed: {decision.action}{f' at level {decision.level.label}' if decision.level else ''}.")
             return back
         if op == "reject" and reject_form.is_valid():
-            decisions.decision_reject(decision=decision, by=request.user, reason=reject_form.cleaned_data["reason"])
+            decisions.decision_reject(decision=decision, by=request.user, **reject_form.cleaned_data)
             messages.success(request, "Proposal rejected.")
             return back
         if op == "rereview":

@@ -102,9 +102,10 @@ def test_a_wait_cannot_be_signed_and_a_rejection_needs_a_reason(trial, cohort1, 
     with pytest.raises(ValidationError) as info:
         decision_sign(decision=waiting, by=ivan, password=PASSWORD)
     assert "nothing to sign yet" in info.value.messages[0]
-    with pytest.raises(ValidationError):
-        decision_reject(decision=waiting, by=ivan, reason="")
-    decision_reject(decision=waiting, by=ivan, reason="waiting for the safety committee")
+    with pytest.raises(ValidationError) as info:
+        decision_reject(decision=waiting, by=ivan, password="wrong", reason="")
+    assert set(info.value.message_dict) == {"password", "reason"}
+    decision_reject(decision=waiting, by=ivan, password=PASSWORD, reason="waiting for the safety committee")
     waiting.refresh_from_db()
     assert waiting.status == "rejected"
 

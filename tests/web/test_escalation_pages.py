@@ -107,3 +107,13 @@ def test_api_state_decisions_and_sign(trial, proposal, ivan, alice):
     assert (signed.status_code, signed.json()["status"], signed.json()["signed_by"]) == (200, "signed", "ivan")
     listed = api.get("/api/v1/decisions/", {"trial__code": trial.code}).json()["results"]
     assert [d["status"] for d in listed] == ["signed"]
+
+
+def test_rejecting_on_the_page_needs_the_password_and_a_reason(client, ivan, trial, proposal):
+    client.force_login(ivan)
+    url = reverse("trial_escalation", args=[trial.code])
+    response = client.post(url, {"op": "reject", "decision": proposal.pk, "reason": "DSMB asked to wait", "password": "wrong"})
+    assert "password is not correct" in " ".join(response.context["reject_form"].errors["password"])
+    client.post(url, {"op": "reject", "decision": proposal.pk, "reason": "DSMB asked to wait", "password": PASSWORD})
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.rejection_reason) == ("rejected", "DSMB asked to wait")
