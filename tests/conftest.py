@@ -117,3 +117,17 @@ def treated(trial, site_a, alice):
     patient_enroll(patient=patient, by=alice, enrolled_on=today - timedelta(days=395))
     patient.refresh_from_db()
     return patient
+
+
+@pytest.fixture
+def on_c1(treated, alice):
+    """The treated patient in cycle 1, started 390 days ago (the DLT window and cycle 2 day 1 are long past)."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from dosing.services import cycle_start
+
+    cycle_start(patient=treated, by=alice, day1=timezone.localdate() - timedelta(days=390), weight_kg=Decimal("80.0"))
+    return treated

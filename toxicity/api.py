@@ -45,26 +45,7 @@ class AdverseEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AdverseEvent
-        fields = [
-            "id",
-            "patient",
-            "event",
-            "term",
-            "term_name",
-            "grade",
-            "onset",
-            "resolved",
-            "serious",
-            "sae_criteria",
-            "attribution",
-            "progression",
-            "action",
-            "outcome",
-            "supportive",
-            "with_pain",
-            "notes",
-            "in_error",
-        ]
+        fields = ["id", "patient", "event", *services.AE_FIELDS[:2], "term_name", *services.AE_FIELDS[2:], "in_error"]
 
 
 class AdverseEventWriteSerializer(serializers.Serializer):

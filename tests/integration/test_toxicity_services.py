@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from dosing.services import cycle_start, dose_modify
+from dosing.services import dose_modify
 from toxicity.models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 from toxicity.services import (
     ae_record,
@@ -32,12 +32,6 @@ UNRELATED = dict.fromkeys(RELATED, "unrelated")
 def day(n):
     """Cycle 1 day n."""
     return C1 + timedelta(days=n - 1)
-
-
-@pytest.fixture
-def on_c1(treated, alice):
-    cycle_start(patient=treated, by=alice, day1=C1, weight_kg=Decimal("80.0"))
-    return treated
 
 
 def neutropenia(patient, by, **kw):

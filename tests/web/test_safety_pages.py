@@ -23,12 +23,6 @@ def day(n):
 
 
 @pytest.fixture
-def on_c1(treated, alice):
-    cycle_start(patient=treated, by=alice, day1=C1, weight_kg=Decimal("80.0"))
-    return treated
-
-
-@pytest.fixture
 def proposed(on_c1, alice):
     values = {"term": "neutrophil_count_decreased", "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
     ae_record(patient=on_c1, by=alice, attribution=RELATED, supportive=["gcsf"], **values)

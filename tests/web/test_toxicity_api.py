@@ -1,13 +1,11 @@
 """Toxicity endpoints: roles, site scoping, field errors in the one error format."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from dosing.services import cycle_start
 from toxicity.models import AdverseEvent, Dlt, LabResult
 from toxicity.services import dlt_evaluate
 
@@ -24,12 +22,6 @@ def day(n):
 @pytest.fixture
 def api():
     return APIClient()
-
-
-@pytest.fixture
-def on_c1(treated, alice):
-    cycle_start(patient=treated, by=alice, day1=C1, weight_kg=Decimal("80.0"))
-    return treated
 
 
 def post_ae(api, patient, **overrides):
