@@ -1,0 +1,498 @@
+"""IMWG 2016 uniform response criteria for multiple myeloma (protocol s.4). Pure Python, exact Decimal arithmetic.
+
+Input: a patient's dated myeloma assessments, cycle 1 day 1 and the start of any
+next therapy. Output: the baseline and its measurable parameters, the parameter
+that drives the response, for each assessment the unconfirmed category with its
+reason, the nadirs, confirmation, the confirmed categories with their dates, the
+best overall response, the date of progression, and flags for a clinician.
+
+Rules as the protocol settles them:
+- Baseline: the last value of each parameter on or before cycle 1 day 1.
+  Measurable: serum M-protein >= SERUM_MEASURABLE g/dL (1.0), urine M-protein
+  >= 200 mg/24 h; if neither, the involved free light chain >= 10 mg/dL with an
+  abnormal kappa/lambda ratio (normal 0.26-1.65 inclusive). The driving parameter
+  is serum if measurable, else urine, else the dFLC (involved - uninvolved).
+- Reductions are from baseline; progression is from the nadir: the lowest value
+  so far (baseline and earlier assessments, never a value marked spurious).
+- A category needs all its criteria; a value a category needs that is missing
+  gives the next lower category (a missing driving value gives NE).
+  CR: negative serum and urine immunofixation, no soft-tissue plasmacytoma, < 5%
+  marrow plasma cells. sCR: CR + normal FLC ratio + no clonal marrow plasma cells.
+  VGPR: (serum M-protein detectable by immunofixation but 0 by electrophoresis,
+  or a serum reduction >= 90%) and urine < 100 mg/24 h. PR: serum reduction
+  >= 50% and urine reduction >= 90% or to < 200 mg/24 h (FLC-only: dFLC reduction
+  >= 50%); a baseline plasmacytoma >= 50% smaller. MR: serum reduction >= 25% and
+  urine reduction >= 50%. The urine parts apply when urine was measurable at
+  baseline (VGPR's "< 100 mg/24 h" whenever a baseline urine value exists).
+  PD (any of): serum +25% and +0.5 g/dL from nadir (or +1 g/dL when the nadir was
+  >= 5 g/dL); urine +25% and +200 mg/24 h; FLC-only dFLC +25% and > 10 mg/dL;
+  marrow plasma cells +25% and +10 percentage points; a new bone lesion; a
+  plasmacytoma new or >= 50% larger. Thresholds are inclusive (>=) except the
+  dFLC's "> 10 mg/dL", as the protocol writes it.
+- Marrow and imaging need no confirmation: the latest marrow and plasmacytoma
+  results on or before an assessment (after baseline) are carried to it.
+- Confirmation: a category (and PD) is confirmed by two consecutive assessments
+  (different samples) before any new therapy; the confirmed category is the lower
+  of the two and is dated at the first. The best overall response is the best
+  confirmed category before new therapy; progression is the first confirmed PD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+RULE_VERSION = "imwg-2016/bpd-1"
+
+SERUM_MEASURABLE = Decimal("1.0")  # g/dL (protocol parameter)
+URINE_MEASURABLE = Decimal(200)  # mg/24 h
+FLC_MEASURABLE = Decimal(10)  # mg/dL, involved light chain
+RATIO_LOW, RATIO_HIGH = Decimal("0.26"), Decimal("1.65")
+HUNDRED = Decimal(100)
+
+PARAMETERS = ("spep", "upep", "dflc", "marrow_pc", "plasmacytoma_size")
+LABELS = {"spep": "serum M-protein", "upep": "urine M-protein", "dflc": "dFLC", "marrow_pc": "marrow plasma cells", "plasmacytoma_size": "plasmacytoma"}
+UNITS = {"spep": "g/dL", "upep": "mg/24 h", "dflc": "mg/dL", "marrow_pc": "%", "plasmacytoma_size": "cm2"}
+
+
+class ImwgError(Exception):
+    """Inputs the rules cannot be applied to."""
+
+
+class Category(StrEnum):
+    SCR = "sCR"
+    CR = "CR"
+    VGPR = "VGPR"
+    PR = "PR"
+    MR = "MR"
+    SD = "SD"
+    PD = "PD"
+    NE = "NE"
+
+    @property
+    def rank(self) -> int:
+        """Higher is better; PD and NE lowest."""
+        return RANKS[self]
+
+
+RANKS = {Category.SCR: 7, Category.CR: 6, Category.VGPR: 5, Category.PR: 4, Category.MR: 3, Category.SD: 2, Category.PD: 1, Category.NE: 0}
+RESPONSES = (Category.SCR, Category.CR, Category.VGPR, Category.PR)  # "PR or better"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One dated myeloma assessment; units: g/dL, mg/24 h, mg/dL, %, cm2. None = not done."""
+
+    on: date
+    id: int | str = ""
+    spep: Decimal | None = None
+    serum_ife: bool | None = None  # True positive, False negative
+    upep: Decimal | None = None
+    urine_ife: bool | None = None
+    kappa: Decimal | None = None
+    lambda_: Decimal | None = None
+    marrow_pc: Decimal | None = None
+    marrow_clonal: bool | None = None
+    plasmacytoma: bool | None = None  # soft-tissue plasmacytoma present
+    plasmacytoma_size: Decimal | None = None
+    new_lesions: bool | None = None
+    spurious: frozenset[str] = frozenset()  # parameters marked spurious: ignored (never a nadir)
+
+    def value(self, name: str) -> Decimal | None:
+        if name in self.spurious:
+            return None
+        if name == "dflc":
+            if "kappa" in self.spurious or "lambda" in self.spurious or self.kappa is None or self.lambda_ is None:
+                return None
+            return abs(self.kappa - self.lambda_)
+        return getattr(self, name)
+
+    @property
+    def ratio(self) -> Decimal | None:
+        if self.kappa is None or self.lambda_ is None or self.lambda_ == 0 or {"kappa", "lambda"} & self.spurious:
+            return None
+        return self.kappa / self.lambda_
+
+
+def ratio_normal(ratio: Decimal | None) -> bool | None:
+    return None if ratio is None else RATIO_LOW <= ratio <= RATIO_HIGH
+
+
+@dataclass(frozen=True)
+class Baseline:
+    values: dict[str, Decimal | None]
+    ratio: Decimal | None
+    involved: str | None  # "kappa" or "lambda"
+    plasmacytoma: bool | None
+    measurable: tuple[str, ...]
+    driver: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """One assessment: the unconfirmed category, why, the changes and the nadirs it was judged on."""
+
+    on: date
+    id: int | str
+    category: Category
+    reason: str
+    change_pct: dict[str, Decimal]  # % change from baseline (negative = reduction)
+    nadir: dict[str, Decimal]  # lowest value before this assessment, baseline included
+    confirmed: Category | None = None  # confirmed by this assessment (with the previous one)
+    confirmed_from: date | None = None
+    after_next_therapy: bool = False
+
+
+@dataclass(frozen=True)
+class Response:
+    baseline: Baseline
+    results: tuple[Result, ...]
+    best: Category
+    best_on: date | None
+    best_reason: str
+    progression_on: date | None
+    first_response_on: date | None  # first confirmed PR or better
+    best_change_pct: Decimal | None  # best (lowest) % change of the driving parameter
+    flags: tuple[str, ...] = ()
+    rule_version: str = RULE_VERSION
+    confirmed: tuple[tuple[Category, date], ...] = field(default=())
+
+    def category_on(self, day: date) -> Category:
+        """The best confirmed category dated on or before `day` (NE when none)."""
+        best = Category.NE
+        for cat, on in self.confirmed:
+            if on <= day and cat != Category.PD and cat.rank > best.rank:
+                best = cat
+        return best
+
+
+def pct(new: Decimal, base: Decimal) -> Decimal:
+    """Exact % change from base (negative = reduction)."""
+    return (new - base) * HUNDRED / base
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _pct_text(value: Decimal) -> str:
+    return f"{_fmt(round(value, 2))}%"
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def baseline(assessments: Sequence[Assessment], cycle1_day1: date, *, serum_measurable: Decimal = SERUM_MEASURABLE) -> Baseline:
+    before = sorted((a for a in assessments if a.on <= cycle1_day1), key=lambda a: a.on)
+    values: dict[str, Decimal | None] = dict.fromkeys(PARAMETERS)
+    kappa = lam = None
+    plasmacytoma = None
+    for a in before:
+        for name in PARAMETERS:
+            v = a.value(name)
+            if v is not None:
+                values[name] = v
+        if a.kappa is not None and "kappa" not in a.spurious and a.lambda_ is not None and "lambda" not in a.spurious:
+            kappa, lam = a.kappa, a.lambda_
+        if a.plasmacytoma is not None:
+            plasmacytoma = a.plasmacytoma
+    ratio = kappa / lam if kappa is not None and lam else None
+    involved = None
+    if ratio is not None:
+        involved = "kappa" if ratio > RATIO_HIGH else "lambda" if ratio < RATIO_LOW else None
+    measurable = []
+    if values["spep"] is not None and values["spep"] >= serum_measurable:
+        measurable.append("spep")
+    if values["upep"] is not None and values["upep"] >= URINE_MEASURABLE:
+        measurable.append("upep")
+    involved_value = {"kappa": kappa, "lambda": lam}.get(involved or "")
+    if not measurable and involved_value is not None and involved_value >= FLC_MEASURABLE:
+        measurable.append("dflc")
+    driver = measurable[0] if measurable else None
+    if driver == "spep":
+        reason = f"Serum M-protein {_fmt(values['spep'])} g/dL >= {_fmt(serum_measurable)} at baseline: serum drives the response"
+    elif driver == "upep":
+        reason = f"Urine M-protein {_fmt(values['upep'])} mg/24 h >= 200 at baseline (serum below {_fmt(serum_measurable)} g/dL): urine drives the response"
+    elif driver == "dflc":
+        flc = f"involved {involved} FLC {_fmt(involved_value)} mg/dL >= 10 with ratio {_fmt(round(ratio, 4))}"
+        reason = f"Serum and urine not measurable; {flc}: dFLC drives the response"
+    else:
+        reason = "No measurable disease at baseline (serum, urine or free light chains): response not evaluable"
+    if "upep" in measurable and driver == "spep":
+        reason += "; urine measurable too"
+    return Baseline(values, ratio, involved, plasmacytoma, tuple(measurable), driver, reason)
+
+
+# ---------------------------------------------------------------- one assessment
+
+
+@dataclass
+class _Context:
+    base: Baseline
+    nadir: dict[str, Decimal]
+    marrow_pc: Decimal | None = None
+    marrow_clonal: bool | None = None
+    plasmacytoma: bool | None = None
+    plasmacytoma_size: Decimal | None = None
+
+
+def _progression(a: Assessment, ctx: _Context) -> list[str]:
+    found = []
+    b, n = ctx.base, ctx.nadir
+    s = a.value("spep")
+    if "spep" in b.measurable and s is not None and "spep" in n:
+        rise = s - n["spep"]
+        big_nadir = n["spep"] >= 5 and rise >= 1
+        if (n["spep"] > 0 and rise * HUNDRED >= n["spep"] * 25 and rise >= Decimal("0.5")) or (n["spep"] == 0 and rise >= Decimal("0.5")) or big_nadir:
+            found.append(f"serum M-protein {_fmt(s)} g/dL, +{_fmt(rise)} from the nadir {_fmt(n['spep'])}")
+    u = a.value("upep")
+    if "upep" in b.measurable and u is not None and "upep" in n:
+        rise = u - n["upep"]
+        if rise * HUNDRED >= n["upep"] * 25 and rise >= 200:
+            found.append(f"urine M-protein {_fmt(u)} mg/24 h, +{_fmt(rise)} from the nadir {_fmt(n['upep'])}")
+    d = a.value("dflc")
+    if b.driver == "dflc" and d is not None and "dflc" in n:
+        rise = d - n["dflc"]
+        if rise * HUNDRED >= n["dflc"] * 25 and rise > 10:
+            found.append(f"dFLC {_fmt(d)} mg/dL, +{_fmt(rise)} from the nadir {_fmt(n['dflc'])}")
+    m = a.value("marrow_pc")
+    if m is not None and "marrow_pc" in n:
+        rise = m - n["marrow_pc"]
+        if rise * HUNDRED >= n["marrow_pc"] * 25 and rise >= 10:
+            found.append(f"marrow plasma cells {_fmt(m)}%, +{_fmt(rise)} points from the nadir {_fmt(n['marrow_pc'])}%")
+    if a.new_lesions:
+        found.append("a new bone lesion")
+    size = a.value("plasmacytoma_size")
+    if size is not None and "plasmacytoma_size" in n and n["plasmacytoma_size"] > 0 and (size - n["plasmacytoma_size"]) * 2 >= n["plasmacytoma_size"]:
+        found.append(f"plasmacytoma {_fmt(size)} cm2, >= 50% larger than the nadir {_fmt(n['plasmacytoma_size'])}")
+    if a.plasmacytoma and ctx.base.plasmacytoma is False:
+        found.append("a new soft-tissue plasmacytoma")
+    return found
+
+
+def _changes(a: Assessment, base: Baseline) -> dict[str, Decimal]:
+    out = {}
+    for name in ("spep", "upep", "dflc"):
+        v, b = a.value(name), base.values[name]
+        if v is not None and b:
+            out[name] = pct(v, b)
+    return out
+
+
+def _all(*parts: bool | None) -> bool | None:
+    """True when every part holds, False when one fails, None when one is missing (and none fails)."""
+    if any(p is False for p in parts):
+        return False
+    return None if any(p is None for p in parts) else True
+
+
+def _category(a: Assessment, ctx: _Context) -> tuple[Category, str]:
+    """The unconfirmed category of one assessment and the sentence that justifies it."""
+    b = ctx.base
+    if b.driver is None:
+        return Category.NE, "no measurable disease at baseline"
+    pd = _progression(a, ctx)
+    if pd:
+        return Category.PD, "progression: " + "; ".join(pd)
+    if a.value(b.driver) is None:
+        return Category.NE, f"{LABELS[b.driver]} not assessed"
+    ch = _changes(a, b)
+    missing: list[str] = []
+    for step in (_cr, _vgpr, _pr, _mr):
+        found = step(a, ctx, ch, missing)
+        if found is not None:
+            return found
+    return Category.SD, _sd_reason(ch, b, missing)
+
+
+def _serum(a: Assessment, b: Baseline, ch: dict[str, Decimal], limit: int) -> bool | None:
+    """Serum reduced by at least `limit` % (True where serum is not the measurable parameter)."""
+    if "spep" not in b.measurable:
+        return True
+    return None if a.value("spep") is None else -ch["spep"] >= limit
+
+
+def _cr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+    """CR and sCR: both immunofixations negative, no plasmacytoma, < 5% marrow plasma cells (the latest marrow)."""
+    no_plasmacytoma = (None if ctx.plasmacytoma is None else not ctx.plasmacytoma) if ctx.base.plasmacytoma else not ctx.plasmacytoma
+    parts = {
+        "negative serum immunofixation": None if a.serum_ife is None else not a.serum_ife,
+        "negative urine immunofixation": None if a.urine_ife is None else not a.urine_ife,
+        "no soft-tissue plasmacytoma": no_plasmacytoma,
+        "< 5% marrow plasma cells": None if ctx.marrow_pc is None else ctx.marrow_pc < 5,
+    }
+    cr = _all(*parts.values())
+    if cr:
+        normal = ratio_normal(a.ratio)
+        if normal and ctx.marrow_clonal is False:
+            return Category.SCR, f"CR with a normal FLC ratio {_fmt(round(a.ratio, 4))} and no clonal marrow plasma cells"
+        why = "FLC ratio not normal" if normal is False else "FLC ratio not done" if normal is None else "clonal marrow plasma cells not excluded"
+        return Category.CR, f"{', '.join(parts)} (not sCR: {why})"
+    if cr is None:
+        missing += [f"{name} (CR)" for name, ok in parts.items() if ok is None]
+    return None
+
+
+def _vgpr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+    """VGPR: serum 0 by electrophoresis (detectable by immunofixation only) or reduced >= 90%, and urine < 100 mg/24 h."""
+    b, s, u = ctx.base, a.value("spep"), a.value("upep")
+    serum = _serum(a, b, ch, 90) if "spep" in b.measurable else (None if s is None else s == 0)
+    urine = None if u is None else u < 100
+    vgpr = _all(serum, urine)
+    if vgpr:
+        serum_text = "serum M-protein 0 by electrophoresis" if s == 0 else f"serum M-protein {_pct_text(ch['spep'])} from baseline"
+        return Category.VGPR, f"{serum_text}; urine {_fmt(u)} mg/24 h < 100"
+    if vgpr is None and serum is not False:
+        missing.append("urine M-protein (VGPR)" if urine is None else "serum M-protein (VGPR)")
+    return None
+
+
+def _pr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+    """PR: serum reduced >= 50% and urine reduced >= 90% or to < 200 mg/24 h; FLC-only: dFLC reduced >= 50%;
+    a plasmacytoma present at baseline >= 50% smaller."""
+    b, u = ctx.base, a.value("upep")
+    half: bool | None = True
+    if b.values["plasmacytoma_size"]:
+        half = None if ctx.plasmacytoma_size is None else ctx.plasmacytoma_size * 2 <= b.values["plasmacytoma_size"]
+    if b.driver == "dflc":
+        pr = _all(-ch["dflc"] >= 50, half)
+        if pr:
+            return Category.PR, f"dFLC {_pct_text(ch['dflc'])} from baseline (>= 50% reduction)"
+        if pr is None:
+            missing.append("plasmacytoma size (PR)")
+        return Category.SD, _sd_reason(ch, b, missing)
+    urine = (None if u is None else (-ch["upep"] >= 90 or u < 200)) if "upep" in b.measurable else True
+    serum = _serum(a, b, ch, 50)
+    pr = _all(serum, urine, half)
+    if pr:
+        return Category.PR, _reduction_text(ch, u, b)
+    if pr is None and serum is not False:
+        missing.append("urine M-protein (PR)" if urine is None else "plasmacytoma size (PR)" if half is None else "serum M-protein (PR)")
+    return None
+
+
+def _mr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+    """MR (serum-measurable disease): serum reduced >= 25% and, where urine was measurable, urine reduced >= 50%."""
+    b, u = ctx.base, a.value("upep")
+    if "spep" not in b.measurable:
+        return None
+    urine = (None if u is None else -ch["upep"] >= 50) if "upep" in b.measurable else True
+    serum = _serum(a, b, ch, 25)
+    mr = _all(serum, urine)
+    if mr:
+        return Category.MR, _reduction_text(ch, u, b) + (f" (not PR: {', '.join(dict.fromkeys(missing))} missing)" if missing else "")
+    if mr is None and serum:
+        missing.append("urine M-protein (MR)")
+    return None
+
+
+def _sd_reason(ch: dict[str, Decimal], b: Baseline, missing: list[str]) -> str:
+    changes = ", ".join(f"{LABELS[k]} {_pct_text(v)}" for k, v in ch.items() if k in b.measurable)
+    if missing:
+        return f"{changes}; {', '.join(dict.fromkeys(missing))} missing: the next lower category"
+    return f"neither a partial response nor progression ({changes})"
+
+
+def _reduction_text(ch: dict[str, Decimal], u: Decimal | None, b: Baseline) -> str:
+    parts = []
+    if "spep" in b.measurable:
+        parts.append(f"serum M-protein {_pct_text(ch['spep'])} from baseline")
+    if "upep" in b.measurable and u is not None:
+        parts.append(f"urine {_fmt(u)} mg/24 h ({_pct_text(ch['upep'])})")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- the course
+
+
+def evaluate(
+    assessments: Sequence[Assessment],
+    *,
+    cycle1_day1: date,
+    next_therapy_on: date | None = None,
+    serum_measurable: Decimal = SERUM_MEASURABLE,
+) -> Response:
+    """Every assessment's category, confirmation, the best response and progression."""
+    dates = [a.on for a in assessments]
+    if len(set(dates)) != len(dates):
+        raise ImwgError("Two assessments on the same date: one sample per date.")
+    for a in assessments:
+        for name in ("spep", "upep", "kappa", "lambda_", "marrow_pc", "plasmacytoma_size"):
+            v = getattr(a, name)
+            if v is not None and v < 0:
+                raise ImwgError(f"Assessment of {a.on.isoformat()}: {name.rstrip('_')} cannot be negative.")
+        if a.marrow_pc is not None and a.marrow_pc > 100:
+            raise ImwgError(f"Assessment of {a.on.isoformat()}: marrow plasma cells above 100%.")
+    base = baseline(assessments, cycle1_day1, serum_measurable=serum_measurable)
+    ctx = _Context(base, {k: v for k, v in base.values.items() if v is not None})
+    results: list[Result] = []
+    flags: dict[date, list[str]] = {}
+    post = sorted((a for a in assessments if a.on > cycle1_day1), key=lambda a: a.on)
+    for a in post:
+        if a.marrow_pc is not None and "marrow_pc" not in a.spurious:
+            ctx.marrow_pc = a.marrow_pc
+        if a.marrow_clonal is not None:
+            ctx.marrow_clonal = a.marrow_clonal
+        if a.plasmacytoma is not None:
+            ctx.plasmacytoma = a.plasmacytoma
+        if a.value("plasmacytoma_size") is not None:
+            ctx.plasmacytoma_size = a.value("plasmacytoma_size")
+        category, reason = _category(a, ctx)
+        after = next_therapy_on is not None and a.on >= next_therapy_on
+        d = a.value("dflc")
+        if base.driver == "spep" and d is not None and "dflc" in ctx.nadir and category != Category.PD and not after:
+            rise = d - ctx.nadir["dflc"]
+            if rise * HUNDRED >= ctx.nadir["dflc"] * 25 and rise > 10:
+                flags.setdefault(a.on, []).append(
+                    f"dFLC {_fmt(d)} mg/dL on {a.on.isoformat()}, +{_fmt(rise)} from its nadir, in a patient followed by serum M-protein: "
+                    "look for light-chain escape."
+                )
+        results.append(Result(a.on, a.id, category, reason, _changes(a, base), dict(ctx.nadir), after_next_therapy=after))
+        for name in PARAMETERS:
+            v = a.value(name)
+            if v is not None and (name not in ctx.nadir or v < ctx.nadir[name]):
+                ctx.nadir[name] = v
+    return _course(base, results, next_therapy_on, flags)
+
+
+def _course(base: Baseline, results: list[Result], next_therapy_on: date | None, r_flags: dict[date, list[str]]) -> Response:
+    confirmed: list[tuple[Category, date]] = []
+    out: list[Result] = []
+    flags: list[str] = []
+    for i, r in enumerate(results):
+        prev = results[i - 1] if i else None
+        conf = None
+        if prev is not None and not r.after_next_therapy and prev.category != Category.NE and r.category != Category.NE:
+            if prev.category == Category.PD and r.category == Category.PD:
+                conf = Category.PD
+            elif Category.PD not in (prev.category, r.category):
+                conf = min(prev.category, r.category, key=lambda c: c.rank)
+        if conf is not None:
+            confirmed.append((conf, prev.on))
+            out.append(Result(r.on, r.id, r.category, r.reason, r.change_pct, r.nadir, conf, prev.on, r.after_next_therapy))
+        else:
+            out.append(r)
+    before = [r for r in out if not r.after_next_therapy]
+    if next_therapy_on is not None and before and before[-1].category == Category.PD and before[-1].confirmed != Category.PD:
+        flags.append(f"Progression on {before[-1].on.isoformat()} not confirmed before the next therapy started {next_therapy_on.isoformat()}.")
+    flags += [f for r in out for f in r_flags.get(r.on, [])][:1]
+    pd = [on for cat, on in confirmed if cat == Category.PD]
+    progression_on = min(pd) if pd else None
+    responses = [(cat, on) for cat, on in confirmed if cat != Category.PD and (progression_on is None or on < progression_on)]
+    if responses:
+        best_cat = max((c for c, _ in responses), key=lambda c: c.rank)
+        best_on = min(on for c, on in responses if c == best_cat)
+        best_reason = f"{best_cat} confirmed from {best_on.isoformat()}"
+    elif progression_on is not None:
+        best_cat, best_on, best_reason = Category.PD, progression_on, f"PD confirmed from {progression_on.isoformat()} with no confirmed response before"
+    else:
+        best_cat, best_on = Category.NE, None
+        best_reason = "no category confirmed by two consecutive assessments" if before else "no assessment after baseline"
+    first_response = min((on for c, on in responses if c in RESPONSES), default=None)
+    changes = [r.change_pct[base.driver] for r in before if base.driver and base.driver in r.change_pct]
+    best_change = min(changes) if changes else None
+    return Response(base, tuple(out), best_cat, best_on, best_reason, progression_on, first_response, best_change, tuple(flags), RULE_VERSION, tuple(confirmed))
