@@ -195,6 +195,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {
     # Patients in their DLT window: time alone can complete a window or a cycle 2 delay.
     "dlt-window-nightly": {"task": "toxicity.evaluate_window_nightly", "schedule": crontab(hour=2, minute=15)},
+    # Endpoints: censoring moves with time; responses themselves change only with their inputs.
+    "endpoints-nightly": {"task": "response.nightly", "schedule": crontab(hour=2, minute=45)},
 }
 
 LOGGING = {

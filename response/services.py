@@ -1,0 +1,415 @@
+"""Writes for response: assessments (units converted), spurious values, follow-up, and the computed results.
+
+Every write is atomic, validated and audited; one that changes what the IMWG rules
+read queues the patient's recompute on commit (response.tasks), which queues the
+trial's endpoints after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from cohorts.models import DoseLevel, Enrolment, Patient, Trial
+from dosing.models import Cycle
+from trialsite.audit import audited_save
+
+from . import endpoints, imwg
+from .models import SPURIOUS_PARAMETERS, EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
+
+MIN_REASON = 3
+# value name -> {unit: factor to the stored unit}
+UNITS = {
+    "spep": {"g/dL": Decimal(1), "g/L": Decimal("0.1")},
+    "upep": {"mg/24h": Decimal(1), "g/24h": Decimal(1000)},
+    "kappa": {"mg/dL": Decimal(1), "mg/L": Decimal("0.1")},
+    "lambda_flc": {"mg/dL": Decimal(1), "mg/L": Decimal("0.1")},
+    "marrow_pc": {"%": Decimal(1)},
+    "plasmacytoma_size": {"cm2": Decimal(1)},
+}
+PLACES = {"spep": Decimal("0.01"), "upep": Decimal("0.1"), "kappa": Decimal("0.001"), "lambda_flc": Decimal("0.001")}
+PLACES |= {"marrow_pc": Decimal("0.1"), "plasmacytoma_size": Decimal("0.01")}
+FLAGS = ("serum_ife", "urine_ife", "marrow_clonal", "plasmacytoma", "new_lesions")
+LABELS = {
+    "spep": "Serum M-protein",
+    "upep": "Urine M-protein",
+    "kappa": "Kappa FLC",
+    "lambda_flc": "Lambda FLC",
+    "marrow_pc": "Marrow plasma cells",
+    "plasmacytoma_size": "Plasmacytoma size",
+}
+
+
+def _lock_patient(patient: Patient, by: User) -> Patient:
+    patient = Patient.objects.select_for_update().select_related("trial", "site").get(pk=patient.pk)
+    if by.site_scoped and by.site_id != patient.site_id:
+        raise PermissionDenied("Coordinators enter data for their own site's patients only.")
+    return patient
+
+
+def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def queue_response(patient_id: int) -> None:
+    from .tasks import queue_response_recompute
+
+    queue_response_recompute(patient_id)
+
+
+# ---------------------------------------------------------------- assessments
+
+
+def convert(values: dict, units: dict[str, str]) -> tuple[dict, dict[str, list[str]]]:
+    """Values as entered into stored units; every problem at once."""
+    out, errors = {}, {}
+    for name, factors in UNITS.items():
+        raw = values.get(name)
+        if raw is None or raw == "":
+            out[name] = None
+            continue
+        try:
+            value = Decimal(str(raw))
+        except InvalidOperation:
+            _add(errors, name, "Enter a number.")
+            continue
+        unit = units.get(name) or next(iter(factors))
+        if unit not in factors:
+            _add(errors, name, f"Unit must be one of {', '.join(factors)}.")
+            continue
+        if value < 0:
+            _add(errors, name, f"{LABELS[name]} cannot be negative.")
+            continue
+        stored = (value * factors[unit]).quantize(PLACES[name])
+        if name == "marrow_pc" and stored > 100:
+            _add(errors, name, "Marrow plasma cells are a percentage: at most 100%.")
+            continue
+        out[name] = stored
+    ku, lu = units.get("kappa") or "mg/dL", units.get("lambda_flc") or "mg/dL"
+    if values.get("kappa") not in (None, "") and values.get("lambda_flc") not in (None, "") and ku != lu:
+        _add(errors, "lambda_flc", f"Kappa is in {ku} and lambda in {lu}: enter both light chains in the same unit (are they swapped?).")
+    for name in FLAGS:
+        out[name] = values.get(name)
+    out["serum_isotype"] = values.get("serum_isotype") or ""
+    return out, errors
+
+
+def _check_assessment(patient: Patient, on: date | None, values: dict, today: date) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if on is None:
+        _add(errors, "on", "Give the date of the assessment.")
+    elif on > today:
+        _add(errors, "on", "The assessment date cannot be in the future.")
+    elif patient.consent_date is not None and on < patient.consent_date:
+        _add(errors, "on", f"The assessment is dated before consent ({patient.consent_date.isoformat()}).")
+    if values.get("plasmacytoma_size") is not None and values.get("plasmacytoma") is False:
+        _add(errors, "plasmacytoma_size", "A size is given but no plasmacytoma is present.")
+    if all(values.get(k) is None for k in (*UNITS, *FLAGS)):
+        _add(errors, "__all__", "Enter at least one result.")
+    return errors
+
+
+@transaction.atomic
+def assessment_record(
+    *,
+    patient: Patient,
+    by: User,
+    on: date,
+    values: dict,
+    units: dict[str, str] | None = None,
+    reason_for_change: str = "",
+    today: date | None = None,
+) -> MyelomaAssessment:
+    """Record (or, with a reason, correct) the myeloma assessment of one date. Units are converted:
+    serum M-protein g/L -> g/dL, urine g/24 h -> mg/24 h, free light chains mg/L -> mg/dL."""
+    today = today or timezone.localdate()
+    patient = _lock_patient(patient, by)
+    converted, errors = convert(values, units or {})
+    errors.update({k: v for k, v in _check_assessment(patient, on, converted, today).items() if k not in errors})
+    if errors:
+        raise ValidationError(errors)
+    existing = MyelomaAssessment.objects.select_for_update().filter(patient=patient, on=on).first()
+    if existing is not None:
+        changed = {k: v for k, v in converted.items() if getattr(existing, k) != v and not (v is None and k not in values)}
+        if not changed:
+            return existing
+        if not reason_for_change or len(reason_for_change.strip()) < MIN_REASON:
+            raise ValidationError({"reason_for_change": [f"The assessment of {on.isoformat()} is already recorded: give a reason for the change."]})
+        for k, v in changed.items():
+            setattr(existing, k, v)
+        audited_save(existing, by=by, reason=reason_for_change.strip())
+        queue_response(patient.pk)
+        return existing
+    assessment = MyelomaAssessment(patient=patient, on=on, entered_by=by, **converted)
+    audited_save(assessment, by=by, reason="Recorded")
+    queue_response(patient.pk)
+    return assessment
+
+
+@transaction.atomic
+def assessment_mark_spurious(*, assessment: MyelomaAssessment, by: User, parameter: str, reason: str) -> MyelomaAssessment:
+    """Mark one value as spurious (kept, shown, never a nadir), with the reason."""
+    _lock_patient(assessment.patient, by)
+    assessment = MyelomaAssessment.objects.select_for_update().get(pk=assessment.pk)
+    errors: dict[str, list[str]] = {}
+    if parameter not in SPURIOUS_PARAMETERS:
+        _add(errors, "parameter", f"Choose one of {', '.join(SPURIOUS_PARAMETERS)}.")
+    if not reason or len(reason.strip()) < MIN_REASON:
+        _add(errors, "reason", "Give the reason the value is spurious.")
+    if errors:
+        raise ValidationError(errors)
+    assessment.spurious = {**assessment.spurious, parameter: reason.strip()}
+    audited_save(assessment, by=by, reason=f"{SPURIOUS_PARAMETERS[parameter]} marked spurious: {reason.strip()}")
+    queue_response(assessment.patient_id)
+    return assessment
+
+
+@transaction.atomic
+def followup_record(*, patient: Patient, by: User, reason: str = "", today: date | None = None, **values) -> FollowUp:
+    """Death (date, cause), next therapy (start, regimen), last contact; corrections need a reason."""
+    today = today or timezone.localdate()
+    allowed = {"death_on", "death_cause", "next_therapy_on", "next_therapy_regimen", "last_contact_on"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValidationError({name: ["Not a follow-up field."] for name in sorted(unknown)})
+    patient = _lock_patient(patient, by)
+    follow = FollowUp.objects.select_for_update().filter(patient=patient).first() or FollowUp(patient=patient)
+    merged = {k: values.get(k, getattr(follow, k)) for k in allowed}
+    merged["death_cause"] = (merged["death_cause"] or "").strip()
+    merged["next_therapy_regimen"] = (merged["next_therapy_regimen"] or "").strip()
+    errors: dict[str, list[str]] = {}
+    for k in ("death_on", "next_therapy_on", "last_contact_on"):
+        if merged[k] is not None and merged[k] > today:
+            _add(errors, k, "The date cannot be in the future.")
+        if merged[k] is not None and patient.consent_date and merged[k] < patient.consent_date:
+            _add(errors, k, f"The date is before consent ({patient.consent_date.isoformat()}).")
+    if merged["death_on"] and not merged["death_cause"]:
+        _add(errors, "death_cause", "Give the cause of death.")
+    if merged["next_therapy_on"] and not merged["next_therapy_regimen"]:
+        _add(errors, "next_therapy_regimen", "Give the regimen of the next therapy.")
+    if merged["death_on"] and merged["last_contact_on"] and merged["last_contact_on"] > merged["death_on"]:
+        _add(errors, "last_contact_on", "The last contact cannot be after death.")
+    changed = {k: v for k, v in merged.items() if getattr(follow, k) != v}
+    correcting = follow.pk and any(getattr(follow, k) not in (None, "") for k in changed)
+    if correcting and (not reason or len(reason.strip()) < MIN_REASON):
+        _add(errors, "reason", "A reason for change is required when correcting follow-up data.")
+    if errors:
+        raise ValidationError(errors)
+    if not changed:
+        return follow
+    for k, v in changed.items():
+        setattr(follow, k, v)
+    audited_save(follow, by=by, reason=(reason or "").strip() or "Follow-up recorded")
+    queue_response(patient.pk)
+    return follow
+
+
+# ---------------------------------------------------------------- computing responses
+
+
+def _as_input(a: MyelomaAssessment) -> imwg.Assessment:
+    spurious = frozenset("lambda" if k == "lambda" else k for k in a.spurious)
+    return imwg.Assessment(
+        on=a.on,
+        id=a.pk,
+        spep=a.spep,
+        serum_ife=a.serum_ife,
+        upep=a.upep,
+        urine_ife=a.urine_ife,
+        kappa=a.kappa,
+        lambda_=a.lambda_flc,
+        marrow_pc=a.marrow_pc,
+        marrow_clonal=a.marrow_clonal,
+        plasmacytoma=a.plasmacytoma,
+        plasmacytoma_size=a.plasmacytoma_size,
+        new_lesions=a.new_lesions,
+        spurious=spurious,
+    )
+
+
+def _json(response: imwg.Response) -> dict:
+    b = response.baseline
+    return {
+        "driver": b.driver or "",
+        "baseline": {
+            "values": {k: (str(v) if v is not None else None) for k, v in b.values.items()},
+            "ratio": str(round(b.ratio, 4)) if b.ratio is not None else None,
+            "involved": b.involved,
+            "measurable": list(b.measurable),
+            "reason": b.reason,
+        },
+        "results": [
+            {
+                "on": r.on.isoformat(),
+                "id": r.id,
+                "category": r.category.value,
+                "reason": r.reason,
+                "change_pct": {k: str(round(v, 2)) for k, v in r.change_pct.items()},
+                "confirmed": r.confirmed.value if r.confirmed else None,
+                "confirmed_from": r.confirmed_from.isoformat() if r.confirmed_from else None,
+                "after_next_therapy": r.after_next_therapy,
+            }
+            for r in response.results
+        ],
+        "best": response.best.value,
+        "best_on": response.best_on,
+        "best_reason": response.best_reason,
+        "best_change_pct": round(response.best_change_pct, 2) if response.best_change_pct is not None else None,
+        "first_response_on": response.first_response_on,
+        "progression_on": response.progression_on,
+        "confirmed": [[c.value, on.isoformat()] for c, on in response.confirmed],
+        "flags": list(response.flags),
+        "rule_version": response.rule_version,
+    }
+
+
+def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progress=None) -> dict[str, int]:
+    """Recompute and store the IMWG course of these patients (idempotent: unchanged results are not rewritten).
+
+    A fixed number of queries per chunk; `progress(done)` is called after each chunk.
+    """
+    ids = sorted(set(patient_ids))
+    stats = {"patients": 0, "changed": 0, "skipped": 0}
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        with transaction.atomic():
+            day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
+            next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
+            assessments: dict[int, list[imwg.Assessment]] = {}
+            latest: dict[int, object] = {}
+            for a in MyelomaAssessment.objects.filter(patient_id__in=part).order_by("on"):
+                assessments.setdefault(a.patient_id, []).append(_as_input(a))
+            for pid, at in MyelomaAssessment.history.filter(patient_id__in=part).values_list("patient_id", "history_date").order_by("history_date"):
+                latest[pid] = at
+            existing = {r.patient_id: r for r in ResponseResult.objects.select_for_update().filter(patient_id__in=part)}
+            now = timezone.now()
+            new, changed = [], []
+            for pid in part:
+                if pid not in day1 or pid not in assessments:
+                    stats["skipped"] += 1
+                    continue
+                stats["patients"] += 1
+                try:
+                    data = _json(imwg.evaluate(assessments[pid], cycle1_day1=day1[pid], next_therapy_on=next_therapy.get(pid)))
+                except imwg.ImwgError:
+                    stats["skipped"] += 1
+                    continue
+                digest = hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
+                row = existing.get(pid)
+                if row is not None and row.digest == digest:
+                    continue
+                fields = {
+                    "driver": data["driver"],
+                    "baseline": data["baseline"],
+                    "results": data["results"],
+                    "best": data["best"],
+                    "best_on": data["best_on"],
+                    "best_reason": data["best_reason"],
+                    "best_change_pct": data["best_change_pct"],
+                    "first_response_on": data["first_response_on"],
+                    "progression_on": data["progression_on"],
+                    "confirmed": data["confirmed"],
+                    "flags": data["flags"],
+                    "rule_version": data["rule_version"],
+                    "inputs_at": latest.get(pid),
+                    "computed_at": now,
+                    "digest": digest,
+                }
+                if row is None:
+                    new.append(ResponseResult(patient_id=pid, **fields))
+                else:
+                    for k, v in fields.items():
+                        setattr(row, k, v)
+                    changed.append(row)
+                stats["changed"] += 1
+            ResponseResult.objects.bulk_create(new, batch_size=500)
+            if changed:
+                ResponseResult.objects.bulk_update(changed, [*fields], batch_size=500)
+        if progress is not None:
+            progress(min(start + chunk, len(ids)))
+    return stats
+
+
+def courses_for(trial: Trial) -> list[endpoints.Course]:
+    """Every enrolled patient's inputs to the endpoints (a fixed number of queries)."""
+    enrolments = list(Enrolment.objects.filter(cohort__trial=trial).select_related("patient", "level").order_by("patient__study_id"))
+    ids = [e.patient_id for e in enrolments]
+    cycles: dict[int, dict[int, date]] = {}
+    for pid, number, day1 in Cycle.objects.filter(patient_id__in=ids, number__in=(1, 2)).values_list("patient_id", "number", "day1"):
+        cycles.setdefault(pid, {})[number] = day1
+    results = {r.patient_id: r for r in ResponseResult.objects.filter(patient_id__in=ids)}
+    follow = {f.patient_id: f for f in FollowUp.objects.filter(patient_id__in=ids)}
+    out = []
+    for e in enrolments:
+        c = cycles.get(e.patient_id, {})
+        r, f = results.get(e.patient_id), follow.get(e.patient_id)
+        out.append(
+            endpoints.Course(
+                patient=e.patient.study_id,
+                level=str(e.level.label),
+                start=c.get(1),
+                end_of_cycle2=endpoints.end_of_cycle2(c.get(1), c.get(2), trial.cycle_length_days),
+                assessments=tuple((date.fromisoformat(x["on"]), x["category"]) for x in r.results if not x["after_next_therapy"]) if r else (),
+                confirmed=tuple((cat, date.fromisoformat(on)) for cat, on in r.confirmed) if r else (),
+                best=r.best if r else "NE",
+                progression_on=r.progression_on if r else None,
+                first_response_on=r.first_response_on if r else None,
+                death_on=f.death_on if f else None,
+                next_therapy_on=f.next_therapy_on if f else None,
+                last_contact_on=f.last_contact_on if f else None,
+            )
+        )
+    return out
+
+
+@transaction.atomic
+def endpoints_compute(*, trial: Trial) -> EndpointSnapshot:
+    """Compute the trial's endpoints and store a snapshot (a new one only when the numbers changed)."""
+    courses = courses_for(trial)
+    levels = [str(label) for label in DoseLevel.objects.filter(trial=trial).order_by("order").values_list("label", flat=True)]
+    data = json.loads(json.dumps(endpoints.compute(courses, levels=levels), default=str))
+    inputs_at = ResponseResult.objects.filter(patient__trial=trial).order_by("-computed_at").values_list("computed_at", flat=True).first()
+    latest = EndpointSnapshot.objects.filter(trial=trial).order_by("-computed_at").first()
+    if latest is not None and latest.data == data:
+        return latest
+    return EndpointSnapshot.objects.create(
+        trial=trial,
+        data=data,
+        rule_version=f"{imwg.RULE_VERSION}+{endpoints.RULE_VERSION}",
+        inputs_at=inputs_at,
+        computed_at=timezone.now(),
+        patients=len(courses),
+    )
+
+
+def trial_recompute_start(*, trial: Trial, by: User | None) -> RecomputeJob:
+    from .tasks import recompute_trial
+
+    job = RecomputeJob.objects.create(trial=trial, requested_by=by, requested_at=timezone.now())
+    transaction.on_commit(lambda: recompute_trial.delay(job.pk), robust=True)
+    return job
+
+
+def trial_recompute(*, job: RecomputeJob) -> RecomputeJob:
+    """Recompute every patient of the trial, then its endpoints, recording progress on the job."""
+    ids = list(Patient.objects.filter(trial=job.trial, cycles__number=1).values_list("pk", flat=True))
+    RecomputeJob.objects.filter(pk=job.pk).update(status=RecomputeJob.Status.RUNNING, total=len(ids), done=0)
+    try:
+        stats = response_compute_many(ids, progress=lambda done: RecomputeJob.objects.filter(pk=job.pk).update(done=done))
+        endpoints_compute(trial=job.trial)
+    except Exception as exc:
+        RecomputeJob.objects.filter(pk=job.pk).update(status=RecomputeJob.Status.FAILED, finished_at=timezone.now(), message=str(exc)[:500])
+        raise
+    RecomputeJob.objects.filter(pk=job.pk).update(
+        status=RecomputeJob.Status.DONE, done=len(ids), finished_at=timezone.now(), message=f"{stats['patients']} patients, {stats['changed']} changed"
+    )
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,71 @@
+"""Celery tasks for response: thin, named, idempotent.
+
+- response.recompute_patient: a patient's IMWG course, queued on commit when their
+  assessments or follow-up change; then the trial's endpoints are queued.
+- response.recompute_endpoints: the trial's endpoints from the stored responses.
+- response.recompute_trial: every patient of a trial and its endpoints, with the
+  progress recorded on a RecomputeJob (shown on the dashboard).
+- response.nightly: the endpoints of every trial (time alone changes censoring).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import connection, transaction
+
+
+@shared_task(name="response.recompute_patient", acks_late=True)
+def recompute_patient(patient_id: int) -> dict:
+    from cohorts.models import Patient
+
+    from .services import response_compute_many
+
+    stats = response_compute_many([patient_id])
+    trial_id = Patient.objects.values_list("trial_id", flat=True).get(pk=patient_id)
+    queue_endpoints(trial_id)
+    return stats
+
+
+@shared_task(name="response.recompute_endpoints", acks_late=True)
+def recompute_endpoints(trial_id: int) -> dict:
+    from cohorts.models import Trial
+
+    from .services import endpoints_compute
+
+    snapshot = endpoints_compute(trial=Trial.objects.get(pk=trial_id))
+    return {"snapshot": snapshot.pk, "patients": snapshot.patients}
+
+
+@shared_task(name="response.recompute_trial", acks_late=True)
+def recompute_trial(job_id: int) -> dict:
+    from .models import RecomputeJob
+    from .services import trial_recompute
+
+    job = trial_recompute(job=RecomputeJob.objects.select_related("trial").get(pk=job_id))
+    return {"job": job.pk, "status": job.status, "done": job.done}
+
+
+@shared_task(name="response.nightly", acks_late=True)
+def nightly() -> dict:
+    from cohorts.models import Trial
+
+    from .services import endpoints_compute
+
+    return {trial.code: endpoints_compute(trial=trial).pk for trial in Trial.objects.all()}
+
+
+def _queue_once(marker: str, key: int, send) -> None:
+    pending = [getattr(callback, marker, None) for _sids, callback, *_ in getattr(connection, "run_on_commit", [])]
+    if key in pending:
+        return
+    setattr(send, marker, key)
+    transaction.on_commit(send, robust=True)
+
+
+def queue_response_recompute(patient_id: int) -> None:
+    """Once per transaction, after commit."""
+    _queue_once("response_patient", patient_id, lambda: recompute_patient.delay(patient_id))
+
+
+def queue_endpoints(trial_id: int) -> None:
+    _queue_once("endpoints_trial", trial_id, lambda: recompute_endpoints.delay(trial_id))

@@ -1,0 +1,117 @@
+"""Response services on the database: assessments with unit conversion, spurious values, follow-up,
+stored IMWG courses and endpoint snapshots, the whole-trial recompute with its progress."""
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from response.models import EndpointSnapshot, MyelomaAssessment, RecomputeJob, ResponseResult
+from response.services import (
+    assessment_mark_spurious,
+    assessment_record,
+    endpoints_compute,
+    followup_record,
+    response_compute_many,
+    trial_recompute,
+)
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=390)
+
+
+def d(n):
+    return C1 + timedelta(days=n)
+
+
+def record(patient, by, day, **values):
+    units = values.pop("units", {})
+    return assessment_record(patient=patient, by=by, on=d(day), values=values, units=units)
+
+
+@pytest.fixture
+def responder(on_c1, alice):
+    record(on_c1, alice, -2, spep="30", units={"spep": "g/L"}, upep="0")  # 3.0 g/dL
+    record(on_c1, alice, 28, spep="1.5", upep="0")
+    record(on_c1, alice, 56, spep="1.4", upep="0")
+    return on_c1
+
+
+def test_units_are_converted_on_entry(on_c1, alice):
+    a = record(
+        on_c1, alice, -2, spep="30", kappa="400", lambda_flc="10", upep="0.3", units={"spep": "g/L", "kappa": "mg/L", "lambda_flc": "mg/L", "upep": "g/24h"}
+    )
+    a.refresh_from_db()
+    assert (a.spep, a.kappa, a.lambda_flc, a.upep) == (D("3.00"), D("40.000"), D("1.000"), D("300.0"))
+    assert a.ratio == D(40)
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"spep": "-0.1"}, "spep", "cannot be negative"),
+        ({"marrow_pc": "101"}, "marrow_pc", "at most 100%"),
+        ({"kappa": "40", "lambda_flc": "1", "units": {"kappa": "mg/L", "lambda_flc": "mg/dL"}}, "lambda_flc", "are they swapped?"),
+        ({}, "__all__", "at least one result"),
+    ],
+)
+def test_bad_assessments_are_refused_with_the_field_and_nothing_is_saved(on_c1, alice, values, field, message):
+    with pytest.raises(ValidationError) as info:
+        record(on_c1, alice, 28, **values)
+    assert message in " ".join(info.value.message_dict[field])
+    assert MyelomaAssessment.objects.count() == 0
+
+
+def test_an_assessment_before_consent_is_refused(on_c1, alice):
+    with pytest.raises(ValidationError) as info:
+        record(on_c1, alice, -200, spep="3")
+    assert "before consent" in info.value.message_dict["on"][0]
+
+
+def test_the_stored_course_has_the_confirmed_pr_and_recomputing_is_idempotent(responder):
+    assert response_compute_many([responder.pk]) == {"patients": 1, "changed": 1, "skipped": 0}
+    result = ResponseResult.objects.get(patient=responder)
+    assert (result.best, result.best_on, result.driver, result.best_change_pct) == ("PR", d(28), "spep", D("-53.33"))
+    assert [r["category"] for r in result.results] == ["PR", "PR"]
+    assert result.inputs_at is not None
+    assert response_compute_many([responder.pk])["changed"] == 0
+
+
+def test_a_spurious_value_is_not_a_nadir(responder, alice):
+    low = record(responder, alice, 84, spep="0.2", upep="0")
+    record(responder, alice, 112, spep="1.0", upep="0")
+    response_compute_many([responder.pk])
+    assert ResponseResult.objects.get(patient=responder).results[-1]["category"] == "PD"  # +0.8 from the nadir 0.2
+    assessment_mark_spurious(assessment=low, by=alice, parameter="spep", reason="haemolysed sample")
+    response_compute_many([responder.pk])
+    assert ResponseResult.objects.get(patient=responder).results[-1]["category"] != "PD"
+
+
+def test_follow_up_needs_a_cause_and_a_reason_to_correct(on_c1, alice):
+    with pytest.raises(ValidationError) as info:
+        followup_record(patient=on_c1, by=alice, death_on=d(300))
+    assert "cause" in info.value.message_dict["death_cause"][0]
+    followup_record(patient=on_c1, by=alice, next_therapy_on=d(200), next_therapy_regimen="KRd")
+    with pytest.raises(ValidationError):
+        followup_record(patient=on_c1, by=alice, next_therapy_on=d(210))
+    follow = followup_record(patient=on_c1, by=alice, next_therapy_on=d(210), reason="date per letter")
+    assert follow.next_therapy_on == d(210)
+
+
+def test_endpoints_snapshot_is_stored_once_per_change(responder, trial):
+    response_compute_many([responder.pk])
+    snap = endpoints_compute(trial=trial)
+    assert snap.data["overall"]["orr"] == {"n": 1, "of": 1, "pct": 100.0}
+    assert snap.data["overall"]["initial_response_rate"]["n"] == 1
+    assert endpoints_compute(trial=trial).pk == snap.pk
+    assert EndpointSnapshot.objects.count() == 1
+
+
+def test_whole_trial_recompute_records_its_progress(responder, trial, dana):
+    job = RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now())
+    job = trial_recompute(job=job)
+    assert (job.status, job.total, job.done) == ("done", 1, 1)
+    assert ResponseResult.objects.filter(patient=responder).exists()
