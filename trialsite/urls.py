@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from cohorts import api as cohorts_api
 from cohorts import decisions_api
 from dosing import api as dosing_api
+from response import api as response_api
 from toxicity import api as toxicity_api
 
 router = DefaultRouter()
@@ -20,6 +21,9 @@ router.register("planned-doses", dosing_api.PlannedDoseViewSet, basename="planne
 router.register("administrations", dosing_api.AdministrationViewSet, basename="administration")
 router.register("modifications", dosing_api.ModificationViewSet, basename="modification")
 router.register("off-treatment", dosing_api.OffTreatmentViewSet, basename="off-treatment")
+router.register("assessments", response_api.AssessmentViewSet, basename="assessment")
+router.register("follow-up", response_api.FollowUpViewSet, basename="follow-up")
+router.register("responses", response_api.ResponseViewSet, basename="response")
 router.register("decisions", decisions_api.DecisionViewSet, basename="decision")
 router.register("adverse-events", toxicity_api.AdverseEventViewSet, basename="adverse-event")
 router.register("labs", toxicity_api.LabResultViewSet, basename="lab")
@@ -33,11 +37,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/worklist/", dosing_api.WorklistView.as_view(), name="api-worklist"),
     path("api/v1/trials/<str:code>/escalation/", decisions_api.EscalationStateView.as_view(), name="api-escalation"),
+    path("api/v1/trials/<str:code>/endpoints/", response_api.EndpointsView.as_view(), name="api-endpoints"),
+    path("api/v1/trials/<str:code>/recompute/", response_api.RecomputeView.as_view(), name="api-recompute"),
     path("api/v1/ctcae-terms/", toxicity_api.CtcaeTermsView.as_view(), name="api-ctcae-terms"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("dosing.urls")),
     path("", include("toxicity.urls")),
+    path("", include("response.urls")),
     path("", include("cohorts.urls")),
 ]

@@ -52,6 +52,7 @@ def celery_worker_process(transactional_db, tmp_path):
         worker = subprocess.Popen(command, cwd=Path(settings.BASE_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")}
     app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False, task_default_queue=queue)
+    _fresh_connections(app)
     try:
         deadline = time.monotonic() + 30
         while "ready." not in log.read_text():
@@ -66,7 +67,16 @@ def celery_worker_process(transactional_db, tmp_path):
         except subprocess.TimeoutExpired:
             worker.kill()
         app.conf.update(saved)
+        _fresh_connections(app)
         redis.Redis.from_url(broker).delete(queue)
+
+
+def _fresh_connections(app) -> None:
+    """Forget the pools built for the previous broker (inline tasks earlier in the run build one for memory://)."""
+    app._pool = None
+    app.amqp._producer_pool = None
+    app._backend_cache = None  # the result backend is cached per app: rebuild it from the new URL
+    app._local.__dict__.pop("backend", None)
 
 
 def wait_for(check, timeout: float = 30.0, interval: float = 0.2):

@@ -1,0 +1,166 @@
+"""REST endpoints for response: assessments, follow-up, computed responses, endpoints, whole-trial recompute."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import Perm
+from cohorts import selectors as cohort_selectors
+from dosing.api import PatientRef, _PatientFiltered, _visible
+
+from . import services
+from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
+
+VALUE_FIELDS = ["spep", "upep", "kappa", "lambda_flc", "marrow_pc", "plasmacytoma_size"]
+FLAG_FIELDS = ["serum_ife", "urine_ife", "marrow_clonal", "plasmacytoma", "new_lesions"]
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    ratio = serializers.DecimalField(max_digits=12, decimal_places=4, read_only=True, allow_null=True)
+    dflc = serializers.DecimalField(max_digits=12, decimal_places=3, read_only=True, allow_null=True)
+
+    class Meta:
+        model = MyelomaAssessment
+        fields = ["id", "patient", "on", *VALUE_FIELDS, *FLAG_FIELDS, "serum_isotype", "ratio", "dflc", "spurious"]
+
+
+class AssessmentRecordSerializer(serializers.Serializer):
+    patient = PatientRef()
+    on = serializers.DateField()
+    values = serializers.DictField(help_text=f"Any of {', '.join(VALUE_FIELDS + FLAG_FIELDS)}, serum_isotype")
+    units = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text='spep "g/dL"|"g/L", upep "mg/24h"|"g/24h", kappa and lambda_flc "mg/dL"|"mg/L"'
+    )
+    reason_for_change = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_values(self, values):
+        unknown = set(values) - set(VALUE_FIELDS + FLAG_FIELDS + ["serum_isotype"])
+        if unknown:
+            raise serializers.ValidationError(f"Unknown values: {', '.join(sorted(unknown))}.")
+        return values
+
+
+class SpuriousSerializer(serializers.Serializer):
+    parameter = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class AssessmentViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = AssessmentSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return MyelomaAssessment.objects.none()
+        return self.filter_patient(_visible(self.request, MyelomaAssessment.objects.select_related("patient"))).order_by("patient__study_id", "on")
+
+    @extend_schema(request=AssessmentRecordSerializer, responses={201: AssessmentSerializer})
+    def create(self, request, *args, **kwargs):
+        """Record (or correct, with reason_for_change) the assessment of one date; units converted."""
+        s = AssessmentRecordSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        assessment = services.assessment_record(by=request.user, **s.validated_data)
+        return Response(AssessmentSerializer(assessment).data, status=201)
+
+    @extend_schema(request=SpuriousSerializer, responses={200: AssessmentSerializer})
+    @action(detail=True, methods=["post"])
+    def spurious(self, request, pk=None):
+        s = SpuriousSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        assessment = services.assessment_mark_spurious(assessment=self.get_object(), by=request.user, **s.validated_data)
+        return Response(AssessmentSerializer(assessment).data)
+
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+
+    class Meta:
+        model = FollowUp
+        fields = ["patient", "death_on", "death_cause", "next_therapy_on", "next_therapy_regimen", "last_contact_on"]
+
+
+class FollowUpWriteSerializer(serializers.Serializer):
+    patient = PatientRef()
+    death_on = serializers.DateField(required=False, allow_null=True)
+    death_cause = serializers.CharField(required=False, allow_blank=True)
+    next_therapy_on = serializers.DateField(required=False, allow_null=True)
+    next_therapy_regimen = serializers.CharField(required=False, allow_blank=True)
+    last_contact_on = serializers.DateField(required=False, allow_null=True)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class FollowUpViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = FollowUpSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return FollowUp.objects.none()
+        return self.filter_patient(_visible(self.request, FollowUp.objects.select_related("patient"))).order_by("patient__study_id")
+
+    @extend_schema(request=FollowUpWriteSerializer, responses={201: FollowUpSerializer})
+    def create(self, request, *args, **kwargs):
+        s = FollowUpWriteSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        return Response(FollowUpSerializer(services.followup_record(by=request.user, **s.validated_data)).data, status=201)
+
+
+class ResponseSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+
+    class Meta:
+        model = ResponseResult
+        fields = ["patient", "driver", "baseline", "results", "best", "best_on", "best_reason", "best_change_pct", "first_response_on"]
+        fields += ["progression_on", "confirmed", "flags", "rule_version", "inputs_at", "computed_at"]
+
+
+class ResponseViewSet(_PatientFiltered, viewsets.ReadOnlyModelViewSet):
+    """Stored IMWG courses (computed by Celery; never computed on read)."""
+
+    serializer_class = ResponseSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ResponseResult.objects.none()
+        return self.filter_patient(_visible(self.request, ResponseResult.objects.select_related("patient"))).order_by("patient__study_id")
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    trial = serializers.CharField(source="trial.code")
+
+    class Meta:
+        model = EndpointSnapshot
+        fields = ["trial", "data", "rule_version", "inputs_at", "computed_at", "patients"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RecomputeJob
+        fields = ["id", "status", "total", "done", "requested_at", "finished_at", "message"]
+
+
+class EndpointsView(APIView):
+    @extend_schema(responses=EndpointSerializer)
+    def get(self, request, code):
+        """The trial's latest endpoints, with their definitions, rule version and input time."""
+        trial = cohort_selectors.trial_get(code)
+        snapshot = EndpointSnapshot.objects.filter(trial=trial).order_by("-computed_at").first()
+        if snapshot is None:
+            return Response({"status": 404, "code": "not_found", "detail": "No endpoints computed yet.", "errors": {}}, status=404)
+        return Response(EndpointSerializer(snapshot).data)
+
+
+class RecomputeView(APIView):
+    write_perm = Perm.EXPORT
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    def post(self, request, code):
+        """Recompute every response and the endpoints of the trial; poll the job for progress."""
+        job = services.trial_recompute_start(trial=cohort_selectors.trial_get(code), by=request.user)
+        return Response(JobSerializer(job).data, status=202)
+
+    @extend_schema(responses={200: JobSerializer})
+    def get(self, request, code):
+        job = RecomputeJob.objects.filter(trial=cohort_selectors.trial_get(code)).order_by("-requested_at").first()
+        return Response(JobSerializer(job).data if job else {})

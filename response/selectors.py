@@ -1,0 +1,102 @@
+"""Reads for the response pages: stored results only (dashboards never compute a response)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from accounts.models import User
+from cohorts import selectors as cohort_selectors
+from cohorts.models import Enrolment, Patient, Trial
+from dosing.models import Cycle, OffTreatment
+
+from . import plots
+from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
+
+
+@dataclass
+class AssessmentRow:
+    assessment: MyelomaAssessment
+    result: dict | None
+
+
+def patient_response(patient: Patient) -> dict:
+    assessments = list(MyelomaAssessment.objects.filter(patient=patient).order_by("on"))
+    result = ResponseResult.objects.filter(patient=patient).first()
+    by_date = {r["on"]: r for r in result.results} if result else {}
+    rows = [AssessmentRow(a, by_date.get(a.on.isoformat())) for a in assessments]
+    day1 = Cycle.objects.filter(patient=patient, number=1).values_list("day1", flat=True).first()
+    return {"rows": rows, "result": result, "follow_up": FollowUp.objects.filter(patient=patient).first(), "cycle1_day1": day1}
+
+
+def _km_series(name: str, summary: dict) -> plots.KmSeries | None:
+    curve = summary.get("curve")
+    if not curve:
+        return None
+    events = [t for t, e in zip(curve["times"], curve["events"], strict=True) if e]
+    keep = [i for i, e in enumerate(curve["events"]) if e]
+    at_risk = curve["at_risk"]
+    return plots.KmSeries(
+        name=name,
+        times=tuple(events),
+        survival=tuple(curve["survival"][i] for i in keep),
+        lower=tuple(curve["lower"][i] if curve["lower"][i] is not None else float("nan") for i in keep),
+        upper=tuple(curve["upper"][i] if curve["upper"][i] is not None else float("nan") for i in keep),
+        censored_times=tuple(curve["censored_times"]),
+        at_risk=lambda t, at_risk=at_risk: at_risk.get(str(int(t)) if float(t).is_integer() else str(t), 0),
+    )
+
+
+def km_svg(snapshot: EndpointSnapshot | None, endpoint: str, x_label: str) -> str:
+    if snapshot is None:
+        return ""
+    series = [_km_series("All patients", snapshot.data["overall"][endpoint])]
+    series += [_km_series(f"Level {level}", group[endpoint]) for level, group in snapshot.data["by_level"].items()]
+    series = [s for s in series if s is not None]
+    return plots.km_plot(series, x_label=x_label, times_at_risk=[float(m) for m in snapshot.data["at_risk_months"]]) if series else ""
+
+
+def dashboard(trial: Trial, user: User, *, today: date) -> dict:
+    """The trial's stored endpoints, and per visible patient the stored best response (waterfall, swimmer)."""
+    visible = cohort_selectors.patients_for_user(user, trial)
+    enrolments = {e.patient_id: e for e in Enrolment.objects.filter(patient__in=visible.values("pk")).select_related("patient", "level")}
+    results = {r.patient_id: r for r in ResponseResult.objects.filter(patient_id__in=list(enrolments))}
+    day1 = dict(Cycle.objects.filter(patient_id__in=list(enrolments), number=1).values_list("patient_id", "day1"))
+    off = {o.patient_id: o for o in OffTreatment.objects.filter(patient_id__in=list(enrolments))}
+    follow = {f.patient_id: f for f in FollowUp.objects.filter(patient_id__in=list(enrolments))}
+    bars, lanes = [], []
+    for pid, e in sorted(enrolments.items(), key=lambda kv: kv[1].patient.study_id):
+        r = results.get(pid)
+        level = str(e.level.label)
+        if r is not None:
+            bars.append(plots.WaterfallBar(e.patient.study_id, Decimal(r.best_change_pct) if r.best_change_pct is not None else None, r.best, level))
+        if pid in day1:
+            marks = []
+            if r is not None:
+                seen = set()
+                for category, on in r.confirmed:
+                    if category != "PD" and category not in seen:
+                        seen.add(category)
+                        marks.append(plots.Mark(date.fromisoformat(on), "response", category))
+                if r.progression_on:
+                    marks.append(plots.Mark(r.progression_on, "progression", "PD"))
+            f = follow.get(pid)
+            if f and f.death_on:
+                marks.append(plots.Mark(f.death_on, "death", "death"))
+            o = off.get(pid)
+            if o:
+                marks.append(plots.Mark(o.decided_on, "off_treatment", "off treatment"))
+            lanes.append(plots.SwimLane(e.patient.study_id, level, day1[pid], o.last_dose_on if o else None, o is None, tuple(marks)))
+    lanes.sort(key=lambda lane: ((lane.end or today) - lane.start).days, reverse=True)
+    snapshot = EndpointSnapshot.objects.filter(trial=trial).order_by("-computed_at").first()
+    return {
+        "snapshot": snapshot,
+        "waterfall": plots.waterfall(bars),
+        "swimmer": plots.swimmer(lanes, today=today),
+        "pfs": km_svg(snapshot, "pfs", "Months from cycle 1 day 1"),
+        "ttnt": km_svg(snapshot, "ttnt", "Months from cycle 1 day 1"),
+        "ttp": km_svg(snapshot, "ttp", "Months from first confirmed response"),
+        "job": RecomputeJob.objects.filter(trial=trial).order_by("-requested_at").first(),
+        "results": len(results),
+    }

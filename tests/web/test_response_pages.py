@@ -1,0 +1,152 @@
+"""The response tab, the trial's response dashboard, SVG downloads and the response API, per persona."""
+
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from response.models import MyelomaAssessment, RecomputeJob
+from response.services import assessment_record, endpoints_compute, response_compute_many
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=390)
+
+
+def d(n):
+    return C1 + timedelta(days=n)
+
+
+@pytest.fixture
+def responder(on_c1, alice, trial):
+    for day, spep in ((-2, "3.0"), (28, "1.5"), (56, "1.4")):
+        assessment_record(patient=on_c1, by=alice, on=d(day), values={"spep": spep, "upep": "0"})
+    response_compute_many([on_c1.pk])
+    endpoints_compute(trial=trial)
+    return on_c1
+
+
+def post_assessment(client, patient, **values):
+    data = {
+        "action": "assessment",
+        "a-on": d(84).isoformat(),
+        "a-spep_unit": "g/dL",
+        "a-upep_unit": "mg/24h",
+        "a-kappa_unit": "mg/dL",
+        "a-lambda_flc_unit": "mg/dL",
+    }
+    data |= {"a-serum_ife": "unknown", "a-urine_ife": "unknown", "a-marrow_clonal": "unknown", "a-plasmacytoma": "unknown", "a-new_lesions": "unknown"}
+    data |= {f"a-{k}": v for k, v in values.items()}
+    return client.post(reverse("patient_response", args=[patient.study_id]), data)
+
+
+@pytest.mark.parametrize(("persona", "status"), [("alice", 200), ("ivan", 200), ("dana", 200), ("mona", 200), ("bob", 404), ("olga", 403)])
+def test_response_tab_per_persona(client, personas, on_c1, persona, status):
+    client.force_login(personas[persona])
+    assert client.get(reverse("patient_response", args=[on_c1.study_id])).status_code == status
+
+
+def test_the_tab_shows_each_assessment_with_its_category_and_confirmation(client, alice, responder):
+    client.force_login(alice)
+    html = client.get(reverse("patient_response", args=[responder.study_id])).content.decode()
+    assert '<p class="big" id="best-category">PR</p>' in html
+    assert f"PR from {d(28).isoformat()}" in html
+    assert "serum M-protein -50.00% from baseline" in html
+
+
+def test_a_coordinator_enters_an_assessment_in_g_per_litre(client, alice, responder, django_capture_on_commit_callbacks):
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_assessment(client, responder, spep="12", spep_unit="g/L", upep="0")
+    assert response.status_code == 302
+    assert MyelomaAssessment.objects.get(on=d(84)).spep == D("1.20")
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"spep": "-1"}, "spep", "cannot be negative"),
+        ({"marrow_pc": "120"}, "marrow_pc", "at most 100%"),
+        ({"kappa": "40", "lambda_flc": "1", "kappa_unit": "mg/L"}, "lambda_flc", "are they swapped?"),
+        ({"on": (C1 - timedelta(days=100)).isoformat(), "spep": "3"}, "on", "before consent"),
+    ],
+)
+def test_bad_assessments_show_the_error_on_the_form(client, alice, on_c1, values, field, message):
+    client.force_login(alice)
+    response = post_assessment(client, on_c1, **values)
+    assert response.status_code == 200
+    assert message in " ".join(response.context["forms"]["assessment"].errors[field])
+    assert MyelomaAssessment.objects.count() == 0
+
+
+def test_dashboard_shows_rates_with_definitions_plots_and_downloads(client, dana, responder, trial):
+    client.force_login(dana)
+    html = client.get(reverse("trial_response", args=[trial.code])).content.decode()
+    assert 'Disease control rate (protocol "ORR", SD or better)' in html
+    assert 'class="bar"' in html
+    assert f'data-patient="{responder.study_id}"' in html
+    assert 'class="km-curve"' in html
+    svg = client.get(reverse("trial_response_plot", args=[trial.code, "waterfall"]))
+    assert (svg["Content-Type"], svg["Content-Disposition"].startswith("attachment;")) == ("image/svg+xml", True)
+    assert b"<svg" in svg.content
+
+
+def test_recompute_is_queued_and_its_progress_shown(client, dana, mona, alice, responder, trial, django_capture_on_commit_callbacks):
+    client.force_login(mona)
+    assert client.post(reverse("trial_response", args=[trial.code])).status_code == 403
+    client.force_login(dana)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("trial_response", args=[trial.code]))
+    job = RecomputeJob.objects.get()
+    assert (job.status, job.done, job.total) == ("done", 1, 1)
+    assert "1 of 1 patients" in client.get(reverse("trial_response", args=[trial.code])).content.decode()
+
+
+def test_another_sites_coordinator_does_not_see_the_patients_bars(client, bob, responder, trial):
+    client.force_login(bob)
+    html = client.get(reverse("trial_response", args=[trial.code])).content.decode()
+    assert f'data-patient="{responder.study_id}"' not in html
+
+
+def test_dashboard_queries_do_not_grow_with_patients(client, dana, trial, responder, alice, site_a, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(dana)
+    url = reverse("trial_response", args=[trial.code])
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    from cohorts.services import patient_enroll
+    from dosing.services import cycle_start
+    from tests.factories import register_patient
+
+    for _ in range(2):
+        p = register_patient(trial, site_a, alice, consent_date=C1 - timedelta(days=20))
+        patient_enroll(patient=p, by=alice, enrolled_on=C1 - timedelta(days=10))
+        cycle_start(patient=p, by=alice, day1=C1, weight_kg=D("70.0"))
+        for day, spep in ((-2, "2.0"), (28, "2.1")):
+            assessment_record(patient=p, by=alice, on=d(day), values={"spep": spep, "upep": "0"})
+        response_compute_many([p.pk])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(url)
+
+
+def test_api_assessments_responses_and_endpoints(alice, dana, responder, trial):
+    api = APIClient()
+    api.force_authenticate(alice)
+    bad = api.post("/api/v1/assessments/", {"patient": responder.study_id, "on": d(84).isoformat(), "values": {"marrow_pc": "101"}}, format="json")
+    assert (bad.status_code, "marrow_pc" in bad.json()["errors"]) == (400, True)
+    ok = api.post(
+        "/api/v1/assessments/", {"patient": responder.study_id, "on": d(84).isoformat(), "values": {"spep": "14"}, "units": {"spep": "g/L"}}, format="json"
+    )
+    assert (ok.status_code, ok.json()["spep"]) == (201, "1.40")
+    responses = api.get("/api/v1/responses/", {"patient": responder.study_id}).json()["results"]
+    assert responses[0]["best"] == "PR"
+    endpoints = api.get(f"/api/v1/trials/{trial.code}/endpoints/").json()
+    assert endpoints["data"]["overall"]["orr"]["n"] == 1
+    assert api.post(f"/api/v1/trials/{trial.code}/recompute/").status_code == 403
+    api.force_authenticate(dana)
+    assert api.post(f"/api/v1/trials/{trial.code}/recompute/").status_code == 202
