@@ -170,6 +170,14 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
 # ---------------------------------------------------------------- patients
 
 
+def patient_lock(patient: Patient, by: User) -> Patient:
+    """Lock the patient row for a clinical write (two writers queue, never interleave); coordinators only at their site."""
+    patient = Patient.objects.select_for_update().select_related("trial", "site").get(pk=patient.pk)
+    if by.site_scoped and by.site_id != patient.site_id:
+        raise PermissionDenied("Coordinators enter data for their own site's patients only.")
+    return patient
+
+
 def _check_site_access(by: User, site: Site) -> None:
     if by.site_scoped and by.site_id != site.id:
         raise PermissionDenied("Coordinators register and edit patients of their own site only.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -19,6 +19,7 @@ from accounts.roles import Perm, Role
 from cohorts.models import DoseLevel, Drug, Enrolment, LevelDose, Patient
 from cohorts.registration import check_registration
 from cohorts.services import patient_change_status
+from cohorts.services import patient_lock as _lock_patient
 from cohorts.status import OFF_TREATMENT_REASONS, PatientStatus
 from toxicity.tasks import queue_dlt_evaluation
 from trialsite.audit import audit, audited_save
@@ -28,13 +29,6 @@ from .models import Administration, Cycle, DoseModification, OffTreatment, Plann
 
 TREATABLE = (PatientStatus.ENROLLED, PatientStatus.ON_TREATMENT)
 MIN_REASON = 3
-
-
-def _lock_patient(patient: Patient, by: User) -> Patient:
-    patient = Patient.objects.select_for_update().select_related("trial", "site").get(pk=patient.pk)
-    if by.site_scoped and by.site_id != patient.site_id:
-        raise PermissionDenied("Coordinators enter data for their own site's patients only.")
-    return patient
 
 
 def _errors(errors: dict[str, list[str]]) -> None:

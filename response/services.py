@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from cohorts.models import DoseLevel, Enrolment, Patient, Trial
+from cohorts.services import patient_lock as _lock_patient
 from dosing.models import Cycle
 from trialsite.audit import audited_save
 
@@ -46,13 +47,6 @@ LABELS = {
     "marrow_pc": "Marrow plasma cells",
     "plasmacytoma_size": "Plasmacytoma size",
 }
-
-
-def _lock_patient(patient: Patient, by: User) -> Patient:
-    patient = Patient.objects.select_for_update().select_related("trial", "site").get(pk=patient.pk)
-    if by.site_scoped and by.site_id != patient.site_id:
-        raise PermissionDenied("Coordinators enter data for their own site's patients only.")
-    return patient
 
 
 def _add(errors: dict[str, list[str]], field: str, message: str) -> None:

@@ -22,6 +22,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Drug, Patient
+from cohorts.services import patient_lock as _lock_patient
 from trialsite.audit import audit, audited_save
 
 from . import ctcae, dlt, selectors
@@ -46,13 +47,6 @@ HB_UNITS = {"g/dL": Decimal(1), "g/L": Decimal("0.1")}
 PLAUSIBLE_MAX = {"anc": Decimal(100), "wbc": Decimal(500), "platelets": Decimal(2000)}
 LAB_PLACES = {"anc": Decimal("0.01"), "wbc": Decimal("0.01"), "platelets": Decimal("0.1"), "hemoglobin": Decimal("0.1"), "temperature": Decimal("0.1")}
 LAB_LABELS = {"anc": "ANC", "platelets": "Platelets", "hemoglobin": "Hemoglobin", "wbc": "WBC", "temperature": "Temperature"}
-
-
-def _lock_patient(patient: Patient, by: User) -> Patient:
-    patient = Patient.objects.select_for_update().select_related("trial", "site").get(pk=patient.pk)
-    if by.site_scoped and by.site_id != patient.site_id:
-        raise PermissionDenied("Coordinators enter data for their own site's patients only.")
-    return patient
 
 
 def _raise(errors: dict[str, list[str]]) -> None:
