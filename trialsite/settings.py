@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "dosing",
     "toxicity",
     "response",
+    "datamanagement",
 ]
 
 MIDDLEWARE = [

@@ -46,5 +46,7 @@ urlpatterns = [
     path("", include("dosing.urls")),
     path("", include("toxicity.urls")),
     path("", include("response.urls")),
+    path("", include("datamanagement.urls")),
+    path("", include("datamanagement.audit_urls")),
     path("", include("cohorts.urls")),
 ]

@@ -1,0 +1,51 @@
+"""Data management: the log of every export (who, when, what, filters, how many rows).
+
+A zip of all domains is built by a Celery job; its progress and file live on the
+same log row, so the status page and the log table read one model.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class ExportLog(models.Model):
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV (one domain)"
+        CDISC = "cdisc", "CDISC-style CSV (one dataset)"
+        ZIP = "zip", "Zip of all domains"
+        ZIP_CDISC = "zip_cdisc", "Zip of all domains and CDISC-style datasets"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    trial = models.ForeignKey("cohorts.Trial", on_delete=models.PROTECT, related_name="export_logs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_logs")
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    format = models.CharField(max_length=10, choices=Format.choices)
+    domains = models.JSONField(default=list, help_text="Domain (or dataset) names exported")
+    filters = models.JSONField(default=dict, blank=True, help_text="{site, level, date_from, date_to} as given")
+    row_counts = models.JSONField(default=dict, blank=True, help_text="{file name: data rows written}")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    file_path = models.CharField(max_length=500, blank=True, help_text="The zip of a background job")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["trial", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} by {self.user} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.row_counts.values())
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

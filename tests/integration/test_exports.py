@@ -1,0 +1,396 @@
+"""CSV exports on the database: every domain round-trips row for row, its dictionary
+matches its columns, filters and site scoping hold, the zip job writes every file
+with a dictionary and a README, and every export is logged with its row counts."""
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db import models
+from django.utils import timezone
+
+from cohorts.decisions import decision_sign, escalation_propose
+from cohorts.models import Drug, EscalationDecision, Patient
+from cohorts.services import patient_enroll
+from datamanagement import services
+from datamanagement.cdisc import CDISC
+from datamanagement.exports import DOMAINS, TYPES, Filters, csv_stream, dictionary_rows
+from datamanagement.models import ExportLog
+from dosing.models import Administration, Cycle, PlannedDose
+from dosing.services import administration_record, cycle_start
+from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
+from response.services import assessment_record, endpoints_compute, followup_record, response_compute_many
+from tests.factories import PASSWORD, register_patient
+from toxicity.ctcae import TERMS
+from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
+from toxicity.services import ae_record, ae_retract, dlt_confirm, dlt_evaluate_many, lab_record
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+C1 = TODAY - timedelta(days=90)
+RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+
+
+def day(n):
+    """Cycle 1 day n of the first cohort."""
+    return C1 + timedelta(days=n - 1)
+
+
+@dataclass
+class World:
+    trial: object
+    p1: Patient  # site 01, level 1, a DLT (H2), responses
+    p2: Patient  # site 01, level 1
+    p3: Patient  # site 02, level 1
+    p4: Patient  # site 02, level 2 (after the signed escalation)
+    p5: Patient  # site 01, registered, never enrolled
+
+
+def treat(trial, site, by, day1, *, cycle2=True):
+    patient = register_patient(trial, site, by, consent_date=day1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
+    patient_enroll(patient=patient, by=by, enrolled_on=day1 - timedelta(days=10))
+    cycle_start(patient=patient, by=by, day1=day1, weight_kg=Decimal("70.0"))
+    if cycle2:
+        cycle_start(patient=patient, by=by, day1=day1 + timedelta(days=30), weight_kg=Decimal("70.0"), delay_reason="Clinic closed")
+    patient.refresh_from_db()
+    return patient
+
+
+def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
+    """Three patients at level 1, a signed escalation, a fourth at level 2, and data in every domain."""
+    p1, p2 = treat(trial, site_a, alice, C1), treat(trial, site_a, alice, C1)
+    p3 = treat(trial, site_b, bob, C1)
+    dlt_evaluate_many([p1.pk, p2.pk, p3.pk])
+    decision = escalation_propose(trial=trial)
+    decision_sign(decision=decision, by=ivan, password=PASSWORD)
+    p4 = treat(trial, site_b, bob, TODAY - timedelta(days=20), cycle2=False)
+    p5 = register_patient(trial, site_a, alice)
+
+    cycle = Cycle.objects.get(patient=p1, number=1)
+    bendamustine, pomalidomide = Drug.objects.get(trial=trial, code="bendamustine"), Drug.objects.get(trial=trial, code="pomalidomide")
+    administration_record(cycle=cycle, by=alice, drug=bendamustine, day=1, status="given")
+    administration_record(cycle=cycle, by=alice, drug=pomalidomide, day=3, status="held", reason="ANC 0.4")
+    administration_record(cycle=Cycle.objects.get(patient=p3, number=1), by=bob, drug=bendamustine, day=1, status="given")
+
+    ae_record(
+        patient=p1,
+        by=alice,
+        term="neutrophil_count_decreased",
+        grade=4,
+        onset=day(10),
+        resolved=day(19),
+        outcome="recovered",
+        attribution=RELATED,
+        supportive=["gcsf"],
+        serious=True,
+        sae_criteria=["hospitalisation"],
+    )
+    for n, anc in ((10, "0.4"), (19, "0.9")):
+        lab_record(patient=p1, by=alice, on=day(n), anc=anc, platelets="120", hemoglobin="10.5")
+    lab_record(patient=p3, by=bob, on=day(8), wbc="3.1", temperature="37.2")
+    wrong = ae_record(patient=p3, by=bob, term="nausea", grade=1, onset=day(3), attribution=dict.fromkeys(RELATED, "unrelated"))
+    ae_retract(ae=wrong, by=bob, reason="entered for the wrong patient")
+    dlt_evaluate_many([p1.pk])
+    dlt_confirm(proposal=DltProposal.objects.get(patient=p1, rule="H2"), by=ivan)
+
+    for n, spep in ((-2, "3.0"), (28, "1.5"), (56, "1.4")):
+        assessment_record(patient=p1, by=alice, on=day(n), values={"spep": spep, "upep": "0", "serum_ife": True, "serum_isotype": "IgG kappa"})
+    assessment_record(patient=p3, by=bob, on=day(-1), values={"kappa": "40", "lambda_flc": "1.2", "marrow_pc": "35.5"})
+    followup_record(patient=p3, by=bob, last_contact_on=day(60))
+    response_compute_many([p1.pk, p2.pk, p3.pk])
+    endpoints_compute(trial=trial)
+    return World(trial, p1, p2, p3, p4, p5)
+
+
+@pytest.fixture
+def world(trial, site_a, site_b, alice, bob, ivan):
+    return build_world(trial, site_a, site_b, alice, bob, ivan)
+
+
+def read(domain, user, trial, filters=None):
+    filters = filters or Filters()
+    text = "".join(csv_stream(domain.header(trial), domain.rows(user, trial, filters)))
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# ---------------------------------------------------------------- an independent reader
+
+
+def parse(kind, text):
+    """CSV text back to Python, without the export's own code."""
+    if text == "":
+        return None
+    return {
+        "boolean": lambda t: {"true": True, "false": False}[t],
+        "integer": int,
+        "decimal": Decimal,
+        "date": date.fromisoformat,
+        "datetime": datetime.fromisoformat,
+        "string": str,
+    }[kind](text)
+
+
+def traverse(obj, path):
+    """Follow a values() path on model instances (None through a missing relation)."""
+    for part in path.split("__"):
+        try:
+            obj = getattr(obj, part)
+        except ObjectDoesNotExist:
+            return None
+        if obj is None:
+            return None
+    return obj
+
+
+def normalise(field, value):
+    if isinstance(field, models.JSONField):
+        return value
+    if value == "":
+        return None
+    return value
+
+
+MODEL_ROWS = {
+    "patients": lambda t: Patient.objects.filter(trial=t),
+    "cycles": lambda t: Cycle.objects.filter(patient__trial=t),
+    "planned_doses": lambda t: PlannedDose.objects.filter(cycle__patient__trial=t),
+    "administrations": lambda t: Administration.objects.filter(cycle__patient__trial=t),
+    "adverse_events": lambda t: AdverseEvent.objects.filter(patient__trial=t),
+    "labs": lambda t: LabResult.objects.filter(patient__trial=t),
+    "dlt_proposals": lambda t: DltProposal.objects.filter(patient__trial=t),
+    "dlts": lambda t: Dlt.objects.filter(patient__trial=t),
+    "escalation_decisions": lambda t: EscalationDecision.objects.filter(trial=t),
+    "assessments": lambda t: MyelomaAssessment.objects.filter(patient__trial=t),
+    "responses": lambda t: ResponseResult.objects.filter(patient__trial=t),
+}
+
+
+def computed(name, column, obj, trial):
+    """The expected value of a computed column, from the model instance."""
+    if column == "cycle1_day1":
+        c = obj.cycles.filter(number=1).first()
+        return c.day1 if c else None
+    if column == "delay_days":
+        return obj.delay_days
+    if column == "event_id":
+        return obj.event_id_root
+    if column == "soc":
+        return next(t.soc for t in TERMS if t.code == obj.term)
+    if column.startswith("attribution_"):
+        return obj.attribution.get(column.removeprefix("attribution_"))
+    if column in ("sae_criteria", "supportive", "flags", "event_ids"):
+        return "; ".join(map(str, getattr(obj, column))) or None
+    if column == "signed_by_name":
+        return obj.signed_by.get_full_name() if obj.signed_by else None
+    if column == "dlts_counted":
+        return "; ".join(sorted(obj.dlts, key=int)) or None
+    raise AssertionError(f"{name}.{column} is computed but the test does not know it")
+
+
+@pytest.mark.parametrize("name", list(MODEL_ROWS))
+def test_each_domain_matches_the_database_row_for_row(world, dana, name):
+    domain, trial = DOMAINS[name], world.trial
+    rows = read(domain, dana, trial)
+    objects = {o.pk: o for o in MODEL_ROWS[name](trial)}
+    assert objects, f"the fixture has no {name}"
+    assert sorted(int(r["id"]) for r in rows) == sorted(objects)
+    concrete = {f.attname: f for f in domain.model._meta.concrete_fields}
+    for row in rows:
+        obj = objects[int(row["id"])]
+        for column in domain.columns(trial):
+            got = parse(column.type, row[column.name])
+            if column.get is None and column.source in concrete:
+                field = concrete[column.source]
+                want = normalise(field, getattr(obj, column.source))
+                got = json.loads(row[column.name]) if isinstance(field, models.JSONField) else got
+            elif column.get is None and column.source != "cycle1_day1":
+                want = normalise(None, traverse(obj, column.source))
+            else:
+                want = computed(name, column.name, obj, trial)
+            assert got == want, f"{name} {obj.pk} {column.name}: {got!r} != {want!r}"
+
+
+def test_the_endpoints_export_flattens_the_latest_snapshot(world, dana):
+    snapshot = EndpointSnapshot.objects.filter(trial=world.trial).latest()
+    rows = read(DOMAINS["endpoints"], dana, world.trial)
+    assert {r["snapshot_id"] for r in rows} == {str(snapshot.pk)}
+    groups = {r["group"] for r in rows}
+    assert groups == {"all", *(f"level {label}" for label in snapshot.data["by_level"])}
+    by = {(r["group"], r["endpoint"]): r for r in rows}
+    overall = snapshot.data["overall"]
+    orr = by[("all", "orr")]
+    assert (int(orr["n"]), int(orr["denominator"])) == (overall["orr"]["n"], overall["orr"]["of"])
+    assert int(by[("all", "best_response_PR")]["n"]) == overall["best_response"]["PR"]
+    assert int(by[("all", "pfs")]["events"]) == overall["pfs"]["events"]
+    assert len(rows) == len(groups) * (1 + 3 + len(overall["best_response"]) + 3)
+
+
+@pytest.mark.parametrize("domains", [DOMAINS, CDISC], ids=["domains", "cdisc"])
+def test_the_dictionary_lists_exactly_each_files_columns_and_its_allowed_values_cover_the_data(world, dana, domains):
+    trial = world.trial
+    dictionary = list(dictionary_rows(domains.values(), trial))
+    for domain in domains.values():
+        rows = read(domain, dana, trial)
+        entries = [r for r in dictionary if r[0] == domain.file_name]
+        assert [e[2] for e in entries] == domain.header(trial)
+        assert not rows or list(rows[0]) == domain.header(trial)
+        for _file, _domain, name, label, kind, _unit, allowed in entries:
+            assert label
+            assert kind in TYPES
+            codes = {pair.split("=", 1)[0] for pair in allowed.split("; ")} if allowed else None
+            for row in rows:
+                parse(kind, row[name])  # every value parses as its declared type
+                if codes is not None and row[name]:
+                    assert set(row[name].split("; ")) <= codes, f"{domain.name}.{name}={row[name]!r} not in the dictionary"
+
+
+def test_cdisc_datasets_match_the_database(world, dana):
+    trial = world.trial
+    dm = read(CDISC["DM"], dana, trial)
+    assert [r["USUBJID"] for r in dm] == sorted(p.study_id for p in Patient.objects.filter(trial=trial))
+    p1 = next(r for r in dm if r["USUBJID"] == world.p1.study_id)
+    assert (p1["STUDYID"], p1["DOMAIN"], p1["SITEID"], p1["ARMCD"], p1["RFSTDTC"], p1["SEX"]) == ("BPD", "DM", "01", "L1", C1.isoformat(), "F")
+    assert p1["SUBJID"] == world.p1.study_id.removeprefix("BPD-")
+    born, consent = world.p1.date_of_birth, world.p1.consent_date
+    assert int(p1["AGE"]) == consent.year - born.year - ((consent.month, consent.day) < (born.month, born.day))
+    assert next(r for r in dm if r["USUBJID"] == world.p5.study_id)["ARMCD"] == "NOTASSGN"
+
+    ex = read(CDISC["EX"], dana, trial)
+    given = Administration.objects.filter(cycle__patient__trial=trial, status__in=["given", "other_dose"])
+    assert sorted(int(r["EXSPID"]) for r in ex) == sorted(given.values_list("pk", flat=True))
+    assert {(r["EXTRT"], r["EXDOSU"], r["VISIT"]) for r in ex} == {("Bendamustine", "mg", "CYCLE 1 DAY 1")}
+    assert {r["EXSEQ"] for r in ex} == {"1"}
+
+    ae = read(CDISC["AE"], dana, trial)
+    assert [int(r["AESPID"]) for r in ae] == list(AdverseEvent.objects.filter(patient__trial=trial, in_error=False).values_list("pk", flat=True))
+    assert (ae[0]["AEDECOD"], ae[0]["AETOXGR"], ae[0]["AESER"], ae[0]["AEREL"], ae[0]["AEOUT"]) == (
+        "Neutrophil count decreased",
+        "4",
+        "Y",
+        "PROBABLE",
+        "RECOVERED/RESOLVED",
+    )
+
+    lb = read(CDISC["LB"], dana, trial)
+    values = LabResult.objects.filter(patient__trial=trial).values("anc", "platelets", "hemoglobin", "wbc")
+    assert len(lb) == sum(v is not None for row in values for v in row.values())
+    neut = [r for r in lb if r["LBTESTCD"] == "NEUT"]
+    assert [(r["LBDTC"], Decimal(r["LBSTRESN"])) for r in neut] == [(day(10).isoformat(), Decimal("0.40")), (day(19).isoformat(), Decimal("0.90"))]
+    p1_seq = [int(r["LBSEQ"]) for r in lb if r["USUBJID"] == world.p1.study_id]
+    assert p1_seq == list(range(1, len(p1_seq) + 1))
+
+    rs = read(CDISC["RS"], dana, trial)
+    results = ResponseResult.objects.filter(patient__trial=trial)
+    assert len(rs) == sum(len(r.results) + 1 for r in results)
+    best = next(r for r in rs if r["USUBJID"] == world.p1.study_id and r["RSTESTCD"] == "BESTRSP")
+    assert (best["RSORRES"], best["RSDTC"]) == ("PR", results.get(patient=world.p1).best_on.isoformat())
+
+
+# ---------------------------------------------------------------- filters and scoping
+
+
+def test_the_site_filter_keeps_that_sites_patients_and_leaves_trial_wide_aggregates_empty(world, dana):
+    f = Filters(site="02")
+    assert {r["study_id"] for r in read(DOMAINS["patients"], dana, world.trial, f)} == {world.p3.study_id, world.p4.study_id}
+    assert {r["study_id"] for r in read(DOMAINS["adverse_events"], dana, world.trial, f)} == {world.p3.study_id}
+    assert {r["site"] for r in read(DOMAINS["administrations"], dana, world.trial, f)} == {"02"}
+    assert read(DOMAINS["endpoints"], dana, world.trial, f) == []
+    assert len(read(DOMAINS["escalation_decisions"], dana, world.trial, f)) == EscalationDecision.objects.count()  # trial-wide
+
+
+def test_the_level_filter_keeps_patients_enrolled_at_that_level(world, dana):
+    f = Filters(level=2)
+    assert [r["study_id"] for r in read(DOMAINS["patients"], dana, world.trial, f)] == [world.p4.study_id]
+    assert {r["study_id"] for r in read(DOMAINS["cycles"], dana, world.trial, f)} == {world.p4.study_id}
+    assert [r["study_id"] for r in read(DOMAINS["planned_doses"], dana, world.trial, Filters(level=1))] != []
+    assert {r["dose_level"] for r in read(DOMAINS["escalation_decisions"], dana, world.trial, f)} == {"2"}
+    assert {r["group"] for r in read(DOMAINS["endpoints"], dana, world.trial, Filters(level=1))} == {"level 1"}
+
+
+def test_the_date_range_is_inclusive_on_each_domains_main_date(world, dana):
+    f = Filters(date_from=day(1), date_to=day(10))
+    cycles = read(DOMAINS["cycles"], dana, world.trial, f)
+    assert {r["day1"] for r in cycles} == {C1.isoformat()}
+    assert len(cycles) == 3
+    labs = read(DOMAINS["labs"], dana, world.trial, f)
+    assert {r["lab_date"] for r in labs} == {day(8).isoformat(), day(10).isoformat()}
+    assert read(DOMAINS["labs"], dana, world.trial, Filters(date_from=day(11), date_to=day(18))) == []
+    decisions = read(DOMAINS["escalation_decisions"], dana, world.trial, Filters(date_from=TODAY + timedelta(days=1)))
+    assert decisions == []
+
+
+def test_a_coordinator_would_only_get_their_own_site_and_cannot_export(world, alice):
+    for name in ("patients", "cycles", "administrations", "adverse_events", "labs", "assessments", "responses"):
+        assert {r["site"] for r in read(DOMAINS[name], alice, world.trial)} <= {"01"}, name
+    assert {r["USUBJID"] for r in read(CDISC["DM"], alice, world.trial)} == {world.p1.study_id, world.p2.study_id, world.p5.study_id}
+    assert read(DOMAINS["endpoints"], alice, world.trial) == []  # trial-wide aggregates
+    with pytest.raises(PermissionDenied):
+        services.export_stream(user=alice, trial=world.trial, domain=DOMAINS["patients"], filters=Filters())
+
+
+def test_values_are_iso_dates_true_false_and_plain_decimals(world, dana):
+    patient = next(r for r in read(DOMAINS["patients"], dana, world.trial) if r["study_id"] == world.p1.study_id)
+    assert patient["consent_date"] == world.p1.consent_date.isoformat()
+    assert patient["height_cm"] == "170.0"
+    datetime.fromisoformat(patient["registered_at"])
+    assert patient["registered_at"].endswith("+00:00")
+    ae = read(DOMAINS["adverse_events"], dana, world.trial)
+    assert {r["in_error"] for r in ae} == {"true", "false"}
+    assert next(r for r in ae if r["term"] == "neutrophil_count_decreased")["attribution_pomalidomide"] == "probable"
+
+
+# ---------------------------------------------------------------- the log and the zip job
+
+
+def test_a_streamed_export_is_logged_with_its_row_count_once_complete(world, dana):
+    log, chunks = services.export_stream(user=dana, trial=world.trial, domain=DOMAINS["labs"], filters=Filters(site="01"))
+    assert (log.status, log.format, log.domains, log.filters["site"]) == ("running", "csv", ["labs"], "01")
+    text = "".join(chunks)
+    log.refresh_from_db()
+    assert (log.status, log.row_counts) == ("done", {"labs.csv": 2})
+    assert len(text.strip().splitlines()) == 3
+
+
+@pytest.mark.parametrize("cdisc", [False, True])
+def test_the_zip_job_writes_every_file_a_dictionary_and_a_readme(world, dana, settings, tmp_path, django_capture_on_commit_callbacks, cdisc):
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        log = services.export_zip_start(user=dana, trial=world.trial, filters=Filters(), cdisc=cdisc)
+    log.refresh_from_db()
+    assert (log.status, log.progress_done, log.progress_total) == ("done", log.progress_total, len(DOMAINS) + (len(CDISC) if cdisc else 0))
+    domains = [*DOMAINS.values(), *(CDISC.values() if cdisc else ())]
+    with zipfile.ZipFile(log.file_path) as zf:
+        assert sorted(zf.namelist()) == sorted([d.file_name for d in domains] + ["data_dictionary.csv", "README.txt"])
+        dictionary = list(csv.DictReader(io.TextIOWrapper(zf.open("data_dictionary.csv"), encoding="utf-8")))
+        for d in domains:
+            rows = list(csv.reader(io.TextIOWrapper(zf.open(d.file_name), encoding="utf-8")))
+            assert [e["name"] for e in dictionary if e["file"] == d.file_name] == rows[0]
+            assert log.row_counts[d.file_name] == len(rows) - 1
+        readme = zf.read("README.txt").decode()
+    assert f"Protocol version: {world.trial.protocol_version}" in readme
+    assert "(dana, Data manager)" in readme
+    assert "Filters: none" in readme
+    assert f"patients.csv ({Patient.objects.count()} rows)" in readme
+    assert ("SDTM" in readme) is cdisc
+    assert log.row_counts["patients.csv"] == Patient.objects.count()
+
+
+def test_the_zip_task_is_idempotent_and_quiet_when_the_log_is_gone(world, dana, settings, tmp_path, django_capture_on_commit_callbacks):
+    from datamanagement.tasks import export_zip
+
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        log = services.export_zip_start(user=dana, trial=world.trial, filters=Filters(level=1))
+    log.refresh_from_db()
+    finished = log.finished_at
+    assert export_zip.delay(log.pk).get()["status"] == "done"
+    log.refresh_from_db()
+    assert log.finished_at == finished  # not rebuilt
+    assert export_zip.delay(10**9).get() == {"log": 10**9, "status": "gone"}
+    assert ExportLog.objects.filter(user=dana).count() == 1
