@@ -209,5 +209,8 @@ LOGGING = {
     "loggers": {"celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else "INFO"}},
 }
 
+# Export zips: a folder shared by the web and worker processes (docker-compose mounts a volume).
+TRIALSITE_EXPORT_DIR = Path(os.environ.get("EXPORT_DIR") or BASE_DIR / "media" / "exports")
+
 # Trialsite: the protocol loaded by `make run`.
 TRIALSITE_DEFAULT_PROTOCOL = BASE_DIR / "protocols" / "bpd.toml"
