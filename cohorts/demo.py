@@ -30,6 +30,7 @@ from .services import patient_enroll, patient_register, protocol_load
 from .status import PatientStatus
 
 if TYPE_CHECKING:
+    from response.demo import Summary as ResponseSummary
     from toxicity.demo import Summary as ToxicitySummary
 
 DEMO_SITES = [("01", "City Hospital Myeloma Unit"), ("02", "University Cancer Centre")]
@@ -82,6 +83,7 @@ def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
     today = today or timezone.localdate()
     if trial.patients.exists():
         seed_demo_toxicity(trial, today=today)  # a demo set loaded before the toxicity module gets its story now
+        seed_demo_response(trial, today=today)  # and before the response module
         return 0
     site1, site2 = Site.objects.get(number="01"), Site.objects.get(number="02")
     coord1, coord2 = User.objects.get(username="coord01"), User.objects.get(username="coord02")
@@ -118,6 +120,7 @@ def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
     _demo_treatment(patients[0], coord1, day1=today - timedelta(days=31), today=today, held_day=9)
     _demo_treatment(patients[1], coord2, day1=today - timedelta(days=12), today=today, held_day=None)
     seed_demo_toxicity(trial, today=today)
+    seed_demo_response(trial, today=today)
     return len(patients)
 
 
@@ -208,6 +211,41 @@ def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
     return True
 
 
+# JD's myeloma (IgG kappa, serum-driven), by day of cycle 1 (negative: days before cycle 1 day 1), as entered
+# by the coordinator: serum M-protein g/dL, urine mg/24 h, kappa and lambda FLC mg/dL, extra results. Day 15 and
+# day 29 (cycle 2 day 1 by the schedule) are both >= 50% below baseline: a PR confirmed by two consecutive
+# assessments, dated at the first (IMWG 2016), within cycle 2 (the protocol's initial response).
+DEMO_ASSESSMENTS = (
+    (-3, "3.20", "140.0", "48.500", "0.910", {"marrow_pc": "35.0", "marrow_clonal": True, "plasmacytoma": False, "new_lesions": False}),
+    (15, "1.45", "60.0", "21.300", "1.020", {}),
+    (29, "1.18", "40.0", "16.800", "1.100", {}),
+)
+
+
+def seed_demo_response(trial: Trial, *, today: date) -> bool:
+    """JD's myeloma assessments through the real service, entered by the site coordinator, then JD's
+    course and the trial's endpoints computed: a confirmed PR. Does nothing when JD already has
+    assessments (idempotent) or has not started cycle 1; days after `today` are not recorded."""
+    from dosing.models import Cycle
+    from response.models import MyelomaAssessment
+    from response.services import assessment_record, endpoints_compute, response_compute_many
+
+    cycle = Cycle.objects.filter(patient__trial=trial, patient__initials="JD", number=1).select_related("patient__site").order_by("pk").first()
+    if cycle is None or MyelomaAssessment.objects.filter(patient=cycle.patient).exists():
+        return False
+    patient = cycle.patient
+    by = User.objects.filter(role=Role.COORDINATOR, site=patient.site, is_active=True).order_by("pk").first()
+    for day, spep, upep, kappa, lam, extra in DEMO_ASSESSMENTS:
+        on = cycle.day1 + timedelta(days=day - 1 if day > 0 else day)
+        if on > today or (patient.consent_date is not None and on < patient.consent_date):
+            continue
+        values = {"spep": spep, "serum_ife": True, "serum_isotype": "IgG kappa", "upep": upep, "urine_ife": True, "kappa": kappa, "lambda_flc": lam, **extra}
+        assessment_record(patient=patient, by=by, on=on, values=values, today=today)
+    response_compute_many([patient.pk])
+    endpoints_compute(trial=trial)
+    return True
+
+
 # ---------------------------------------------------------------- synthetic data
 
 
@@ -217,6 +255,7 @@ class SyntheticResult:
     patients: int
     enrolled: int
     toxicity: ToxicitySummary | None = None
+    response: ResponseSummary | None = None
 
 
 def synthetic_trial(code: str, patients: int) -> Trial:
@@ -264,15 +303,20 @@ def seed_synthetic(
     cycles: int = 0,
     today: date | None = None,
     span_days: int = 3 * 365,
+    latest_days_ago: int = 0,
     toxicity: bool = False,
+    assessments: int = 0,
 ) -> SyntheticResult:
     """Add `patients` synthetic patients: enrolled cohorts as far as the caps allow, the rest screened.
 
-    Consents are spread over the last `span_days` days (three years by default), oldest first.
+    Consents are spread over the last `span_days` days (three years by default), oldest first,
+    the newest at least `latest_days_ago` days ago (0 by default).
     With `cycles`, every treated patient also gets up to that many cycles (as many as
     fit between enrolment and today), each with its plan and every dose recorded as given.
     With `toxicity`, every patient who started cycle 1 also gets its lab panels and adverse
     events (toxicity/demo.py: about one in five with a pattern the DLT rules propose).
+    With `assessments`, every patient who started cycle 1 also gets up to that many myeloma
+    assessments (a baseline, then one each cycle length) and some follow-up (response/demo.py).
     """
     rng = random.Random(seed)
     today = today or timezone.localdate()
@@ -308,7 +352,7 @@ def seed_synthetic(
         sequences[site.id] += 1
         seq = sequences[site.id]
         enrolled = index < enrol_total
-        days_ago = span - int(span * index / max(patients, 1))
+        days_ago = latest_days_ago + span - int(span * index / max(patients, 1))
         consent = today - timedelta(days=days_ago + rng.randint(1, 20))
         born = consent - timedelta(days=rng.randint(45 * 365, 82 * 365))
         sex = rng.choice("FM")
@@ -375,15 +419,27 @@ def seed_synthetic(
             )
         )
     bulk_create_with_history(enrolments, Enrolment, batch_size=1000, default_user=system, default_change_reason="Synthetic data")
-    summary = None
+    result = SyntheticResult(trial=trial, patients=patients, enrolled=len(enrolments))
     if cycles:
         treated = [e for e in enrolments if e.patient.status != PatientStatus.ENROLLED]
         synthetic_treatment(treated, cycles=cycles, by=system, today=today)
-        if toxicity:
-            from toxicity.demo import synthetic_toxicity
+        result = _synthetic_clinical(result, [e.patient for e in treated], seed=seed, by=system, today=today, toxicity=toxicity, assessments=assessments)
+    return result
 
-            summary = synthetic_toxicity([e.patient for e in treated], seed=seed, by=system, today=today)
-    return SyntheticResult(trial=trial, patients=patients, enrolled=len(enrolments), toxicity=summary)
+
+def _synthetic_clinical(
+    result: SyntheticResult, treated: list[Patient], *, seed: int, by: User, today: date, toxicity: bool, assessments: int
+) -> SyntheticResult:
+    """Toxicity and myeloma assessments for the treated synthetic patients, as asked."""
+    if toxicity:
+        from toxicity.demo import synthetic_toxicity
+
+        result = replace(result, toxicity=synthetic_toxicity(treated, seed=seed, by=by, today=today))
+    if assessments:
+        from response.demo import synthetic_assessments
+
+        result = replace(result, response=synthetic_assessments(treated, seed=seed, by=by, today=today, per_patient=assessments))
+    return result
 
 
 def synthetic_treatment(enrolments: list[Enrolment], *, cycles: int, by: User, today: date) -> int:

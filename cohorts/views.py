@@ -40,8 +40,15 @@ def trial_home(request, code):
         "o": overview,
         "proposal": next((d for d in decisions if d.status == EscalationDecision.Status.PROPOSED), None),
         "flagged": [d for d in decisions if d.needs_review],
+        "queries": _query_counts(trial, request.user),
     }
     return render(request, "cohorts/trial_home.html", context)
+
+
+def _query_counts(trial, user) -> dict:
+    from datamanagement.quality import open_counts
+
+    return open_counts(trial, selectors.patients_for_user(user, trial).values("pk"))
 
 
 @role_required(Perm.VIEW)
@@ -98,8 +105,15 @@ def patient_detail(request, study_id):
             "enrol_form": EnrolForm(initial={"enrolled_on": timezone.localdate()}) if can_enter else None,
             "status_form": StatusForm(patient=patient, initial={"on_date": timezone.localdate()}) if can_enter else None,
             "overview": overview,
+            "open_queries": _open_queries(patient),
         },
     )
+
+
+def _open_queries(patient) -> int:
+    from datamanagement.models import DataQuery  # data management reads every app; the patient page shows its count
+
+    return DataQuery.objects.filter(patient=patient).exclude(status=DataQuery.Status.CLOSED).count()
 
 
 @role_required(Perm.ENTER_DATA)

@@ -6,6 +6,7 @@ same log row, so the status page and the log table read one model.
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class ExportLog(models.Model):
@@ -49,3 +50,43 @@ class ExportLog(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class DataQuery(models.Model):
+    """A question on one field of one record, raised by a data manager or an edit check, answered at the site."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        CLOSED = "closed", "Closed"
+
+    patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="queries")
+    record_type = models.CharField(max_length=20, help_text="A record type of the audit trail (adverse_event, lab, cycle, ...)")
+    object_id = models.PositiveIntegerField()
+    field = models.CharField(max_length=60)
+    text = models.TextField("Query")
+    edit_check = models.CharField(max_length=40, blank=True, help_text="The edit check that raised it (empty: raised by a person)")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    raised_at = models.DateTimeField()
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="The data manager's note on closing or re-opening")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [models.Index(fields=["patient", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["edit_check", "record_type", "object_id", "field"],
+                condition=~models.Q(edit_check="") & ~models.Q(status="closed"),
+                name="one_open_query_per_check_and_field",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Query on {self.record_type} {self.object_id} {self.field} ({self.get_status_display()})"

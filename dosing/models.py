@@ -21,6 +21,8 @@ class Cycle(models.Model):
     weight_kg = models.DecimalField("Day-1 weight (kg)", max_digits=5, decimal_places=1)
     bsa_m2 = models.DecimalField("BSA (m2)", max_digits=6, decimal_places=4)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    locked_at = models.DateTimeField(null=True, blank=True, help_text="Locked by a data manager once clean: its data cannot change")
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()
 
     class Meta:

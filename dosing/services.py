@@ -40,6 +40,29 @@ def _need_reason(text: str | None, field: str, message: str) -> dict[str, list[s
     return {} if text and len(text.strip()) >= MIN_REASON else {field: [message]}
 
 
+# ---------------------------------------------------------------- locks
+
+
+def locked_cycle_on(patient: Patient, on: date) -> Cycle | None:
+    """The locked cycle whose days include `on` (from its day 1 to the day before the next one), if any."""
+    cycles = list(Cycle.objects.filter(patient=patient).order_by("number").only("id", "number", "day1", "locked_at", "patient_id"))
+    length = patient.trial.cycle_length_days
+    for i, c in enumerate(cycles):
+        end = cycles[i + 1].day1 if i + 1 < len(cycles) else c.day1 + timedelta(days=length)
+        if c.day1 <= on < end:
+            return c if c.locked_at else None
+    return None
+
+
+def check_unlocked(patient: Patient, on: date | None, what: str) -> None:
+    """Refuse a change to data of a locked cycle (data managers unlock it, with a reason)."""
+    if on is None:
+        return
+    cycle = locked_cycle_on(patient, on)
+    if cycle is not None:
+        raise ValidationError({"__all__": [f"Cycle {cycle.number} is locked: {what} of {on.isoformat()} cannot change until a data manager unlocks it."]})
+
+
 # ---------------------------------------------------------------- the plan's inputs
 
 
@@ -250,6 +273,7 @@ def dose_modify(
         errors["effective_on"] = ["The date cannot be in the future."]
     if patient.status != PatientStatus.ON_TREATMENT:
         errors.setdefault("__all__", []).append(f"{patient.study_id} is {patient.status_label.lower()}: doses can be modified only on treatment.")
+    check_unlocked(patient, effective_on, "a dose modification")
     cycle = _cycle_on(patient, effective_on)
     if cycle is None:
         errors.setdefault("effective_on", []).append("No cycle had started on that date.")
@@ -347,6 +371,7 @@ def administration_record(
     if not 1 <= day <= trial.cycle_length_days:
         _errors({"day": [f"The day must lie within 1-{trial.cycle_length_days} of the cycle."]})
     given_on = cycle.day1 + timedelta(days=day - 1)
+    check_unlocked(patient, given_on, "a dose")
     if given_on > today:
         errors["day"] = [f"Day {day} of cycle {cycle.number} ({given_on.isoformat()}) is in the future."]
     off = OffTreatment.objects.filter(patient=patient).first()
@@ -417,6 +442,7 @@ def visit_record(*, visit: Visit, by: User, done_on: date, today: date | None = 
     today = today or timezone.localdate()
     _lock_patient(visit.patient, by)
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    check_unlocked(visit.patient, visit.expected_on, "a visit")
     if done_on > today:
         raise ValidationError({"done_on": ["A visit cannot be recorded in the future."]})
     if visit.cancelled:

@@ -21,6 +21,7 @@ from accounts.models import User
 from cohorts.models import DoseLevel, Enrolment, Patient, Trial
 from cohorts.services import patient_lock as _lock_patient
 from dosing.models import Cycle
+from dosing.services import check_unlocked
 from trialsite.audit import audited_save
 
 from . import endpoints, imwg
@@ -127,6 +128,8 @@ def assessment_record(
     today = today or timezone.localdate()
     patient = _lock_patient(patient, by)
     converted, errors = convert(values, units or {})
+    if on is not None:
+        check_unlocked(patient, on, "an assessment")
     errors.update({k: v for k, v in _check_assessment(patient, on, converted, today).items() if k not in errors})
     if errors:
         raise ValidationError(errors)

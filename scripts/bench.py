@@ -10,6 +10,9 @@ Issue #5: the 3+3 operating characteristics of the 5-level ladder, exact against
 Carlo with 10,000 trials (time ratio; goal: they agree within 4 standard errors), and
 the latency from an investigator confirming a DLT to the engine's new proposal stored
 by a real Celery worker on Redis (goal: the proposal appears in every round).
+Issue #6: a full recompute of responses and endpoints for 5,000 synthetic patients with 20
+myeloma assessments each (first run, steady-state second run) against one query reading the
+same rows (goal: time ratio <= 5).
 
 Default database: a fresh SQLite file in a temporary folder. With
 BENCH_DATABASE_URL=postgres://user@host:port/name, a PostgreSQL database of
@@ -59,7 +62,7 @@ def prepare_database() -> str:
 
 
 def main() -> int:
-    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None  # pages, treatment, dlt or escalation: one part only
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None  # pages, treatment, dlt, escalation or response: one part only
     os.environ["DATABASE_URL"] = prepare_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
     import django
@@ -116,6 +119,9 @@ def main() -> int:
         failed += escalation_characteristics()
         print()
         failed += escalation_latency()
+        print()
+    if only in (None, "response"):
+        failed += response_recompute()
         print()
     for problem in failed:
         print("FAIL", problem)
@@ -346,6 +352,151 @@ def dlt_nightly() -> list[str]:
     chunks = -(-len(ids) // 500)
     if qb.total > 1 + 10 * chunks:
         failed.append(f"dlt nightly: the second run sent {qb.total} queries for {chunks} chunks (more than 10 a chunk)")
+    return failed
+
+
+RESP_TRIAL, RESP_PATIENTS, RESP_ASSESSMENTS, RESP_CYCLES = "SYNR", 5000, 20, 2
+# Consents 560-700 days ago: every treated patient has had 20 cycle days 1 (a baseline + 19 assessments) by today.
+RESP_SPAN_DAYS, RESP_LATEST_DAYS_AGO = 140, 560
+RESP_REPEAT, RESP_GOAL = 3, 5.0
+
+
+def response_rows_sql(ids: list[int], *, also_stored: bool = False) -> str:
+    """One UNION ALL over the rows a full recompute reads for these patients: every myeloma assessment,
+    cycles 1-2, follow-up, the enrolment (study id and dose level). With `also_stored`, also what the
+    service reads besides the inputs: each assessment history row's date (the inputs' time) and the
+    stored results. The ids are integers from the database."""
+    from django.db import connection
+
+    from cohorts.models import DoseLevel, Enrolment, Patient
+    from dosing.models import Cycle
+    from response.models import FollowUp, MyelomaAssessment, ResponseResult
+
+    q = connection.ops.quote_name
+    t = {m.__name__: q(m._meta.db_table) for m in (Patient, DoseLevel, Enrolment, Cycle, FollowUp, MyelomaAssessment, ResponseResult)}
+    history = q(MyelomaAssessment.history.model._meta.db_table)
+    values = ", ".join(f"({int(i)})" for i in ids)
+    text = "varchar" if connection.vendor == "postgresql" else "text"
+    within = "IN (SELECT id FROM ids)"
+    # kind, patient, id, date1, date2, date3, n1..n6, flag1..flag5, text1, text2, json
+    branches = [
+        # The first branch types every column (PostgreSQL resolves the NULLs of the others from it).
+        f"SELECT 'assessment', a.patient_id, a.id, a.{q('on')}, CAST(NULL AS date), CAST(NULL AS date), a.spep, a.upep, a.kappa, a.lambda_flc, "
+        f"a.marrow_pc, a.plasmacytoma_size, a.serum_ife, a.urine_ife, a.marrow_clonal, a.plasmacytoma, a.new_lesions, a.serum_isotype, "
+        f"CAST(NULL AS {text}), a.spurious FROM {t['MyelomaAssessment']} a WHERE a.patient_id {within}",
+        f"SELECT 'cycle', c.patient_id, c.id, c.day1, NULL, NULL, c.number, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+        f"FROM {t['Cycle']} c WHERE c.patient_id {within} AND c.number IN (1, 2)",
+        f"SELECT 'follow_up', f.patient_id, f.id, f.death_on, f.next_therapy_on, f.last_contact_on, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        f"NULL, NULL, NULL, f.death_cause, f.next_therapy_regimen, NULL FROM {t['FollowUp']} f WHERE f.patient_id {within}",
+        f"SELECT 'enrolment', e.patient_id, e.id, e.enrolled_on, NULL, NULL, l.label, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        f"p.study_id, NULL, NULL FROM {t['Enrolment']} e JOIN {t['Patient']} p ON p.id = e.patient_id JOIN {t['DoseLevel']} l ON l.id = e.level_id "
+        f"WHERE e.patient_id {within}",
+    ]
+    if also_stored:
+        branches += [
+            f"SELECT 'history', h.patient_id, h.history_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+            f"CAST(h.history_date AS {text}), NULL, NULL FROM {history} h WHERE h.patient_id {within}",
+            f"SELECT 'result', r.patient_id, r.id, r.best_on, r.first_response_on, r.progression_on, r.best_change_pct, NULL, NULL, NULL, NULL, NULL, "
+            f"NULL, NULL, NULL, NULL, NULL, r.best, r.digest, r.results FROM {t['ResponseResult']} r WHERE r.patient_id {within}",
+        ]
+    return f"WITH ids(id) AS (VALUES {values}) " + " UNION ALL ".join(branches)
+
+
+def timed_fetch(sql: str, repeat: int) -> tuple[int, float, dict[str, int]]:
+    """Rows, median seconds of `repeat` runs after WARMUP, and rows by kind (first column) of one query."""
+    from collections import Counter
+
+    from django.db import connection
+
+    times, rows = [], []
+    for i in range(WARMUP + repeat):
+        t0 = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        if i >= WARMUP:
+            times.append(time.perf_counter() - t0)
+    return len(rows), statistics.median(times), dict(Counter(row[0] for row in rows))
+
+
+def response_recompute() -> list[str]:
+    """Issue #6: a full recompute of responses and endpoints (trial_recompute's work) for 5,000 synthetic
+    patients with 20 assessments each, against one query reading the same rows."""
+    from collections import Counter
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    from cohorts.models import Patient, Trial
+    from response.models import MyelomaAssessment, ResponseResult
+    from response.services import endpoints_compute, response_compute_many
+
+    t0 = time.perf_counter()
+    with redirect_stdout(io.StringIO()):
+        call_command(
+            "seed_demo",
+            patients=RESP_PATIENTS,
+            seed=1,
+            synthetic=RESP_TRIAL,
+            cycles=RESP_CYCLES,
+            assessments=RESP_ASSESSMENTS,
+            span_days=RESP_SPAN_DAYS,
+            latest_days_ago=RESP_LATEST_DAYS_AGO,
+        )
+    seeded = time.perf_counter() - t0
+    trial = Trial.objects.get(code=RESP_TRIAL)
+
+    def recompute() -> tuple[dict, list[int], QueryCounter, float, float]:
+        """What trial_recompute does (the ids of the patients with cycle 1, their courses, then the endpoints)."""
+        counter = QueryCounter()
+        with connection.execute_wrapper(counter):
+            t0 = time.perf_counter()
+            ids = list(Patient.objects.filter(trial=trial, cycles__number=1).values_list("pk", flat=True))
+            stats = response_compute_many(ids)
+            t1 = time.perf_counter()
+            endpoints_compute(trial=trial)
+            t2 = time.perf_counter()
+        return stats, ids, counter, t2 - t0, t2 - t1
+
+    # (a) the first run: every patient's course computed and stored, then the endpoints.
+    first, ids, qa, ta, ea = recompute()
+    assessments = MyelomaAssessment.objects.filter(patient_id__in=ids).count()
+    best = Counter(ResponseResult.objects.filter(patient_id__in=ids).values_list("best", flat=True))
+    # (c) one query over the same rows; (c') with what the service also reads (history dates, stored results).
+    rows_c, tc, kinds = timed_fetch(response_rows_sql(ids), 5)
+    rows_s, ts, kinds_s = timed_fetch(response_rows_sql(ids, also_stored=True), 5)
+    # (b) again: nothing changed, nothing written (median of RESP_REPEAT runs).
+    runs = [recompute() for _ in range(RESP_REPEAT)]
+    second, _, qb, _, _ = runs[-1]
+    tb = statistics.median(r[3] for r in runs)
+    eb = statistics.median(r[4] for r in runs)
+
+    print(
+        f"full response recompute: {RESP_TRIAL} {RESP_PATIENTS:,} synthetic patients, {assessments:,} myeloma assessments "
+        f"(seed_demo --synthetic {RESP_TRIAL} --patients {RESP_PATIENTS} --seed 1 --cycles {RESP_CYCLES} --assessments {RESP_ASSESSMENTS} "
+        f"--span-days {RESP_SPAN_DAYS} --latest-days-ago {RESP_LATEST_DAYS_AGO}, seeded in {seeded:.1f} s)"
+    )
+    print(f"best responses: {', '.join(f'{k} {best.get(k, 0):,}' for k in ('sCR', 'CR', 'VGPR', 'PR', 'MR', 'SD', 'PD', 'NE'))}")
+    print(
+        f"rows read: {rows_c:,} ({', '.join(f'{k} {v:,}' for k, v in sorted(kinds.items()))}); the service also reads "
+        f"{kinds_s.get('history', 0):,} history dates and {kinds_s.get('result', 0):,} stored results (c'); "
+        f"queries are the median of 5 after {WARMUP} warm-up, the second run the median of {RESP_REPEAT}"
+    )
+    print("| step | patients | queries | of which writes | rows | ms | of which endpoints ms | ratio to (c) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    rows_a = rows_s - kinds_s.get("result", 0)  # no results stored yet
+    print(f"| (a) first run | {len(ids):,} | {qa.total:,} | {qa.writes:,} | {rows_a:,} | {ta * 1000:.0f} | {ea * 1000:.0f} | {ta / tc:.1f} |")
+    print(f"| (b) second run, nothing changed | {len(ids):,} | {qb.total:,} | {qb.writes:,} | {rows_s:,} | {tb * 1000:.0f} | {eb * 1000:.0f} | {tb / tc:.1f} |")
+    print(f"| (c) one UNION ALL query | {len(ids):,} | 1 | 0 | {rows_c:,} | {tc * 1000:.0f} | - | 1.0 |")
+    print(f"| (c') the same with history dates and stored results | {len(ids):,} | 1 | 0 | {rows_s:,} | {ts * 1000:.0f} | - | {ts / tc:.1f} |")
+    failed = []
+    if first["changed"] != len(ids) or first["patients"] != len(ids):
+        failed.append(f"response recompute: the first run stored {first['changed']} of {len(ids)} patients ({first})")
+    if second["changed"] or qb.writes:
+        failed.append(f"response recompute: the second run wrote ({second['changed']} patients changed, {qb.writes} write statements)")
+    for name, elapsed in (("first run", ta), ("second run", tb)):
+        if elapsed / tc > RESP_GOAL:
+            failed.append(f"response recompute: the {name} takes {elapsed / tc:.1f} times the one query (goal <= {RESP_GOAL:g})")
     return failed
 
 

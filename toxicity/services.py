@@ -23,6 +23,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Drug, Patient
 from cohorts.services import patient_lock as _lock_patient
+from dosing.services import check_unlocked
 from trialsite.audit import audit, audited_save
 
 from . import ctcae, dlt, selectors
@@ -210,6 +211,7 @@ def ae_record(
             "notes": notes,
         }
     )
+    check_unlocked(patient, onset, "an adverse event")
     errors = _check_ae(patient, values, today=today, drugs=_trial_drugs(patient))
     previous = None
     if continues is not None:
@@ -252,6 +254,9 @@ def ae_update(*, ae: AdverseEvent, by: User, reason: str, today: date | None = N
         raise ValidationError({"__all__": ["This event was retracted as entered in error."]})
     changes = _normalise_ae(changes)
     changed = {k: v for k, v in changes.items() if getattr(ae, k) != v}
+    if changed:
+        check_unlocked(patient, ae.onset, "an adverse event")
+        check_unlocked(patient, changed.get("onset"), "an adverse event")
     if not changed:
         return ae
     if _reason_missing(reason):
@@ -374,6 +379,8 @@ def lab_record(
         _add(errors, "on", "The sample date cannot be in the future.")
     elif patient.consent_date is not None and on < patient.consent_date:
         _add(errors, "on", f"The sample is before consent ({patient.consent_date.isoformat()}): baseline counts belong to registration.")
+    if on is not None and not errors:
+        check_unlocked(patient, on, "a lab panel")
     if not errors and all(v is None for v in values.values()):
         _add(errors, "__all__", "Enter at least one value.")
     _raise(errors)

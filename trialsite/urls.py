@@ -48,5 +48,6 @@ urlpatterns = [
     path("", include("response.urls")),
     path("", include("datamanagement.urls")),
     path("", include("datamanagement.audit_urls")),
+    path("", include("datamanagement.quality_urls")),
     path("", include("cohorts.urls")),
 ]

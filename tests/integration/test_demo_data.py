@@ -1,5 +1,6 @@
 """Demo and synthetic data: deterministic, consistent with the services' rules."""
 
+from collections import Counter
 from io import StringIO
 
 import pytest
@@ -10,6 +11,8 @@ from django.utils import timezone
 from accounts.models import User
 from cohorts.models import Enrolment, Patient, Trial
 from dosing.models import Administration, Cycle, PlannedDose
+from response.models import EndpointSnapshot, FollowUp, MyelomaAssessment, ResponseResult
+from response.services import response_compute_many
 from toxicity import ctcae
 from toxicity.models import AdverseEvent, DltEvaluation, DltProposal, LabResult
 from toxicity.services import dlt_evaluate_many
@@ -95,3 +98,79 @@ def test_synthetic_toxicity_is_deterministic_and_proposes_dlts_for_some_patients
 def test_toxicity_needs_cycles():
     with pytest.raises(CommandError, match="--toxicity needs"):
         call_command("seed_demo", patients=5, toxicity=True, stdout=StringIO())
+
+
+def _assessment_snapshot(code: str) -> tuple[list, list]:
+    assessments = MyelomaAssessment.objects.filter(patient__trial__code=code).order_by("patient__site__number", "patient__site_sequence", "on")
+    follow = FollowUp.objects.filter(patient__trial__code=code).order_by("patient__site__number", "patient__site_sequence")
+    fields = ("spep", "serum_ife", "serum_isotype", "upep", "urine_ife", "kappa", "lambda_flc", "marrow_pc", "marrow_clonal", "plasmacytoma")
+    return (
+        list(assessments.values_list("patient__site_sequence", "on", *fields, "plasmacytoma_size", "new_lesions")),
+        list(follow.values_list("patient__site_sequence", "death_on", "death_cause", "next_therapy_on", "next_therapy_regimen", "last_contact_on")),
+    )
+
+
+def test_synthetic_assessments_are_deterministic_within_the_constraints_and_give_varied_best_responses():
+    options = {"patients": 80, "seed": 4, "cycles": 2, "assessments": 20, "span_days": 700, "stdout": StringIO()}
+    call_command("seed_demo", synthetic="SYA", **options)
+    call_command("seed_demo", synthetic="SYB", **options)
+    assessments, follow = _assessment_snapshot("SYA")
+    assert (assessments, follow) == _assessment_snapshot("SYB")
+    today = timezone.localdate()
+    day1 = dict(Cycle.objects.filter(patient__trial__code="SYA", number=1).values_list("patient_id", "day1"))
+    rows = MyelomaAssessment.objects.filter(patient__trial__code="SYA").select_related("patient")
+    by_patient: dict[int, list] = {}
+    for a in rows:
+        by_patient.setdefault(a.patient_id, []).append(a)
+        assert a.patient.consent_date <= a.on <= today
+        for value in (a.spep, a.upep, a.kappa, a.lambda_flc, a.marrow_pc, a.plasmacytoma_size):
+            assert value is None or value >= 0
+        assert a.marrow_pc is None or a.marrow_pc <= 100
+        assert a.plasmacytoma_size is None or a.plasmacytoma
+        a.clean_fields(exclude=["patient", "entered_by"])  # digits and decimal places; the database checked its constraints
+    assert set(by_patient) == set(day1)  # every patient with cycle 1, and only those
+    for pid, course in by_patient.items():
+        dates = sorted(a.on for a in course)
+        assert len(dates) == len(set(dates)) <= 20
+        assert dates[0] < day1[pid]  # the baseline, a few days before cycle 1 day 1
+        assert all(on > day1[pid] for on in dates[1:])
+    assert max(len(c) for c in by_patient.values()) == 20
+    for f in FollowUp.objects.filter(patient__trial__code="SYA").select_related("patient"):
+        dates = [d for d in (f.death_on, f.next_therapy_on, f.last_contact_on) if d is not None]
+        assert dates
+        assert all(f.patient.consent_date <= d <= today for d in dates)
+        assert f.death_on is None or (f.death_cause and f.last_contact_on <= f.death_on)
+        assert f.next_therapy_on is None or f.next_therapy_regimen
+    stats = response_compute_many(day1)
+    assert stats["patients"] == len(day1)
+    results = ResponseResult.objects.filter(patient_id__in=day1)
+    assert {"spep", "upep", "dflc"} <= set(results.values_list("driver", flat=True))
+    best = Counter(results.values_list("best", flat=True))
+    assert sum(best[c] for c in ("sCR", "CR", "VGPR", "PR")) >= 10
+    assert best["sCR"] + best["CR"] > 0
+    assert best["PD"] > 0
+    assert best["SD"] + best["MR"] > 0
+    assert results.exclude(progression_on=None).count() > best["PD"]  # some progress after a response
+    assert response_compute_many(day1)["changed"] == 0
+
+
+def test_demo_response_gives_jd_a_confirmed_pr_entered_by_the_site_coordinator():
+    call_command("seed_demo", demo=True, stdout=StringIO())
+    jd = Patient.objects.get(initials="JD")
+    assessments = list(MyelomaAssessment.objects.filter(patient=jd).order_by("on"))
+    assert len(assessments) == 3
+    assert {a.history.first().history_user.username for a in assessments} == {"coord01"}
+    result = ResponseResult.objects.get(patient=jd)
+    assert (result.driver, result.best, result.best_on) == ("spep", "PR", assessments[1].on)
+    assert result.confirmed == [["PR", assessments[1].on.isoformat()]]
+    snapshot = EndpointSnapshot.objects.filter(trial=jd.trial).latest()
+    assert snapshot.data["overall"]["initial_response_rate"]["n"] == 1
+    assert snapshot.data["overall"]["best_response"]["PR"] == 1
+    counts = (MyelomaAssessment.objects.count(), ResponseResult.objects.count(), EndpointSnapshot.objects.count())
+    call_command("seed_demo", demo=True, stdout=StringIO())
+    assert (MyelomaAssessment.objects.count(), ResponseResult.objects.count(), EndpointSnapshot.objects.count()) == counts
+
+
+def test_assessments_need_cycles():
+    with pytest.raises(CommandError, match="--assessments needs"):
+        call_command("seed_demo", patients=5, assessments=20, stdout=StringIO())

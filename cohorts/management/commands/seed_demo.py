@@ -8,7 +8,8 @@ class Command(BaseCommand):
     help = (
         "Demo and synthetic data. With --demo: the protocol, two sites, one user per role (passwords "
         "printed once) and a small demo cohort. With --patients N --seed S: N synthetic patients "
-        "(--cycles K: with treatment; --toxicity: with cycle-1 labs and adverse events)."
+        "(--cycles K: with treatment; --toxicity: with cycle-1 labs and adverse events; --assessments M: with "
+        "myeloma assessments and follow-up)."
     )
 
     def add_arguments(self, parser):
@@ -22,10 +23,25 @@ class Command(BaseCommand):
             help="with --patients and --cycles: cycle-1 lab panels and adverse events, about 1 patient in 5 with a pattern the DLT rules propose",
         )
         parser.add_argument(
+            "--assessments",
+            type=int,
+            default=0,
+            metavar="M",
+            help="with --patients and --cycles: up to M myeloma assessments per treated patient (a baseline, then one each cycle "
+            "day 1 up to today) along a mix of IMWG courses, and some follow-up; e.g. --cycles 20 --span-days 700 --assessments 20",
+        )
+        parser.add_argument(
             "--span-days",
             type=int,
             default=3 * 365,
             help="with --patients: spread the consents over the last DAYS days (default 3 years; e.g. 10 puts cycle 1 within the last ~30 days)",
+        )
+        parser.add_argument(
+            "--latest-days-ago",
+            type=int,
+            default=0,
+            help="with --patients: the newest consent at least DAYS days ago (default 0); e.g. --span-days 140 --latest-days-ago 560 "
+            "gives every treated patient 20 cycle days 1 by today",
         )
         parser.add_argument("--trial", default=None, help="trial code to add synthetic patients to (default: BPD within its caps)")
         parser.add_argument(
@@ -35,13 +51,22 @@ class Command(BaseCommand):
             help="put the synthetic patients in a synthetic copy of the protocol named CODE, sized to hold them all enrolled",
         )
 
-    def handle(self, *args, demo_mode=None, **options):
+    def check_options(self, options) -> None:
         if options["patients"] < 0:
             raise CommandError("--patients must be 0 or more")
         if options["toxicity"] and not (options["patients"] and options["cycles"]):
             raise CommandError("--toxicity needs --patients and --cycles (1 or more): toxicity is recorded in cycle 1")
+        if options["assessments"] < 0:
+            raise CommandError("--assessments must be 0 or more")
+        if options["assessments"] and not (options["patients"] and options["cycles"]):
+            raise CommandError("--assessments needs --patients and --cycles (1 or more): assessments start before cycle 1 day 1")
+        if options["latest_days_ago"] < 0:
+            raise CommandError("--latest-days-ago must be 0 or more")
         if options["span_days"] < 1:
             raise CommandError("--span-days must be 1 or more")
+
+    def handle(self, *args, demo_mode=None, **options):
+        self.check_options(options)
         trial = demo.ensure_trial()
         demo.ensure_sites()
         if options["demo"]:
@@ -54,6 +79,7 @@ class Command(BaseCommand):
             if added:
                 self.stdout.write(self.style.SUCCESS(f"Demo cohort: {added} patients registered, 2 enrolled at level {trial.starting_level.label}."))
                 self.stdout.write(self.style.SUCCESS("Demo toxicity: JD has grade 4 neutropenia for 9 days despite G-CSF; an H2 DLT proposal awaits review."))
+                self.stdout.write(self.style.SUCCESS("Demo response: JD's serum M-protein fell from 3.20 to 1.45 and 1.18 g/dL: a confirmed PR."))
         if options["patients"]:
             if options["synthetic"]:
                 target = demo.synthetic_trial(options["synthetic"], options["patients"])
@@ -68,17 +94,31 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 cycles=options["cycles"],
                 span_days=options["span_days"],
+                latest_days_ago=options["latest_days_ago"],
                 toxicity=options["toxicity"],
+                assessments=options["assessments"],
             )
             self.stdout.write(
                 self.style.SUCCESS(f"Synthetic data: {result.patients} patients in {target.code}, {result.enrolled} enrolled (seed {options['seed']}).")
             )
-            if result.toxicity is not None:
-                t = result.toxicity
-                drawn = ", ".join(f"{name} {n}" for name, n in sorted(t.patterns.items()) if name != "ordinary")
-                self.stdout.write(
-                    self.style.SUCCESS(
-                        f"Synthetic toxicity: {t.labs} lab panels and {t.events} adverse events for {t.patients} patients in cycle 1; "
-                        f"DLT patterns drawn: {drawn or 'none'} (those not yet reached by today are not recorded)."
-                    )
+            self.report_synthetic(result)
+
+    def report_synthetic(self, result) -> None:
+        if result.toxicity is not None:
+            t = result.toxicity
+            drawn = ", ".join(f"{name} {n}" for name, n in sorted(t.patterns.items()) if name != "ordinary")
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Synthetic toxicity: {t.labs} lab panels and {t.events} adverse events for {t.patients} patients in cycle 1; "
+                    f"DLT patterns drawn: {drawn or 'none'} (those not yet reached by today are not recorded)."
                 )
+            )
+        if result.response is not None:
+            r = result.response
+            courses = ", ".join(f"{name} {n}" for name, n in sorted(r.trajectories.items()))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Synthetic response: {r.assessments} myeloma assessments and {r.follow_ups} follow-up records for {r.patients} patients; "
+                    f"courses drawn: {courses or 'none'}."
+                )
+            )

@@ -1,0 +1,160 @@
+"""Edit checks: rules that find data a person should look at, each raising a data query. Pure Python.
+
+Each check reads plain records and returns findings (record type, id, field,
+patient, the question). The service turns each new finding into an open query
+(one per check, record and field while it is not closed).
+
+  AE_DATES      adverse event onset after its resolution
+  DAY1_WEIGHT   a cycle's day-1 weight missing, or more than 10% from the previous cycle's
+  DOSE_CYCLE    a dose dated outside its cycle (on or after the next cycle's day 1, or before day 1)
+  ANC_NO_AE     an ANC below 1.0 x10^9/L (grade 3-4) with no neutropenia event covering its date
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+WEIGHT_CHANGE = Decimal("0.10")
+ANC_GRADE_3 = Decimal("1.0")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    patient_id: int
+    record_type: str
+    object_id: int
+    field: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    patient_id: int
+    term: str
+    onset: date
+    resolved: date | None
+
+
+@dataclass(frozen=True)
+class CycleRow:
+    id: int
+    patient_id: int
+    number: int
+    day1: date
+    weight_kg: Decimal | None
+
+
+@dataclass(frozen=True)
+class Dose:
+    id: int
+    patient_id: int
+    cycle_id: int
+    given_on: date
+    drug: str
+
+
+@dataclass(frozen=True)
+class Lab:
+    id: int
+    patient_id: int
+    on: date
+    anc: Decimal | None
+
+
+NEUTROPENIA_TERMS = frozenset({"neutrophil_count_decreased", "febrile_neutropenia"})
+
+
+def ae_dates(events: list[Event]) -> list[Finding]:
+    return [
+        Finding(
+            "AE_DATES",
+            e.patient_id,
+            "adverse_event",
+            e.id,
+            "resolved",
+            f"Resolved {e.resolved.isoformat()} before the onset {e.onset.isoformat()}: check both dates.",
+        )
+        for e in events
+        if e.resolved is not None and e.resolved < e.onset
+    ]
+
+
+def day1_weight(cycles: list[CycleRow]) -> list[Finding]:
+    out, previous = [], {}
+    for c in sorted(cycles, key=lambda c: (c.patient_id, c.number)):
+        before = previous.get(c.patient_id)
+        if c.weight_kg is None:
+            out.append(
+                Finding("DAY1_WEIGHT", c.patient_id, "cycle", c.id, "weight_kg", f"Cycle {c.number} has no day-1 weight (the bendamustine dose needs it).")
+            )
+        elif before is not None and before.weight_kg and abs(c.weight_kg - before.weight_kg) > before.weight_kg * WEIGHT_CHANGE:
+            out.append(
+                Finding(
+                    "DAY1_WEIGHT",
+                    c.patient_id,
+                    "cycle",
+                    c.id,
+                    "weight_kg",
+                    f"Cycle {c.number} day-1 weight {c.weight_kg} kg is more than 10% from cycle {before.number} ({before.weight_kg} kg): confirm.",
+                )
+            )
+        previous[c.patient_id] = c
+    return out
+
+
+def dose_cycle(doses: list[Dose], cycles: list[CycleRow]) -> list[Finding]:
+    by_id = {c.id: c for c in cycles}
+    next_day1 = {}
+    for c in cycles:
+        nxt = [o.day1 for o in cycles if o.patient_id == c.patient_id and o.number == c.number + 1]
+        next_day1[c.id] = nxt[0] if nxt else None
+    out = []
+    for d in doses:
+        c = by_id.get(d.cycle_id)
+        if c is None:
+            out.append(Finding("DOSE_CYCLE", d.patient_id, "administration", d.id, "cycle", f"{d.drug} on {d.given_on.isoformat()} has no cycle."))
+            continue
+        end = next_day1[c.id]
+        if d.given_on < c.day1 or (end is not None and d.given_on >= end):
+            out.append(
+                Finding(
+                    "DOSE_CYCLE",
+                    d.patient_id,
+                    "administration",
+                    d.id,
+                    "given_on",
+                    f"{d.drug} on {d.given_on.isoformat()} is outside cycle {c.number} (day 1 {c.day1.isoformat()}).",
+                )
+            )
+    return out
+
+
+def anc_without_event(labs: list[Lab], events: list[Event]) -> list[Finding]:
+    out = []
+    for lab in labs:
+        if lab.anc is None or lab.anc >= ANC_GRADE_3:
+            continue
+        covered = any(
+            e.patient_id == lab.patient_id and e.term in NEUTROPENIA_TERMS and e.onset <= lab.on and (e.resolved is None or e.resolved >= lab.on)
+            for e in events
+        )
+        if not covered:
+            out.append(
+                Finding(
+                    "ANC_NO_AE",
+                    lab.patient_id,
+                    "lab",
+                    lab.id,
+                    "anc",
+                    f"ANC {lab.anc} x10^9/L on {lab.on.isoformat()} (grade 3-4) without a neutropenia event on that date: record it or confirm the value.",
+                )
+            )
+    return out
+
+
+def run_all(*, events: list[Event], cycles: list[CycleRow], doses: list[Dose], labs: list[Lab]) -> list[Finding]:
+    return ae_dates(events) + day1_weight(cycles) + dose_cycle(doses, cycles) + anc_without_event(labs, events)
