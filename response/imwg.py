@@ -52,6 +52,7 @@ URINE_MEASURABLE = Decimal(200)  # mg/24 h
 FLC_MEASURABLE = Decimal(10)  # mg/dL, involved light chain
 RATIO_LOW, RATIO_HIGH = Decimal("0.26"), Decimal("1.65")
 HUNDRED = Decimal(100)
+HALF = Decimal("0.5")
 
 PARAMETERS = ("spep", "upep", "dflc", "marrow_pc", "plasmacytoma_size")
 LABELS = {"spep": "serum M-protein", "upep": "urine M-protein", "dflc": "dFLC", "marrow_pc": "marrow plasma cells", "plasmacytoma_size": "plasmacytoma"}
@@ -80,6 +81,7 @@ class Category(StrEnum):
 
 RANKS = {Category.SCR: 7, Category.CR: 6, Category.VGPR: 5, Category.PR: 4, Category.MR: 3, Category.SD: 2, Category.PD: 1, Category.NE: 0}
 RESPONSES = (Category.SCR, Category.CR, Category.VGPR, Category.PR)  # "PR or better"
+PD, NE = Category.PD, Category.NE
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,20 @@ class Assessment:
         if self.kappa is None or self.lambda_ is None or self.lambda_ == 0 or {"kappa", "lambda"} & self.spurious:
             return None
         return self.kappa / self.lambda_
+
+
+def _values(a: Assessment) -> dict[str, Decimal | None]:
+    """`a.value(name)` for every parameter, computed once."""
+    if a.spurious:
+        return {name: a.value(name) for name in PARAMETERS}
+    kappa, lam = a.kappa, a.lambda_
+    return {
+        "spep": a.spep,
+        "upep": a.upep,
+        "dflc": None if kappa is None or lam is None else abs(kappa - lam),
+        "marrow_pc": a.marrow_pc,
+        "plasmacytoma_size": a.plasmacytoma_size,
+    }
 
 
 def ratio_normal(ratio: Decimal | None) -> bool | None:
@@ -240,33 +256,33 @@ class _Context:
     plasmacytoma_size: Decimal | None = None
 
 
-def _progression(a: Assessment, ctx: _Context) -> list[str]:
+def _progression(a: Assessment, v: dict[str, Decimal | None], ctx: _Context) -> list[str]:
     found = []
     b, n = ctx.base, ctx.nadir
-    s = a.value("spep")
+    s = v["spep"]
     if "spep" in b.measurable and s is not None and "spep" in n:
         rise = s - n["spep"]
         big_nadir = n["spep"] >= 5 and rise >= 1
-        if (n["spep"] > 0 and rise * HUNDRED >= n["spep"] * 25 and rise >= Decimal("0.5")) or (n["spep"] == 0 and rise >= Decimal("0.5")) or big_nadir:
+        if (n["spep"] > 0 and rise * HUNDRED >= n["spep"] * 25 and rise >= HALF) or (n["spep"] == 0 and rise >= HALF) or big_nadir:
             found.append(f"serum M-protein {_fmt(s)} g/dL, +{_fmt(rise)} from the nadir {_fmt(n['spep'])}")
-    u = a.value("upep")
+    u = v["upep"]
     if "upep" in b.measurable and u is not None and "upep" in n:
         rise = u - n["upep"]
         if rise * HUNDRED >= n["upep"] * 25 and rise >= 200:
             found.append(f"urine M-protein {_fmt(u)} mg/24 h, +{_fmt(rise)} from the nadir {_fmt(n['upep'])}")
-    d = a.value("dflc")
+    d = v["dflc"]
     if b.driver == "dflc" and d is not None and "dflc" in n:
         rise = d - n["dflc"]
         if rise * HUNDRED >= n["dflc"] * 25 and rise > 10:
             found.append(f"dFLC {_fmt(d)} mg/dL, +{_fmt(rise)} from the nadir {_fmt(n['dflc'])}")
-    m = a.value("marrow_pc")
+    m = v["marrow_pc"]
     if m is not None and "marrow_pc" in n:
         rise = m - n["marrow_pc"]
         if rise * HUNDRED >= n["marrow_pc"] * 25 and rise >= 10:
             found.append(f"marrow plasma cells {_fmt(m)}%, +{_fmt(rise)} points from the nadir {_fmt(n['marrow_pc'])}%")
     if a.new_lesions:
         found.append("a new bone lesion")
-    size = a.value("plasmacytoma_size")
+    size = v["plasmacytoma_size"]
     if size is not None and "plasmacytoma_size" in n and n["plasmacytoma_size"] > 0 and (size - n["plasmacytoma_size"]) * 2 >= n["plasmacytoma_size"]:
         found.append(f"plasmacytoma {_fmt(size)} cm2, >= 50% larger than the nadir {_fmt(n['plasmacytoma_size'])}")
     if a.plasmacytoma and ctx.base.plasmacytoma is False:
@@ -274,49 +290,53 @@ def _progression(a: Assessment, ctx: _Context) -> list[str]:
     return found
 
 
-def _changes(a: Assessment, base: Baseline) -> dict[str, Decimal]:
+def _changes(v: dict[str, Decimal | None], base: Baseline) -> dict[str, Decimal]:
     out = {}
+    values = base.values
     for name in ("spep", "upep", "dflc"):
-        v, b = a.value(name), base.values[name]
-        if v is not None and b:
-            out[name] = pct(v, b)
+        new, b = v[name], values[name]
+        if new is not None and b:
+            out[name] = (new - b) * HUNDRED / b  # pct(new, b)
     return out
 
 
 def _all(*parts: bool | None) -> bool | None:
     """True when every part holds, False when one fails, None when one is missing (and none fails)."""
-    if any(p is False for p in parts):
-        return False
-    return None if any(p is None for p in parts) else True
+    missing = False
+    for p in parts:
+        if p is False:
+            return False
+        if p is None:
+            missing = True
+    return None if missing else True
 
 
-def _category(a: Assessment, ctx: _Context) -> tuple[Category, str]:
-    """The unconfirmed category of one assessment and the sentence that justifies it."""
+def _category(a: Assessment, v: dict[str, Decimal | None], ch: dict[str, Decimal], ctx: _Context) -> tuple[Category, str]:
+    """The unconfirmed category of one assessment (its values `v`, its changes `ch`) and the sentence that justifies it."""
     b = ctx.base
     if b.driver is None:
         return Category.NE, "no measurable disease at baseline"
-    pd = _progression(a, ctx)
+    pd = _progression(a, v, ctx)
     if pd:
         return Category.PD, "progression: " + "; ".join(pd)
-    if a.value(b.driver) is None:
+    if v[b.driver] is None:
         return Category.NE, f"{LABELS[b.driver]} not assessed"
-    ch = _changes(a, b)
     missing: list[str] = []
     for step in (_cr, _vgpr, _pr, _mr):
-        found = step(a, ctx, ch, missing)
+        found = step(a, v, ctx, ch, missing)
         if found is not None:
             return found
     return Category.SD, _sd_reason(ch, b, missing)
 
 
-def _serum(a: Assessment, b: Baseline, ch: dict[str, Decimal], limit: int) -> bool | None:
+def _serum(v: dict[str, Decimal | None], b: Baseline, ch: dict[str, Decimal], limit: int) -> bool | None:
     """Serum reduced by at least `limit` % (True where serum is not the measurable parameter)."""
     if "spep" not in b.measurable:
         return True
-    return None if a.value("spep") is None else -ch["spep"] >= limit
+    return None if v["spep"] is None else -ch["spep"] >= limit
 
 
-def _cr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+def _cr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
     """CR and sCR: both immunofixations negative, no plasmacytoma, < 5% marrow plasma cells (the latest marrow)."""
     no_plasmacytoma = (None if ctx.plasmacytoma is None else not ctx.plasmacytoma) if ctx.base.plasmacytoma else not ctx.plasmacytoma
     parts = {
@@ -337,10 +357,10 @@ def _cr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]
     return None
 
 
-def _vgpr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+def _vgpr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
     """VGPR: serum 0 by electrophoresis (detectable by immunofixation only) or reduced >= 90%, and urine < 100 mg/24 h."""
-    b, s, u = ctx.base, a.value("spep"), a.value("upep")
-    serum = _serum(a, b, ch, 90) if "spep" in b.measurable else (None if s is None else s == 0)
+    b, s, u = ctx.base, v["spep"], v["upep"]
+    serum = _serum(v, b, ch, 90) if "spep" in b.measurable else (None if s is None else s == 0)
     urine = None if u is None else u < 100
     vgpr = _all(serum, urine)
     if vgpr:
@@ -351,10 +371,10 @@ def _vgpr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[st
     return None
 
 
-def _pr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+def _pr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
     """PR: serum reduced >= 50% and urine reduced >= 90% or to < 200 mg/24 h; FLC-only: dFLC reduced >= 50%;
     a plasmacytoma present at baseline >= 50% smaller."""
-    b, u = ctx.base, a.value("upep")
+    b, u = ctx.base, v["upep"]
     half: bool | None = True
     if b.values["plasmacytoma_size"]:
         half = None if ctx.plasmacytoma_size is None else ctx.plasmacytoma_size * 2 <= b.values["plasmacytoma_size"]
@@ -366,7 +386,7 @@ def _pr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]
             missing.append("plasmacytoma size (PR)")
         return Category.SD, _sd_reason(ch, b, missing)
     urine = (None if u is None else (-ch["upep"] >= 90 or u < 200)) if "upep" in b.measurable else True
-    serum = _serum(a, b, ch, 50)
+    serum = _serum(v, b, ch, 50)
     pr = _all(serum, urine, half)
     if pr:
         return Category.PR, _reduction_text(ch, u, b)
@@ -375,13 +395,13 @@ def _pr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]
     return None
 
 
-def _mr(a: Assessment, ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+def _mr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
     """MR (serum-measurable disease): serum reduced >= 25% and, where urine was measurable, urine reduced >= 50%."""
-    b, u = ctx.base, a.value("upep")
+    b, u = ctx.base, v["upep"]
     if "spep" not in b.measurable:
         return None
     urine = (None if u is None else -ch["upep"] >= 50) if "upep" in b.measurable else True
-    serum = _serum(a, b, ch, 25)
+    serum = _serum(v, b, ch, 25)
     mr = _all(serum, urine)
     if mr:
         return Category.MR, _reduction_text(ch, u, b) + (f" (not PR: {', '.join(dict.fromkeys(missing))} missing)" if missing else "")
@@ -409,6 +429,22 @@ def _reduction_text(ch: dict[str, Decimal], u: Decimal | None, b: Baseline) -> s
 # ---------------------------------------------------------------- the course
 
 
+def _check(assessments: Sequence[Assessment]) -> None:
+    dates = [a.on for a in assessments]
+    if len(set(dates)) != len(dates):
+        raise ImwgError("Two assessments on the same date: one sample per date.")
+    for a in assessments:
+        values = (a.spep, a.upep, a.kappa, a.lambda_, a.marrow_pc, a.plasmacytoma_size)
+        if not any(v is not None and v < 0 for v in values) and (a.marrow_pc is None or a.marrow_pc <= 100):
+            continue
+        for name in ("spep", "upep", "kappa", "lambda_", "marrow_pc", "plasmacytoma_size"):
+            v = getattr(a, name)
+            if v is not None and v < 0:
+                raise ImwgError(f"Assessment of {a.on.isoformat()}: {name.rstrip('_')} cannot be negative.")
+        if a.marrow_pc is not None and a.marrow_pc > 100:
+            raise ImwgError(f"Assessment of {a.on.isoformat()}: marrow plasma cells above 100%.")
+
+
 def evaluate(
     assessments: Sequence[Assessment],
     *,
@@ -417,65 +453,68 @@ def evaluate(
     serum_measurable: Decimal = SERUM_MEASURABLE,
 ) -> Response:
     """Every assessment's category, confirmation, the best response and progression."""
-    dates = [a.on for a in assessments]
-    if len(set(dates)) != len(dates):
-        raise ImwgError("Two assessments on the same date: one sample per date.")
-    for a in assessments:
-        for name in ("spep", "upep", "kappa", "lambda_", "marrow_pc", "plasmacytoma_size"):
-            v = getattr(a, name)
-            if v is not None and v < 0:
-                raise ImwgError(f"Assessment of {a.on.isoformat()}: {name.rstrip('_')} cannot be negative.")
-        if a.marrow_pc is not None and a.marrow_pc > 100:
-            raise ImwgError(f"Assessment of {a.on.isoformat()}: marrow plasma cells above 100%.")
+    _check(assessments)
     base = baseline(assessments, cycle1_day1, serum_measurable=serum_measurable)
-    ctx = _Context(base, {k: v for k, v in base.values.items() if v is not None})
+    nadir = {k: v for k, v in base.values.items() if v is not None}
+    ctx = _Context(base, nadir)
+    driver = base.driver
     results: list[Result] = []
+    confirmed: list[tuple[Category, date]] = []
     flags: dict[date, list[str]] = {}
     post = sorted((a for a in assessments if a.on > cycle1_day1), key=lambda a: a.on)
+    prev: Result | None = None
     for a in post:
-        if a.marrow_pc is not None and "marrow_pc" not in a.spurious:
-            ctx.marrow_pc = a.marrow_pc
+        v = _values(a)
+        if v["marrow_pc"] is not None:  # a.marrow_pc, unless spurious
+            ctx.marrow_pc = v["marrow_pc"]
         if a.marrow_clonal is not None:
             ctx.marrow_clonal = a.marrow_clonal
         if a.plasmacytoma is not None:
             ctx.plasmacytoma = a.plasmacytoma
-        if a.value("plasmacytoma_size") is not None:
-            ctx.plasmacytoma_size = a.value("plasmacytoma_size")
-        category, reason = _category(a, ctx)
+        if v["plasmacytoma_size"] is not None:
+            ctx.plasmacytoma_size = v["plasmacytoma_size"]
+        ch = _changes(v, base)
+        category, reason = _category(a, v, ch, ctx)
         after = next_therapy_on is not None and a.on >= next_therapy_on
-        d = a.value("dflc")
-        if base.driver == "spep" and d is not None and "dflc" in ctx.nadir and category != Category.PD and not after:
-            rise = d - ctx.nadir["dflc"]
-            if rise * HUNDRED >= ctx.nadir["dflc"] * 25 and rise > 10:
+        d = v["dflc"]
+        if driver == "spep" and d is not None and "dflc" in nadir and category is not PD and not after:
+            rise = d - nadir["dflc"]
+            if rise * HUNDRED >= nadir["dflc"] * 25 and rise > 10:
                 flags.setdefault(a.on, []).append(
                     f"dFLC {_fmt(d)} mg/dL on {a.on.isoformat()}, +{_fmt(rise)} from its nadir, in a patient followed by serum M-protein: "
                     "look for light-chain escape."
                 )
-        results.append(Result(a.on, a.id, category, reason, _changes(a, base), dict(ctx.nadir), after_next_therapy=after))
-        for name in PARAMETERS:
-            v = a.value(name)
-            if v is not None and (name not in ctx.nadir or v < ctx.nadir[name]):
-                ctx.nadir[name] = v
-    return _course(base, results, next_therapy_on, flags)
-
-
-def _course(base: Baseline, results: list[Result], next_therapy_on: date | None, r_flags: dict[date, list[str]]) -> Response:
-    confirmed: list[tuple[Category, date]] = []
-    out: list[Result] = []
-    flags: list[str] = []
-    for i, r in enumerate(results):
-        prev = results[i - 1] if i else None
-        conf = None
-        if prev is not None and not r.after_next_therapy and prev.category != Category.NE and r.category != Category.NE:
-            if prev.category == Category.PD and r.category == Category.PD:
-                conf = Category.PD
-            elif Category.PD not in (prev.category, r.category):
-                conf = min(prev.category, r.category, key=lambda c: c.rank)
+        # Confirmation by two consecutive assessments (the lower category, dated at the first).
+        conf = None if prev is None or after else _confirm(prev.category, category)
         if conf is not None:
             confirmed.append((conf, prev.on))
-            out.append(Result(r.on, r.id, r.category, r.reason, r.change_pct, r.nadir, conf, prev.on, r.after_next_therapy))
+            r = Result(a.on, a.id, category, reason, ch, dict(nadir), conf, prev.on, after)
         else:
-            out.append(r)
+            r = Result(a.on, a.id, category, reason, ch, dict(nadir), after_next_therapy=after)
+        results.append(r)
+        prev = r
+        for name in PARAMETERS:
+            value = v[name]
+            if value is not None and (name not in nadir or value < nadir[name]):
+                nadir[name] = value
+    return _course(base, results, confirmed, next_therapy_on, flags)
+
+
+def _confirm(first: Category, second: Category) -> Category | None:
+    """The category two consecutive assessments confirm (the lower of the two; PD by two PD), or None."""
+    if first is NE or second is NE:
+        return None
+    if first is PD and second is PD:
+        return PD
+    if first is PD or second is PD:
+        return None
+    return first if RANKS[first] <= RANKS[second] else second
+
+
+def _course(
+    base: Baseline, out: list[Result], confirmed: list[tuple[Category, date]], next_therapy_on: date | None, r_flags: dict[date, list[str]]
+) -> Response:
+    flags: list[str] = []
     before = [r for r in out if not r.after_next_therapy]
     if next_therapy_on is not None and before and before[-1].category == Category.PD and before[-1].confirmed != Category.PD:
         flags.append(f"Progression on {before[-1].on.isoformat()} not confirmed before the next therapy started {next_therapy_on.isoformat()}.")

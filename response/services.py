@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -212,27 +213,70 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
 # ---------------------------------------------------------------- computing responses
 
 
-def _as_input(a: MyelomaAssessment) -> imwg.Assessment:
-    spurious = frozenset("lambda" if k == "lambda" else k for k in a.spurious)
+INPUT_FIELDS = (
+    "id",
+    "on",
+    "spep",
+    "serum_ife",
+    "upep",
+    "urine_ife",
+    "kappa",
+    "lambda_flc",
+    "marrow_pc",
+    "marrow_clonal",
+    "plasmacytoma",
+    "plasmacytoma_size",
+    "new_lesions",
+    "spurious",
+)
+RESULT_FIELDS = (
+    "driver",
+    "baseline",
+    "results",
+    "best",
+    "best_on",
+    "best_reason",
+    "best_change_pct",
+    "first_response_on",
+    "progression_on",
+    "confirmed",
+    "flags",
+    "rule_version",
+    "inputs_at",
+    "computed_at",
+    "digest",
+)
+_NO_SPURIOUS: frozenset[str] = frozenset()
+
+
+def _input(
+    pk, on, spep, serum_ife, upep, urine_ife, kappa, lambda_flc, marrow_pc, marrow_clonal, plasmacytoma, plasmacytoma_size, new_lesions, spurious
+) -> imwg.Assessment:
+    """An `imwg.Assessment` from the stored columns (INPUT_FIELDS, in order)."""
     return imwg.Assessment(
-        on=a.on,
-        id=a.pk,
-        spep=a.spep,
-        serum_ife=a.serum_ife,
-        upep=a.upep,
-        urine_ife=a.urine_ife,
-        kappa=a.kappa,
-        lambda_=a.lambda_flc,
-        marrow_pc=a.marrow_pc,
-        marrow_clonal=a.marrow_clonal,
-        plasmacytoma=a.plasmacytoma,
-        plasmacytoma_size=a.plasmacytoma_size,
-        new_lesions=a.new_lesions,
-        spurious=spurious,
+        on=on,
+        id=pk,
+        spep=spep,
+        serum_ife=serum_ife,
+        upep=upep,
+        urine_ife=urine_ife,
+        kappa=kappa,
+        lambda_=lambda_flc,
+        marrow_pc=marrow_pc,
+        marrow_clonal=marrow_clonal,
+        plasmacytoma=plasmacytoma,
+        plasmacytoma_size=plasmacytoma_size,
+        new_lesions=new_lesions,
+        spurious=frozenset(spurious) if spurious else _NO_SPURIOUS,
     )
 
 
+def _round2(value: Decimal) -> str:
+    return str(round(value, 2))
+
+
 def _json(response: imwg.Response) -> dict:
+    """The stored form of a course (JSON-ready but for the dates and the Decimal of the top level)."""
     b = response.baseline
     return {
         "driver": b.driver or "",
@@ -247,31 +291,68 @@ def _json(response: imwg.Response) -> dict:
             {
                 "on": r.on.isoformat(),
                 "id": r.id,
-                "category": r.category.value,
+                "category": _VALUE[r.category],
                 "reason": r.reason,
-                "change_pct": {k: str(round(v, 2)) for k, v in r.change_pct.items()},
-                "confirmed": r.confirmed.value if r.confirmed else None,
+                "change_pct": {k: _round2(v) for k, v in r.change_pct.items()},
+                "confirmed": _VALUE[r.confirmed] if r.confirmed else None,
                 "confirmed_from": r.confirmed_from.isoformat() if r.confirmed_from else None,
                 "after_next_therapy": r.after_next_therapy,
             }
             for r in response.results
         ],
-        "best": response.best.value,
+        "best": _VALUE[response.best],
         "best_on": response.best_on,
         "best_reason": response.best_reason,
         "best_change_pct": round(response.best_change_pct, 2) if response.best_change_pct is not None else None,
         "first_response_on": response.first_response_on,
         "progression_on": response.progression_on,
-        "confirmed": [[c.value, on.isoformat()] for c, on in response.confirmed],
+        "confirmed": [[_VALUE[c], on.isoformat()] for c, on in response.confirmed],
         "flags": list(response.flags),
         "rule_version": response.rule_version,
     }
 
 
+_VALUE = {c: c.value for c in imwg.Category}
+
+
+STORED_FORM = 2  # change it whenever `_json` changes what it stores for the same course
+
+
+def _digest(response: imwg.Response) -> str:
+    """A digest of everything `_json` stores of a course, without building it (the repr of a tuple of
+    strings, numbers, dates and Decimals is deterministic): unchanged courses are neither converted nor
+    rewritten."""
+    b = response.baseline
+    key = (
+        STORED_FORM,
+        b.driver,
+        tuple(b.values.values()),
+        b.ratio,
+        b.involved,
+        b.measurable,
+        b.reason,
+        [
+            (r.on, r.id, _VALUE[r.category], r.reason, r.change_pct, r.confirmed and _VALUE[r.confirmed], r.confirmed_from, r.after_next_therapy)
+            for r in response.results
+        ],
+        _VALUE[response.best],
+        response.best_on,
+        response.best_reason,
+        response.best_change_pct,
+        response.first_response_on,
+        response.progression_on,
+        [(_VALUE[c], on) for c, on in response.confirmed],
+        response.flags,
+        response.rule_version,
+    )
+    return hashlib.sha256(repr(key).encode()).hexdigest()
+
+
 def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progress=None) -> dict[str, int]:
     """Recompute and store the IMWG course of these patients (idempotent: unchanged results are not rewritten).
 
-    A fixed number of queries per chunk; `progress(done)` is called after each chunk.
+    Every patient's course is evaluated again; a fixed number of queries per chunk; `progress(done)` is
+    called after each chunk.
     """
     ids = sorted(set(patient_ids))
     stats = {"patients": 0, "changed": 0, "skipped": 0}
@@ -281,12 +362,20 @@ def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progr
             day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
             next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
             assessments: dict[int, list[imwg.Assessment]] = {}
-            latest: dict[int, object] = {}
-            for a in MyelomaAssessment.objects.filter(patient_id__in=part).order_by("on"):
-                assessments.setdefault(a.patient_id, []).append(_as_input(a))
-            for pid, at in MyelomaAssessment.history.filter(patient_id__in=part).values_list("patient_id", "history_date").order_by("history_date"):
-                latest[pid] = at
-            existing = {r.patient_id: r for r in ResponseResult.objects.select_for_update().filter(patient_id__in=part)}
+            rows = MyelomaAssessment.objects.filter(patient_id__in=part).order_by("on").values_list("patient_id", *INPUT_FIELDS)
+            for pid, *columns in rows.iterator(chunk_size=2000):
+                assessments.setdefault(pid, []).append(_input(*columns))
+            latest = dict(
+                MyelomaAssessment.history.filter(patient_id__in=part)
+                .order_by()
+                .values("patient_id")
+                .annotate(at=Max("history_date"))
+                .values_list("patient_id", "at")
+            )
+            stored = {
+                pid: (pk, digest)
+                for pid, pk, digest in ResponseResult.objects.select_for_update().filter(patient_id__in=part).values_list("patient_id", "pk", "digest")
+            }
             now = timezone.now()
             new, changed = [], []
             for pid in part:
@@ -295,41 +384,26 @@ def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progr
                     continue
                 stats["patients"] += 1
                 try:
-                    data = _json(imwg.evaluate(assessments[pid], cycle1_day1=day1[pid], next_therapy_on=next_therapy.get(pid)))
+                    response = imwg.evaluate(assessments[pid], cycle1_day1=day1[pid], next_therapy_on=next_therapy.get(pid))
                 except imwg.ImwgError:
                     stats["skipped"] += 1
                     continue
-                digest = hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
-                row = existing.get(pid)
-                if row is not None and row.digest == digest:
+                digest = _digest(response)
+                row = stored.get(pid)
+                if row is not None and row[1] == digest:
                     continue
-                fields = {
-                    "driver": data["driver"],
-                    "baseline": data["baseline"],
-                    "results": data["results"],
-                    "best": data["best"],
-                    "best_on": data["best_on"],
-                    "best_reason": data["best_reason"],
-                    "best_change_pct": data["best_change_pct"],
-                    "first_response_on": data["first_response_on"],
-                    "progression_on": data["progression_on"],
-                    "confirmed": data["confirmed"],
-                    "flags": data["flags"],
-                    "rule_version": data["rule_version"],
-                    "inputs_at": latest.get(pid),
-                    "computed_at": now,
-                    "digest": digest,
-                }
+                data = _json(response)
+                data["inputs_at"] = latest.get(pid)
+                data["computed_at"] = now
+                data["digest"] = digest
                 if row is None:
-                    new.append(ResponseResult(patient_id=pid, **fields))
+                    new.append(ResponseResult(patient_id=pid, **data))
                 else:
-                    for k, v in fields.items():
-                        setattr(row, k, v)
-                    changed.append(row)
+                    changed.append(ResponseResult(pk=row[0], patient_id=pid, **data))
                 stats["changed"] += 1
             ResponseResult.objects.bulk_create(new, batch_size=500)
             if changed:
-                ResponseResult.objects.bulk_update(changed, [*fields], batch_size=500)
+                ResponseResult.objects.bulk_update(changed, RESULT_FIELDS, batch_size=500)
         if progress is not None:
             progress(min(start + chunk, len(ids)))
     return stats
@@ -337,31 +411,39 @@ def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progr
 
 def courses_for(trial: Trial) -> list[endpoints.Course]:
     """Every enrolled patient's inputs to the endpoints (a fixed number of queries)."""
-    enrolments = list(Enrolment.objects.filter(cohort__trial=trial).select_related("patient", "level").order_by("patient__study_id"))
-    ids = [e.patient_id for e in enrolments]
+    enrolments = list(
+        Enrolment.objects.filter(cohort__trial=trial).order_by("patient__study_id").values_list("patient_id", "patient__study_id", "level__label")
+    )
+    ids = [pid for pid, _, _ in enrolments]
     cycles: dict[int, dict[int, date]] = {}
     for pid, number, day1 in Cycle.objects.filter(patient_id__in=ids, number__in=(1, 2)).values_list("patient_id", "number", "day1"):
         cycles.setdefault(pid, {})[number] = day1
-    results = {r.patient_id: r for r in ResponseResult.objects.filter(patient_id__in=ids)}
-    follow = {f.patient_id: f for f in FollowUp.objects.filter(patient_id__in=ids)}
+    results = {
+        r[0]: r
+        for r in ResponseResult.objects.filter(patient_id__in=ids).values_list(
+            "patient_id", "results", "confirmed", "best", "progression_on", "first_response_on"
+        )
+    }
+    follow = {f[0]: f for f in FollowUp.objects.filter(patient_id__in=ids).values_list("patient_id", "death_on", "next_therapy_on", "last_contact_on")}
+    fromiso = date.fromisoformat
     out = []
-    for e in enrolments:
-        c = cycles.get(e.patient_id, {})
-        r, f = results.get(e.patient_id), follow.get(e.patient_id)
+    for pid, study_id, label in enrolments:
+        c = cycles.get(pid, {})
+        r, f = results.get(pid), follow.get(pid)
         out.append(
             endpoints.Course(
-                patient=e.patient.study_id,
-                level=str(e.level.label),
+                patient=study_id,
+                level=str(label),
                 start=c.get(1),
                 end_of_cycle2=endpoints.end_of_cycle2(c.get(1), c.get(2), trial.cycle_length_days),
-                assessments=tuple((date.fromisoformat(x["on"]), x["category"]) for x in r.results if not x["after_next_therapy"]) if r else (),
-                confirmed=tuple((cat, date.fromisoformat(on)) for cat, on in r.confirmed) if r else (),
-                best=r.best if r else "NE",
-                progression_on=r.progression_on if r else None,
-                first_response_on=r.first_response_on if r else None,
-                death_on=f.death_on if f else None,
-                next_therapy_on=f.next_therapy_on if f else None,
-                last_contact_on=f.last_contact_on if f else None,
+                assessments=tuple((fromiso(x["on"]), x["category"]) for x in r[1] if not x["after_next_therapy"]) if r else (),
+                confirmed=tuple((cat, fromiso(on)) for cat, on in r[2]) if r else (),
+                best=r[3] if r else "NE",
+                progression_on=r[4] if r else None,
+                first_response_on=r[5] if r else None,
+                death_on=f[1] if f else None,
+                next_therapy_on=f[2] if f else None,
+                last_contact_on=f[3] if f else None,
             )
         )
     return out
