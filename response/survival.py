@@ -25,9 +25,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats
-
 # R survival compares survival probabilities with 0.5 to this tolerance, sqrt(.Machine$double.eps).
 TOLERANCE = math.sqrt(sys.float_info.epsilon)
 
@@ -81,6 +78,9 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool | int], *, co
     events: True (or 1) where the event was observed, False (or 0) where the time is censored.
     Raises SurvivalError (a ValueError) on empty, mismatched, negative or non-finite input.
     """
+    import numpy as np  # imported here: the web process loads numpy and scipy only when a curve is computed
+    from scipy import stats
+
     times_in, observed = _validated(durations, events, confidence)
     sf = stats.ecdf(stats.CensoredData(uncensored=times_in[observed], right=times_in[~observed])).sf
     with warnings.catch_warnings():
@@ -118,7 +118,7 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool | int], *, co
     )
 
 
-def _validated(durations: Sequence[float], events: Sequence[bool | int], confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def _validated(durations: Sequence[float], events: Sequence[bool | int], confidence: float):
     if len(durations) != len(events):
         raise SurvivalError(f"{len(durations)} durations but {len(events)} event flags: one of each per patient")
     if len(durations) == 0:
@@ -132,6 +132,8 @@ def _validated(durations: Sequence[float], events: Sequence[bool | int], confide
             raise SurvivalError(f"duration {i} is negative ({d}): time runs from the origin forwards")
         if e not in (0, 1):  # True == 1, False == 0
             raise SurvivalError(f"event flag {i} is {e!r}: True/1 for an observed event, False/0 for censored")
+    import numpy as np
+
     return np.asarray(durations, dtype=float), np.asarray([bool(e) for e in events], dtype=bool)
 
 
