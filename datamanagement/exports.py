@@ -42,8 +42,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Model, OuterRef, QuerySet, Subquery
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, models, transaction
+from django.db.models import Case, F, Func, Model, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Cast
 
 from accounts.models import User
 from cohorts import selectors as cohort_selectors
@@ -184,8 +186,12 @@ class Domain:
         columns = self.columns(trial)
         fields = self.fetch_fields(columns)
         rows = self.queryset(user, trial, filters).values_list(*fields)
-        with transaction.atomic() if connection.vendor == "postgresql" else nullcontext():
+        postgres = connection.vendor == "postgresql"
+        with transaction.atomic() if postgres else nullcontext():
             if self.transform is None and not any(c.get for c in columns):
+                if postgres:
+                    yield from self._rows_as_text(columns, self.queryset(user, trial, filters))
+                    return
                 plan = [(fields.index(c.source), FORMATTERS[c.type]) for c in columns]
                 for values in rows.iterator(chunk_size=CHUNK):
                     yield [fmt(values[i]) for i, fmt in plan]
@@ -194,6 +200,24 @@ class Domain:
             records = self.transform(raw, filters) if self.transform else raw
             for record in records:
                 yield [cell(c.type, c.value(record)) for c in columns]
+
+    def _rows_as_text(self, columns: list[Column], queryset: QuerySet) -> Iterator[list]:
+        """PostgreSQL formats the plain numeric, date and boolean columns itself (numeric::text keeps the
+        stored scale: 1.80 stays 1.80, as format(Decimal, "f") writes it); the rest is formatted here.
+        None is written as an empty cell by the csv module."""
+        exprs, plan = {}, []
+        for i, c in enumerate(columns):
+            expression = _db_text(self.model, c)
+            if expression is None:
+                plan.append((c.source, FORMATTERS[c.type]))
+            else:
+                exprs[f"_text{i}"] = expression
+                plan.append((f"_text{i}", None))
+        names = list(dict.fromkeys(name for name, _ in plan))
+        position = {name: i for i, name in enumerate(names)}
+        steps = [(position[name], fmt) for name, fmt in plan]
+        for values in queryset.annotate(**exprs).values_list(*names).iterator(chunk_size=CHUNK):
+            yield [values[i] if fmt is None else fmt(values[i]) for i, fmt in steps]
 
     def header(self, trial: Trial) -> list[str]:
         return [c.name for c in self.columns(trial)]
@@ -216,6 +240,35 @@ def cell(kind: str, value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, sort_keys=True)
     return str(value)
+
+
+def _model_field(model: type[Model], path: str):
+    """The concrete model field at a values() path (None for annotations, JSON keys and reverse relations)."""
+    try:
+        for part in path.split("__")[:-1]:
+            model = model._meta.get_field(part).related_model
+            if model is None:
+                return None
+        return model._meta.get_field(path.split("__")[-1])
+    except (FieldDoesNotExist, AttributeError):
+        return None
+
+
+def _db_text(model: type[Model], column: Column):
+    """A PostgreSQL expression giving the column's CSV text, or None to format it in Python."""
+    f = _model_field(model, column.source)
+    if f is None or getattr(f, "is_relation", False):
+        return None
+    src = F(column.source)
+    if column.type == DECIMAL and isinstance(f, models.DecimalField):
+        return Cast(src, output_field=models.TextField())
+    if column.type == INTEGER and isinstance(f, models.IntegerField | models.AutoField | models.BigAutoField):
+        return Cast(src, output_field=models.TextField())
+    if column.type == DATE and type(f) is models.DateField:
+        return Func(src, Value("YYYY-MM-DD"), function="to_char", output_field=models.TextField())
+    if column.type == BOOLEAN and isinstance(f, models.BooleanField):
+        return Case(When(**{column.source: True}, then=Value("true")), When(**{column.source: False}, then=Value("false")), output_field=models.TextField())
+    return None
 
 
 def _fmt_string(v: Any) -> str:
