@@ -40,6 +40,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -216,7 +217,11 @@ class Domain:
         names = list(dict.fromkeys(name for name, _ in plan))
         position = {name: i for i, name in enumerate(names)}
         steps = [(position[name], fmt) for name, fmt in plan]
-        for values in queryset.annotate(**exprs).values_list(*names).iterator(chunk_size=CHUNK):
+        rows = queryset.annotate(**exprs).values_list(*names).iterator(chunk_size=CHUNK)
+        if all(fmt is None for _, fmt in steps) and [i for i, _ in steps] == list(range(len(names))):
+            yield from rows  # every cell is the database's text: the tuples go to the csv module as they are
+            return
+        for values in rows:
             yield [values[i] if fmt is None else fmt(values[i]) for i, fmt in steps]
 
     def header(self, trial: Trial) -> list[str]:
@@ -266,6 +271,8 @@ def _db_text(model: type[Model], column: Column):
         return Cast(src, output_field=models.TextField())
     if column.type == DATE and type(f) is models.DateField:
         return Func(src, Value("YYYY-MM-DD"), function="to_char", output_field=models.TextField())
+    if column.type == STRING and isinstance(f, models.CharField | models.TextField) and not f.choices:
+        return src  # text already (None becomes an empty cell)
     if column.type == BOOLEAN and isinstance(f, models.BooleanField):
         return Case(When(**{column.source: True}, then=Value("true")), When(**{column.source: False}, then=Value("false")), output_field=models.TextField())
     return None
@@ -305,16 +312,18 @@ class _Echo:
 
 def csv_stream(header: list[str], rows: Iterable[list[str]], *, on_done: Callable[[int], None] | None = None, batch: int = 500) -> Iterator[str]:
     """CSV text in batches of lines; `on_done(rows written)` once the last row is out."""
-    writer = csv.writer(_Echo())
-    buffer = [writer.writerow(header)]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
     count = 0
-    for row in rows:
-        buffer.append(writer.writerow(row))
-        count += 1
-        if len(buffer) >= batch:
-            yield "".join(buffer)
-            buffer = []
-    yield "".join(buffer)
+    rows = iter(rows)
+    for chunk in iter(lambda: list(islice(rows, batch)), []):
+        writer.writerows(chunk)
+        count += len(chunk)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
     if on_done is not None:
         on_done(count)
 
