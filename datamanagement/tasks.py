@@ -1,6 +1,8 @@
 """Celery tasks for data management: thin, named, idempotent.
 
 - datamanagement.export_zip: build the zip of an export log (progress on the log).
+- datamanagement.edit_checks_nightly: run the edit checks of every trial (new findings become open queries;
+  a finding already queried and not closed is not raised twice).
 """
 
 from __future__ import annotations
@@ -18,3 +20,12 @@ def export_zip(log_id: int) -> dict:
         return {"log": log_id, "status": "gone"}
     log = export_zip_build(log=log)
     return {"log": log.pk, "status": log.status, "rows": log.total_rows}
+
+
+@shared_task(name="datamanagement.edit_checks_nightly", acks_late=True)
+def edit_checks_nightly() -> dict:
+    from cohorts.models import Trial
+
+    from .quality import edit_checks_run
+
+    return {trial.code: edit_checks_run(trial=trial) for trial in Trial.objects.all()}

@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "dlt-window-nightly": {"task": "toxicity.evaluate_window_nightly", "schedule": crontab(hour=2, minute=15)},
     # Endpoints: censoring moves with time; responses themselves change only with their inputs.
     "endpoints-nightly": {"task": "response.nightly", "schedule": crontab(hour=2, minute=45)},
+    "edit-checks-nightly": {"task": "datamanagement.edit_checks_nightly", "schedule": crontab(hour=3, minute=15)},
 }
 
 LOGGING = {

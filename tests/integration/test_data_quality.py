@@ -82,3 +82,11 @@ def test_a_cycle_with_open_queries_cannot_be_locked(on_c1, dana, alice):
     with pytest.raises(ValidationError) as info:
         cycle_lock(cycle=cycle, by=dana)
     assert "1 open query" in info.value.messages[0]
+
+
+def test_the_nightly_edit_checks_task_raises_queries_once(on_c1, alice, trial):
+    from datamanagement.tasks import edit_checks_nightly
+
+    lab_record(patient=on_c1, by=alice, on=C1 + timedelta(days=9), anc="0.6")
+    assert edit_checks_nightly.delay().get() == {trial.code: 1}
+    assert edit_checks_nightly.delay().get() == {trial.code: 0}
