@@ -8,7 +8,8 @@ changes (a window completes), or a patient is enrolled; queued on commit.
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import connection, transaction
+
+from trialsite.tasks import delay_on_commit_once
 
 
 @shared_task(name="cohorts.propose_escalation", acks_late=True)
@@ -26,12 +27,4 @@ def propose_escalation(trial_id: int) -> dict:
 
 def queue_escalation(trial_id: int) -> None:
     """Queue the trial's re-evaluation once the current transaction commits (once per transaction)."""
-    pending = [getattr(callback, "escalation_trial", None) for _sids, callback, *_ in getattr(connection, "run_on_commit", [])]
-    if trial_id in pending:
-        return
-
-    def send() -> None:
-        propose_escalation.delay(trial_id)
-
-    send.escalation_trial = trial_id  # type: ignore[attr-defined]
-    transaction.on_commit(send, robust=True)
+    delay_on_commit_once(propose_escalation, trial_id)

@@ -24,6 +24,7 @@ from cohorts.services import patient_lock as _lock_patient
 from dosing.models import Cycle
 from dosing.services import check_unlocked
 from trialsite.audit import audited_save
+from trialsite.tasks import delay_on_commit_once
 
 from . import endpoints, imwg
 from .models import SPURIOUS_PARAMETERS, EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
@@ -473,7 +474,7 @@ def trial_recompute_start(*, trial: Trial, by: User | None) -> RecomputeJob:
     from .tasks import recompute_trial
 
     job = RecomputeJob.objects.create(trial=trial, requested_by=by, requested_at=timezone.now())
-    transaction.on_commit(lambda: recompute_trial.delay(job.pk), robust=True)
+    delay_on_commit_once(recompute_trial, job.pk)
     return job
 
 

@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import connection, transaction
+
+from trialsite.tasks import delay_on_commit_once
 
 
 @shared_task(name="response.recompute_patient", acks_late=True)
@@ -54,18 +55,10 @@ def nightly() -> dict:
     return {trial.code: endpoints_compute(trial=trial).pk for trial in Trial.objects.all()}
 
 
-def _queue_once(marker: str, key: int, send) -> None:
-    pending = [getattr(callback, marker, None) for _sids, callback, *_ in getattr(connection, "run_on_commit", [])]
-    if key in pending:
-        return
-    setattr(send, marker, key)
-    transaction.on_commit(send, robust=True)
-
-
 def queue_response_recompute(patient_id: int) -> None:
     """Once per transaction, after commit."""
-    _queue_once("response_patient", patient_id, lambda: recompute_patient.delay(patient_id))
+    delay_on_commit_once(recompute_patient, patient_id)
 
 
 def queue_endpoints(trial_id: int) -> None:
-    _queue_once("endpoints_trial", trial_id, lambda: recompute_endpoints.delay(trial_id))
+    delay_on_commit_once(recompute_endpoints, trial_id)

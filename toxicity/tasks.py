@@ -10,8 +10,9 @@ Running either twice writes nothing the second time.
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import connection, transaction
 from django.utils import timezone
+
+from trialsite.tasks import delay_on_commit_once
 
 
 @shared_task(name="toxicity.evaluate_patient", acks_late=True)
@@ -32,12 +33,4 @@ def evaluate_window_nightly() -> dict:
 
 def queue_dlt_evaluation(patient_id: int) -> None:
     """Queue the patient's re-evaluation once the current transaction commits (once per transaction)."""
-    pending = [getattr(callback, "dlt_patient", None) for _sids, callback, *_ in getattr(connection, "run_on_commit", [])]
-    if patient_id in pending:
-        return
-
-    def send() -> None:
-        evaluate_patient.delay(patient_id)
-
-    send.dlt_patient = patient_id  # type: ignore[attr-defined]
-    transaction.on_commit(send, robust=True)  # a failed evaluation is logged, never undoes or fails the saved data
+    delay_on_commit_once(evaluate_patient, patient_id)

@@ -202,7 +202,7 @@ def test_one_evaluation_is_queued_per_transaction(on_c1, django_capture_on_commi
         queue_dlt_evaluation(on_c1.pk + 1000)
         queue_dlt_evaluation(on_c1.pk + 1000)
         queue_dlt_evaluation(on_c1.pk + 1001)
-    assert [c.dlt_patient for c in callbacks] == [on_c1.pk + 1000, on_c1.pk + 1001]
+    assert [c.task_args for c in callbacks] == [("toxicity.evaluate_patient", (on_c1.pk + 1000,)), ("toxicity.evaluate_patient", (on_c1.pk + 1001,))]
 
 
 def _queries(client, url) -> int:
