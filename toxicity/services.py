@@ -410,30 +410,31 @@ def lab_record(
 # ---------------------------------------------------------------- reopening adjudicated DLTs
 
 
-def _reopen(proposals, *, by: User | None, why: str) -> int:
-    """Reopen adjudicated proposals; signed escalation decisions that counted them get flagged."""
+def _reopen(patient: Patient, matches, *, by: User, why: str) -> int:
+    """Reopen the patient's adjudicated proposals that `matches`; the trial's escalation is re-evaluated
+    (signed decisions that counted them get flagged)."""
+    adjudicated = DltProposal.objects.select_for_update().filter(patient=patient, status__in=[DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED])
     n = 0
-    for p in proposals:
-        if p.status in (DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED):
+    for p in adjudicated:
+        if matches(p):
             p.status = DltProposal.Status.REOPENED
             p.review_note = why
             audit(p, by=by, reason=f"Reopened: {why}")
             p.save()
             n += 1
-            _queue_escalation(Patient.objects.values_list("trial_id", flat=True).get(pk=p.patient_id))
+    if n:
+        _queue_escalation(patient.trial_id)
     return n
 
 
 def _reopen_for_events(patient: Patient, event_ids: list[int], *, by: User, why: str) -> int:
-    proposals = DltProposal.objects.select_for_update().filter(patient=patient, status__in=[DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED])
     ids = set(event_ids)
-    return _reopen([p for p in proposals if ids & set(p.event_ids)], by=by, why=why)
+    return _reopen(patient, lambda p: ids & set(p.event_ids), by=by, why=why)
 
 
 def _reopen_for_labs(patient: Patient, on: date, *, by: User, why: str) -> int:
     ref = f"lab:{on.isoformat()}"
-    proposals = DltProposal.objects.select_for_update().filter(patient=patient, status__in=[DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED])
-    return _reopen([p for p in proposals if any(e.get("ref") == ref for e in p.evidence)], by=by, why=why)
+    return _reopen(patient, lambda p: any(e.get("ref") == ref for e in p.evidence), by=by, why=why)
 
 
 # ---------------------------------------------------------------- DLT evaluation
@@ -601,7 +602,7 @@ def _check_adjudicator(by: User) -> None:
 def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     """An investigator confirms a proposed (or reopened) DLT: the DLT-flagged event the escalation engine reads."""
     _check_adjudicator(by)
-    Patient.objects.select_for_update().get(pk=proposal.patient_id)
+    patient = Patient.objects.select_for_update().get(pk=proposal.patient_id)
     proposal = DltProposal.objects.select_for_update().get(pk=proposal.pk)
     if proposal.status not in (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED):
         raise ValidationError({"__all__": [f"This proposal is {proposal.get_status_display().lower()}: nothing to confirm."]})
@@ -621,7 +622,7 @@ def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, note
     proposal.review_note = ""
     audited_save(proposal, by=by, reason="Confirmed" + (f": {note}" if note else ""))
-    _queue_escalation(Patient.objects.values_list("trial_id", flat=True).get(pk=proposal.patient_id))
+    _queue_escalation(patient.trial_id)
     return dlt_row
 
 
@@ -631,7 +632,7 @@ def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
     _check_adjudicator(by)
     if _reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason this is not a DLT."]})
-    Patient.objects.select_for_update().get(pk=proposal.patient_id)
+    patient = Patient.objects.select_for_update().get(pk=proposal.patient_id)
     proposal = DltProposal.objects.select_for_update().get(pk=proposal.pk)
     if proposal.status not in (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED):
         raise ValidationError({"__all__": [f"This proposal is {proposal.get_status_display().lower()}: nothing to reject."]})
@@ -644,7 +645,7 @@ def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
     proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, reason.strip()
     proposal.review_note = ""
     audited_save(proposal, by=by, reason=f"Rejected: {reason.strip()}")
-    _queue_escalation(Patient.objects.values_list("trial_id", flat=True).get(pk=proposal.patient_id))
+    _queue_escalation(patient.trial_id)
     return proposal
 
 
@@ -690,12 +691,12 @@ def dlt_withdraw(*, dlt_row: Dlt, by: User, reason: str) -> Dlt:
     _check_adjudicator(by)
     if _reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason the DLT is withdrawn."]})
-    dlt_row = Dlt.objects.select_for_update().get(pk=dlt_row.pk)
+    dlt_row = Dlt.objects.select_for_update().select_related("patient").get(pk=dlt_row.pk)
     if dlt_row.proposal_id is not None:
         raise ValidationError({"__all__": ["This DLT came from a proposal: reject the reopened proposal instead."]})
     if dlt_row.withdrawn_at is not None:
         raise ValidationError({"__all__": ["This DLT is already withdrawn."]})
     dlt_row.withdrawn_at, dlt_row.withdrawn_reason = timezone.now(), reason.strip()
     audited_save(dlt_row, by=by, reason=f"Withdrawn: {reason.strip()}")
-    _queue_escalation(Patient.objects.values_list("trial_id", flat=True).get(pk=dlt_row.patient_id))
+    _queue_escalation(dlt_row.patient.trial_id)
     return dlt_row
