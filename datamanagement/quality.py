@@ -8,8 +8,6 @@ form, with its reason for change).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
@@ -19,6 +17,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Patient, Trial
 from dosing.models import Administration, Cycle
+from dosing.services import cycle_end
 from toxicity.models import AdverseEvent, LabResult
 from trialsite.audit import audited_save
 
@@ -185,8 +184,7 @@ def cycle_unlock(*, cycle: Cycle, by: User, reason: str) -> Cycle:
 
 
 def _open_queries_in(cycle: Cycle) -> int:
-    nxt = Cycle.objects.filter(patient_id=cycle.patient_id, number=cycle.number + 1).values_list("day1", flat=True).first()
-    end = nxt or cycle.day1 + timedelta(days=28)
+    end = cycle_end(cycle)
     qs = DataQuery.objects.filter(patient_id=cycle.patient_id).exclude(status=DataQuery.Status.CLOSED)
     in_cycle = Q(record_type="cycle", object_id=cycle.pk) | Q(
         record_type="administration", object_id__in=Administration.objects.filter(cycle=cycle).values("pk")

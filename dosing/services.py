@@ -43,13 +43,22 @@ def _need_reason(text: str | None, field: str, message: str) -> dict[str, list[s
 # ---------------------------------------------------------------- locks
 
 
+def _cycle_end(day1: date, next_day1: date | None, length: int) -> date:
+    """The first day after a cycle: the next cycle's day 1, or day 1 + the cycle length for the last one."""
+    return next_day1 or day1 + timedelta(days=length)
+
+
+def cycle_end(cycle: Cycle) -> date:
+    next_day1 = Cycle.objects.filter(patient_id=cycle.patient_id, number=cycle.number + 1).values_list("day1", flat=True).first()
+    return _cycle_end(cycle.day1, next_day1, cycle.patient.trial.cycle_length_days)
+
+
 def locked_cycle_on(patient: Patient, on: date) -> Cycle | None:
     """The locked cycle whose days include `on` (from its day 1 to the day before the next one), if any."""
     cycles = list(Cycle.objects.filter(patient=patient).order_by("number").only("id", "number", "day1", "locked_at", "patient_id"))
     length = patient.trial.cycle_length_days
     for i, c in enumerate(cycles):
-        end = cycles[i + 1].day1 if i + 1 < len(cycles) else c.day1 + timedelta(days=length)
-        if c.day1 <= on < end:
+        if c.day1 <= on < _cycle_end(c.day1, cycles[i + 1].day1 if i + 1 < len(cycles) else None, length):
             return c if c.locked_at else None
     return None
 
