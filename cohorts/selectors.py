@@ -173,7 +173,9 @@ def _display(value: object) -> str | None:
     return str(value)
 
 
-def _entries(records: list, model) -> list[HistoryEntry]:
+def history_differ(model):
+    """A function (version, previous version) -> the changed fields as a clinician reads them
+    (verbose names, choice labels, ISO dates); shared by the patient page and the audit trail browser."""
     fields = {f.name: f for f in model._meta.fields}
     labels = {name: str(f.verbose_name) for name, f in fields.items()}
     choices = {name: dict(f.choices) for name, f in fields.items() if f.choices}
@@ -181,16 +183,22 @@ def _entries(records: list, model) -> list[HistoryEntry]:
     def show(name: str, value: object) -> str | None:
         return _display(choices[name].get(value, value) if name in choices else value)
 
+    def changes(rec, previous) -> list[FieldChange]:
+        if previous is None or rec.history_type == "+":
+            return []
+        delta = rec.diff_against(previous, foreign_keys_are_objs=False)
+        return [FieldChange(labels.get(c.field, c.field), show(c.field, c.old), show(c.field, c.new)) for c in delta.changes]
+
+    return changes
+
+
+def _entries(records: list, model) -> list[HistoryEntry]:
+    differ = history_differ(model)
     entries = []
     previous = None
     for rec in records:
-        if previous is None or rec.history_type == "+":
-            changes = []
-            action = "Created" if rec.history_type == "+" else "Changed"
-        else:
-            delta = rec.diff_against(previous, foreign_keys_are_objs=False)
-            changes = [FieldChange(labels.get(c.field, c.field), show(c.field, c.old), show(c.field, c.new)) for c in delta.changes]
-            action = "Changed"
+        changes = differ(rec, previous)
+        action = "Created" if rec.history_type == "+" else "Changed"
         user = rec.history_user
         entries.append(
             HistoryEntry(

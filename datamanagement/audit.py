@@ -17,7 +17,7 @@ from django.db.models import Model
 
 from accounts.models import User
 from cohorts.models import Cohort, Enrolment, EscalationDecision, Patient, Trial
-from cohorts.selectors import FieldChange, _display
+from cohorts.selectors import FieldChange, history_differ
 from dosing.models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
 from response.models import FollowUp, MyelomaAssessment
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
@@ -111,21 +111,10 @@ def trail(
 
 
 def _entries(key: str, model, rows: list, study_ids: dict[int, str], cycle_patients: dict[int, int]) -> list[Entry]:
-    fields = {f.name: f for f in model._meta.fields}
-    labels = {name: str(f.verbose_name) for name, f in fields.items()}
-    choices = {name: dict(f.choices) for name, f in fields.items() if f.choices}
-
-    def show(name: str, value: object) -> str | None:
-        return _display(choices[name].get(value, value) if name in choices else value)
-
+    differ = history_differ(model)
     out, previous = [], {}
     for rec in rows:
-        prior = previous.get(rec.id)
-        if prior is None or rec.history_type == "+":
-            changes: tuple[FieldChange, ...] = ()
-        else:
-            delta = rec.diff_against(prior, foreign_keys_are_objs=False)
-            changes = tuple(FieldChange(labels.get(c.field, c.field), show(c.field, c.old), show(c.field, c.new)) for c in delta.changes)
+        changes = tuple(differ(rec, previous.get(rec.id)))  # each object against its own previous version
         previous[rec.id] = rec
         pid = rec.id if key == "patient" else getattr(rec, "patient_id", None)
         if pid is None and hasattr(rec, "cycle_id"):
