@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 RULE_VERSION = "imwg-2016/bpd-1"
 
@@ -53,6 +54,7 @@ FLC_MEASURABLE = Decimal(10)  # mg/dL, involved light chain
 RATIO_LOW, RATIO_HIGH = Decimal("0.26"), Decimal("1.65")
 HUNDRED = Decimal(100)
 HALF = Decimal("0.5")
+CENT = Decimal("0.01")
 
 PARAMETERS = ("spep", "upep", "dflc", "marrow_pc", "plasmacytoma_size")
 LABELS = {"spep": "serum M-protein", "upep": "urine M-protein", "dflc": "dFLC", "marrow_pc": "marrow plasma cells", "plasmacytoma_size": "plasmacytoma"}
@@ -81,12 +83,13 @@ class Category(StrEnum):
 
 RANKS = {Category.SCR: 7, Category.CR: 6, Category.VGPR: 5, Category.PR: 4, Category.MR: 3, Category.SD: 2, Category.PD: 1, Category.NE: 0}
 RESPONSES = (Category.SCR, Category.CR, Category.VGPR, Category.PR)  # "PR or better"
-PD, NE = Category.PD, Category.NE
+PD, NE, SD = Category.PD, Category.NE, Category.SD
 
 
-@dataclass(frozen=True)
-class Assessment:
-    """One dated myeloma assessment; units: g/dL, mg/24 h, mg/dL, %, cm2. None = not done."""
+class Assessment(NamedTuple):
+    """One dated myeloma assessment; units: g/dL, mg/24 h, mg/dL, %, cm2. None = not done.
+
+    A named tuple (immutable, and cheap to build from a database row in this field order)."""
 
     on: date
     id: int | str = ""
@@ -119,20 +122,6 @@ class Assessment:
         return self.kappa / self.lambda_
 
 
-def _values(a: Assessment) -> dict[str, Decimal | None]:
-    """`a.value(name)` for every parameter, computed once."""
-    if a.spurious:
-        return {name: a.value(name) for name in PARAMETERS}
-    kappa, lam = a.kappa, a.lambda_
-    return {
-        "spep": a.spep,
-        "upep": a.upep,
-        "dflc": None if kappa is None or lam is None else abs(kappa - lam),
-        "marrow_pc": a.marrow_pc,
-        "plasmacytoma_size": a.plasmacytoma_size,
-    }
-
-
 def ratio_normal(ratio: Decimal | None) -> bool | None:
     return None if ratio is None else RATIO_LOW <= ratio <= RATIO_HIGH
 
@@ -148,8 +137,7 @@ class Baseline:
     reason: str
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """One assessment: the unconfirmed category, why, the changes and the nadirs it was judged on."""
 
     on: date
@@ -196,7 +184,7 @@ def _fmt(value: Decimal) -> str:
 
 
 def _pct_text(value: Decimal) -> str:
-    return f"{_fmt(round(value, 2))}%"
+    return f"{value.quantize(CENT):f}%"  # round(value, 2): the context's half-even rounding
 
 
 # ---------------------------------------------------------------- baseline
@@ -244,6 +232,10 @@ def baseline(assessments: Sequence[Assessment], cycle1_day1: date, *, serum_meas
 
 
 # ---------------------------------------------------------------- one assessment
+#
+# The functions below take an assessment's values as arguments (s: serum M-protein, u: urine
+# M-protein, d: dFLC, spurious values already None) and its % changes from baseline `ch`; they
+# run once per assessment, so they avoid building what they do not return.
 
 
 @dataclass
@@ -256,47 +248,53 @@ class _Context:
     plasmacytoma_size: Decimal | None = None
 
 
-def _progression(a: Assessment, v: dict[str, Decimal | None], ctx: _Context) -> list[str]:
+def _progression(a: Assessment, s, u, d, m, size, ctx: _Context) -> list[str]:
     found = []
     b, n = ctx.base, ctx.nadir
-    s = v["spep"]
-    if "spep" in b.measurable and s is not None and "spep" in n:
-        rise = s - n["spep"]
-        big_nadir = n["spep"] >= 5 and rise >= 1
-        if (n["spep"] > 0 and rise * HUNDRED >= n["spep"] * 25 and rise >= HALF) or (n["spep"] == 0 and rise >= HALF) or big_nadir:
-            found.append(f"serum M-protein {_fmt(s)} g/dL, +{_fmt(rise)} from the nadir {_fmt(n['spep'])}")
-    u = v["upep"]
-    if "upep" in b.measurable and u is not None and "upep" in n:
-        rise = u - n["upep"]
-        if rise * HUNDRED >= n["upep"] * 25 and rise >= 200:
-            found.append(f"urine M-protein {_fmt(u)} mg/24 h, +{_fmt(rise)} from the nadir {_fmt(n['upep'])}")
-    d = v["dflc"]
-    if b.driver == "dflc" and d is not None and "dflc" in n:
-        rise = d - n["dflc"]
-        if rise * HUNDRED >= n["dflc"] * 25 and rise > 10:
-            found.append(f"dFLC {_fmt(d)} mg/dL, +{_fmt(rise)} from the nadir {_fmt(n['dflc'])}")
-    m = v["marrow_pc"]
+    measurable = b.measurable
+    if s is not None and "spep" in measurable and "spep" in n:
+        ns = n["spep"]
+        rise = s - ns
+        if (ns > 0 and rise * HUNDRED >= ns * 25 and rise >= HALF) or (ns == 0 and rise >= HALF) or (ns >= 5 and rise >= 1):
+            found.append(f"serum M-protein {_fmt(s)} g/dL, +{_fmt(rise)} from the nadir {_fmt(ns)}")
+    if u is not None and "upep" in measurable and "upep" in n:
+        nu = n["upep"]
+        rise = u - nu
+        if rise * HUNDRED >= nu * 25 and rise >= 200:
+            found.append(f"urine M-protein {_fmt(u)} mg/24 h, +{_fmt(rise)} from the nadir {_fmt(nu)}")
+    if d is not None and b.driver == "dflc" and "dflc" in n:
+        nd = n["dflc"]
+        rise = d - nd
+        if rise * HUNDRED >= nd * 25 and rise > 10:
+            found.append(f"dFLC {_fmt(d)} mg/dL, +{_fmt(rise)} from the nadir {_fmt(nd)}")
     if m is not None and "marrow_pc" in n:
-        rise = m - n["marrow_pc"]
-        if rise * HUNDRED >= n["marrow_pc"] * 25 and rise >= 10:
-            found.append(f"marrow plasma cells {_fmt(m)}%, +{_fmt(rise)} points from the nadir {_fmt(n['marrow_pc'])}%")
+        nm = n["marrow_pc"]
+        rise = m - nm
+        if rise * HUNDRED >= nm * 25 and rise >= 10:
+            found.append(f"marrow plasma cells {_fmt(m)}%, +{_fmt(rise)} points from the nadir {_fmt(nm)}%")
     if a.new_lesions:
         found.append("a new bone lesion")
-    size = v["plasmacytoma_size"]
-    if size is not None and "plasmacytoma_size" in n and n["plasmacytoma_size"] > 0 and (size - n["plasmacytoma_size"]) * 2 >= n["plasmacytoma_size"]:
-        found.append(f"plasmacytoma {_fmt(size)} cm2, >= 50% larger than the nadir {_fmt(n['plasmacytoma_size'])}")
-    if a.plasmacytoma and ctx.base.plasmacytoma is False:
+    if size is not None and "plasmacytoma_size" in n:
+        np_ = n["plasmacytoma_size"]
+        if np_ > 0 and (size - np_) * 2 >= np_:
+            found.append(f"plasmacytoma {_fmt(size)} cm2, >= 50% larger than the nadir {_fmt(np_)}")
+    if a.plasmacytoma and b.plasmacytoma is False:
         found.append("a new soft-tissue plasmacytoma")
     return found
 
 
-def _changes(v: dict[str, Decimal | None], base: Baseline) -> dict[str, Decimal]:
+def _changes(s, u, d, values: dict[str, Decimal | None]) -> dict[str, Decimal]:
+    """% change from baseline of serum, urine and dFLC (where both values exist and the baseline is not 0)."""
     out = {}
-    values = base.values
-    for name in ("spep", "upep", "dflc"):
-        new, b = v[name], values[name]
-        if new is not None and b:
-            out[name] = (new - b) * HUNDRED / b  # pct(new, b)
+    b = values["spep"]
+    if s is not None and b:
+        out["spep"] = (s - b) * HUNDRED / b  # pct(new, b)
+    b = values["upep"]
+    if u is not None and b:
+        out["upep"] = (u - b) * HUNDRED / b
+    b = values["dflc"]
+    if d is not None and b:
+        out["dflc"] = (d - b) * HUNDRED / b
     return out
 
 
@@ -311,82 +309,100 @@ def _all(*parts: bool | None) -> bool | None:
     return None if missing else True
 
 
-def _category(a: Assessment, v: dict[str, Decimal | None], ch: dict[str, Decimal], ctx: _Context) -> tuple[Category, str]:
-    """The unconfirmed category of one assessment (its values `v`, its changes `ch`) and the sentence that justifies it."""
+def _category(a: Assessment, s, u, d, m, size, ch: dict[str, Decimal], ctx: _Context) -> tuple[Category, str]:
+    """The unconfirmed category of one assessment (its values s, u, d, m, size; its changes `ch`) and the sentence that justifies it."""
     b = ctx.base
-    if b.driver is None:
-        return Category.NE, "no measurable disease at baseline"
-    pd = _progression(a, v, ctx)
+    driver = b.driver
+    if driver is None:
+        return NE, "no measurable disease at baseline"
+    pd = _progression(a, s, u, d, m, size, ctx)
     if pd:
-        return Category.PD, "progression: " + "; ".join(pd)
-    if v[b.driver] is None:
-        return Category.NE, f"{LABELS[b.driver]} not assessed"
+        return PD, "progression: " + "; ".join(pd)
+    if (s if driver == "spep" else u if driver == "upep" else d) is None:
+        return NE, f"{LABELS[driver]} not assessed"
     missing: list[str] = []
-    for step in (_cr, _vgpr, _pr, _mr):
-        found = step(a, v, ctx, ch, missing)
-        if found is not None:
-            return found
-    return Category.SD, _sd_reason(ch, b, missing)
+    found = _cr(a, ctx, missing)
+    if found is None:
+        found = _vgpr(s, u, b, ch, missing)
+        if found is None:
+            found = _pr(u, b, ch, ctx, missing)
+            if found is None:
+                found = _mr(u, b, ch, missing)
+                if found is None:
+                    return SD, _sd_reason(ch, b, missing)
+    return found
 
 
-def _serum(v: dict[str, Decimal | None], b: Baseline, ch: dict[str, Decimal], limit: int) -> bool | None:
+def _serum(s, b: Baseline, ch: dict[str, Decimal], limit: int) -> bool | None:
     """Serum reduced by at least `limit` % (True where serum is not the measurable parameter)."""
     if "spep" not in b.measurable:
         return True
-    return None if v["spep"] is None else -ch["spep"] >= limit
+    return None if s is None else -ch["spep"] >= limit
 
 
-def _cr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+CR_PARTS = ("negative serum immunofixation", "negative urine immunofixation", "no soft-tissue plasmacytoma", "< 5% marrow plasma cells")
+CR_TEXT = ", ".join(CR_PARTS)
+
+
+def _cr(a: Assessment, ctx: _Context, missing: list[str]):
     """CR and sCR: both immunofixations negative, no plasmacytoma, < 5% marrow plasma cells (the latest marrow)."""
-    no_plasmacytoma = (None if ctx.plasmacytoma is None else not ctx.plasmacytoma) if ctx.base.plasmacytoma else not ctx.plasmacytoma
-    parts = {
-        "negative serum immunofixation": None if a.serum_ife is None else not a.serum_ife,
-        "negative urine immunofixation": None if a.urine_ife is None else not a.urine_ife,
-        "no soft-tissue plasmacytoma": no_plasmacytoma,
-        "< 5% marrow plasma cells": None if ctx.marrow_pc is None else ctx.marrow_pc < 5,
-    }
-    cr = _all(*parts.values())
-    if cr:
-        normal = ratio_normal(a.ratio)
-        if normal and ctx.marrow_clonal is False:
-            return Category.SCR, f"CR with a normal FLC ratio {_fmt(round(a.ratio, 4))} and no clonal marrow plasma cells"
-        why = "FLC ratio not normal" if normal is False else "FLC ratio not done" if normal is None else "clonal marrow plasma cells not excluded"
-        return Category.CR, f"{', '.join(parts)} (not sCR: {why})"
-    if cr is None:
-        missing += [f"{name} (CR)" for name, ok in parts.items() if ok is None]
-    return None
+    serum_ife = a.serum_ife
+    if serum_ife:
+        return None
+    urine_ife = a.urine_ife
+    if urine_ife:
+        return None
+    plasmacytoma = ctx.plasmacytoma
+    no_plasmacytoma = (None if plasmacytoma is None else not plasmacytoma) if ctx.base.plasmacytoma else not plasmacytoma
+    if no_plasmacytoma is False:
+        return None
+    marrow = ctx.marrow_pc
+    low_marrow = None if marrow is None else marrow < 5
+    if low_marrow is False:
+        return None
+    parts = (None if serum_ife is None else True, None if urine_ife is None else True, no_plasmacytoma, low_marrow)
+    if None in parts:
+        missing += [f"{name} (CR)" for name, ok in zip(CR_PARTS, parts, strict=True) if ok is None]
+        return None
+    normal = ratio_normal(a.ratio)
+    if normal and ctx.marrow_clonal is False:
+        return Category.SCR, f"CR with a normal FLC ratio {_fmt(round(a.ratio, 4))} and no clonal marrow plasma cells"
+    why = "FLC ratio not normal" if normal is False else "FLC ratio not done" if normal is None else "clonal marrow plasma cells not excluded"
+    return Category.CR, f"{CR_TEXT} (not sCR: {why})"
 
 
-def _vgpr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+def _vgpr(s, u, b: Baseline, ch: dict[str, Decimal], missing: list[str]):
     """VGPR: serum 0 by electrophoresis (detectable by immunofixation only) or reduced >= 90%, and urine < 100 mg/24 h."""
-    b, s, u = ctx.base, v["spep"], v["upep"]
-    serum = _serum(v, b, ch, 90) if "spep" in b.measurable else (None if s is None else s == 0)
+    serum = None if s is None else (-ch["spep"] >= 90 if "spep" in b.measurable else s == 0)
+    if serum is False:
+        return None
     urine = None if u is None else u < 100
-    vgpr = _all(serum, urine)
-    if vgpr:
+    if urine is False:
+        return None
+    if serum and urine:
         serum_text = "serum M-protein 0 by electrophoresis" if s == 0 else f"serum M-protein {_pct_text(ch['spep'])} from baseline"
         return Category.VGPR, f"{serum_text}; urine {_fmt(u)} mg/24 h < 100"
-    if vgpr is None and serum is not False:
-        missing.append("urine M-protein (VGPR)" if urine is None else "serum M-protein (VGPR)")
+    missing.append("urine M-protein (VGPR)" if urine is None else "serum M-protein (VGPR)")
     return None
 
 
-def _pr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+def _pr(u, b: Baseline, ch: dict[str, Decimal], ctx: _Context, missing: list[str]):
     """PR: serum reduced >= 50% and urine reduced >= 90% or to < 200 mg/24 h; FLC-only: dFLC reduced >= 50%;
     a plasmacytoma present at baseline >= 50% smaller."""
-    b, u = ctx.base, v["upep"]
     half: bool | None = True
-    if b.values["plasmacytoma_size"]:
-        half = None if ctx.plasmacytoma_size is None else ctx.plasmacytoma_size * 2 <= b.values["plasmacytoma_size"]
+    base_size = b.values["plasmacytoma_size"]
+    if base_size:
+        half = None if ctx.plasmacytoma_size is None else ctx.plasmacytoma_size * 2 <= base_size
     if b.driver == "dflc":
         pr = _all(-ch["dflc"] >= 50, half)
         if pr:
             return Category.PR, f"dFLC {_pct_text(ch['dflc'])} from baseline (>= 50% reduction)"
         if pr is None:
             missing.append("plasmacytoma size (PR)")
-        return Category.SD, _sd_reason(ch, b, missing)
-    urine = (None if u is None else (-ch["upep"] >= 90 or u < 200)) if "upep" in b.measurable else True
-    serum = _serum(v, b, ch, 50)
+        return SD, _sd_reason(ch, b, missing)
+    measurable = b.measurable
+    urine = (None if u is None else (-ch["upep"] >= 90 or u < 200)) if "upep" in measurable else True
+    serum = True if "spep" not in measurable else None if "spep" not in ch else -ch["spep"] >= 50
     pr = _all(serum, urine, half)
     if pr:
         return Category.PR, _reduction_text(ch, u, b)
@@ -395,13 +411,13 @@ def _pr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str
     return None
 
 
-def _mr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]):
+def _mr(u, b: Baseline, ch: dict[str, Decimal], missing: list[str]):
     """MR (serum-measurable disease): serum reduced >= 25% and, where urine was measurable, urine reduced >= 50%."""
-    b, u = ctx.base, v["upep"]
-    if "spep" not in b.measurable:
+    measurable = b.measurable
+    if "spep" not in measurable:
         return None
-    urine = (None if u is None else -ch["upep"] >= 50) if "upep" in b.measurable else True
-    serum = _serum(v, b, ch, 25)
+    urine = (None if u is None else -ch["upep"] >= 50) if "upep" in measurable else True
+    serum = None if "spep" not in ch else -ch["spep"] >= 25
     mr = _all(serum, urine)
     if mr:
         return Category.MR, _reduction_text(ch, u, b) + (f" (not PR: {', '.join(dict.fromkeys(missing))} missing)" if missing else "")
@@ -418,31 +434,32 @@ def _sd_reason(ch: dict[str, Decimal], b: Baseline, missing: list[str]) -> str:
 
 
 def _reduction_text(ch: dict[str, Decimal], u: Decimal | None, b: Baseline) -> str:
-    parts = []
     if "spep" in b.measurable:
-        parts.append(f"serum M-protein {_pct_text(ch['spep'])} from baseline")
+        text = f"serum M-protein {_pct_text(ch['spep'])} from baseline"
+        if "upep" in b.measurable and u is not None:
+            text += f"; urine {_fmt(u)} mg/24 h ({_pct_text(ch['upep'])})"
+        return text
     if "upep" in b.measurable and u is not None:
-        parts.append(f"urine {_fmt(u)} mg/24 h ({_pct_text(ch['upep'])})")
-    return "; ".join(parts)
+        return f"urine {_fmt(u)} mg/24 h ({_pct_text(ch['upep'])})"
+    return ""
 
 
 # ---------------------------------------------------------------- the course
 
 
 def _check(assessments: Sequence[Assessment]) -> None:
-    dates = [a.on for a in assessments]
-    if len(set(dates)) != len(dates):
+    if len({a.on for a in assessments}) != len(assessments):
         raise ImwgError("Two assessments on the same date: one sample per date.")
-    for a in assessments:
-        values = (a.spep, a.upep, a.kappa, a.lambda_, a.marrow_pc, a.plasmacytoma_size)
-        if not any(v is not None and v < 0 for v in values) and (a.marrow_pc is None or a.marrow_pc <= 100):
-            continue
-        for name in ("spep", "upep", "kappa", "lambda_", "marrow_pc", "plasmacytoma_size"):
-            v = getattr(a, name)
-            if v is not None and v < 0:
-                raise ImwgError(f"Assessment of {a.on.isoformat()}: {name.rstrip('_')} cannot be negative.")
-        if a.marrow_pc is not None and a.marrow_pc > 100:
-            raise ImwgError(f"Assessment of {a.on.isoformat()}: marrow plasma cells above 100%.")
+    values = [v for a in assessments for v in (a.spep, a.upep, a.kappa, a.lambda_, a.marrow_pc, a.plasmacytoma_size) if v is not None]
+    marrow = [a.marrow_pc for a in assessments if a.marrow_pc is not None]
+    if (values and min(values) < 0) or (marrow and max(marrow) > 100):
+        for a in assessments:
+            for name in ("spep", "upep", "kappa", "lambda_", "marrow_pc", "plasmacytoma_size"):
+                v = getattr(a, name)
+                if v is not None and v < 0:
+                    raise ImwgError(f"Assessment of {a.on.isoformat()}: {name.rstrip('_')} cannot be negative.")
+            if a.marrow_pc is not None and a.marrow_pc > 100:
+                raise ImwgError(f"Assessment of {a.on.isoformat()}: marrow plasma cells above 100%.")
 
 
 def evaluate(
@@ -458,25 +475,30 @@ def evaluate(
     nadir = {k: v for k, v in base.values.items() if v is not None}
     ctx = _Context(base, nadir)
     driver = base.driver
+    base_values = base.values
     results: list[Result] = []
     confirmed: list[tuple[Category, date]] = []
     flags: dict[date, list[str]] = {}
     post = sorted((a for a in assessments if a.on > cycle1_day1), key=lambda a: a.on)
     prev: Result | None = None
     for a in post:
-        v = _values(a)
-        if v["marrow_pc"] is not None:  # a.marrow_pc, unless spurious
-            ctx.marrow_pc = v["marrow_pc"]
+        if a.spurious:
+            s, u, d, m, size = (a.value(name) for name in PARAMETERS)
+        else:
+            s, u, m, size = a.spep, a.upep, a.marrow_pc, a.plasmacytoma_size
+            kappa, lam = a.kappa, a.lambda_
+            d = None if kappa is None or lam is None else abs(kappa - lam)
+        if m is not None:  # a.marrow_pc, unless spurious
+            ctx.marrow_pc = m
         if a.marrow_clonal is not None:
             ctx.marrow_clonal = a.marrow_clonal
         if a.plasmacytoma is not None:
             ctx.plasmacytoma = a.plasmacytoma
-        if v["plasmacytoma_size"] is not None:
-            ctx.plasmacytoma_size = v["plasmacytoma_size"]
-        ch = _changes(v, base)
-        category, reason = _category(a, v, ch, ctx)
+        if size is not None:
+            ctx.plasmacytoma_size = size
+        ch = _changes(s, u, d, base_values)
+        category, reason = _category(a, s, u, d, m, size, ch, ctx)
         after = next_therapy_on is not None and a.on >= next_therapy_on
-        d = v["dflc"]
         if driver == "spep" and d is not None and "dflc" in nadir and category is not PD and not after:
             rise = d - nadir["dflc"]
             if rise * HUNDRED >= nadir["dflc"] * 25 and rise > 10:
@@ -490,13 +512,14 @@ def evaluate(
             confirmed.append((conf, prev.on))
             r = Result(a.on, a.id, category, reason, ch, dict(nadir), conf, prev.on, after)
         else:
-            r = Result(a.on, a.id, category, reason, ch, dict(nadir), after_next_therapy=after)
+            r = Result(a.on, a.id, category, reason, ch, dict(nadir), None, None, after)
         results.append(r)
         prev = r
-        for name in PARAMETERS:
-            value = v[name]
-            if value is not None and (name not in nadir or value < nadir[name]):
-                nadir[name] = value
+        for name, value in (("spep", s), ("upep", u), ("dflc", d), ("marrow_pc", m), ("plasmacytoma_size", size)):
+            if value is not None:
+                low = nadir.get(name)
+                if low is None or value < low:
+                    nadir[name] = value
     return _course(base, results, confirmed, next_therapy_on, flags)
 
 

@@ -7,15 +7,18 @@ trial's endpoints after it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import DecimalField, Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -214,22 +217,6 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
 # ---------------------------------------------------------------- computing responses
 
 
-INPUT_FIELDS = (
-    "id",
-    "on",
-    "spep",
-    "serum_ife",
-    "upep",
-    "urine_ife",
-    "kappa",
-    "lambda_flc",
-    "marrow_pc",
-    "marrow_clonal",
-    "plasmacytoma",
-    "plasmacytoma_size",
-    "new_lesions",
-    "spurious",
-)
 RESULT_FIELDS = (
     "driver",
     "baseline",
@@ -247,29 +234,78 @@ RESULT_FIELDS = (
     "computed_at",
     "digest",
 )
+# The columns the IMWG rules read, in `imwg.Assessment`'s field order (the model field for `lambda_` is
+# `lambda_flc`), read with one raw query a chunk: a whole-trial recompute reads 100,000 rows, and
+# building model instances or running Django's per-value converters would cost more than the rules.
+INPUT_COLUMNS = (
+    "on",
+    "id",
+    "spep",
+    "serum_ife",
+    "upep",
+    "urine_ife",
+    "kappa",
+    "lambda_flc",
+    "marrow_pc",
+    "marrow_clonal",
+    "plasmacytoma",
+    "plasmacytoma_size",
+    "new_lesions",
+)
 _NO_SPURIOUS: frozenset[str] = frozenset()
+_SQLITE_DECIMAL = "trialsite_decimal"  # a column alias "x [trialsite_decimal]" makes sqlite3 call the converter below
+sqlite3.register_converter(_SQLITE_DECIMAL, lambda raw: Decimal(raw.decode()))
 
 
-def _input(
-    pk, on, spep, serum_ife, upep, urine_ife, kappa, lambda_flc, marrow_pc, marrow_clonal, plasmacytoma, plasmacytoma_size, new_lesions, spurious
-) -> imwg.Assessment:
-    """An `imwg.Assessment` from the stored columns (INPUT_FIELDS, in order)."""
-    return imwg.Assessment(
-        on=on,
-        id=pk,
-        spep=spep,
-        serum_ife=serum_ife,
-        upep=upep,
-        urine_ife=urine_ife,
-        kappa=kappa,
-        lambda_=lambda_flc,
-        marrow_pc=marrow_pc,
-        marrow_clonal=marrow_clonal,
-        plasmacytoma=plasmacytoma,
-        plasmacytoma_size=plasmacytoma_size,
-        new_lesions=new_lesions,
-        spurious=frozenset(spurious) if spurious else _NO_SPURIOUS,
-    )
+def _input_sql(count: int) -> str:
+    """SELECT patient_id, the INPUT_COLUMNS, spurious (NULL when there is none) for `count` patients.
+
+    PostgreSQL returns the numerics as Decimals of the column's scale, booleans and dates. SQLite keeps
+    the decimals as floats: printf gives them back as text with the column's places ("1.50", as
+    Django's DecimalField converter would quantize them), which the registered converter makes a
+    Decimal; its declared "bool" and "date" columns are converted by the converters Django registers."""
+    qn = connection.ops.quote_name
+    sqlite = connection.vendor == "sqlite"
+    columns = []
+    for name in INPUT_COLUMNS:
+        field = MyelomaAssessment._meta.get_field(name)
+        column = qn(field.column)
+        if sqlite and isinstance(field, DecimalField):
+            column = f"CASE WHEN {column} IS NULL THEN NULL ELSE printf('%%.{field.decimal_places}f', {column}) END AS \"{name} [{_SQLITE_DECIMAL}]\""
+        columns.append(column)
+    spurious = "CASE WHEN spurious = '{}' THEN NULL ELSE spurious END" if sqlite else "NULLIF(spurious, '{}'::jsonb)::text"
+    table, placeholders = qn(MyelomaAssessment._meta.db_table), ", ".join(["%s"] * count)  # names from the model; ids are parameters
+    return f"SELECT patient_id, {', '.join(columns)}, {spurious} FROM {table} WHERE patient_id IN ({placeholders}) ORDER BY patient_id, {qn('on')}"  # noqa: S608
+
+
+def _inputs(patient_ids: list[int]) -> dict[int, list[imwg.Assessment]]:
+    """Each patient's assessments as `imwg.Assessment`s, in date order (one query)."""
+    out: dict[int, list[imwg.Assessment]] = {}
+    make = tuple.__new__
+    assessment = imwg.Assessment
+    with connection.cursor() as cursor:
+        cursor.execute(_input_sql(len(patient_ids)), patient_ids)
+        pid, current = None, []
+        for row in cursor.fetchall():
+            if row[0] != pid:
+                pid = row[0]
+                current = out[pid] = []
+            spurious = row[14]
+            current.append(make(assessment, (*row[1:14], frozenset(json.loads(spurious)) if spurious else _NO_SPURIOUS)))
+    return out
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector during a batch: the rules allocate millions of small acyclic
+    objects, and collections walking every live object took about 40% of a recompute's time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _round2(value: Decimal) -> str:
@@ -349,69 +385,86 @@ def _digest(response: imwg.Response) -> str:
     return hashlib.sha256(repr(key).encode()).hexdigest()
 
 
-def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progress=None) -> dict[str, int]:
+def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progress=None, courses: dict | None = None) -> dict[str, int]:
     """Recompute and store the IMWG course of these patients (idempotent: unchanged results are not rewritten).
 
     Every patient's course is evaluated again; a fixed number of queries per chunk; `progress(done)` is
-    called after each chunk.
+    called after each chunk. With `courses` (a dict), each computed patient's inputs to the endpoints
+    are put in it (`_course_inputs`), so the trial's endpoints need not read the stored courses again.
     """
     ids = sorted(set(patient_ids))
     stats = {"patients": 0, "changed": 0, "skipped": 0}
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        with transaction.atomic():
-            day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
-            next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
-            assessments: dict[int, list[imwg.Assessment]] = {}
-            rows = MyelomaAssessment.objects.filter(patient_id__in=part).order_by("on").values_list("patient_id", *INPUT_FIELDS)
-            for pid, *columns in rows.iterator(chunk_size=2000):
-                assessments.setdefault(pid, []).append(_input(*columns))
-            latest = dict(
-                MyelomaAssessment.history.filter(patient_id__in=part)
-                .order_by()
-                .values("patient_id")
-                .annotate(at=Max("history_date"))
-                .values_list("patient_id", "at")
-            )
-            stored = {
-                pid: (pk, digest)
-                for pid, pk, digest in ResponseResult.objects.select_for_update().filter(patient_id__in=part).values_list("patient_id", "pk", "digest")
-            }
-            now = timezone.now()
-            new, changed = [], []
-            for pid in part:
-                if pid not in day1 or pid not in assessments:
-                    stats["skipped"] += 1
-                    continue
-                stats["patients"] += 1
-                try:
-                    response = imwg.evaluate(assessments[pid], cycle1_day1=day1[pid], next_therapy_on=next_therapy.get(pid))
-                except imwg.ImwgError:
-                    stats["skipped"] += 1
-                    continue
-                digest = _digest(response)
-                row = stored.get(pid)
-                if row is not None and row[1] == digest:
-                    continue
-                data = _json(response)
-                data["inputs_at"] = latest.get(pid)
-                data["computed_at"] = now
-                data["digest"] = digest
-                if row is None:
-                    new.append(ResponseResult(patient_id=pid, **data))
-                else:
-                    changed.append(ResponseResult(pk=row[0], patient_id=pid, **data))
-                stats["changed"] += 1
-            ResponseResult.objects.bulk_create(new, batch_size=500)
-            if changed:
-                ResponseResult.objects.bulk_update(changed, RESULT_FIELDS, batch_size=500)
-        if progress is not None:
-            progress(min(start + chunk, len(ids)))
+    with _gc_paused():
+        for start in range(0, len(ids), chunk):
+            _compute_chunk(ids[start : start + chunk], stats, courses)
+            if progress is not None:
+                progress(min(start + chunk, len(ids)))
     return stats
 
 
-def courses_for(trial: Trial) -> list[endpoints.Course]:
-    """Every enrolled patient's inputs to the endpoints (a fixed number of queries)."""
+@transaction.atomic
+def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict | None) -> None:
+    """One chunk of `response_compute_many`: six queries to read, one or two to write."""
+    day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
+    next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
+    assessments = _inputs(part)
+    latest = dict(
+        MyelomaAssessment.history.filter(patient_id__in=part).order_by().values("patient_id").annotate(at=Max("history_date")).values_list("patient_id", "at")
+    )
+    stored = {
+        pid: (pk, digest)
+        for pid, pk, digest in ResponseResult.objects.select_for_update().filter(patient_id__in=part).values_list("patient_id", "pk", "digest")
+    }
+    now = timezone.now()
+    new, changed = [], []
+    for pid in part:
+        if pid not in day1 or pid not in assessments:
+            stats["skipped"] += 1
+            continue
+        stats["patients"] += 1
+        try:
+            response = imwg.evaluate(assessments[pid], cycle1_day1=day1[pid], next_therapy_on=next_therapy.get(pid))
+        except imwg.ImwgError:
+            stats["skipped"] += 1
+            continue
+        if courses is not None:
+            courses[pid] = _course_inputs(response)
+        digest = _digest(response)
+        row = stored.get(pid)
+        if row is not None and row[1] == digest:
+            continue
+        data = _json(response)
+        data["inputs_at"] = latest.get(pid)
+        data["computed_at"] = now
+        data["digest"] = digest
+        if row is None:
+            new.append(ResponseResult(patient_id=pid, **data))
+        else:
+            changed.append(ResponseResult(pk=row[0], patient_id=pid, **data))
+        stats["changed"] += 1
+    ResponseResult.objects.bulk_create(new, batch_size=500)
+    if changed:
+        ResponseResult.objects.bulk_update(changed, RESULT_FIELDS, batch_size=500)
+
+
+def _course_inputs(response: imwg.Response) -> tuple:
+    """What the endpoints read of a course, as `courses_for` reads it back from a stored result: the
+    (date, category) of each assessment before any next therapy, the confirmed (category, date)s, the
+    best category, the progression date and the first response date."""
+    return (
+        tuple((r.on, _VALUE[r.category]) for r in response.results if not r.after_next_therapy),
+        tuple((_VALUE[c], on) for c, on in response.confirmed),
+        _VALUE[response.best],
+        response.progression_on,
+        response.first_response_on,
+    )
+
+
+def courses_for(trial: Trial, computed: dict[int, tuple] | None = None) -> list[endpoints.Course]:
+    """Every enrolled patient's inputs to the endpoints (a fixed number of queries). `computed` holds
+    courses just computed (`response_compute_many(..., courses=...)`); the others are read from the
+    stored results."""
+    computed = computed or {}
     enrolments = list(
         Enrolment.objects.filter(cohort__trial=trial).order_by("patient__study_id").values_list("patient_id", "patient__study_id", "level__label")
     )
@@ -419,14 +472,20 @@ def courses_for(trial: Trial) -> list[endpoints.Course]:
     cycles: dict[int, dict[int, date]] = {}
     for pid, number, day1 in Cycle.objects.filter(patient_id__in=ids, number__in=(1, 2)).values_list("patient_id", "number", "day1"):
         cycles.setdefault(pid, {})[number] = day1
-    results = {
-        r[0]: r
-        for r in ResponseResult.objects.filter(patient_id__in=ids).values_list(
-            "patient_id", "results", "confirmed", "best", "progression_on", "first_response_on"
-        )
-    }
-    follow = {f[0]: f for f in FollowUp.objects.filter(patient_id__in=ids).values_list("patient_id", "death_on", "next_therapy_on", "last_contact_on")}
     fromiso = date.fromisoformat
+    results = dict(computed)
+    unread = [pid for pid in ids if pid not in computed]
+    for pid, stored, confirmed, best, progression_on, first_response_on in ResponseResult.objects.filter(patient_id__in=unread).values_list(
+        "patient_id", "results", "confirmed", "best", "progression_on", "first_response_on"
+    ):
+        results[pid] = (
+            tuple((fromiso(x["on"]), x["category"]) for x in stored if not x["after_next_therapy"]),
+            tuple((cat, fromiso(on)) for cat, on in confirmed),
+            best,
+            progression_on,
+            first_response_on,
+        )
+    follow = {f[0]: f for f in FollowUp.objects.filter(patient_id__in=ids).values_list("patient_id", "death_on", "next_therapy_on", "last_contact_on")}
     out = []
     for pid, study_id, label in enrolments:
         c = cycles.get(pid, {})
@@ -437,11 +496,11 @@ def courses_for(trial: Trial) -> list[endpoints.Course]:
                 level=str(label),
                 start=c.get(1),
                 end_of_cycle2=endpoints.end_of_cycle2(c.get(1), c.get(2), trial.cycle_length_days),
-                assessments=tuple((fromiso(x["on"]), x["category"]) for x in r[1] if not x["after_next_therapy"]) if r else (),
-                confirmed=tuple((cat, fromiso(on)) for cat, on in r[2]) if r else (),
-                best=r[3] if r else "NE",
-                progression_on=r[4] if r else None,
-                first_response_on=r[5] if r else None,
+                assessments=r[0] if r else (),
+                confirmed=r[1] if r else (),
+                best=r[2] if r else "NE",
+                progression_on=r[3] if r else None,
+                first_response_on=r[4] if r else None,
                 death_on=f[1] if f else None,
                 next_therapy_on=f[2] if f else None,
                 last_contact_on=f[3] if f else None,
@@ -451,9 +510,10 @@ def courses_for(trial: Trial) -> list[endpoints.Course]:
 
 
 @transaction.atomic
-def endpoints_compute(*, trial: Trial) -> EndpointSnapshot:
-    """Compute the trial's endpoints and store a snapshot (a new one only when the numbers changed)."""
-    courses = courses_for(trial)
+def endpoints_compute(*, trial: Trial, computed: dict[int, tuple] | None = None) -> EndpointSnapshot:
+    """Compute the trial's endpoints and store a snapshot (a new one only when the numbers changed).
+    `computed`: courses just computed by `response_compute_many` (not read back from the database)."""
+    courses = courses_for(trial, computed)
     levels = [str(label) for label in DoseLevel.objects.filter(trial=trial).order_by("order").values_list("label", flat=True)]
     data = json.loads(json.dumps(endpoints.compute(courses, levels=levels), default=str))
     inputs_at = ResponseResult.objects.filter(patient__trial=trial).order_by("-computed_at").values_list("computed_at", flat=True).first()
@@ -478,18 +538,35 @@ def trial_recompute_start(*, trial: Trial, by: User | None) -> RecomputeJob:
     return job
 
 
+def trial_recompute_all(trial: Trial, *, progress=None) -> dict[str, int]:
+    """A whole trial's recompute: every patient with cycle 1 (each course evaluated again), then the
+    endpoints from the courses just computed."""
+    ids = list(Patient.objects.filter(trial=trial, cycles__number=1).values_list("pk", flat=True))
+    if progress is not None:
+        progress(0, len(ids))
+    computed: dict[int, tuple] = {}
+    stats = response_compute_many(ids, courses=computed, progress=None if progress is None else lambda done: progress(done, len(ids)))
+    endpoints_compute(trial=trial, computed=computed)
+    return stats
+
+
 def trial_recompute(*, job: RecomputeJob) -> RecomputeJob:
     """Recompute every patient of the trial, then its endpoints, recording progress on the job."""
-    ids = list(Patient.objects.filter(trial=job.trial, cycles__number=1).values_list("pk", flat=True))
-    RecomputeJob.objects.filter(pk=job.pk).update(status=RecomputeJob.Status.RUNNING, total=len(ids), done=0)
+
+    def progress(done: int, total: int) -> None:
+        fields = {"done": done} if done else {"status": RecomputeJob.Status.RUNNING, "total": total, "done": 0}
+        RecomputeJob.objects.filter(pk=job.pk).update(**fields)
+
     try:
-        stats = response_compute_many(ids, progress=lambda done: RecomputeJob.objects.filter(pk=job.pk).update(done=done))
-        endpoints_compute(trial=job.trial)
+        stats = trial_recompute_all(job.trial, progress=progress)
     except Exception as exc:
         RecomputeJob.objects.filter(pk=job.pk).update(status=RecomputeJob.Status.FAILED, finished_at=timezone.now(), message=str(exc)[:500])
         raise
     RecomputeJob.objects.filter(pk=job.pk).update(
-        status=RecomputeJob.Status.DONE, done=len(ids), finished_at=timezone.now(), message=f"{stats['patients']} patients, {stats['changed']} changed"
+        status=RecomputeJob.Status.DONE,
+        done=stats["patients"] + stats["skipped"],
+        finished_at=timezone.now(),
+        message=f"{stats['patients']} patients, {stats['changed']} changed",
     )
     job.refresh_from_db()
     return job

@@ -1,6 +1,7 @@
 """Response services on the database: assessments with unit conversion, spurious values, follow-up,
 stored IMWG courses and endpoint snapshots, the whole-trial recompute with its progress."""
 
+import gc
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -8,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from response import services
 from response.models import EndpointSnapshot, MyelomaAssessment, RecomputeJob, ResponseResult
 from response.services import (
     assessment_mark_spurious,
@@ -115,3 +117,65 @@ def test_whole_trial_recompute_records_its_progress(responder, trial, dana):
     job = trial_recompute(job=job)
     assert (job.status, job.total, job.done) == ("done", 1, 1)
     assert ResponseResult.objects.filter(patient=responder).exists()
+
+
+def test_the_raw_read_gives_the_rules_what_the_model_holds(on_c1, alice):
+    """The recompute reads its inputs with one raw query a chunk (services._inputs): every column must
+    come back as the model gives it (Decimals with the column's places, booleans, dates, spurious)."""
+    record(on_c1, alice, -2, spep="3.1", upep="250", kappa="40.5", lambda_flc="1.25", marrow_pc="60", marrow_clonal=True, serum_ife=True)
+    record(on_c1, alice, 28, spep="1.005", upep="0.04", urine_ife=False, plasmacytoma=True, plasmacytoma_size="4.5", new_lesions=False)
+    last = record(on_c1, alice, 56, spep="0", kappa="0.001", lambda_flc="12.0", units={})
+    assessment_mark_spurious(assessment=last, by=alice, parameter="kappa", reason="haemolysed sample")
+    rows = services._inputs([on_c1.pk])[on_c1.pk]
+    expected = []
+    for a in MyelomaAssessment.objects.filter(patient=on_c1).order_by("on"):
+        values = [getattr(a, name) for name in services.INPUT_COLUMNS]
+        expected.append((*values, frozenset(a.spurious)))
+    assert [tuple(r) for r in rows] == expected
+    for row, exp in zip(rows, expected, strict=True):  # "1.50" is not "1.5": the places show in the reasons
+        assert [str(v) for v in row[:13]] == [str(v) for v in exp[:13]]
+        assert [type(v) for v in row] == [type(v) for v in exp]
+    assert rows[1].spep == D("1.00")
+    assert rows[0].lambda_ == D("1.250")
+    assert rows[2].spurious == frozenset({"kappa"})
+
+
+def test_a_whole_trial_recompute_gives_the_endpoints_the_courses_it_computed(responder, on_c1, trial, dana):
+    """trial_recompute_all hands the endpoints the courses it has just computed: the numbers must be
+    those computed from the stored courses."""
+    stats = services.trial_recompute_all(trial)
+    assert stats == {"patients": 1, "changed": 1, "skipped": 0}
+    from_memory = EndpointSnapshot.objects.get().data
+    assert services.courses_for(trial, {}) == services.courses_for(trial, services_course_inputs(responder))
+    EndpointSnapshot.objects.all().delete()  # computed again from the stored courses only
+    assert endpoints_compute(trial=trial).data == from_memory
+    assert from_memory["overall"]["orr"] == {"n": 1, "of": 1, "pct": 100.0}
+
+
+def services_course_inputs(patient):
+    computed = {}
+    services.response_compute_many([patient.pk], courses=computed)
+    return computed
+
+
+def test_the_garbage_collector_is_paused_only_during_the_batch(responder, monkeypatch):
+    seen = []
+    real = services._compute_chunk
+
+    def spy(*args):
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(services, "_compute_chunk", spy)
+    assert gc.isenabled()
+    services.response_compute_many([responder.pk])
+    assert seen == [False]
+    assert gc.isenabled()
+
+    def broken(*args):
+        raise RuntimeError("chunk failed")
+
+    monkeypatch.setattr(services, "_compute_chunk", broken)
+    with pytest.raises(RuntimeError):
+        services.response_compute_many([responder.pk])
+    assert gc.isenabled()
