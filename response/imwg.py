@@ -539,22 +539,23 @@ def _course(
 ) -> Response:
     flags: list[str] = []
     before = [r for r in out if not r.after_next_therapy]
-    if next_therapy_on is not None and before and before[-1].category == Category.PD and before[-1].confirmed != Category.PD:
+    if next_therapy_on is not None and before and before[-1].category is PD and before[-1].confirmed is not PD:
         flags.append(f"Progression on {before[-1].on.isoformat()} not confirmed before the next therapy started {next_therapy_on.isoformat()}.")
-    flags += [f for r in out for f in r_flags.get(r.on, [])][:1]
-    pd = [on for cat, on in confirmed if cat == Category.PD]
-    progression_on = min(pd) if pd else None
-    responses = [(cat, on) for cat, on in confirmed if cat != Category.PD and (progression_on is None or on < progression_on)]
+    if r_flags:
+        flags += [f for r in out for f in r_flags.get(r.on, ())][:1]
+    progression_on = min((on for cat, on in confirmed if cat is PD), default=None)
+    responses = [(cat, on) for cat, on in confirmed if cat is not PD and (progression_on is None or on < progression_on)]
     if responses:
-        best_cat = max((c for c, _ in responses), key=lambda c: c.rank)
-        best_on = min(on for c, on in responses if c == best_cat)
+        best_rank = max(RANKS[c] for c, _ in responses)
+        best_cat = next(c for c, _ in responses if RANKS[c] == best_rank)
+        best_on = min(on for c, on in responses if c is best_cat)
         best_reason = f"{best_cat} confirmed from {best_on.isoformat()}"
     elif progression_on is not None:
-        best_cat, best_on, best_reason = Category.PD, progression_on, f"PD confirmed from {progression_on.isoformat()} with no confirmed response before"
+        best_cat, best_on, best_reason = PD, progression_on, f"PD confirmed from {progression_on.isoformat()} with no confirmed response before"
     else:
-        best_cat, best_on = Category.NE, None
+        best_cat, best_on = NE, None
         best_reason = "no category confirmed by two consecutive assessments" if before else "no assessment after baseline"
     first_response = min((on for c, on in responses if c in RESPONSES), default=None)
-    changes = [r.change_pct[base.driver] for r in before if base.driver and base.driver in r.change_pct]
-    best_change = min(changes) if changes else None
+    driver = base.driver
+    best_change = min((r.change_pct[driver] for r in before if driver in r.change_pct), default=None) if driver else None
     return Response(base, tuple(out), best_cat, best_on, best_reason, progression_on, first_response, best_change, tuple(flags), RULE_VERSION, tuple(confirmed))
