@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import DecimalField, Max
+from django.db.models import DecimalField, F, Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -538,35 +539,88 @@ def trial_recompute_start(*, trial: Trial, by: User | None) -> RecomputeJob:
     return job
 
 
-def trial_recompute_all(trial: Trial, *, progress=None) -> dict[str, int]:
-    """A whole trial's recompute: every patient with cycle 1 (each course evaluated again), then the
-    endpoints from the courses just computed."""
-    ids = list(Patient.objects.filter(trial=trial, cycles__number=1).values_list("pk", flat=True))
-    if progress is not None:
-        progress(0, len(ids))
+# A whole-trial recompute runs in three steps, so that Celery can spread the chunks over its worker
+# processes (response.tasks.recompute_trial: a chord of chunks, then the endpoints):
+# trial_recompute_begin -> trial_recompute_chunk for each chunk (independent transactions) -> trial_recompute_finish.
+def trial_recompute_begin(job: RecomputeJob, *, chunk: int | None = None) -> list[list[int]]:
+    """Mark the job running and split the trial's patients with cycle 1 into chunks (settings.TRIALSITE_RECOMPUTE_CHUNK)."""
+    chunk = chunk or settings.TRIALSITE_RECOMPUTE_CHUNK
+    ids = sorted(Patient.objects.filter(trial=job.trial_id, cycles__number=1).values_list("pk", flat=True))
+    RecomputeJob.objects.filter(pk=job.pk).update(status=RecomputeJob.Status.RUNNING, total=len(ids), done=0)
+    return [ids[i : i + chunk] for i in range(0, len(ids), chunk)]
+
+
+def _fail(job_id: int, exc: Exception) -> None:
+    RecomputeJob.objects.filter(pk=job_id).update(status=RecomputeJob.Status.FAILED, finished_at=timezone.now(), message=str(exc)[:500])
+
+
+def trial_recompute_chunk(job_id: int, patient_ids: list[int]) -> dict:
+    """Recompute one chunk's courses; returns its counts and its patients' inputs to the endpoints (JSON-ready,
+    since a Celery result carries them to `trial_recompute_finish`)."""
     computed: dict[int, tuple] = {}
-    stats = response_compute_many(ids, courses=computed, progress=None if progress is None else lambda done: progress(done, len(ids)))
-    endpoints_compute(trial=trial, computed=computed)
-    return stats
-
-
-def trial_recompute(*, job: RecomputeJob) -> RecomputeJob:
-    """Recompute every patient of the trial, then its endpoints, recording progress on the job."""
-
-    def progress(done: int, total: int) -> None:
-        fields = {"done": done} if done else {"status": RecomputeJob.Status.RUNNING, "total": total, "done": 0}
-        RecomputeJob.objects.filter(pk=job.pk).update(**fields)
-
     try:
-        stats = trial_recompute_all(job.trial, progress=progress)
+        stats = response_compute_many(patient_ids, chunk=len(patient_ids) or 1, courses=computed)
     except Exception as exc:
-        RecomputeJob.objects.filter(pk=job.pk).update(status=RecomputeJob.Status.FAILED, finished_at=timezone.now(), message=str(exc)[:500])
+        _fail(job_id, exc)
         raise
-    RecomputeJob.objects.filter(pk=job.pk).update(
+    RecomputeJob.objects.filter(pk=job_id).update(done=F("done") + len(patient_ids))
+    return {"stats": stats, "courses": {str(pid): _course_to_json(c) for pid, c in computed.items()}}
+
+
+def trial_recompute_finish(job_id: int, chunks: list[dict]) -> RecomputeJob:
+    """The endpoints from the courses the chunks computed; the job is done."""
+    job = RecomputeJob.objects.select_related("trial").get(pk=job_id)
+    stats = {"patients": 0, "changed": 0, "skipped": 0}
+    computed: dict[int, tuple] = {}
+    for part in chunks:
+        for key, n in part["stats"].items():
+            stats[key] += n
+        computed.update((int(pid), _course_from_json(c)) for pid, c in part["courses"].items())
+    try:
+        with _gc_paused():
+            endpoints_compute(trial=job.trial, computed=computed)
+    except Exception as exc:
+        _fail(job_id, exc)
+        raise
+    RecomputeJob.objects.filter(pk=job_id).update(
         status=RecomputeJob.Status.DONE,
-        done=stats["patients"] + stats["skipped"],
+        done=job.total,
         finished_at=timezone.now(),
         message=f"{stats['patients']} patients, {stats['changed']} changed",
     )
     job.refresh_from_db()
     return job
+
+
+def trial_recompute(*, job: RecomputeJob) -> RecomputeJob:
+    """The three steps in this process, one chunk after the other (what the chord does across workers)."""
+    chunks = trial_recompute_begin(job)
+    return trial_recompute_finish(job.pk, [trial_recompute_chunk(job.pk, part) for part in chunks])
+
+
+def _course_to_json(course: tuple) -> str:
+    """A course's inputs to the endpoints as one string ("on cat,on cat|cat on,...|best|progression|first
+    response"): a Celery result carries 5,000 of them, and JSON decodes one string per patient far faster
+    than nested lists."""
+    assessments, confirmed, best, progression_on, first_response_on = course
+    return "|".join(
+        (
+            ",".join(f"{on} {cat}" for on, cat in assessments),
+            ",".join(f"{cat} {on}" for cat, on in confirmed),
+            best,
+            str(progression_on or ""),
+            str(first_response_on or ""),
+        )
+    )
+
+
+def _course_from_json(text: str) -> tuple:
+    fromiso = date.fromisoformat
+    assessments, confirmed, best, progression_on, first_response_on = text.split("|")
+    return (
+        tuple((fromiso(item[:10]), item[11:]) for item in assessments.split(",")) if assessments else (),  # "YYYY-MM-DD cat"
+        tuple((item[:-11], fromiso(item[-10:])) for item in confirmed.split(",")) if confirmed else (),  # "cat YYYY-MM-DD"
+        best,
+        fromiso(progression_on) if progression_on else None,
+        fromiso(first_response_on) if first_response_on else None,
+    )

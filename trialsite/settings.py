@@ -215,3 +215,5 @@ TRIALSITE_EXPORT_DIR = Path(os.environ.get("EXPORT_DIR") or BASE_DIR / "media" /
 
 # Trialsite: the protocol loaded by `make run`.
 TRIALSITE_DEFAULT_PROTOCOL = BASE_DIR / "protocols" / "bpd.toml"
+# A whole-trial response recompute is a chord of chunks of this many patients, spread over the worker processes.
+TRIALSITE_RECOMPUTE_CHUNK = int(os.environ.get("TRIALSITE_RECOMPUTE_CHUNK") or 500)

@@ -27,3 +27,44 @@ def test_assessments_saved_lead_to_a_confirmed_pr_and_endpoints_computed_by_the_
     assert snapshot is not None, log.read_text()[-3000:]
     assert "response.recompute_patient" in log.read_text()
     assert "response.recompute_endpoints" in log.read_text()
+
+
+@pytest.fixture
+def chunks_of_one(monkeypatch):
+    """The worker subprocess reads its environment when it starts: chunks of one patient."""
+    monkeypatch.setenv("TRIALSITE_RECOMPUTE_CHUNK", "1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_trial_recompute_is_a_chord_over_the_worker(chunks_of_one, celery_worker_process, on_c1, site_a, alice, dana, trial):
+    """Two patients, chunks of one: two response.recompute_chunk tasks, then the endpoints in the callback."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from cohorts.models import Patient
+    from cohorts.services import patient_enroll
+    from dosing.services import cycle_start
+    from response.models import RecomputeJob
+    from response.services import trial_recompute_start
+    from tests.factories import register_patient
+
+    second = register_patient(trial, site_a, alice, consent_date=TODAY - timedelta(days=399), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
+    patient_enroll(patient=second, by=alice, enrolled_on=TODAY - timedelta(days=394))
+    cycle_start(patient=second, by=alice, day1=TODAY - timedelta(days=389), weight_kg=Decimal("70.0"))
+
+    for day, spep in ((-2, "3.0"), (28, "1.5"), (56, "1.4")):
+        assessment_record(patient=on_c1, by=alice, on=C1 + timedelta(days=day), values={"spep": spep, "upep": "0"})
+    log = celery_worker_process["log"]
+    assert wait_for(lambda: ResponseResult.objects.filter(patient=on_c1).exists()), log.read_text()[-3000:]
+    ResponseResult.objects.all().delete()  # computed results only: the recompute must store them again
+    with_cycle1 = Patient.objects.filter(trial=trial, cycles__number=1).count()
+    with transaction.atomic():
+        job = trial_recompute_start(trial=trial, by=dana)
+    done = wait_for(lambda: RecomputeJob.objects.filter(pk=job.pk, status="done").first(), timeout=60)
+    assert done is not None, log.read_text()[-3000:]
+    assert (done.total, done.done) == (with_cycle1, with_cycle1) == (2, 2)
+    assert ResponseResult.objects.filter(patient=on_c1, best="PR").exists()
+    text = log.read_text()
+    assert text.count("response.recompute_chunk[") >= 2 * with_cycle1  # received and succeeded, one per chunk
+    assert "response.finish_trial_recompute" in text

@@ -2,6 +2,7 @@
 stored IMWG courses and endpoint snapshots, the whole-trial recompute with its progress."""
 
 import gc
+import json
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -141,21 +142,46 @@ def test_the_raw_read_gives_the_rules_what_the_model_holds(on_c1, alice):
 
 
 def test_a_whole_trial_recompute_gives_the_endpoints_the_courses_it_computed(responder, on_c1, trial, dana):
-    """trial_recompute_all hands the endpoints the courses it has just computed: the numbers must be
-    those computed from the stored courses."""
-    stats = services.trial_recompute_all(trial)
-    assert stats == {"patients": 1, "changed": 1, "skipped": 0}
+    """The chunks hand the endpoints the courses they have just computed (through the JSON a Celery result
+    carries): the numbers must be those computed from the stored courses."""
+    job = RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now())
+    chunks = services.trial_recompute_begin(job)
+    assert chunks == [[responder.pk]]
+    part = services.trial_recompute_chunk(job.pk, chunks[0])
+    assert part["stats"] == {"patients": 1, "changed": 1, "skipped": 0}
+    assert json.loads(json.dumps(part)) == part
+    computed = {int(pid): services._course_from_json(c) for pid, c in part["courses"].items()}
+    assert services.courses_for(trial, computed) == services.courses_for(trial, {})  # as read back from the stored course
+    job = services.trial_recompute_finish(job.pk, [part])
+    assert (job.status, job.done, job.message) == ("done", 1, "1 patients, 1 changed")
     from_memory = EndpointSnapshot.objects.get().data
-    assert services.courses_for(trial, {}) == services.courses_for(trial, services_course_inputs(responder))
     EndpointSnapshot.objects.all().delete()  # computed again from the stored courses only
     assert endpoints_compute(trial=trial).data == from_memory
     assert from_memory["overall"]["orr"] == {"n": 1, "of": 1, "pct": 100.0}
 
 
-def services_course_inputs(patient):
-    computed = {}
-    services.response_compute_many([patient.pk], courses=computed)
-    return computed
+def test_a_failed_chunk_marks_the_job_failed(responder, trial, dana, monkeypatch):
+    job = RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now())
+    chunks = services.trial_recompute_begin(job)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "response_compute_many", broken)
+    with pytest.raises(RuntimeError):
+        services.trial_recompute_chunk(job.pk, chunks[0])
+    job.refresh_from_db()
+    assert (job.status, job.message) == ("failed", "database went away")
+
+
+def test_the_trial_recompute_task_runs_the_chord_inline(responder, trial, dana, django_capture_on_commit_callbacks):
+    """Without a broker the chord runs inline: chunks of at most 500, then the endpoints."""
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.trial_recompute_start(trial=trial, by=dana)
+    job.refresh_from_db()
+    assert (job.status, job.total, job.done) == ("done", 1, 1)
+    assert ResponseResult.objects.filter(patient=responder, best="PR").exists()
+    assert EndpointSnapshot.objects.filter(trial=trial).exists()
 
 
 def test_the_garbage_collector_is_paused_only_during_the_batch(responder, monkeypatch):
