@@ -471,12 +471,14 @@ def courses_for(trial: Trial, computed: dict[int, tuple] | None = None) -> list[
     )
     ids = [pid for pid, _, _ in enrolments]
     cycles: dict[int, dict[int, date]] = {}
-    for pid, number, day1 in Cycle.objects.filter(patient_id__in=ids, number__in=(1, 2)).values_list("patient_id", "number", "day1"):
+    # Filtered by the trial, not by a list of thousands of ids.
+    for pid, number, day1 in Cycle.objects.filter(patient__trial=trial, number__in=(1, 2)).values_list("patient_id", "number", "day1"):
         cycles.setdefault(pid, {})[number] = day1
     fromiso = date.fromisoformat
     results = dict(computed)
     unread = [pid for pid in ids if pid not in computed]
-    for pid, stored, confirmed, best, progression_on, first_response_on in ResponseResult.objects.filter(patient_id__in=unread).values_list(
+    stored_results = ResponseResult.objects.filter(patient_id__in=unread) if computed else ResponseResult.objects.filter(patient__trial=trial)
+    for pid, stored, confirmed, best, progression_on, first_response_on in stored_results.values_list(
         "patient_id", "results", "confirmed", "best", "progression_on", "first_response_on"
     ):
         results[pid] = (
@@ -486,7 +488,7 @@ def courses_for(trial: Trial, computed: dict[int, tuple] | None = None) -> list[
             progression_on,
             first_response_on,
         )
-    follow = {f[0]: f for f in FollowUp.objects.filter(patient_id__in=ids).values_list("patient_id", "death_on", "next_therapy_on", "last_contact_on")}
+    follow = {f[0]: f for f in FollowUp.objects.filter(patient__trial=trial).values_list("patient_id", "death_on", "next_therapy_on", "last_contact_on")}
     out = []
     for pid, study_id, label in enrolments:
         c = cycles.get(pid, {})
