@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -538,14 +538,11 @@ def response_recompute() -> list[str]:
 def response_recompute_worker(trial, patients: int, tc: float) -> tuple[list[str], list[tuple[str, float]]]:
     """Issue #6 through Celery as deployed: response.recompute_trial on a real prefork worker (one process a core) on
     Redis, its chord of chunks and the endpoints; timed from the task's dispatch to the job marked done."""
-    import re
-
     import redis
     from django.utils import timezone
 
     from response.models import RecomputeJob, ResponseResult
     from response.tasks import recompute_trial
-    from trialsite.celery import app
 
     broker = os.environ.get("BENCH_CELERY_BROKER_URL") or ESC_BROKER
     try:
@@ -553,14 +550,8 @@ def response_recompute_worker(trial, patients: int, tc: float) -> tuple[list[str
     except redis.exceptions.RedisError as exc:
         return [f"response recompute: Redis is not reachable at {broker} ({exc}); the worker runs were not measured"], []
     processes = os.cpu_count() or 1
-    queue = f"trialsite-bench-{uuid.uuid4().hex[:8]}"
-    log = Path(tempfile.mkdtemp(prefix="trialsite-bench-worker-")) / "worker.log"
-    worker = start_worker(broker, queue, log, pool="prefork", concurrency=processes)
-    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")}
-    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False, task_default_queue=queue)
-    app._after_fork()  # drop the pools built for the inline broker (see escalation_latency)
 
-    def run() -> tuple[float, str]:
+    def run(log: Path) -> tuple[float, str]:
         job = RecomputeJob.objects.create(trial=trial, requested_at=timezone.now())
         t0 = time.perf_counter()
         recompute_trial.delay(job.pk)
@@ -577,15 +568,11 @@ def response_recompute_worker(trial, patients: int, tc: float) -> tuple[list[str
     failed: list[str] = []
     timings: list[tuple[str, float]] = []
     try:
-        deadline = time.monotonic() + 30
-        while "ready." not in log.read_text():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start:\n" + log.read_text()[-2000:])
-            time.sleep(0.2)
-        run()  # warm-up: each worker process imports what the tasks use (scipy) once
-        steady = [run() for _ in range(RESP_REPEAT)]
-        ResponseResult.objects.filter(patient__trial=trial).delete()  # computed results only: the next run stores every course anew
-        first = run()
+        with bench_worker(broker, pool="prefork", concurrency=processes) as log:
+            run(log)  # warm-up: each worker process imports what the tasks use (scipy) once
+            steady = [run(log) for _ in range(RESP_REPEAT)]
+            ResponseResult.objects.filter(patient__trial=trial).delete()  # computed results only: the next run stores every course anew
+            first = run(log)
         tb, ta = statistics.median(t for t, _ in steady), first[0]
         print(f"through a real Celery worker ({processes} prefork processes, Redis {broker}): the chord and the endpoints, from dispatch to the job done")
         print("| step | patients | job message | ms | ratio to (c) |")
@@ -598,17 +585,6 @@ def response_recompute_worker(trial, patients: int, tc: float) -> tuple[list[str
     except Exception as exc:  # reported as a missed goal, with the worker's log
         failed.append(f"response recompute on the worker: {exc}")
         print(f"worker runs failed: {exc}")
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        app.conf.update(saved)
-        app._after_fork()
-        ids = set(re.findall(r"Task [\w.]+\[([0-9a-f-]{36})\]", log.read_text()))
-        redis.Redis.from_url(broker).delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", *(f"celery-task-meta-{i}" for i in ids))
     return failed, timings
 
 
@@ -927,6 +903,45 @@ def start_worker(broker: str, queue: str, log: Path, *, pool: str = "solo", conc
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+@contextmanager
+def bench_worker(broker: str, *, pool: str = "solo", concurrency: int = 1):
+    """A real Celery worker on the bench database and a queue of its own, with this process's Celery app sending
+    to it; yields the worker's log (a Path). On leaving: the worker stopped, the app restored, and nothing left in
+    Redis (the queue, its bindings, the result of every task the worker ran)."""
+    import re
+
+    import redis
+
+    from trialsite.celery import app
+
+    queue = f"trialsite-bench-{uuid.uuid4().hex[:8]}"
+    log = Path(tempfile.mkdtemp(prefix="trialsite-bench-worker-")) / "worker.log"
+    worker = start_worker(broker, queue, log, pool=pool, concurrency=concurrency)
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")}
+    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False, task_default_queue=queue)
+    # The demo ran its tasks inline: the app already holds a connection pool for the settings' broker and a
+    # disabled result backend. Drop the pools (what Celery does after a fork) and read results from Redis.
+    app._after_fork()
+    try:
+        deadline = time.monotonic() + 30
+        while "ready." not in log.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start:\n" + log.read_text()[-2000:])
+            time.sleep(0.2)
+        yield log
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        app.conf.update(saved)
+        app._after_fork()
+        ids = set(re.findall(r"Task [\w.]+\[([0-9a-f-]{36})\]", log.read_text()))
+        redis.Redis.from_url(broker).delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", *(f"celery-task-meta-{i}" for i in ids))
+
+
 def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float, float, object]:
     """A fresh copy of the protocol with three patients treated at level 1, one with an H2 DLT proposal
     awaiting adjudication and the worker idle; then the investigator confirms it. Returns
@@ -1014,48 +1029,28 @@ def escalation_latency() -> list[str]:
     except redis.exceptions.RedisError as exc:
         print(f"Redis is not reachable at {broker} ({exc}): latency not measured")
         return [f"escalation latency: Redis is not reachable at {broker} ({exc}); start redis-server or set BENCH_CELERY_BROKER_URL"]
-    queue = f"trialsite-bench-{uuid.uuid4().hex[:8]}"
-    log = Path(tempfile.mkdtemp(prefix="trialsite-bench-worker-")) / "worker.log"
-    worker = start_worker(broker, queue, log)
-    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")}
-    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False, task_default_queue=queue)
-    # The demo ran its tasks inline: the app already holds a connection pool for the settings' broker and a
-    # disabled result backend. Drop the pools (what Celery does after a fork) and read results from Redis.
-    app._after_fork()
-    backend = RedisBackend(url=broker, app=app)
     failed: list[str] = []
     rounds: list[tuple[float, float, object]] = []
+    log_text = ""
     try:
-        deadline = time.monotonic() + 30
-        while "ready." not in log.read_text():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start:\n" + log.read_text()[-2000:])
-            time.sleep(0.2)
-        coordinator = User.objects.select_related("site").get(username="coord01")
-        investigator = User.objects.get(username="investigator")
-        for n in range(1, ESC_ROUNDS + 1):
-            rounds.append(escalation_round(n, coordinator, investigator, backend))
+        with bench_worker(broker) as log:
+            backend = RedisBackend(url=broker, app=app)
+            try:
+                coordinator = User.objects.select_related("site").get(username="coord01")
+                investigator = User.objects.get(username="investigator")
+                for n in range(1, ESC_ROUNDS + 1):
+                    rounds.append(escalation_round(n, coordinator, investigator, backend))
+            finally:
+                log_text = log.read_text()
     except Exception as exc:  # reported as a missed goal, with the worker's log
         failed.append(f"escalation latency: {exc}")
         print(f"failed after {len(rounds)} round(s): {exc}")
-        print(log.read_text()[-2000:])
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        app.conf.update(saved)
-        app._after_fork()
-        # Leave nothing behind: the queue, its bindings and the result of every task the worker ran.
-        ids = set(re.findall(r"Task [\w.]+\[([0-9a-f-]{36})\]", log.read_text()))
-        redis.Redis.from_url(broker).delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", *(f"celery-task-meta-{i}" for i in ids))
+        print(log_text[-2000:])
     if not rounds:
         return failed
     # The worker's time for each propose_escalation that produced an "expand" (Celery's "succeeded in" line): the proposal
     # (committed, then visible) and, after it, decisions_flag_for_review.
-    ran = [float(s) for s in re.findall(r"cohorts\.propose_escalation\[[^\]]+\] succeeded in ([0-9.]+)s: \{[^}]*'action': 'expand'", log.read_text())]
+    ran = [float(s) for s in re.findall(r"cohorts\.propose_escalation\[[^\]]+\] succeeded in ([0-9.]+)s: \{[^}]*'action': 'expand'", log_text)]
     latencies = [r[0] for r in rounds]
     first = rounds[0][2]
     print(
