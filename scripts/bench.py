@@ -278,15 +278,14 @@ def window_rows_sql(ids: list[int]) -> str:
     return f"WITH ids(id) AS (VALUES {values}) " + " UNION ALL ".join(branches)
 
 
-def one_query(ids: list[int]) -> tuple[int, float, dict[str, int]]:
-    """Rows, median seconds and rows by kind of the single query over `ids`."""
+def timed_fetch(sql: str, repeat: int) -> tuple[int, float, dict[str, int]]:
+    """Rows, median seconds of `repeat` runs after WARMUP, and rows by kind (first column) of one query."""
     from collections import Counter
 
     from django.db import connection
 
-    sql = window_rows_sql(ids)
     times, rows = [], []
-    for i in range(WARMUP + DLT_REPEAT):
+    for i in range(WARMUP + repeat):
         t0 = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute(sql)
@@ -294,6 +293,11 @@ def one_query(ids: list[int]) -> tuple[int, float, dict[str, int]]:
         if i >= WARMUP:
             times.append(time.perf_counter() - t0)
     return len(rows), statistics.median(times), dict(Counter(row[0] for row in rows))
+
+
+def one_query(ids: list[int]) -> tuple[int, float, dict[str, int]]:
+    """Rows, median seconds and rows by kind of the single query over `ids`."""
+    return timed_fetch(window_rows_sql(ids), DLT_REPEAT)
 
 
 def dlt_nightly() -> list[str]:
@@ -413,23 +417,6 @@ def response_rows_sql(ids: list[int], *, also_stored: bool = False) -> str:
             f"NULL, NULL, NULL, NULL, NULL, r.best, r.digest, r.results FROM {t['ResponseResult']} r WHERE r.patient_id {within}",
         ]
     return f"WITH ids(id) AS (VALUES {values}) " + " UNION ALL ".join(branches)
-
-
-def timed_fetch(sql: str, repeat: int) -> tuple[int, float, dict[str, int]]:
-    """Rows, median seconds of `repeat` runs after WARMUP, and rows by kind (first column) of one query."""
-    from collections import Counter
-
-    from django.db import connection
-
-    times, rows = [], []
-    for i in range(WARMUP + repeat):
-        t0 = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            rows = cursor.fetchall()
-        if i >= WARMUP:
-            times.append(time.perf_counter() - t0)
-    return len(rows), statistics.median(times), dict(Counter(row[0] for row in rows))
 
 
 def response_recompute() -> list[str]:
