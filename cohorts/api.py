@@ -189,6 +189,36 @@ class HistoryEntrySerializer(serializers.Serializer):
     changes = HistoryChangeSerializer(many=True)
 
 
+class PatientRef(serializers.CharField):
+    """A patient by study id, visible to the requesting user (else 404)."""
+
+    def to_internal_value(self, data):
+        return selectors.patient_get_for_user(self.context["request"].user, super().to_internal_value(data))
+
+
+class PatientScoped:
+    """A viewset over the records of patients: only the requesting user's patients (a coordinator's
+    site), narrowed to one with `?patient=<study id>`. Subclasses declare `queryset` (with its
+    select_related), `ordering`, and `patient_path` when the patient is not the `patient` field."""
+
+    patient_path = "patient"
+    ordering: tuple[str, ...] = ()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return self.queryset.none()
+        visible = selectors.patients_for_user(self.request.user).values("pk")
+        queryset = self.queryset.filter(**{f"{self.patient_path}__in": visible})
+        study_id = self.request.query_params.get("patient")
+        if study_id:
+            queryset = queryset.filter(**{f"{self.patient_path}__study_id": study_id})
+        return self.narrow(queryset).order_by(*self.ordering)
+
+    def narrow(self, queryset):
+        """Further filters of one viewset (none by default)."""
+        return queryset
+
+
 class TrialViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TrialSerializer
     lookup_field = "code"
@@ -214,18 +244,10 @@ class DoseLevelViewSet(viewsets.ReadOnlyModelViewSet):
         return DoseLevel.objects.select_related("trial").prefetch_related("doses__drug").order_by("trial__code", "order")
 
 
-class EnrolmentViewSet(viewsets.ReadOnlyModelViewSet):
+class EnrolmentViewSet(PatientScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = EnrolmentSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Enrolment.objects.none()
-        visible = selectors.patients_for_user(self.request.user)
-        return (
-            Enrolment.objects.filter(patient__in=visible.values("pk"))
-            .select_related("patient", "level", "cohort")
-            .order_by("cohort__trial_id", "cohort__number", "slot")
-        )
+    queryset = Enrolment.objects.select_related("patient", "level", "cohort")
+    ordering = ("cohort__trial_id", "cohort__number", "slot")
 
 
 class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):

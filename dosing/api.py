@@ -7,19 +7,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from cohorts import selectors as cohort_selectors
+from cohorts.api import PatientRef, PatientScoped
 from cohorts.models import DoseLevel, Drug
 from toxicity.models import AdverseEvent
 
 from . import selectors, services
 from .models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose
-
-
-class PatientRef(serializers.CharField):
-    """A patient by study id, visible to the requesting user (else 404)."""
-
-    def to_internal_value(self, data):
-        return cohort_selectors.patient_get_for_user(self.context["request"].user, super().to_internal_value(data))
 
 
 class CycleSerializer(serializers.ModelSerializer):
@@ -139,26 +132,10 @@ class OffTreatmentCreateSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-def _visible(request, queryset, path="patient"):
-    return queryset.filter(**{f"{path}__in": cohort_selectors.patients_for_user(request.user).values("pk")})
-
-
-class _PatientFiltered:
-    patient_path = "patient"
-
-    def filter_patient(self, queryset):
-        study_id = self.request.query_params.get("patient")
-        return queryset.filter(**{f"{self.patient_path}__study_id": study_id}) if study_id else queryset
-
-
-class CycleViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class CycleViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CycleSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Cycle.objects.none()
-        qs = _visible(self.request, Cycle.objects.select_related("patient", "level")).order_by("patient__study_id", "number")
-        return self.filter_patient(qs)
+    queryset = Cycle.objects.select_related("patient", "level")
+    ordering = ("patient__study_id", "number")
 
     @extend_schema(request=CycleStartSerializer, responses={201: CycleSerializer})
     def create(self, request, *args, **kwargs):
@@ -168,26 +145,18 @@ class CycleViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyM
         return Response(CycleSerializer(cycle).data, status=201)
 
 
-class PlannedDoseViewSet(_PatientFiltered, viewsets.ReadOnlyModelViewSet):
+class PlannedDoseViewSet(PatientScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = PlannedDoseSerializer
     patient_path = "cycle__patient"
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return PlannedDose.objects.none()
-        qs = _visible(self.request, PlannedDose.objects.select_related("cycle__patient", "drug"), "cycle__patient")
-        return self.filter_patient(qs).order_by("cycle__patient__study_id", "cycle__number", "day", "drug__order")
+    queryset = PlannedDose.objects.select_related("cycle__patient", "drug")
+    ordering = ("cycle__patient__study_id", "cycle__number", "day", "drug__order")
 
 
-class AdministrationViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class AdministrationViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AdministrationSerializer
     patient_path = "cycle__patient"
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Administration.objects.none()
-        qs = _visible(self.request, Administration.objects.select_related("cycle__patient", "drug", "planned"), "cycle__patient")
-        return self.filter_patient(qs).order_by("cycle__patient__study_id", "cycle__number", "day", "drug__order")
+    queryset = Administration.objects.select_related("cycle__patient", "drug", "planned")
+    ordering = ("cycle__patient__study_id", "cycle__number", "day", "drug__order")
 
     @extend_schema(request=AdministrationRecordSerializer, responses={201: AdministrationSerializer})
     def create(self, request, *args, **kwargs):
@@ -197,14 +166,10 @@ class AdministrationViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.
         return Response(AdministrationSerializer(record).data, status=201)
 
 
-class ModificationViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class ModificationViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ModificationSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return DoseModification.objects.none()
-        qs = _visible(self.request, DoseModification.objects.select_related("patient", "cycle", "drug", "to_level", "decided_by"))
-        return self.filter_patient(qs).order_by("patient__study_id", "effective_on", "id")
+    queryset = DoseModification.objects.select_related("patient", "cycle", "drug", "to_level", "decided_by")
+    ordering = ("patient__study_id", "effective_on", "id")
 
     @extend_schema(request=ModificationCreateSerializer, responses={201: ModificationSerializer})
     def create(self, request, *args, **kwargs):
@@ -214,13 +179,10 @@ class ModificationViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.Re
         return Response(ModificationSerializer(mod).data, status=201)
 
 
-class OffTreatmentViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class OffTreatmentViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = OffTreatmentSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return OffTreatment.objects.none()
-        return self.filter_patient(_visible(self.request, OffTreatment.objects.select_related("patient"))).order_by("patient__study_id")
+    queryset = OffTreatment.objects.select_related("patient")
+    ordering = ("patient__study_id",)
 
     @extend_schema(request=OffTreatmentCreateSerializer, responses={201: OffTreatmentSerializer})
     def create(self, request, *args, **kwargs):

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
-from dosing.api import PatientRef, _PatientFiltered, _visible
+from cohorts.api import PatientRef, PatientScoped
 
 from . import services
 from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
@@ -48,13 +48,10 @@ class SpuriousSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
-class AssessmentViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class AssessmentViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AssessmentSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return MyelomaAssessment.objects.none()
-        return self.filter_patient(_visible(self.request, MyelomaAssessment.objects.select_related("patient"))).order_by("patient__study_id", "on")
+    queryset = MyelomaAssessment.objects.select_related("patient")
+    ordering = ("patient__study_id", "on")
 
     @extend_schema(request=AssessmentRecordSerializer, responses={201: AssessmentSerializer})
     def create(self, request, *args, **kwargs):
@@ -91,13 +88,10 @@ class FollowUpWriteSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class FollowUpViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class FollowUpViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = FollowUpSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return FollowUp.objects.none()
-        return self.filter_patient(_visible(self.request, FollowUp.objects.select_related("patient"))).order_by("patient__study_id")
+    queryset = FollowUp.objects.select_related("patient")
+    ordering = ("patient__study_id",)
 
     @extend_schema(request=FollowUpWriteSerializer, responses={201: FollowUpSerializer})
     def create(self, request, *args, **kwargs):
@@ -115,15 +109,12 @@ class ResponseSerializer(serializers.ModelSerializer):
         fields += ["progression_on", "confirmed", "flags", "rule_version", "inputs_at", "computed_at"]
 
 
-class ResponseViewSet(_PatientFiltered, viewsets.ReadOnlyModelViewSet):
+class ResponseViewSet(PatientScoped, viewsets.ReadOnlyModelViewSet):
     """Stored IMWG courses (computed by Celery; never computed on read)."""
 
     serializer_class = ResponseSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ResponseResult.objects.none()
-        return self.filter_patient(_visible(self.request, ResponseResult.objects.select_related("patient"))).order_by("patient__study_id")
+    queryset = ResponseResult.objects.select_related("patient")
+    ordering = ("patient__study_id",)
 
 
 class EndpointSerializer(serializers.ModelSerializer):

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Perm
-from dosing.api import PatientRef, _PatientFiltered, _visible
+from cohorts.api import PatientRef, PatientScoped
 
 from . import ctcae, dlt, services
 from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
@@ -93,14 +93,11 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
-class AdverseEventViewSet(_PatientFiltered, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+class AdverseEventViewSet(PatientScoped, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AdverseEventSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return AdverseEvent.objects.none()
-        return self.filter_patient(_visible(self.request, AdverseEvent.objects.select_related("patient"))).order_by("patient__study_id", "onset", "pk")
+    queryset = AdverseEvent.objects.select_related("patient")
+    ordering = ("patient__study_id", "onset", "pk")
 
     @extend_schema(request=AdverseEventCreateSerializer, responses={201: AdverseEventSerializer})
     def create(self, request, *args, **kwargs):
@@ -163,13 +160,10 @@ class LabRecordSerializer(serializers.Serializer):
     reason_for_change = serializers.CharField(required=False, allow_blank=True)
 
 
-class LabResultViewSet(_PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class LabResultViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = LabResultSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return LabResult.objects.none()
-        return self.filter_patient(_visible(self.request, LabResult.objects.select_related("patient"))).order_by("patient__study_id", "on")
+    queryset = LabResult.objects.select_related("patient")
+    ordering = ("patient__study_id", "on")
 
     @extend_schema(request=LabRecordSerializer, responses={201: LabResultSerializer})
     def create(self, request, *args, **kwargs):
@@ -252,17 +246,14 @@ class _Adjudicating:
     write_perm = Perm.ADJUDICATE
 
 
-class DltProposalViewSet(_Adjudicating, _PatientFiltered, viewsets.ReadOnlyModelViewSet):
+class DltProposalViewSet(_Adjudicating, PatientScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = DltProposalSerializer
+    queryset = DltProposal.objects.select_related("patient", "adjudicated_by")
+    ordering = ("proposed_at", "pk")
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return DltProposal.objects.none()
-        qs = _visible(self.request, DltProposal.objects.select_related("patient", "adjudicated_by"))
+    def narrow(self, queryset):
         status = self.request.query_params.get("status")
-        if status:
-            qs = qs.filter(status=status)
-        return self.filter_patient(qs).order_by("proposed_at", "pk")
+        return queryset.filter(status=status) if status else queryset
 
     def _decide(self, request, pk, decide):
         proposal = get_object_or_404(self.get_queryset(), pk=pk)
@@ -285,13 +276,10 @@ class DltProposalViewSet(_Adjudicating, _PatientFiltered, viewsets.ReadOnlyModel
         return self._decide(request, pk, services.dlt_reject)
 
 
-class DltViewSet(_Adjudicating, _PatientFiltered, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class DltViewSet(_Adjudicating, PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = DltSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Dlt.objects.none()
-        return self.filter_patient(_visible(self.request, Dlt.objects.select_related("patient", "confirmed_by", "proposal"))).order_by("onset", "pk")
+    queryset = Dlt.objects.select_related("patient", "confirmed_by", "proposal")
+    ordering = ("onset", "pk")
 
     @extend_schema(request=MissedDltSerializer, responses={201: DltSerializer})
     def create(self, request, *args, **kwargs):
@@ -318,10 +306,7 @@ class DltEvaluationSerializer(serializers.ModelSerializer):
         fields = ["patient", "status", "reason", "until", "evaluated_on", "evaluated_at"]
 
 
-class DltEvaluationViewSet(_PatientFiltered, viewsets.ReadOnlyModelViewSet):
+class DltEvaluationViewSet(PatientScoped, viewsets.ReadOnlyModelViewSet):
     serializer_class = DltEvaluationSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return DltEvaluation.objects.none()
-        return self.filter_patient(_visible(self.request, DltEvaluation.objects.select_related("patient"))).order_by("patient__study_id")
+    queryset = DltEvaluation.objects.select_related("patient")
+    ordering = ("patient__study_id",)
