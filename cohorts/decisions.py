@@ -22,13 +22,13 @@ from accounts.models import User
 from accounts.roles import Perm
 from toxicity import dlt as dlt_rules
 from toxicity.models import Dlt, DltProposal
-from toxicity.selectors import dlt_windows
+from toxicity.selectors import OPEN_PROPOSALS, dlt_windows
 from trialsite.audit import audit, audited_save
 
 from . import escalation
 from .models import Cohort, DoseLevel, Enrolment, EscalationDecision, Trial
 
-OPEN_PROPOSALS = (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED)
+ADJUDICATED = (DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED)
 OPENS_A_COHORT = (escalation.Action.ENROL, escalation.Action.ESCALATE, escalation.Action.EXPAND, escalation.Action.DE_ESCALATE)
 
 
@@ -65,7 +65,9 @@ def ladder_for(trial: Trial) -> escalation.Ladder:
     )
 
 
-def _outcome(patient_id: int, dlts, open_proposals, window, today) -> tuple[escalation.Outcome, str, date | None]:
+def _outcome(patient_id: int, dlts, proposals: list[DltProposal], window, today) -> tuple[escalation.Outcome, str, date | None]:
+    """A patient's outcome for the engine. `proposals`: the patient's stored proposals, whatever their status."""
+    open_proposals = [p for p in proposals if p.status in OPEN_PROPOSALS]
     if dlts:
         first = min(dlts, key=lambda d: d.onset)
         return escalation.Outcome.DLT, f"DLT {first.rule} from {first.onset.isoformat()}", None
@@ -80,7 +82,10 @@ def _outcome(patient_id: int, dlts, open_proposals, window, today) -> tuple[esca
         dlt_rules.Status.PENDING: escalation.Outcome.PENDING,
         dlt_rules.Status.NOT_EVALUABLE: escalation.Outcome.NOT_EVALUABLE,
     }[e.status]
-    if outcome == escalation.Outcome.NO_DLT and a.proposals:
+    # A proposal the rules make that is not stored yet (the evaluation is queued) or not adjudicated keeps the patient
+    # pending; one an investigator has confirmed (its DLT counted above, or withdrawn) or rejected does not.
+    adjudicated = {p.key for p in proposals if p.status in ADJUDICATED}
+    if outcome == escalation.Outcome.NO_DLT and any(p.key not in adjudicated for p in a.proposals):
         return escalation.Outcome.PENDING, "the rules propose a DLT not yet adjudicated", None
     return outcome, e.reason, e.until
 
@@ -97,7 +102,7 @@ def escalation_state(trial: Trial, *, today: date | None = None) -> State:
     for d in Dlt.objects.filter(patient_id__in=ids, withdrawn_at__isnull=True).select_related("proposal").order_by("onset", "pk"):
         dlts.setdefault(d.patient_id, []).append(d)
     proposals: dict[int, list[DltProposal]] = {}
-    for p in DltProposal.objects.filter(patient_id__in=ids, status__in=OPEN_PROPOSALS).order_by("onset"):
+    for p in DltProposal.objects.filter(patient_id__in=ids).order_by("onset"):
         proposals.setdefault(p.patient_id, []).append(p)
     windows = dlt_windows(ids)
     rows, patients = [], {}

@@ -13,7 +13,7 @@ from cohorts.services import patient_enroll
 from dosing.services import cycle_start
 from tests.factories import PASSWORD, register_patient
 from toxicity.models import DltProposal
-from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, lab_record
+from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -81,6 +81,17 @@ def test_a_confirmed_dlt_expands_the_level(trial, cohort1, ivan, alice):
     decision = escalation_propose(trial=trial)
     assert (decision.action, decision.level.label, decision.rule) == ("expand", 1, "E1of3")
     assert EscalationDecision.objects.get(pk=pending.pk).status == "superseded"
+
+
+def test_a_rejected_proposal_leaves_the_patient_without_dlt(trial, cohort1, ivan, alice):
+    """The rules still flag the window, but the investigator has decided it is not a DLT: the patient counts
+    as evaluable without a DLT (not "pending" for ever) and the level escalates."""
+    proposal = h2(cohort1[0], alice)
+    assert escalation_propose(trial=trial).action == "wait"
+    dlt_reject(proposal=proposal, by=ivan, reason="G-CSF given prophylactically; neutropenia expected")
+    decision = escalation_propose(trial=trial)
+    assert (decision.action, decision.rule) == ("escalate", "E0of3")
+    assert [p["outcome"] for p in decision.tally[0]["patients"]] == ["no_dlt"] * 3
 
 
 def test_signing_needs_the_investigators_own_password_and_role(trial, cohort1, ivan, alice):
