@@ -159,9 +159,13 @@ def ae_edit(request, study_id, pk):
             messages.success(request, f"{ae.get_term_display()} corrected.")
             return redirect(reverse("patient_safety", args=[study_id]) + "#events")
     if action == "retract" and retract.is_valid():
-        services.ae_retract(ae=ae, by=request.user, reason=retract.cleaned_data["reason"])
-        messages.success(request, f"{ae.get_term_display()} marked as entered in error.")
-        return redirect(reverse("patient_safety", args=[study_id]) + "#events")
+        try:
+            services.ae_retract(ae=ae, by=request.user, reason=retract.cleaned_data["reason"])
+        except ValidationError as exc:
+            apply_errors(retract, exc)
+        else:
+            messages.success(request, f"{ae.get_term_display()} marked as entered in error.")
+            return redirect(reverse("patient_safety", args=[study_id]) + "#events")
     return render(request, "toxicity/ae_form.html", _ae_context(patient, form, ae=ae, retract=retract))
 
 

@@ -112,6 +112,11 @@ def test_correction_needs_a_reason_and_retraction_keeps_the_event(client, alice,
     client.post(url, ae_post(op="edit", grade="2", reason="per source document"))
     ae.refresh_from_db()
     assert ae.grade == 2
+    response = client.post(url, {"op": "retract", "retract-reason": "x"})  # too short for the service: a form error, not a 500
+    assert response.status_code == 200
+    assert "Give the reason" in " ".join(response.context["retract"].errors["reason"])
+    ae.refresh_from_db()
+    assert not ae.in_error
     client.post(url, {"op": "retract", "retract-reason": "wrong patient"})
     ae.refresh_from_db()
     assert ae.in_error
