@@ -160,8 +160,9 @@ def assessment_record(
 @transaction.atomic
 def assessment_mark_spurious(*, assessment: MyelomaAssessment, by: User, parameter: str, reason: str) -> MyelomaAssessment:
     """Mark one value as spurious (kept, shown, never a nadir), with the reason."""
-    _lock_patient(assessment.patient, by)
+    patient = _lock_patient(assessment.patient, by)
     assessment = MyelomaAssessment.objects.select_for_update().get(pk=assessment.pk)
+    check_unlocked(patient, assessment.on, "an assessment")
     errors: dict[str, list[str]] = {}
     if parameter not in SPURIOUS_PARAMETERS:
         _add(errors, "parameter", f"Choose one of {', '.join(SPURIOUS_PARAMETERS)}.")

@@ -283,6 +283,7 @@ def ae_retract(*, ae: AdverseEvent, by: User, reason: str) -> AdverseEvent:
         raise ValidationError({"reason": ["Give the reason the event was entered in error."]})
     if ae.in_error:
         return ae
+    check_unlocked(patient, ae.onset, "an adverse event")
     ae.in_error = True
     audited_save(ae, by=by, reason=f"Entered in error: {reason.strip()}")
     _reopen_for_events(patient, [ae.pk], by=by, why=f"{ae.get_term_display()} retracted as entered in error: {reason.strip()}")

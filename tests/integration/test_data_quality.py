@@ -11,8 +11,8 @@ from datamanagement.models import DataQuery
 from datamanagement.quality import cycle_lock, cycle_unlock, edit_checks_run, open_counts, query_answer, query_close, query_raise, query_reopen
 from dosing.models import Cycle
 from dosing.services import cycle_start
-from response.services import assessment_record
-from toxicity.services import ae_record, lab_record
+from response.services import assessment_mark_spurious, assessment_record
+from toxicity.services import ae_record, ae_retract, lab_record
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -57,9 +57,15 @@ def test_each_edit_check_raises_its_query_once(on_c1, alice, trial):
 
 def test_a_locked_cycle_refuses_changes_until_unlocked(on_c1, alice, dana):
     cycle = Cycle.objects.get(patient=on_c1, number=1)
+    nausea = ae_record(patient=on_c1, by=alice, term="nausea", grade=1, onset=C1 + timedelta(days=5), attribution=RELATED)
+    assessment = assessment_record(patient=on_c1, by=alice, on=C1 + timedelta(days=6), values={"spep": "1.0"})
     with pytest.raises(PermissionDenied):
         cycle_lock(cycle=cycle, by=alice)
     cycle_lock(cycle=cycle, by=dana, reason="clean")
+    with pytest.raises(ValidationError, match="Cycle 1 is locked"):
+        ae_retract(ae=nausea, by=alice, reason="wrong patient")
+    with pytest.raises(ValidationError, match="Cycle 1 is locked"):
+        assessment_mark_spurious(assessment=assessment, by=alice, parameter="spep", reason="haemolysed")
     with pytest.raises(ValidationError) as info:
         lab_record(patient=on_c1, by=alice, on=C1 + timedelta(days=8), anc="1.5")
     assert "Cycle 1 is locked" in info.value.messages[0]
