@@ -178,6 +178,16 @@ def covered_by_open_cohort(trial: Trial, d: escalation.Decision) -> bool:
 
 
 @transaction.atomic
+def escalation_reevaluate(*, trial: Trial, today: date | None = None) -> tuple[EscalationDecision | None, int]:
+    """What cohorts.propose_escalation does, on one computation of the state under the trial's lock: flag the
+    signed decisions whose counted DLTs changed, and store the engine's proposal. Returns (proposal, flagged)."""
+    trial = Trial.objects.select_for_update().get(pk=trial.pk)
+    state = escalation_state(trial, today=today)
+    flagged = _flag_for_review(trial, state)
+    return _propose(trial, state), flagged
+
+
+@transaction.atomic
 def escalation_propose(*, trial: Trial, today: date | None = None) -> EscalationDecision | None:
     """Re-evaluate the trial and store the engine's proposal with the tally it saw (idempotent).
 
@@ -185,7 +195,10 @@ def escalation_propose(*, trial: Trial, today: date | None = None) -> Escalation
     carries out what the engine asks (a signed decision is being followed).
     """
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
-    state = escalation_state(trial, today=today)
+    return _propose(trial, escalation_state(trial, today=today))
+
+
+def _propose(trial: Trial, state: State) -> EscalationDecision | None:
     digest = _digest(state)
     current = EscalationDecision.objects.select_for_update().filter(trial=trial, status=EscalationDecision.Status.PROPOSED).first()
     if current is not None and current.inputs_digest == digest:
@@ -306,7 +319,10 @@ def decision_rereview(*, decision: EscalationDecision, by: User, password: str, 
 @transaction.atomic
 def decisions_flag_for_review(*, trial: Trial) -> int:
     """Mark signed decisions whose counted DLTs changed since (confirmed, withdrawn, reopened, added)."""
-    state = escalation_state(trial)
+    return _flag_for_review(trial, escalation_state(trial))
+
+
+def _flag_for_review(trial: Trial, state: State) -> int:
     reopened = {str(pk) for pk in Dlt.objects.filter(patient__trial=trial, proposal__status=DltProposal.Status.REOPENED).values_list("pk", flat=True)}
     flagged = 0
     for decision in EscalationDecision.objects.select_for_update().filter(trial=trial, status=EscalationDecision.Status.SIGNED, needs_review=False):

@@ -14,12 +14,10 @@ from trialsite.tasks import delay_on_commit_once
 
 @shared_task(name="cohorts.propose_escalation", acks_late=True)
 def propose_escalation(trial_id: int) -> dict:
-    from .decisions import decisions_flag_for_review, escalation_propose
+    from .decisions import escalation_reevaluate
     from .models import Trial
 
-    trial = Trial.objects.get(pk=trial_id)
-    decision = escalation_propose(trial=trial)
-    flagged = decisions_flag_for_review(trial=trial)
+    decision, flagged = escalation_reevaluate(trial=Trial.objects.get(pk=trial_id))
     if decision is None:
         return {"decision": None, "flagged": flagged}
     return {"decision": decision.pk, "action": decision.action, "level": decision.level.label if decision.level else None, "flagged": flagged}

@@ -1036,7 +1036,7 @@ def escalation_latency() -> list[str]:
     if not rounds:
         return failed
     # The worker's time for each propose_escalation that produced an "expand" (Celery's "succeeded in" line): the proposal
-    # (committed, then visible) and, after it, decisions_flag_for_review.
+    # (committed, then visible), with the signed decisions flagged for re-review in the same transaction.
     ran = [float(s) for s in re.findall(r"cohorts\.propose_escalation\[[^\]]+\] succeeded in ([0-9.]+)s: \{[^}]*'action': 'expand'", log_text)]
     latencies = [r[0] for r in rounds]
     first = rounds[0][2]
