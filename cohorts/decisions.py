@@ -27,6 +27,7 @@ from trialsite.audit import audit, audited_save
 
 from . import escalation
 from .models import Cohort, DoseLevel, Enrolment, EscalationDecision, Trial
+from .selectors import open_cohort
 
 ADJUDICATED = (DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED)
 OPENS_A_COHORT = (escalation.Action.ENROL, escalation.Action.ESCALATE, escalation.Action.EXPAND, escalation.Action.DE_ESCALATE)
@@ -171,10 +172,10 @@ def _digest(state: State) -> str:
 
 def covered_by_open_cohort(trial: Trial, d: escalation.Decision) -> bool:
     """The engine asks for patients where the open cohort (opened by a signed decision) still has the slots: nothing to sign."""
-    cohort = Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN, phase=Cohort.Phase.ESCALATION).select_related("level").first()
-    if cohort is None or d.action not in OPENS_A_COHORT or str(cohort.level.label) != d.level:
+    cohort = open_cohort(trial)
+    if cohort is None or cohort.phase != Cohort.Phase.ESCALATION or d.action not in OPENS_A_COHORT or str(cohort.level.label) != d.level:
         return False
-    return cohort.capacity - Enrolment.objects.filter(cohort=cohort).count() >= d.slots
+    return cohort.capacity - cohort.taken >= d.slots
 
 
 @transaction.atomic

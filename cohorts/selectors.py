@@ -88,10 +88,33 @@ class TrialOverview:
 
     @property
     def open_slots(self) -> int:
-        if self.open_cohort is None:
-            return 0
-        slots = self.open_cohort.capacity - self.open_cohort_taken
-        return max(0, min([slots, *(c.left for c in self.caps)]))
+        return free_slots(self.open_cohort, self.caps)
+
+
+def open_cohort(trial: Trial) -> Cohort | None:
+    """The trial's open cohort with its level and `taken`, its enrolments counted (one query)."""
+    return Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN).select_related("level").annotate(taken=Count("enrolments")).first()
+
+
+def enrolment_caps(trial: Trial) -> list[CapRow]:
+    """The protocol's enrolment caps and what they have used (one query)."""
+    counts = Enrolment.objects.filter(cohort__trial=trial).aggregate(
+        total=Count("id"),
+        escalation=Count("id", filter=Q(cohort__phase=Cohort.Phase.ESCALATION)),
+        expansion=Count("id", filter=Q(cohort__phase=Cohort.Phase.EXPANSION)),
+    )
+    return [
+        CapRow("Escalation", counts["escalation"], trial.cap_escalation),
+        CapRow("Expansion", counts["expansion"], trial.cap_expansion),
+        CapRow("Trial total", counts["total"], trial.cap_total),
+    ]
+
+
+def free_slots(cohort: Cohort | None, caps: list[CapRow]) -> int:
+    """What can still be enrolled: the open cohort's free places (`open_cohort`), within every cap."""
+    if cohort is None:
+        return 0
+    return max(0, min([cohort.capacity - cohort.taken, *(c.left for c in caps)]))
 
 
 def trial_overview(trial: Trial, user: User) -> TrialOverview:
@@ -101,19 +124,9 @@ def trial_overview(trial: Trial, user: User) -> TrialOverview:
         .order_by("order")
         .prefetch_related(Prefetch("doses", queryset=LevelDose.objects.select_related("drug").order_by("drug__order")))
     )
-    enrolments = Enrolment.objects.filter(cohort__trial=trial)
-    per_level = dict(enrolments.values_list("level_id").annotate(n=Count("id")).order_by())
-    open_cohort = Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN).select_related("level").annotate(taken=Count("enrolments")).first()
-    counts = enrolments.aggregate(
-        total=Count("id"),
-        escalation=Count("id", filter=Q(cohort__phase=Cohort.Phase.ESCALATION)),
-        expansion=Count("id", filter=Q(cohort__phase=Cohort.Phase.EXPANSION)),
-    )
-    caps = [
-        CapRow("Escalation", counts["escalation"], trial.cap_escalation),
-        CapRow("Expansion", counts["expansion"], trial.cap_expansion),
-        CapRow("Trial total", counts["total"], trial.cap_total),
-    ]
+    per_level = dict(Enrolment.objects.filter(cohort__trial=trial).values_list("level_id").annotate(n=Count("id")).order_by())
+    cohort = open_cohort(trial)
+    caps = enrolment_caps(trial)
     visible = patients_for_user(user, trial)
     by_status = dict(visible.values_list("status").annotate(n=Count("id")).order_by())
     status_counts = [(s.value, STATUS_LABELS[s], by_status.get(s.value, 0)) for s in PatientStatus]
@@ -129,13 +142,13 @@ def trial_overview(trial: Trial, user: User) -> TrialOverview:
                 doses=list(lv.doses.all()),
                 patients=per_level.get(lv.id, 0),
                 is_starting=lv.id == trial.starting_level_id,
-                is_open=open_cohort is not None and open_cohort.level_id == lv.id,
+                is_open=cohort is not None and cohort.level_id == lv.id,
             )
             for lv in levels
         ],
         schedules=schedules,
-        open_cohort=open_cohort,
-        open_cohort_taken=open_cohort.taken if open_cohort else 0,
+        open_cohort=cohort,
+        open_cohort_taken=cohort.taken if cohort else 0,
         caps=caps,
         status_counts=status_counts,
         site_counts=site_counts,

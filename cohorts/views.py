@@ -220,7 +220,7 @@ def _decision_post(request, trial, sign_form, reject_form):
 @require_http_methods(["GET", "POST"])
 def trial_escalation(request, code):
     from . import decisions
-    from .models import Cohort, Enrolment, EscalationDecision
+    from .models import EscalationDecision
     from .pathplot import path_svg
 
     trial = selectors.trial_get(code)
@@ -234,8 +234,7 @@ def trial_escalation(request, code):
     state = decisions.escalation_state(trial)
     history = list(EscalationDecision.objects.filter(trial=trial).select_related("level", "mtd", "signed_by")[:50])
     proposal = next((d for d in history if d.status == EscalationDecision.Status.PROPOSED), history[0] if history else None)
-    open_cohort = Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN).select_related("level").first()
-    taken = Enrolment.objects.filter(cohort=open_cohort).count() if open_cohort else 0
+    open_cohort = selectors.open_cohort(trial)
     return render(
         request,
         "cohorts/escalation.html",
@@ -248,7 +247,7 @@ def trial_escalation(request, code):
             "flagged": [d for d in history if d.needs_review],
             "path": path_svg(state.ladder.labels, decisions.path_marks(state)),
             "open_cohort": open_cohort,
-            "open_slots": (open_cohort.capacity - taken) if open_cohort else 0,
+            "open_slots": selectors.free_slots(open_cohort, selectors.enrolment_caps(trial)),  # as the trial home counts them
             "sign_form": sign_form,
             "reject_form": reject_form,
             "can_sign": request.user.can(Perm.SIGN),
