@@ -23,7 +23,7 @@ from accounts.roles import Perm
 from toxicity import dlt as dlt_rules
 from toxicity.models import Dlt, DltProposal
 from toxicity.selectors import OPEN_PROPOSALS, dlt_windows
-from trialsite.audit import audit, audited_save
+from trialsite.audit import audit, audited_save, reason_missing
 
 from . import escalation
 from .models import Cohort, DoseLevel, Enrolment, EscalationDecision, Trial
@@ -283,7 +283,7 @@ def decision_reject(*, decision: EscalationDecision, by: User, password: str, re
     errors: dict[str, list[str]] = {}
     if not password or not by.check_password(password):
         errors["password"] = ["The password is not correct: the signature needs your own password."]
-    if not reason or len(reason.strip()) < 3:
+    if reason_missing(reason):
         errors["reason"] = ["Give the reason for rejecting the proposal."]
     if errors:
         raise ValidationError(errors)
@@ -304,7 +304,7 @@ def decision_rereview(*, decision: EscalationDecision, by: User, password: str, 
     errors: dict[str, list[str]] = {}
     if not password or not by.check_password(password):
         errors["password"] = ["The password is not correct: the signature needs your own password."]
-    if not note or len(note.strip()) < 3:
+    if reason_missing(note):
         errors["note"] = ["Give the conclusion of the re-review."]
     if not decision.needs_review:
         errors["__all__"] = ["This decision is not flagged for re-review."]

@@ -17,7 +17,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from accounts.models import Site, User
-from trialsite.audit import audit, audited_save
+from trialsite.audit import audit, audited_save, reason_missing
 from trialsite.errors import CapReached, NoOpenSlot
 
 from .models import Cohort, DoseLevel, Drug, DrugSchedule, Enrolment, LevelDose, Patient, Trial
@@ -37,7 +37,6 @@ EDITABLE_FIELDS = (
     "baseline_platelets",
     "baseline_marrow_pc_pct",
 )
-MIN_REASON_LENGTH = 3
 
 
 _audit = audit
@@ -290,7 +289,7 @@ def patient_update(*, patient: Patient, by: User, reason: str, today: date | Non
     changed = {name: value for name, value in changes.items() if getattr(patient, name) != value}
     if not changed:
         return patient
-    if not reason or len(reason.strip()) < MIN_REASON_LENGTH:
+    if reason_missing(reason):
         raise ValidationError({"reason": ["A reason for change is required when editing clinical data."]})
     merged = {name: changed.get(name, getattr(patient, name)) for name in EDITABLE_FIELDS}
     errors = check_registration(merged, today=today)

@@ -19,12 +19,10 @@ from cohorts.models import Patient, Trial
 from dosing.models import Administration, Cycle
 from dosing.services import cycle_end
 from toxicity.models import AdverseEvent, LabResult
-from trialsite.audit import audited_save
+from trialsite.audit import audited_save, reason_missing
 
 from . import audit, editchecks
 from .models import DataQuery
-
-MIN_TEXT = 3
 
 
 def _need(by: User, perm: Perm, what: str) -> None:
@@ -33,7 +31,7 @@ def _need(by: User, perm: Perm, what: str) -> None:
 
 
 def _text(value: str, field: str, message: str) -> str:
-    if not value or len(value.strip()) < MIN_TEXT:
+    if reason_missing(value):
         raise ValidationError({field: [message]})
     return value.strip()
 
@@ -58,7 +56,7 @@ def query_raise(*, patient: Patient, by: User, record_type: str, object_id: int,
         errors["object_id"] = [f"No {record_type.replace('_', ' ')} #{object_id} for {patient.study_id}."]
     if not field or not field.strip():
         errors["field"] = ["Name the field the query is about."]
-    if not text or len(text.strip()) < MIN_TEXT:
+    if reason_missing(text):
         errors["text"] = ["Write the query."]
     if errors:
         raise ValidationError(errors)

@@ -22,13 +22,12 @@ from cohorts.services import patient_change_status
 from cohorts.services import patient_lock as _lock_patient
 from cohorts.status import OFF_TREATMENT_REASONS, PatientStatus
 from toxicity.tasks import queue_dlt_evaluation
-from trialsite.audit import audit, audited_save
+from trialsite.audit import audit, audited_save, reason_missing
 
 from . import schedule
 from .models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
 
 TREATABLE = (PatientStatus.ENROLLED, PatientStatus.ON_TREATMENT)
-MIN_REASON = 3
 
 
 def _errors(errors: dict[str, list[str]]) -> None:
@@ -37,7 +36,7 @@ def _errors(errors: dict[str, list[str]]) -> None:
 
 
 def _need_reason(text: str | None, field: str, message: str) -> dict[str, list[str]]:
-    return {} if text and len(text.strip()) >= MIN_REASON else {field: [message]}
+    return {field: [message]} if reason_missing(text) else {}
 
 
 # ---------------------------------------------------------------- locks

@@ -27,13 +27,12 @@ from cohorts.models import DoseLevel, Enrolment, Patient, Trial
 from cohorts.services import patient_lock as _lock_patient
 from dosing.models import Cycle
 from dosing.services import check_unlocked
-from trialsite.audit import audited_save
+from trialsite.audit import audited_save, reason_missing
 from trialsite.tasks import delay_on_commit_once
 
 from . import endpoints, imwg
 from .models import SPURIOUS_PARAMETERS, EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
 
-MIN_REASON = 3
 # value name -> {unit: factor to the stored unit}
 UNITS = {
     "spep": {"g/dL": Decimal(1), "g/L": Decimal("0.1")},
@@ -144,7 +143,7 @@ def assessment_record(
         changed = {k: v for k, v in converted.items() if getattr(existing, k) != v and not (v is None and k not in values)}
         if not changed:
             return existing
-        if not reason_for_change or len(reason_for_change.strip()) < MIN_REASON:
+        if reason_missing(reason_for_change):
             raise ValidationError({"reason_for_change": [f"The assessment of {on.isoformat()} is already recorded: give a reason for the change."]})
         for k, v in changed.items():
             setattr(existing, k, v)
@@ -166,7 +165,7 @@ def assessment_mark_spurious(*, assessment: MyelomaAssessment, by: User, paramet
     errors: dict[str, list[str]] = {}
     if parameter not in SPURIOUS_PARAMETERS:
         _add(errors, "parameter", f"Choose one of {', '.join(SPURIOUS_PARAMETERS)}.")
-    if not reason or len(reason.strip()) < MIN_REASON:
+    if reason_missing(reason):
         _add(errors, "reason", "Give the reason the value is spurious.")
     if errors:
         raise ValidationError(errors)
@@ -203,7 +202,7 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
         _add(errors, "last_contact_on", "The last contact cannot be after death.")
     changed = {k: v for k, v in merged.items() if getattr(follow, k) != v}
     correcting = follow.pk and any(getattr(follow, k) not in (None, "") for k in changed)
-    if correcting and (not reason or len(reason.strip()) < MIN_REASON):
+    if correcting and reason_missing(reason):
         _add(errors, "reason", "A reason for change is required when correcting follow-up data.")
     if errors:
         raise ValidationError(errors)

@@ -24,7 +24,7 @@ from accounts.roles import Perm
 from cohorts.models import Drug, Patient
 from cohorts.services import patient_lock as _lock_patient
 from dosing.services import check_unlocked
-from trialsite.audit import audit, audited_save
+from trialsite.audit import audit, audited_save, reason_missing
 
 from . import ctcae, dlt, selectors
 from .models import SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
@@ -37,7 +37,6 @@ def _queue_escalation(trial_id: int) -> None:
     queue_escalation(trial_id)
 
 
-MIN_REASON = 3
 ATTRIBUTION_LEVELS = dlt.ATTRIBUTIONS
 SUPPORTIVE = {s.value for s in dlt.Supportive}
 
@@ -53,10 +52,6 @@ LAB_LABELS = {"anc": "ANC", "platelets": "Platelets", "hemoglobin": "Hemoglobin"
 def _raise(errors: dict[str, list[str]]) -> None:
     if errors:
         raise ValidationError(errors)
-
-
-def _reason_missing(text: str | None) -> bool:
-    return not text or len(text.strip()) < MIN_REASON
 
 
 def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
@@ -259,7 +254,7 @@ def ae_update(*, ae: AdverseEvent, by: User, reason: str, today: date | None = N
         check_unlocked(patient, changed.get("onset"), "an adverse event")
     if not changed:
         return ae
-    if _reason_missing(reason):
+    if reason_missing(reason):
         raise ValidationError({"reason": ["A reason for change is required when correcting an adverse event."]})
     merged = {k: changed.get(k, getattr(ae, k)) for k in AE_FIELDS}
     errors = _check_ae(patient, merged, today=today, drugs=_trial_drugs(patient))
@@ -279,7 +274,7 @@ def ae_retract(*, ae: AdverseEvent, by: User, reason: str) -> AdverseEvent:
     """Mark an adverse event as entered in error: kept, shown struck through, ignored by the rules."""
     patient = _lock_patient(ae.patient, by)
     ae = AdverseEvent.objects.select_for_update().get(pk=ae.pk)
-    if _reason_missing(reason):
+    if reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason the event was entered in error."]})
     if ae.in_error:
         return ae
@@ -394,7 +389,7 @@ def lab_record(
         if not changed:
             return lab
         corrected = [k for k in changed if getattr(lab, k) is not None]
-        if corrected and _reason_missing(reason_for_change):
+        if corrected and reason_missing(reason_for_change):
             existing = ", ".join(f"{LAB_LABELS[k]} {getattr(lab, k)}" for k in corrected)
             _raise({"reason_for_change": [f"The panel of {on.isoformat()} is already recorded ({existing}): give a reason for the change."]})
         for k, v in changed.items():
@@ -607,7 +602,7 @@ def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     proposal = DltProposal.objects.select_for_update().get(pk=proposal.pk)
     if proposal.status not in (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED):
         raise ValidationError({"__all__": [f"This proposal is {proposal.get_status_display().lower()}: nothing to confirm."]})
-    if not proposal.attribution_recorded and _reason_missing(reason):
+    if not proposal.attribution_recorded and reason_missing(reason):
         raise ValidationError({"reason": ["No adverse event records the attribution of these values: give the reason you judge them related."]})
     now = timezone.now()
     note = (reason or "").strip()
@@ -631,7 +626,7 @@ def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
 def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
     """An investigator rejects a proposal with the reason; a DLT confirmed on it before is withdrawn."""
     _check_adjudicator(by)
-    if _reason_missing(reason):
+    if reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason this is not a DLT."]})
     patient = Patient.objects.select_for_update().get(pk=proposal.patient_id)
     proposal = DltProposal.objects.select_for_update().get(pk=proposal.pk)
@@ -666,9 +661,9 @@ def dlt_record_missed(*, patient: Patient, by: User, rule: str, onset: date, des
         _add(errors, "onset", f"A DLT has its onset in cycle 1 ({window.cycle1_day1.isoformat()} to {window.window_end.isoformat()}).")
     if onset is not None and onset > today:
         _add(errors, "onset", "The onset cannot be in the future.")
-    if _reason_missing(description):
+    if reason_missing(description):
         _add(errors, "description", "Describe the toxicity.")
-    if _reason_missing(reason):
+    if reason_missing(reason):
         _add(errors, "reason", "Give the reason the rules missed it.")
     _raise(errors)
     row = Dlt(
@@ -690,7 +685,7 @@ def dlt_record_missed(*, patient: Patient, by: User, rule: str, onset: date, des
 def dlt_withdraw(*, dlt_row: Dlt, by: User, reason: str) -> Dlt:
     """Withdraw a DLT recorded by an investigator (a proposed one is withdrawn by rejecting its proposal)."""
     _check_adjudicator(by)
-    if _reason_missing(reason):
+    if reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason the DLT is withdrawn."]})
     dlt_row = Dlt.objects.select_for_update().select_related("patient").get(pk=dlt_row.pk)
     if dlt_row.proposal_id is not None:

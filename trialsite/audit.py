@@ -1,5 +1,12 @@
 """Who and why on every write: read by django-simple-history when the row is saved."""
 
+MIN_REASON = 3  # characters: a reason for change, a rejection, a retraction, a query
+
+
+def reason_missing(text: str | None) -> bool:
+    """A reason must say something: at least MIN_REASON characters once stripped."""
+    return not text or len(text.strip()) < MIN_REASON
+
 
 def audit(instance, *, by, reason: str) -> None:
     instance._history_user = by
