@@ -230,6 +230,18 @@ def _propose(trial: Trial, state: State) -> EscalationDecision | None:
     return decision
 
 
+def _check_signer(by: User, refusal: str) -> None:
+    if not by.can(Perm.SIGN):
+        raise PermissionDenied(refusal)
+
+
+def _signature_errors(by: User, password: str) -> dict[str, list[str]]:
+    """An electronic signature re-enters the signer's own password (21 CFR 11.200)."""
+    if password and by.check_password(password):
+        return {}
+    return {"password": ["The password is not correct: the signature needs your own password."]}
+
+
 @transaction.atomic
 def decision_sign(*, decision: EscalationDecision, by: User, password: str, today: date | None = None) -> EscalationDecision:
     """An investigator's electronic signature (password re-entered): name, date-time and meaning.
@@ -238,12 +250,12 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
     opens at the decided level with the decided slots (or the expansion at the MTD).
     """
     today = today or timezone.localdate()
-    if not by.can(Perm.SIGN):
-        raise PermissionDenied("Escalation decisions are signed by an investigator.")
+    _check_signer(by, "Escalation decisions are signed by an investigator.")
     trial = Trial.objects.select_for_update().get(pk=decision.trial_id)
     decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
-    if not password or not by.check_password(password):
-        raise ValidationError({"password": ["The password is not correct: the signature needs your own password."]})
+    errors = _signature_errors(by, password)
+    if errors:
+        raise ValidationError(errors)
     if decision.status != EscalationDecision.Status.PROPOSED:
         raise ValidationError({"__all__": [f"This decision is {decision.get_status_display().lower()}: only the current proposal can be signed."]})
     if decision.action == escalation.Action.WAIT:
@@ -278,11 +290,8 @@ def _apply(trial: Trial, decision: EscalationDecision, *, by: User, today: date)
 @transaction.atomic
 def decision_reject(*, decision: EscalationDecision, by: User, password: str, reason: str) -> EscalationDecision:
     """An investigator rejects the proposal, signed like a signature (password re-entered), with the reason."""
-    if not by.can(Perm.SIGN):
-        raise PermissionDenied("Escalation decisions are reviewed by an investigator.")
-    errors: dict[str, list[str]] = {}
-    if not password or not by.check_password(password):
-        errors["password"] = ["The password is not correct: the signature needs your own password."]
+    _check_signer(by, "Escalation decisions are reviewed by an investigator.")
+    errors = _signature_errors(by, password)
     if reason_missing(reason):
         errors["reason"] = ["Give the reason for rejecting the proposal."]
     if errors:
@@ -298,12 +307,9 @@ def decision_reject(*, decision: EscalationDecision, by: User, password: str, re
 @transaction.atomic
 def decision_rereview(*, decision: EscalationDecision, by: User, password: str, note: str) -> EscalationDecision:
     """An investigator re-reviews a signed decision flagged after a DLT changed (signature, with the conclusion)."""
-    if not by.can(Perm.SIGN):
-        raise PermissionDenied("Escalation decisions are reviewed by an investigator.")
+    _check_signer(by, "Escalation decisions are reviewed by an investigator.")
     decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
-    errors: dict[str, list[str]] = {}
-    if not password or not by.check_password(password):
-        errors["password"] = ["The password is not correct: the signature needs your own password."]
+    errors = _signature_errors(by, password)
     if reason_missing(note):
         errors["note"] = ["Give the conclusion of the re-review."]
     if not decision.needs_review:
