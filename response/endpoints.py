@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from .imwg import Category
 from .survival import Curve, kaplan_meier
@@ -45,6 +46,16 @@ DEFINITIONS = {
     "ttp": "First confirmed response (PR or better) to confirmed PD; responders only; censored at the last adequate assessment (before any new therapy).",
     "ttnt": "Cycle 1 day 1 to the start of the next line of therapy; censored at the last contact.",
 }
+
+
+class CourseResponse(NamedTuple):
+    """What the endpoints read of a patient's IMWG course (the defaults: no stored course)."""
+
+    assessments: tuple[tuple[date, str], ...] = ()  # post-baseline (date, unconfirmed category) before any next therapy
+    confirmed: tuple[tuple[str, date], ...] = ()  # (category, dated at the first of the pair)
+    best: str = "NE"
+    progression_on: date | None = None
+    first_response_on: date | None = None
 
 
 @dataclass(frozen=True)

@@ -386,7 +386,9 @@ def _digest(response: imwg.Response) -> str:
     return hashlib.sha256(repr(key).encode()).hexdigest()
 
 
-def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progress=None, courses: dict | None = None) -> dict[str, int]:
+def response_compute_many(
+    patient_ids: Iterable[int], *, chunk: int = 500, progress=None, courses: dict[int, endpoints.CourseResponse] | None = None
+) -> dict[str, int]:
     """Recompute and store the IMWG course of these patients (idempotent: unchanged results are not rewritten).
 
     Every patient's course is evaluated again; a fixed number of queries per chunk; `progress(done)` is
@@ -404,7 +406,7 @@ def response_compute_many(patient_ids: Iterable[int], *, chunk: int = 500, progr
 
 
 @transaction.atomic
-def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict | None) -> None:
+def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, endpoints.CourseResponse] | None) -> None:
     """One chunk of `response_compute_many`: six queries to read, one or two to write."""
     day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
     next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
@@ -448,11 +450,9 @@ def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict | None)
         ResponseResult.objects.bulk_update(changed, RESULT_FIELDS, batch_size=500)
 
 
-def _course_inputs(response: imwg.Response) -> tuple:
-    """What the endpoints read of a course, as `courses_for` reads it back from a stored result: the
-    (date, category) of each assessment before any next therapy, the confirmed (category, date)s, the
-    best category, the progression date and the first response date."""
-    return (
+def _course_inputs(response: imwg.Response) -> endpoints.CourseResponse:
+    """What the endpoints read of a course just computed (`courses_for` reads the same from a stored one)."""
+    return endpoints.CourseResponse(
         tuple((r.on, _VALUE[r.category]) for r in response.results if not r.after_next_therapy),
         tuple((_VALUE[c], on) for c, on in response.confirmed),
         _VALUE[response.best],
@@ -461,7 +461,7 @@ def _course_inputs(response: imwg.Response) -> tuple:
     )
 
 
-def courses_for(trial: Trial, computed: dict[int, tuple] | None = None) -> list[endpoints.Course]:
+def courses_for(trial: Trial, computed: dict[int, endpoints.CourseResponse] | None = None) -> list[endpoints.Course]:
     """Every enrolled patient's inputs to the endpoints (a fixed number of queries). `computed` holds
     courses just computed (`response_compute_many(..., courses=...)`); the others are read from the
     stored results."""
@@ -481,7 +481,7 @@ def courses_for(trial: Trial, computed: dict[int, tuple] | None = None) -> list[
     for pid, stored, confirmed, best, progression_on, first_response_on in stored_results.values_list(
         "patient_id", "results", "confirmed", "best", "progression_on", "first_response_on"
     ):
-        results[pid] = (
+        results[pid] = endpoints.CourseResponse(
             tuple((fromiso(x["on"]), x["category"]) for x in stored if not x["after_next_therapy"]),
             tuple((cat, fromiso(on)) for cat, on in confirmed),
             best,
@@ -490,20 +490,17 @@ def courses_for(trial: Trial, computed: dict[int, tuple] | None = None) -> list[
         )
     follow = {f[0]: f for f in FollowUp.objects.filter(patient__trial=trial).values_list("patient_id", "death_on", "next_therapy_on", "last_contact_on")}
     out = []
+    none = endpoints.CourseResponse()
     for pid, study_id, label in enrolments:
         c = cycles.get(pid, {})
-        r, f = results.get(pid), follow.get(pid)
+        f = follow.get(pid)
         out.append(
             endpoints.Course(
                 patient=study_id,
                 level=str(label),
                 start=c.get(1),
                 end_of_cycle2=endpoints.end_of_cycle2(c.get(1), c.get(2), trial.cycle_length_days),
-                assessments=r[0] if r else (),
-                confirmed=r[1] if r else (),
-                best=r[2] if r else "NE",
-                progression_on=r[3] if r else None,
-                first_response_on=r[4] if r else None,
+                **results.get(pid, none)._asdict(),
                 death_on=f[1] if f else None,
                 next_therapy_on=f[2] if f else None,
                 last_contact_on=f[3] if f else None,
@@ -513,7 +510,7 @@ def courses_for(trial: Trial, computed: dict[int, tuple] | None = None) -> list[
 
 
 @transaction.atomic
-def endpoints_compute(*, trial: Trial, computed: dict[int, tuple] | None = None) -> EndpointSnapshot:
+def endpoints_compute(*, trial: Trial, computed: dict[int, endpoints.CourseResponse] | None = None) -> EndpointSnapshot:
     """Compute the trial's endpoints and store a snapshot (a new one only when the numbers changed).
     `computed`: courses just computed by `response_compute_many` (not read back from the database)."""
     courses = courses_for(trial, computed)
@@ -559,7 +556,7 @@ def _fail(job_id: int, exc: Exception) -> None:
 def trial_recompute_chunk(job_id: int, patient_ids: list[int]) -> dict:
     """Recompute one chunk's courses; returns its counts and its patients' inputs to the endpoints (JSON-ready,
     since a Celery result carries them to `trial_recompute_finish`)."""
-    computed: dict[int, tuple] = {}
+    computed: dict[int, endpoints.CourseResponse] = {}
     try:
         stats = response_compute_many(patient_ids, chunk=len(patient_ids) or 1, courses=computed)
     except Exception as exc:
@@ -573,7 +570,7 @@ def trial_recompute_finish(job_id: int, chunks: list[dict]) -> RecomputeJob:
     """The endpoints from the courses the chunks computed; the job is done."""
     job = RecomputeJob.objects.select_related("trial").get(pk=job_id)
     stats = {"patients": 0, "changed": 0, "skipped": 0}
-    computed: dict[int, tuple] = {}
+    computed: dict[int, endpoints.CourseResponse] = {}
     for part in chunks:
         for key, n in part["stats"].items():
             stats[key] += n
@@ -600,7 +597,7 @@ def trial_recompute(*, job: RecomputeJob) -> RecomputeJob:
     return trial_recompute_finish(job.pk, [trial_recompute_chunk(job.pk, part) for part in chunks])
 
 
-def _course_to_json(course: tuple) -> str:
+def _course_to_json(course: endpoints.CourseResponse) -> str:
     """A course's inputs to the endpoints as one string ("on cat,on cat|cat on,...|best|progression|first
     response"): a Celery result carries 5,000 of them, and JSON decodes one string per patient far faster
     than nested lists."""
@@ -616,10 +613,10 @@ def _course_to_json(course: tuple) -> str:
     )
 
 
-def _course_from_json(text: str) -> tuple:
+def _course_from_json(text: str) -> endpoints.CourseResponse:
     fromiso = date.fromisoformat
     assessments, confirmed, best, progression_on, first_response_on = text.split("|")
-    return (
+    return endpoints.CourseResponse(
         tuple((fromiso(item[:10]), item[11:]) for item in assessments.split(",")) if assessments else (),  # "YYYY-MM-DD cat"
         tuple((item[:-11], fromiso(item[-10:])) for item in confirmed.split(",")) if confirmed else (),  # "cat YYYY-MM-DD"
         best,
