@@ -254,8 +254,12 @@ INPUT_COLUMNS = (
     "new_lesions",
 )
 _NO_SPURIOUS: frozenset[str] = frozenset()
-_SQLITE_DECIMAL = "trialsite_decimal"  # a column alias "x [trialsite_decimal]" makes sqlite3 call the converter below
-sqlite3.register_converter(_SQLITE_DECIMAL, lambda raw: Decimal(raw.decode()))
+SQLITE_DECIMAL = "trialsite_decimal"  # a column alias "x [trialsite_decimal]" makes sqlite3 call the converter registered below
+
+
+def register_sqlite_decimal() -> None:
+    """The sqlite3 converter for SQLITE_DECIMAL (ResponseConfig.ready, on SQLite only)."""
+    sqlite3.register_converter(SQLITE_DECIMAL, lambda raw: Decimal(raw.decode()))
 
 
 def _input_sql(count: int) -> str:
@@ -272,9 +276,10 @@ def _input_sql(count: int) -> str:
         field = MyelomaAssessment._meta.get_field(name)
         column = qn(field.column)
         if sqlite and isinstance(field, DecimalField):
-            column = f"CASE WHEN {column} IS NULL THEN NULL ELSE printf('%%.{field.decimal_places}f', {column}) END AS \"{name} [{_SQLITE_DECIMAL}]\""
+            column = f"CASE WHEN {column} IS NULL THEN NULL ELSE printf('%%.{field.decimal_places}f', {column}) END AS \"{name} [{SQLITE_DECIMAL}]\""
         columns.append(column)
-    spurious = "CASE WHEN spurious = '{}' THEN NULL ELSE spurious END" if sqlite else "NULLIF(spurious, '{}'::jsonb)::text"
+    spurious = qn(MyelomaAssessment._meta.get_field("spurious").column)
+    spurious = f"CASE WHEN {spurious} = '{{}}' THEN NULL ELSE {spurious} END" if sqlite else f"NULLIF({spurious}, '{{}}'::jsonb)::text"
     table, placeholders = qn(MyelomaAssessment._meta.db_table), ", ".join(["%s"] * count)  # names from the model; ids are parameters
     return f"SELECT patient_id, {', '.join(columns)}, {spurious} FROM {table} WHERE patient_id IN ({placeholders}) ORDER BY patient_id, {qn('on')}"  # noqa: S608
 
