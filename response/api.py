@@ -10,7 +10,7 @@ from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 from cohorts.api import PatientRef, PatientScoped
 
-from . import services
+from . import selectors, services
 from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
 
 VALUE_FIELDS = ["spep", "upep", "kappa", "lambda_flc", "marrow_pc", "plasmacytoma_size"]
@@ -136,7 +136,7 @@ class EndpointsView(APIView):
     def get(self, request, code):
         """The trial's latest endpoints, with their definitions, rule version and input time."""
         trial = cohort_selectors.trial_get(code)
-        snapshot = EndpointSnapshot.objects.filter(trial=trial).order_by("-computed_at").first()
+        snapshot = selectors.latest_snapshot(trial)
         if snapshot is None:
             return Response({"status": 404, "code": "not_found", "detail": "No endpoints computed yet.", "errors": {}}, status=404)
         return Response(EndpointSerializer(snapshot).data)
@@ -153,5 +153,5 @@ class RecomputeView(APIView):
 
     @extend_schema(responses={200: JobSerializer})
     def get(self, request, code):
-        job = RecomputeJob.objects.filter(trial=cohort_selectors.trial_get(code)).order_by("-requested_at").first()
+        job = selectors.latest_job(cohort_selectors.trial_get(code))
         return Response(JobSerializer(job).data if job else {})

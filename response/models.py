@@ -157,3 +157,7 @@ class RecomputeJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trial} recompute {self.get_status_display()} {self.done}/{self.total}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -57,8 +57,24 @@ def km_svg(snapshot: EndpointSnapshot | None, endpoint: str, x_label: str) -> st
     return plots.km_plot(series, x_label=x_label, times_at_risk=[float(m) for m in snapshot.data["at_risk_months"]]) if series else ""
 
 
-def dashboard(trial: Trial, user: User, *, today: date) -> dict:
-    """The trial's stored endpoints, and per visible patient the stored best response (waterfall, swimmer)."""
+def latest_snapshot(trial: Trial) -> EndpointSnapshot | None:
+    return EndpointSnapshot.objects.filter(trial=trial).order_by("-computed_at").first()
+
+
+def latest_job(trial: Trial) -> RecomputeJob | None:
+    return RecomputeJob.objects.filter(trial=trial).order_by("-requested_at").first()
+
+
+KM_PLOTS = {
+    "pfs": ("pfs", "Months from cycle 1 day 1"),
+    "ttnt": ("ttnt", "Months from cycle 1 day 1"),
+    "ttp": ("ttp", "Months from first confirmed response"),
+}
+
+
+def _patient_plots(trial: Trial, user: User, *, today: date) -> tuple[list[plots.WaterfallBar], list[plots.SwimLane], int]:
+    """Per visible patient the stored best response and course: the waterfall bars, the swimmer lanes, the
+    number of stored courses (five queries)."""
     visible = cohort_selectors.patients_for_user(user, trial)
     enrolments = {e.patient_id: e for e in Enrolment.objects.filter(patient__in=visible.values("pk")).select_related("patient", "level")}
     results = {r.patient_id: r for r in ResponseResult.objects.filter(patient_id__in=list(enrolments))}
@@ -89,14 +105,27 @@ def dashboard(trial: Trial, user: User, *, today: date) -> dict:
                 marks.append(plots.Mark(o.decided_on, "off_treatment", "off treatment"))
             lanes.append(plots.SwimLane(e.patient.study_id, level, day1[pid], o.last_dose_on if o else None, o is None, tuple(marks)))
     lanes.sort(key=lambda lane: ((lane.end or today) - lane.start).days, reverse=True)
-    snapshot = EndpointSnapshot.objects.filter(trial=trial).order_by("-computed_at").first()
+    return bars, lanes, len(results)
+
+
+def dashboard(trial: Trial, user: User, *, today: date) -> dict:
+    """The trial's stored endpoints and what the dashboard draws (never computes a response)."""
+    bars, lanes, results = _patient_plots(trial, user, today=today)
+    snapshot = latest_snapshot(trial)
     return {
         "snapshot": snapshot,
         "waterfall": plots.waterfall(bars),
         "swimmer": plots.swimmer(lanes, today=today),
-        "pfs": km_svg(snapshot, "pfs", "Months from cycle 1 day 1"),
-        "ttnt": km_svg(snapshot, "ttnt", "Months from cycle 1 day 1"),
-        "ttp": km_svg(snapshot, "ttp", "Months from first confirmed response"),
-        "job": RecomputeJob.objects.filter(trial=trial).order_by("-requested_at").first(),
-        "results": len(results),
+        "pfs": km_svg(snapshot, *KM_PLOTS["pfs"]),
+        "ttnt": km_svg(snapshot, *KM_PLOTS["ttnt"]),
+        "job": latest_job(trial),
+        "results": results,
     }
+
+
+def plot_svg(trial: Trial, user: User, name: str, *, today: date) -> str:
+    """One of the dashboard's plots (a download), built alone: waterfall, swimmer, or a Kaplan-Meier curve (KM_PLOTS)."""
+    if name in KM_PLOTS:
+        return km_svg(latest_snapshot(trial), *KM_PLOTS[name])
+    bars, lanes, _ = _patient_plots(trial, user, today=today)
+    return plots.waterfall(bars) if name == "waterfall" else plots.swimmer(lanes, today=today)

@@ -30,7 +30,7 @@ from dosing.services import check_unlocked
 from trialsite.audit import audited_save, reason_missing
 from trialsite.tasks import delay_on_commit_once
 
-from . import endpoints, imwg
+from . import endpoints, imwg, selectors
 from .models import SPURIOUS_PARAMETERS, EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
 
 # value name -> {unit: factor to the stored unit}
@@ -522,7 +522,7 @@ def endpoints_compute(*, trial: Trial, computed: dict[int, endpoints.CourseRespo
     levels = [str(label) for label in DoseLevel.objects.filter(trial=trial).order_by("order").values_list("label", flat=True)]
     data = json.loads(json.dumps(endpoints.compute(courses, levels=levels), default=str))
     inputs_at = ResponseResult.objects.filter(patient__trial=trial).order_by("-computed_at").values_list("computed_at", flat=True).first()
-    latest = EndpointSnapshot.objects.filter(trial=trial).order_by("-computed_at").first()
+    latest = selectors.latest_snapshot(trial)
     if latest is not None and latest.data == data:
         return latest
     return EndpointSnapshot.objects.create(

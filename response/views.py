@@ -17,7 +17,7 @@ from . import selectors, services
 from .forms import AssessmentForm, FollowUpForm, SpuriousForm
 from .models import MyelomaAssessment
 
-PLOTS = ("waterfall", "swimmer", "pfs", "ttnt", "ttp")
+PLOTS = ("waterfall", "swimmer", *selectors.KM_PLOTS)
 
 
 def _post(request, patient, action, forms):
@@ -51,7 +51,8 @@ def patient_response(request, study_id):
     patient = cohort_selectors.patient_get_for_user(request.user, study_id)
     action = request.POST.get("action") if request.method == "POST" else None
     data = request.POST if action else None
-    follow = selectors.patient_response(patient)["follow_up"]
+    context = selectors.patient_response(patient)
+    follow = context["follow_up"]
     initial_follow = (
         {k: getattr(follow, k) for k in ("death_on", "death_cause", "next_therapy_on", "next_therapy_regimen", "last_contact_on")} if follow else {}
     )
@@ -64,7 +65,6 @@ def patient_response(request, study_id):
         response = _post(request, patient, action, forms)
         if response is not None:
             return response
-    context = selectors.patient_response(patient)
     return render(
         request,
         "response/patient.html",
@@ -87,7 +87,7 @@ def trial_dashboard(request, code):
         messages.success(request, "Recompute of the whole trial queued.")
         return redirect("trial_response", code=code)
     data = selectors.dashboard(trial, request.user, today=timezone.localdate())
-    running = data["job"] is not None and data["job"].status in ("queued", "running")
+    running = data["job"] is not None and data["job"].is_running
     return render(request, "response/dashboard.html", {"trial": trial, **data, "running": running, "can_recompute": _can_recompute(request.user)})
 
 
@@ -96,7 +96,7 @@ def plot_download(request, code, plot):
     if plot not in PLOTS:
         raise Http404("No such plot")
     trial = cohort_selectors.trial_get(code)
-    svg = selectors.dashboard(trial, request.user, today=timezone.localdate())[plot]
+    svg = selectors.plot_svg(trial, request.user, plot, today=timezone.localdate())
     if not svg:
         raise Http404("Nothing to draw yet")
     response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, content_type="image/svg+xml")

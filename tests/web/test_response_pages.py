@@ -94,6 +94,20 @@ def test_dashboard_shows_rates_with_definitions_plots_and_downloads(client, dana
     assert b"<svg" in svg.content
 
 
+def test_every_plot_downloads_alone_and_an_unknown_one_is_404(client, dana, responder, trial, django_assert_max_num_queries):
+    client.force_login(dana)
+    page = client.get(reverse("trial_response", args=[trial.code])).content.decode()
+    for plot in ("waterfall", "swimmer", "pfs", "ttnt", "ttp"):
+        response = client.get(reverse("trial_response_plot", args=[trial.code, plot]))
+        assert response.status_code == 200, plot
+        assert b"<svg" in response.content
+        if plot != "ttp":  # shown on the page too
+            assert response.content.decode().split("\n", 1)[1].strip()[:40] in page
+    with django_assert_max_num_queries(8):  # a Kaplan-Meier curve reads the snapshot only
+        client.get(reverse("trial_response_plot", args=[trial.code, "pfs"]))
+    assert client.get(reverse("trial_response_plot", args=[trial.code, "histogram"])).status_code == 404
+
+
 def test_recompute_is_queued_and_its_progress_shown(client, dana, mona, alice, responder, trial, django_capture_on_commit_callbacks):
     client.force_login(mona)
     assert client.post(reverse("trial_response", args=[trial.code])).status_code == 403
