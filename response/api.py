@@ -13,8 +13,8 @@ from cohorts.api import PatientRef, PatientScoped
 from . import selectors, services
 from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
 
-VALUE_FIELDS = ["spep", "upep", "kappa", "lambda_flc", "marrow_pc", "plasmacytoma_size"]
-FLAG_FIELDS = ["serum_ife", "urine_ife", "marrow_clonal", "plasmacytoma", "new_lesions"]
+VALUE_FIELDS = list(services.UNITS)  # the values an assessment records, with their units
+FLAG_FIELDS = list(services.FLAGS)
 
 
 class AssessmentSerializer(serializers.ModelSerializer):

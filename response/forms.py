@@ -5,7 +5,7 @@ from django import forms
 from cohorts.forms import DATE
 
 from .models import SPURIOUS_PARAMETERS, MyelomaAssessment
-from .services import UNITS
+from .services import FLAGS, UNITS
 
 TRI = forms.NullBooleanSelect
 
@@ -42,9 +42,8 @@ class AssessmentForm(forms.Form):
 
     def service_kwargs(self) -> dict:
         d = self.cleaned_data
-        values = {k: d[k] for k in ("spep", "upep", "kappa", "lambda_flc", "marrow_pc", "plasmacytoma_size")}
-        values |= {k: d[k] for k in ("serum_ife", "urine_ife", "marrow_clonal", "plasmacytoma", "new_lesions", "serum_isotype")}
-        units = {k: d[f"{k}_unit"] for k in ("spep", "upep", "kappa", "lambda_flc")}
+        values = {k: d[k] for k in (*UNITS, *FLAGS, "serum_isotype")}
+        units = {k: d[f"{k}_unit"] for k in UNITS if f"{k}_unit" in d}
         return {"on": d["on"], "values": values, "units": units, "reason_for_change": d.get("reason_for_change") or ""}
 
 

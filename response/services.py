@@ -235,24 +235,10 @@ RESULT_FIELDS = (
     "computed_at",
     "digest",
 )
-# The columns the IMWG rules read, in `imwg.Assessment`'s field order (the model field for `lambda_` is
-# `lambda_flc`), read with one raw query a chunk: a whole-trial recompute reads 100,000 rows, and
-# building model instances or running Django's per-value converters would cost more than the rules.
-INPUT_COLUMNS = (
-    "on",
-    "id",
-    "spep",
-    "serum_ife",
-    "upep",
-    "urine_ife",
-    "kappa",
-    "lambda_flc",
-    "marrow_pc",
-    "marrow_clonal",
-    "plasmacytoma",
-    "plasmacytoma_size",
-    "new_lesions",
-)
+# The columns the IMWG rules read, in `imwg.Assessment`'s field order but `spurious` (the model field for
+# `lambda_` is `lambda_flc`), read with one raw query a chunk: a whole-trial recompute reads 100,000 rows,
+# and building model instances or running Django's per-value converters would cost more than the rules.
+INPUT_COLUMNS = tuple({"lambda_": "lambda_flc"}.get(name, name) for name in imwg.Assessment._fields if name != "spurious")
 _NO_SPURIOUS: frozenset[str] = frozenset()
 SQLITE_DECIMAL = "trialsite_decimal"  # a column alias "x [trialsite_decimal]" makes sqlite3 call the converter registered below
 
