@@ -8,8 +8,8 @@ from cohorts.forms import DATE
 from cohorts.models import Drug
 
 from . import ctcae, dlt
-from .models import SAE_CRITERIA, AdverseEvent
-from .services import COUNT_UNITS, HB_UNITS
+from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent
+from .services import AE_FIELDS, COUNT_UNITS, HB_UNITS
 
 ATTRIBUTION_CHOICES = [("", "---")] + [(a, a.capitalize()) for a in dlt.ATTRIBUTIONS]
 SUPPORTIVE_LABELS = {
@@ -70,8 +70,7 @@ class AdverseEventForm(forms.Form):
 
     @staticmethod
     def initial_from(ae: AdverseEvent) -> dict:
-        names = ("term", "grade", "onset", "resolved", "serious", "sae_criteria", "progression", "action", "outcome", "supportive", "with_pain", "notes")
-        initial = {name: getattr(ae, name) for name in names}
+        initial = {name: getattr(ae, name) for name in AE_FIELDS if name != "attribution"}  # attribution: one field per drug
         initial.update({f"attr_{code}": level for code, level in ae.attribution.items()})
         return initial
 
@@ -109,7 +108,7 @@ class AdjudicationForm(forms.Form):
 
 
 class MissedDltForm(forms.Form):
-    rule = forms.ChoiceField(label="Protocol criterion", choices=[("", "---")] + [(k, f"{k} {v}") for k, v in dlt.RULE_TITLES.items()])
+    rule = forms.ChoiceField(label="Protocol criterion", choices=[("", "---"), *RULE_CHOICES])
     onset = forms.DateField(widget=DATE)
     description = forms.CharField(label="The toxicity", widget=forms.Textarea(attrs={"rows": 2}))
     reason = forms.CharField(label="Why the rules missed it", widget=forms.Textarea(attrs={"rows": 2}))
