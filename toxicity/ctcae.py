@@ -375,21 +375,35 @@ def _grade(value: Decimal, lln: Decimal, cuts: tuple[Decimal, ...]) -> int:
     return grade
 
 
+# Below the LLN grade 1; below each cut grade 2, 3, 4 (hemoglobin g/dL: grades 4 and 5 of anemia are clinical, not a value).
+CUTS = {
+    "anc": (Decimal("1.5"), Decimal("1.0"), Decimal("0.5")),
+    "platelets": (Decimal(75), Decimal(50), Decimal(25)),
+    "hemoglobin": (Decimal("10.0"), Decimal("8.0")),
+    "wbc": (Decimal("3.0"), Decimal("2.0"), Decimal("1.0")),
+}
+
+
 def grade_anc(value: Decimal, lln: Decimal = LLN["anc"]) -> int:
-    return _grade(value, lln, (Decimal("1.5"), Decimal("1.0"), Decimal("0.5")))
+    return _grade(value, lln, CUTS["anc"])
 
 
 def grade_platelets(value: Decimal, lln: Decimal = LLN["platelets"]) -> int:
-    return _grade(value, lln, (Decimal(75), Decimal(50), Decimal(25)))
+    return _grade(value, lln, CUTS["platelets"])
 
 
 def grade_hemoglobin(value: Decimal, lln: Decimal = LLN["hemoglobin"]) -> int:
-    """g/dL; grade 4 and 5 of anemia are clinical, not a value."""
-    return _grade(value, lln, (Decimal("10.0"), Decimal("8.0")))
+    return _grade(value, lln, CUTS["hemoglobin"])
 
 
 def grade_wbc(value: Decimal, lln: Decimal = LLN["wbc"]) -> int:
-    return _grade(value, lln, (Decimal("3.0"), Decimal("2.0"), Decimal("1.0")))
+    return _grade(value, lln, CUTS["wbc"])
+
+
+def grade_bands(lab: str) -> tuple[tuple[int, Decimal, Decimal], ...]:
+    """(grade, lower, upper) of each grade of a count, from the LLN and the cuts that grade it."""
+    bounds = (LLN[lab], *CUTS[lab], Decimal(0))
+    return tuple((grade, bounds[grade], bounds[grade - 1]) for grade in range(1, len(bounds)))
 
 
 GRADERS = {"anc": grade_anc, "platelets": grade_platelets, "hemoglobin": grade_hemoglobin, "wbc": grade_wbc}

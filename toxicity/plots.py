@@ -15,12 +15,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from html import escape
 
+from . import ctcae
+
 GRADE_COLOURS = {1: "#cfe8cf", 2: "#fbe3a1", 3: "#f6b26b", 4: "#e06666", 5: "#5b0f00"}
 BAND_COLOURS = {1: "#f4faf4", 2: "#fdf6e3", 3: "#fcebd9", 4: "#f9dede"}
 
-# (grade, lower bound, upper bound) in x10^9/L: CTCAE v5.0 with the lower limits of normal of toxicity.ctcae.
-ANC_BANDS = ((1, Decimal("1.5"), Decimal("1.8")), (2, Decimal("1.0"), Decimal("1.5")), (3, Decimal("0.5"), Decimal("1.0")), (4, Decimal(0), Decimal("0.5")))
-PLATELET_BANDS = ((1, Decimal(75), Decimal(150)), (2, Decimal(50), Decimal(75)), (3, Decimal(25), Decimal(50)), (4, Decimal(0), Decimal(25)))
+# (grade, lower bound, upper bound) in x10^9/L: the CTCAE v5.0 grading of toxicity.ctcae.
+ANC_BANDS = ctcae.grade_bands("anc")
+PLATELET_BANDS = ctcae.grade_bands("platelets")
 
 WIDTH, LEFT, RIGHT, TOP, BOTTOM = 720, 56, 16, 14, 30
 
