@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from toxicity import ctcae
+
 WEIGHT_CHANGE = Decimal("0.10")
-ANC_GRADE_3 = Decimal("1.0")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Lab:
     anc: Decimal | None
 
 
-NEUTROPENIA_TERMS = frozenset({"neutrophil_count_decreased", "febrile_neutropenia"})
+NEUTROPENIA_TERMS = frozenset(t.code for t in ctcae.TERMS if t.kind in (ctcae.Kind.NEUTROPENIA, ctcae.Kind.FEBRILE_NEUTROPENIA))
 
 
 def ae_dates(events: list[Event]) -> list[Finding]:
@@ -108,10 +109,8 @@ def day1_weight(cycles: list[CycleRow]) -> list[Finding]:
 
 def dose_cycle(doses: list[Dose], cycles: list[CycleRow]) -> list[Finding]:
     by_id = {c.id: c for c in cycles}
-    next_day1 = {}
-    for c in cycles:
-        nxt = [o.day1 for o in cycles if o.patient_id == c.patient_id and o.number == c.number + 1]
-        next_day1[c.id] = nxt[0] if nxt else None
+    day1 = {(c.patient_id, c.number): c.day1 for c in cycles}
+    next_day1 = {c.id: day1.get((c.patient_id, c.number + 1)) for c in cycles}
     out = []
     for d in doses:
         c = by_id.get(d.cycle_id)
@@ -134,14 +133,15 @@ def dose_cycle(doses: list[Dose], cycles: list[CycleRow]) -> list[Finding]:
 
 
 def anc_without_event(labs: list[Lab], events: list[Event]) -> list[Finding]:
+    neutropenia: dict[int, list[Event]] = {}
+    for e in events:
+        if e.term in NEUTROPENIA_TERMS:
+            neutropenia.setdefault(e.patient_id, []).append(e)
     out = []
     for lab in labs:
-        if lab.anc is None or lab.anc >= ANC_GRADE_3:
+        if lab.anc is None or ctcae.grade_anc(lab.anc) < 3:
             continue
-        covered = any(
-            e.patient_id == lab.patient_id and e.term in NEUTROPENIA_TERMS and e.onset <= lab.on and (e.resolved is None or e.resolved >= lab.on)
-            for e in events
-        )
+        covered = any(e.onset <= lab.on and (e.resolved is None or e.resolved >= lab.on) for e in neutropenia.get(lab.patient_id, ()))
         if not covered:
             out.append(
                 Finding(
