@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from accounts.models import User
 from accounts.roles import Perm
@@ -127,18 +128,17 @@ def edit_checks_run(*, trial: Trial) -> int:
         .exclude(status=DataQuery.Status.CLOSED)
         .values_list("edit_check", "record_type", "object_id", "field")
     )
-    now, created = timezone.now(), 0
+    now, new = timezone.now(), []
     for f in findings:
         if (f.check, f.record_type, f.object_id, f.field) in open_keys:
             continue
-        with transaction.atomic():
-            q = DataQuery(
-                patient_id=f.patient_id, record_type=f.record_type, object_id=f.object_id, field=f.field, text=f.text, edit_check=f.check, raised_at=now
-            )
-            q._change_reason = f"Raised by the edit check {f.check}"
-            q.save()
-        created += 1
-    return created
+        open_keys.add((f.check, f.record_type, f.object_id, f.field))
+        q = DataQuery(patient_id=f.patient_id, record_type=f.record_type, object_id=f.object_id, field=f.field, text=f.text, edit_check=f.check, raised_at=now)
+        q._change_reason = f"Raised by the edit check {f.check}"  # read by bulk_create_with_history, row by row
+        new.append(q)
+    with transaction.atomic():
+        bulk_create_with_history(new, DataQuery, batch_size=500)
+    return len(new)
 
 
 def open_counts(trial: Trial, patients=None) -> dict:

@@ -51,6 +51,8 @@ def test_each_edit_check_raises_its_query_once(on_c1, alice, trial):
     checks = sorted(DataQuery.objects.values_list("edit_check", flat=True))
     assert created == 2
     assert checks == ["ANC_NO_AE", "DAY1_WEIGHT"]
+    reasons = sorted(q.history.get().history_change_reason for q in DataQuery.objects.all())  # created in bulk, each audited
+    assert reasons == ["Raised by the edit check ANC_NO_AE", "Raised by the edit check DAY1_WEIGHT"]
     assert edit_checks_run(trial=trial) == 0  # no duplicates while open
     assert open_counts(trial)["by_site"] == {"01": 2}
 
