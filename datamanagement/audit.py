@@ -8,7 +8,6 @@ rows of many records of one type never get mixed up.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +20,8 @@ from cohorts.selectors import FieldChange, history_differ
 from dosing.models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
 from response.models import FollowUp, MyelomaAssessment
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
+
+from .exports import csv_stream
 
 # record type -> (model, path from the history row to the patient id, or None for trial-level records)
 RECORDS: dict[str, tuple[type[Model], str | None]] = {
@@ -137,16 +138,12 @@ def _entries(key: str, model, rows: list, study_ids: dict[int, str], cycle_patie
     return out
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def csv_rows(entries: list[Entry]) -> Iterator[str]:
-    """The trail as CSV lines: one line per changed field (a creation is one line)."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(["when", "user", "record_type", "record_id", "patient", "action", "field", "old", "new", "reason"])
-    for e in entries:
-        for c in e.changes or (FieldChange("", None, None),):
-            row = [e.when.isoformat(), e.username or "system", e.record_type, e.object_id, e.patient, e.action]
-            yield writer.writerow([*row, c.field, c.old or "", c.new or "", e.reason])
+    """The trail as CSV text (exports.csv_stream): one line per changed field (a creation is one line)."""
+    header = ["when", "user", "record_type", "record_id", "patient", "action", "field", "old", "new", "reason"]
+    rows = (
+        [e.when.isoformat(), e.username or "system", e.record_type, e.object_id, e.patient, e.action, c.field, c.old or "", c.new or "", e.reason]
+        for e in entries
+        for c in e.changes or (FieldChange("", None, None),)
+    )
+    return csv_stream(header, rows)
