@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterator
 from datetime import date
 
 from cohorts.models import Patient, Trial
+from cohorts.registration import age_on
 from dosing.models import Administration
 from response.models import ResponseResult
+from toxicity.ctcae import BY_CODE
 from toxicity.dlt import ATTRIBUTIONS
 from toxicity.models import AdverseEvent, LabResult
 
@@ -23,8 +25,6 @@ from .exports import (
     DECIMAL,
     GRADES,
     INTEGER,
-    NAME_BY_TERM,
-    SOC_BY_TERM,
     Column,
     Domain,
     Filters,
@@ -63,11 +63,13 @@ def _subjid(row: dict) -> str:
     return row["study_id"].removeprefix(f"{row['trial__code']}-")
 
 
+def _term_name(row: dict) -> str:
+    return BY_CODE[row["term"]].name if row["term"] in BY_CODE else row["term"]
+
+
 def _age(row: dict) -> int | None:
     born, at = row["date_of_birth"], row["consent_date"]
-    if born is None or at is None:
-        return None
-    return at.year - born.year - ((at.month, at.day) < (born.month, born.day))
+    return None if born is None or at is None else age_on(born, at)
 
 
 def _const(name: str, label: str, value: str) -> Column:
@@ -158,9 +160,9 @@ def ae_columns(trial: Trial) -> list[Column]:
         *_subject("AE"),
         Column("AESEQ", "Sequence number", INTEGER),
         Column("AESPID", "Sponsor-defined identifier (adverse event record id)", INTEGER, path="id"),
-        Column("AETERM", "Reported term", get=lambda r: NAME_BY_TERM.get(r["term"], r["term"]), needs=("term",)),
-        Column("AEDECOD", "Dictionary-derived term (CTCAE v5.0)", get=lambda r: NAME_BY_TERM.get(r["term"], r["term"]), needs=("term",)),
-        Column("AESOC", "Primary system organ class", get=lambda r: SOC_BY_TERM.get(r["term"], ""), needs=("term",)),
+        Column("AETERM", "Reported term", get=_term_name, needs=("term",)),
+        Column("AEDECOD", "Dictionary-derived term (CTCAE v5.0)", get=_term_name, needs=("term",)),
+        Column("AESOC", "Primary system organ class", get=lambda r: BY_CODE[r["term"]].soc if r["term"] in BY_CODE else "", needs=("term",)),
         Column("AETOXGR", "Standard toxicity grade", INTEGER, path="grade", allowed=GRADES),
         Column("AESTDTC", "Start date", DATE, path="onset"),
         Column("AEENDTC", "End date", DATE, path="resolved"),

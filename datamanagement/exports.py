@@ -56,7 +56,7 @@ from cohorts.status import OFF_STUDY_REASONS, OFF_TREATMENT_REASONS
 from dosing.models import Administration, Cycle, PlannedDose
 from response.endpoints import CATEGORIES, DEFINITIONS
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
-from toxicity.ctcae import TERMS
+from toxicity.ctcae import BY_CODE
 from toxicity.dlt import ATTRIBUTIONS, Supportive
 from toxicity.models import SAE_CRITERIA, AdverseEvent, Dlt, DltProposal, LabResult
 
@@ -303,13 +303,6 @@ FORMATTERS: dict[str, Callable[[Any], str]] = {
 }
 
 
-class _Echo:
-    """A file-like object whose write returns the line (csv.writer into a generator)."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def csv_stream(header: list[str], rows: Iterable[list[str]], *, on_done: Callable[[int], None] | None = None, batch: int = 2000) -> Iterator[str]:
     """CSV text in batches of lines; `on_done(rows written)` once the last row is out."""
     out = io.StringIO()
@@ -364,8 +357,6 @@ SUPPORTIVE_CHOICES: Allowed = (
 )
 ACTIONS: Allowed = tuple((a.value, a.value.replace("-", " ").capitalize()) for a in Action)
 CATEGORY_CHOICES: Allowed = tuple((c, c) for c in CATEGORIES)
-SOC_BY_TERM = {t.code: t.soc for t in TERMS}
-NAME_BY_TERM = {t.code: t.name for t in TERMS}
 
 
 def _joined(path: str) -> Callable[[dict], str]:
@@ -493,7 +484,7 @@ def adverse_event_columns(trial: Trial) -> list[Column]:
         *_patient_columns(trial),
         Column("event_id", "Record id of the event's first episode", INTEGER, get=lambda r: r["event_id"] or r["id"], needs=("event_id", "id")),
         Column("term", "CTCAE v5.0 term", allowed=choices_of(AdverseEvent, "term")),
-        Column("soc", "System organ class", get=lambda r: SOC_BY_TERM.get(r["term"], ""), needs=("term",)),
+        Column("soc", "System organ class", get=lambda r: BY_CODE[r["term"]].soc if r["term"] in BY_CODE else "", needs=("term",)),
         Column("grade", "CTCAE grade", INTEGER, allowed=GRADES),
         Column("onset", "Onset", DATE),
         Column("resolved", "Resolved", DATE),

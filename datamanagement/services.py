@@ -18,12 +18,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Trial
+from trialsite.tasks import delay_on_commit_once
 
 from . import exports
 from .cdisc import CDISC
@@ -81,7 +81,7 @@ def export_zip_start(*, user: User, trial: Trial, filters: Filters, cdisc: bool 
         status=ExportLog.Status.QUEUED,
         progress_total=len(names),
     )
-    transaction.on_commit(lambda: export_zip.delay(log.pk), robust=True)
+    delay_on_commit_once(export_zip, log.pk)
     return log
 
 
