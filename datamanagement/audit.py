@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Model
+from django.db.models import F, IntegerField, Model, Value
+from django.utils import timezone
 
 from accounts.models import User
 from cohorts.models import Cohort, Enrolment, EscalationDecision, Patient, Trial
@@ -25,7 +26,7 @@ from .exports import csv_stream
 
 # record type -> (model, path from the history row to the patient id, or None for trial-level records)
 RECORDS: dict[str, tuple[type[Model], str | None]] = {
-    "patient": (Patient, "id"),
+    "patient": (Patient, "id"),  # paths are followed in SQL: the history tables keep their foreign keys
     "enrolment": (Enrolment, "patient_id"),
     "cycle": (Cycle, "patient_id"),
     "planned_dose": (PlannedDose, "cycle__patient_id"),
@@ -63,19 +64,29 @@ def record_label(key: str) -> str:
     return str(RECORDS[key][0]._meta.verbose_name).capitalize()
 
 
-def _history_rows(key: str, trial: Trial, patient: Patient | None, cycle_ids: list[int] | None):
+def _history_rows(key: str, trial: Trial, patient: Patient | None, visible, *, user: User | None, since: date | None, until: date | None):
+    """The history rows of one record type for the visible patients (or the trial), each with `pid`, its patient.
+
+    Every version of an object is loaded when one of its versions matches the user and dates (the
+    differ compares each version with the one before), and no other object."""
     model, path = RECORDS[key]
     rows = model.history.all()
     if path is None:
         if patient is not None:
             return rows.none()
-        return rows.filter(trial_id=trial.pk)
-    if path == "cycle__patient_id":
-        return rows.filter(cycle_id__in=cycle_ids)
-    field = "id" if path == "id" else path
-    if patient is not None:
-        return rows.filter(**{field: patient.pk})
-    return rows.filter(**{f"{field}__in": Patient.objects.filter(trial=trial).values("pk")})
+        rows = rows.filter(trial_id=trial.pk).annotate(pid=Value(None, output_field=IntegerField()))
+    else:
+        rows = rows.filter(**{f"{path}__in": visible}).annotate(pid=F(path))
+        if patient is not None:
+            rows = rows.filter(**{path: patient.pk})
+    matching = rows
+    if user is not None:
+        matching = matching.filter(history_user=user)
+    if since is not None:
+        matching = matching.filter(history_date__date__gte=since)
+    if until is not None:
+        matching = matching.filter(history_date__date__lte=until)
+    return rows if matching is rows else rows.filter(id__in=matching.values("id"))
 
 
 def trail(
@@ -90,36 +101,27 @@ def trail(
 ) -> list[Entry]:
     """Entries newest first (one query per record type, whatever the number of records)."""
     keys = [k for k in RECORDS if not record_types or k in record_types]
-    patient_ids = visible_patients if visible_patients is not None else Patient.objects.filter(trial=trial).values("pk")
-    study_ids = dict(Patient.objects.filter(pk__in=patient_ids).values_list("pk", "study_id"))
-    cycle_qs = Cycle.objects.filter(patient_id__in=[patient.pk] if patient else list(study_ids))
-    cycle_patients = dict(cycle_qs.values_list("pk", "patient_id")) if {"planned_dose", "administration"} & set(keys) else {}
+    visible = visible_patients if visible_patients is not None else Patient.objects.filter(trial=trial).values("pk")
+    study_ids = dict(Patient.objects.filter(pk__in=visible).values_list("pk", "study_id"))
     out: list[Entry] = []
     for key in keys:
-        model = RECORDS[key][0]
-        rows = _history_rows(key, trial, patient, list(cycle_patients))
-        if RECORDS[key][1] not in (None, "cycle__patient_id"):
-            field = "id" if RECORDS[key][1] == "id" else RECORDS[key][1]
-            rows = rows.filter(**{f"{field}__in": list(study_ids)})
-        out += _entries(key, model, list(rows.select_related("history_user").order_by("id", "history_date", "history_id")), study_ids, cycle_patients)
+        rows = _history_rows(key, trial, patient, visible, user=user, since=since, until=until)
+        out += _entries(key, RECORDS[key][0], list(rows.select_related("history_user").order_by("id", "history_date", "history_id")), study_ids)
     if user is not None:
         out = [e for e in out if e.username == user.username]
     if since is not None:
-        out = [e for e in out if e.when.date() >= since]
+        out = [e for e in out if timezone.localtime(e.when).date() >= since]
     if until is not None:
-        out = [e for e in out if e.when.date() <= until]
+        out = [e for e in out if timezone.localtime(e.when).date() <= until]
     return sorted(out, key=lambda e: e.when, reverse=True)
 
 
-def _entries(key: str, model, rows: list, study_ids: dict[int, str], cycle_patients: dict[int, int]) -> list[Entry]:
+def _entries(key: str, model, rows: list, study_ids: dict[int, str]) -> list[Entry]:
     differ = history_differ(model)
     out, previous = [], {}
     for rec in rows:
         changes = tuple(differ(rec, previous.get(rec.id)))  # each object against its own previous version
         previous[rec.id] = rec
-        pid = rec.id if key == "patient" else getattr(rec, "patient_id", None)
-        if pid is None and hasattr(rec, "cycle_id"):
-            pid = cycle_patients.get(rec.cycle_id)
         who = rec.history_user
         out.append(
             Entry(
@@ -129,7 +131,7 @@ def _entries(key: str, model, rows: list, study_ids: dict[int, str], cycle_patie
                 record_type=key,
                 record=str(model._meta.verbose_name).capitalize(),
                 object_id=rec.id,
-                patient=study_ids.get(pid, "") if pid else "",
+                patient=study_ids.get(rec.pid, "") if rec.pid else "",
                 action=ACTIONS.get(rec.history_type, rec.history_type),
                 reason=rec.history_change_reason or "",
                 changes=changes,

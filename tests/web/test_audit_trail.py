@@ -74,3 +74,20 @@ def test_the_browser_runs_a_bounded_number_of_queries(client, dana, trial, edite
         lab_record(patient=edited, by=alice, on=TODAY - timedelta(days=370 - n), platelets=Decimal(100 + n))
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(url)
+
+
+def test_records_reached_through_their_cycle_name_the_patient_and_a_user_filter_keeps_earlier_versions(trial, edited, alice, dana, patient_b):
+    """Planned doses reach their patient through the cycle (in SQL); filtering by user keeps every version of
+    an object one of whose versions matches, so the change still shows old and new values."""
+    from datamanagement.audit import trail
+    from toxicity.models import LabResult
+
+    entries = trail(trial, record_types=["planned_dose"])
+    assert entries
+    assert {e.patient for e in entries} == {edited.study_id}
+    lab = LabResult.objects.get(patient=edited)
+    by_alice = [e for e in trail(trial, user=alice, record_types=["lab"]) if e.object_id == lab.pk]
+    assert [e.action for e in by_alice] == ["Changed", "Created"]
+    assert [(c.old, c.new) for c in by_alice[0].changes] == [("1.20", "1.40")]
+    assert trail(trial, user=dana, record_types=["lab"]) == []
+    assert trail(trial, patient=patient_b, record_types=["lab", "planned_dose"]) == []
