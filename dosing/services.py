@@ -52,23 +52,30 @@ def cycle_end(cycle: Cycle) -> date:
     return _cycle_end(cycle.day1, next_day1, cycle.patient.trial.cycle_length_days)
 
 
-def locked_cycle_on(patient: Patient, on: date) -> Cycle | None:
-    """The locked cycle whose days include `on` (from its day 1 to the day before the next one), if any."""
-    cycles = list(Cycle.objects.filter(patient=patient).order_by("number").only("id", "number", "day1", "locked_at", "patient_id"))
-    length = patient.trial.cycle_length_days
+def _cycle_containing(cycles: list[Cycle], on: date, length: int) -> Cycle | None:
+    """The cycle whose days include `on` (from its day 1 to the day before the next one), `cycles` in order."""
     for i, c in enumerate(cycles):
         if c.day1 <= on < _cycle_end(c.day1, cycles[i + 1].day1 if i + 1 < len(cycles) else None, length):
-            return c if c.locked_at else None
+            return c
     return None
 
 
-def check_unlocked(patient: Patient, on: date | None, what: str) -> None:
+def check_cycle_unlocked(cycle: Cycle, on: date, what: str) -> None:
     """Refuse a change to data of a locked cycle (data managers unlock it, with a reason)."""
-    if on is None:
-        return
-    cycle = locked_cycle_on(patient, on)
-    if cycle is not None:
+    if cycle.locked_at:
         raise ValidationError({"__all__": [f"Cycle {cycle.number} is locked: {what} of {on.isoformat()} cannot change until a data manager unlocks it."]})
+
+
+def check_unlocked(patient: Patient, what: str, *dates: date | None) -> None:
+    """check_cycle_unlocked for the cycle each date falls in (one query, whatever the number of dates)."""
+    dates = tuple(d for d in dates if d is not None)
+    if not dates:
+        return
+    cycles = list(Cycle.objects.filter(patient=patient).order_by("number").only("id", "number", "day1", "locked_at", "patient_id"))
+    for on in dates:
+        cycle = _cycle_containing(cycles, on, patient.trial.cycle_length_days)
+        if cycle is not None:
+            check_cycle_unlocked(cycle, on, what)
 
 
 # ---------------------------------------------------------------- the plan's inputs
@@ -281,7 +288,7 @@ def dose_modify(
         errors["effective_on"] = ["The date cannot be in the future."]
     if patient.status != PatientStatus.ON_TREATMENT:
         errors.setdefault("__all__", []).append(f"{patient.study_id} is {patient.status_label.lower()}: doses can be modified only on treatment.")
-    check_unlocked(patient, effective_on, "a dose modification")
+    check_unlocked(patient, "a dose modification", effective_on)
     cycle = _cycle_on(patient, effective_on)
     if cycle is None:
         errors.setdefault("effective_on", []).append("No cycle had started on that date.")
@@ -379,7 +386,7 @@ def administration_record(
     if not 1 <= day <= trial.cycle_length_days:
         _errors({"day": [f"The day must lie within 1-{trial.cycle_length_days} of the cycle."]})
     given_on = cycle.day1 + timedelta(days=day - 1)
-    check_unlocked(patient, given_on, "a dose")
+    check_cycle_unlocked(cycle, given_on, "a dose")  # a dose is its cycle's data
     if given_on > today:
         errors["day"] = [f"Day {day} of cycle {cycle.number} ({given_on.isoformat()}) is in the future."]
     off = OffTreatment.objects.filter(patient=patient).first()
@@ -448,9 +455,9 @@ def diary_record(*, cycle: Cycle, by: User, drug: Drug, entries: dict[int, dict]
 @transaction.atomic
 def visit_record(*, visit: Visit, by: User, done_on: date, today: date | None = None) -> Visit:
     today = today or timezone.localdate()
-    _lock_patient(visit.patient, by)
+    patient = _lock_patient(visit.patient, by)
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
-    check_unlocked(visit.patient, visit.expected_on, "a visit")
+    check_unlocked(patient, "a visit", visit.expected_on)
     if done_on > today:
         raise ValidationError({"done_on": ["A visit cannot be recorded in the future."]})
     if visit.cancelled:

@@ -133,8 +133,7 @@ def assessment_record(
     today = today or timezone.localdate()
     patient = _lock_patient(patient, by)
     converted, errors = convert(values, units or {})
-    if on is not None:
-        check_unlocked(patient, on, "an assessment")
+    check_unlocked(patient, "an assessment", on)
     errors.update({k: v for k, v in _check_assessment(patient, on, converted, today).items() if k not in errors})
     if errors:
         raise ValidationError(errors)
@@ -161,7 +160,7 @@ def assessment_mark_spurious(*, assessment: MyelomaAssessment, by: User, paramet
     """Mark one value as spurious (kept, shown, never a nadir), with the reason."""
     patient = _lock_patient(assessment.patient, by)
     assessment = MyelomaAssessment.objects.select_for_update().get(pk=assessment.pk)
-    check_unlocked(patient, assessment.on, "an assessment")
+    check_unlocked(patient, "an assessment", assessment.on)
     errors: dict[str, list[str]] = {}
     if parameter not in SPURIOUS_PARAMETERS:
         _add(errors, "parameter", f"Choose one of {', '.join(SPURIOUS_PARAMETERS)}.")

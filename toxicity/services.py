@@ -206,7 +206,7 @@ def ae_record(
             "notes": notes,
         }
     )
-    check_unlocked(patient, onset, "an adverse event")
+    check_unlocked(patient, "an adverse event", onset)
     errors = _check_ae(patient, values, today=today, drugs=_trial_drugs(patient))
     previous = None
     if continues is not None:
@@ -250,8 +250,7 @@ def ae_update(*, ae: AdverseEvent, by: User, reason: str, today: date | None = N
     changes = _normalise_ae(changes)
     changed = {k: v for k, v in changes.items() if getattr(ae, k) != v}
     if changed:
-        check_unlocked(patient, ae.onset, "an adverse event")
-        check_unlocked(patient, changed.get("onset"), "an adverse event")
+        check_unlocked(patient, "an adverse event", ae.onset, changed.get("onset"))
     if not changed:
         return ae
     if reason_missing(reason):
@@ -278,7 +277,7 @@ def ae_retract(*, ae: AdverseEvent, by: User, reason: str) -> AdverseEvent:
         raise ValidationError({"reason": ["Give the reason the event was entered in error."]})
     if ae.in_error:
         return ae
-    check_unlocked(patient, ae.onset, "an adverse event")
+    check_unlocked(patient, "an adverse event", ae.onset)
     ae.in_error = True
     audited_save(ae, by=by, reason=f"Entered in error: {reason.strip()}")
     _reopen_for_events(patient, [ae.pk], by=by, why=f"{ae.get_term_display()} retracted as entered in error: {reason.strip()}")
@@ -376,7 +375,7 @@ def lab_record(
     elif patient.consent_date is not None and on < patient.consent_date:
         _add(errors, "on", f"The sample is before consent ({patient.consent_date.isoformat()}): baseline counts belong to registration.")
     if on is not None and not errors:
-        check_unlocked(patient, on, "a lab panel")
+        check_unlocked(patient, "a lab panel", on)
     if not errors and all(v is None for v in values.values()):
         _add(errors, "__all__", "Enter at least one value.")
     _raise(errors)

@@ -7,10 +7,11 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from cohorts.models import Drug
 from datamanagement.models import DataQuery
 from datamanagement.quality import cycle_lock, cycle_unlock, edit_checks_run, open_counts, query_answer, query_close, query_raise, query_reopen
 from dosing.models import Cycle
-from dosing.services import cycle_start
+from dosing.services import cycle_start, diary_record
 from response.services import assessment_mark_spurious, assessment_record
 from toxicity.services import ae_record, ae_retract, lab_record
 
@@ -66,6 +67,9 @@ def test_a_locked_cycle_refuses_changes_until_unlocked(on_c1, alice, dana):
     cycle_lock(cycle=cycle, by=dana, reason="clean")
     with pytest.raises(ValidationError, match="Cycle 1 is locked"):
         ae_retract(ae=nausea, by=alice, reason="wrong patient")
+    pomalidomide = Drug.objects.get(trial=on_c1.trial, code="pomalidomide")
+    with pytest.raises(ValidationError, match="Cycle 1 is locked: a dose"):
+        diary_record(cycle=cycle, by=alice, drug=pomalidomide, entries={1: {"status": "given"}, 2: {"status": "given"}})
     with pytest.raises(ValidationError, match="Cycle 1 is locked"):
         assessment_mark_spurious(assessment=assessment, by=alice, parameter="spep", reason="haemolysed")
     with pytest.raises(ValidationError) as info:
