@@ -1,6 +1,5 @@
 """REST endpoints for toxicity: CTCAE terms, adverse events, labs, DLT proposals and adjudication, DLTs, evaluations."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -256,7 +255,7 @@ class DltProposalViewSet(_Adjudicating, PatientScoped, viewsets.ReadOnlyModelVie
         return queryset.filter(status=status) if status else queryset
 
     def _decide(self, request, pk, decide):
-        proposal = get_object_or_404(self.get_queryset(), pk=pk)
+        proposal = self.get_object()
         s = AdjudicationSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         decide(proposal=proposal, by=request.user, reason=s.validated_data["reason"])

@@ -189,8 +189,8 @@ def dlt_review(request):
 @role_required(Perm.ADJUDICATE)
 @require_http_methods(["POST"])
 def dlt_adjudicate(request, pk):
-    proposal = get_object_or_404(DltProposal, pk=pk)
-    cohort_selectors.patient_get_for_user(request.user, proposal.patient.study_id)
+    visible = cohort_selectors.patients_for_user(request.user).values("pk")
+    proposal = get_object_or_404(DltProposal.objects.select_related("patient"), pk=pk, patient__in=visible)
     form = AdjudicationForm(request.POST)
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
