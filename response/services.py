@@ -29,6 +29,7 @@ from dosing.models import Cycle
 from dosing.services import check_unlocked
 from trialsite.audit import audited_save, reason_missing
 from trialsite.tasks import delay_on_commit_once
+from trialsite.units import to_stored_places
 
 from . import endpoints, imwg, selectors
 from .models import SPURIOUS_PARAMETERS, EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
@@ -88,7 +89,10 @@ def convert(values: dict, units: dict[str, str]) -> tuple[dict, dict[str, list[s
         if value < 0:
             _add(errors, name, f"{LABELS[name]} cannot be negative.")
             continue
-        stored = (value * factors[unit]).quantize(PLACES[name])
+        stored = to_stored_places(value * factors[unit], PLACES[name])
+        if stored is None:
+            _add(errors, name, f"{LABELS[name]} {value} {unit} rounds to 0 in stored units: check the unit.")
+            continue
         if name == "marrow_pc" and stored > 100:
             _add(errors, name, "Marrow plasma cells are a percentage: at most 100%.")
             continue

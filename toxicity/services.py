@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -25,6 +25,7 @@ from cohorts.models import Drug, Patient
 from cohorts.services import patient_lock as _lock_patient
 from dosing.services import check_unlocked
 from trialsite.audit import audit, audited_save, reason_missing
+from trialsite.units import to_stored_places
 
 from . import ctcae, dlt, selectors
 from .models import SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
@@ -337,8 +338,8 @@ def convert_labs(raw: dict, units: dict[str, str]) -> tuple[dict[str, Decimal | 
         if value < 0:
             _add(errors, name, "A count cannot be negative.")
             continue
-        stored = value.quantize(LAB_PLACES[name], rounding=ROUND_HALF_UP)
-        if value > 0 and stored == 0:
+        stored = to_stored_places(value, LAB_PLACES[name])
+        if stored is None:
             _add(errors, name, f"{LAB_LABELS[name]} {value} rounds to 0 in stored units: check the unit.")
             continue
         values[name] = stored

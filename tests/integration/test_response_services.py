@@ -68,6 +68,17 @@ def test_bad_assessments_are_refused_with_the_field_and_nothing_is_saved(on_c1, 
     assert MyelomaAssessment.objects.count() == 0
 
 
+def test_converted_values_round_half_up_and_a_value_that_rounds_to_zero_is_refused(on_c1, alice):
+    """The same rounding rule as the labs (trialsite.units): 12.25 g/L is 1.23 g/dL; 0.004 mg/L of kappa would be stored as 0."""
+    a = record(on_c1, alice, -2, spep="12.25", units={"spep": "g/L"})
+    a.refresh_from_db()
+    assert a.spep == D("1.23")
+    with pytest.raises(ValidationError) as info:
+        record(on_c1, alice, 28, kappa="0.004", lambda_flc="0.004", units={"kappa": "mg/L", "lambda_flc": "mg/L"})
+    assert "rounds to 0 in stored units" in info.value.message_dict["kappa"][0]
+    assert MyelomaAssessment.objects.count() == 1
+
+
 def test_an_assessment_before_consent_is_refused(on_c1, alice):
     with pytest.raises(ValidationError) as info:
         record(on_c1, alice, -200, spep="3")
@@ -124,7 +135,7 @@ def test_the_raw_read_gives_the_rules_what_the_model_holds(on_c1, alice):
     """The recompute reads its inputs with one raw query a chunk (services._inputs): every column must
     come back as the model gives it (Decimals with the column's places, booleans, dates, spurious)."""
     record(on_c1, alice, -2, spep="3.1", upep="250", kappa="40.5", lambda_flc="1.25", marrow_pc="60", marrow_clonal=True, serum_ife=True)
-    record(on_c1, alice, 28, spep="1.005", upep="0.04", urine_ife=False, plasmacytoma=True, plasmacytoma_size="4.5", new_lesions=False)
+    record(on_c1, alice, 28, spep="1.004", upep="0.4", urine_ife=False, plasmacytoma=True, plasmacytoma_size="4.5", new_lesions=False)
     last = record(on_c1, alice, 56, spep="0", kappa="0.001", lambda_flc="12.0", units={})
     assessment_mark_spurious(assessment=last, by=alice, parameter="kappa", reason="haemolysed sample")
     rows = services._inputs([on_c1.pk])[on_c1.pk]
