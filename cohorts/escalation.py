@@ -90,9 +90,6 @@ class Ladder:
             raise EscalationError(f"The starting level {self.start} is not a level of the ladder.")
 
 
-BPD_LADDER = Ladder(labels=("-1", "1", "2", "3", "4"), start="1")
-
-
 @dataclass(frozen=True)
 class Tally:
     label: str

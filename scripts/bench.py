@@ -830,7 +830,12 @@ def escalation_characteristics() -> list[str]:
     Both functions build their memo inside each call, so every repetition does the whole work."""
     from math import sqrt
 
-    from cohorts.escalation import BPD_LADDER, simulate_exact, simulate_trials
+    from django.conf import settings
+
+    from cohorts.escalation import simulate_exact, simulate_trials
+    from cohorts.protocol import ladder_of, read_protocol
+
+    ladder = ladder_of(read_protocol(settings.TRIALSITE_DEFAULT_PROTOCOL))
 
     def timed(run) -> tuple[float, object]:
         run()  # warm-up (imports, enum look-ups)
@@ -841,17 +846,17 @@ def escalation_characteristics() -> list[str]:
             times.append(time.perf_counter() - t0)
         return statistics.median(times), result
 
-    labels = BPD_LADDER.labels
+    labels = ladder.labels
     print(
-        f"3+3 operating characteristics, ladder {' '.join(labels)} (start {BPD_LADDER.start}, cap {BPD_LADDER.escalation_cap}): "
+        f"3+3 operating characteristics, ladder {' '.join(labels)} (start {ladder.start}, cap {ladder.escalation_cap}): "
         f"simulate_exact against simulate_trials(trials={ESC_TRIALS:,}, seed={ESC_SEED}); median of {ESC_REPEAT} runs after 1 warm-up"
     )
     print("| scenario | true P(DLT) by level | exact ms | Monte Carlo ms | ratio MC : exact | largest gap in P(MTD), P(stop) | in SEs | E[n] exact / MC |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     failed = []
     for name, tox in ESC_SCENARIOS:
-        te, exact = timed(lambda tox=tox: simulate_exact(BPD_LADDER, tox))
-        tm, mc = timed(lambda tox=tox: simulate_trials(BPD_LADDER, tox, trials=ESC_TRIALS, seed=ESC_SEED))
+        te, exact = timed(lambda tox=tox: simulate_exact(ladder, tox))
+        tm, mc = timed(lambda tox=tox: simulate_trials(ladder, tox, trials=ESC_TRIALS, seed=ESC_SEED))
         pairs = [(f"P(MTD={k})", exact.p_mtd[k], mc.p_mtd[k]) for k in labels] + [("P(stop)", exact.p_stop, mc.p_stop)]
         gaps = []
         for what, p, q in pairs:

@@ -4,13 +4,13 @@ the top level, early decisions, replacement, the cap; invariants; exact characte
 from datetime import date
 from itertools import product
 from math import comb
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cohorts.escalation import (
-    BPD_LADDER,
     Action,
     EscalationError,
     Ladder,
@@ -21,8 +21,9 @@ from cohorts.escalation import (
     simulate_exact,
     simulate_trials,
 )
+from cohorts.protocol import ladder_of, read_protocol
 
-L = BPD_LADDER
+L = ladder_of(read_protocol(Path(__file__).resolve().parents[2] / "protocols" / "bpd.toml"))  # levels -1..4, start 1, 3/6, cap 24
 
 
 def run(outcomes: str, ladder: Ladder = L):

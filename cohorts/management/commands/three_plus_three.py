@@ -10,9 +10,16 @@ Levels default to this trial's (-1, 1, 2, 3, 4, starting at 1); --levels and --s
 import json
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cohorts.escalation import BPD_LADDER, EscalationError, Ladder, decide, parse_outcomes, simulate_exact, simulate_trials
+from cohorts.escalation import EscalationError, Ladder, decide, parse_outcomes, simulate_exact, simulate_trials
+from cohorts.protocol import ladder_of, read_protocol
+
+
+def default_ladder() -> Ladder:
+    """The defaults: the ladder of the trial's protocol file (settings.TRIALSITE_DEFAULT_PROTOCOL)."""
+    return ladder_of(read_protocol(settings.TRIALSITE_DEFAULT_PROTOCOL))
 
 
 class Command(BaseCommand):
@@ -20,12 +27,13 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
+        protocol = default_ladder()
         sub = parser.add_subparsers(dest="mode", required=True)
         for name in ("decide", "simulate"):
             p = sub.add_parser(name)
-            p.add_argument("--levels", default=",".join(BPD_LADDER.labels), help="dose level labels, lowest first (default -1,1,2,3,4)")
-            p.add_argument("--start", default=None, help="starting level (default 1, or the second label)")
-            p.add_argument("--cap", type=int, default=BPD_LADDER.escalation_cap, help="escalation cap (default 24)")
+            p.add_argument("--levels", default=",".join(protocol.labels), help=f"dose level labels, lowest first (default {','.join(protocol.labels)})")
+            p.add_argument("--start", default=None, help=f"starting level (default {protocol.start}, or the second label)")
+            p.add_argument("--cap", type=int, default=protocol.escalation_cap, help=f"escalation cap (default {protocol.escalation_cap})")
             if name == "decide":
                 p.add_argument("--outcomes", required=True, help='one token per cohort: level then N/T/P/X per patient, e.g. "1NNN 2NTN"')
             else:
@@ -38,8 +46,9 @@ class Command(BaseCommand):
     def handle(self, *args, mode, **o):
         try:
             labels = tuple(x.strip() for x in o["levels"].split(",") if x.strip())
-            start = o["start"] or (BPD_LADDER.start if labels == BPD_LADDER.labels else labels[min(1, len(labels) - 1)])
-            ladder = Ladder(labels=labels, start=start, escalation_cap=o["cap"])
+            p = default_ladder()
+            start = o["start"] or (p.start if labels == p.labels else labels[min(1, len(labels) - 1)])
+            ladder = Ladder(labels=labels, start=start, cohort_size=p.cohort_size, expanded_size=p.expanded_size, escalation_cap=o["cap"])
             if mode == "decide":
                 patients, current = parse_outcomes(o["outcomes"], ladder)
                 self.stdout.write(json.dumps(decide(ladder, patients, current=current).as_json()))
