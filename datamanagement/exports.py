@@ -175,7 +175,7 @@ class Domain:
                     wanted.append(path)
         return tuple(wanted)
 
-    def rows(self, user: User, trial: Trial, filters: Filters) -> Iterator[list[str]]:
+    def rows(self, user: User, trial: Trial, filters: Filters, columns: list[Column] | None = None) -> Iterator[list[str]]:
         """The domain's rows as text cells, streamed (constant memory).
 
         Plain columns (no computed value, no transform) take a fast path: each
@@ -184,14 +184,15 @@ class Domain:
         read inside a transaction so the server-side cursor streams (without it,
         Django declares it WITH HOLD and the whole result is built first).
         """
-        columns = self.columns(trial)
+        columns = columns if columns is not None else self.columns(trial)  # the caller's, when it wrote the header from them
         fields = self.fetch_fields(columns)
-        rows = self.queryset(user, trial, filters).values_list(*fields)
+        queryset = self.queryset(user, trial, filters)
+        rows = queryset.values_list(*fields)
         postgres = connection.vendor == "postgresql"
         with transaction.atomic() if postgres else nullcontext():
             if self.transform is None and not any(c.get for c in columns):
                 if postgres:
-                    yield from self._rows_as_text(columns, self.queryset(user, trial, filters))
+                    yield from self._rows_as_text(columns, queryset)
                     return
                 plan = [(fields.index(c.source), FORMATTERS[c.type]) for c in columns]
                 for values in rows.iterator(chunk_size=CHUNK):
@@ -827,10 +828,11 @@ DOMAINS: dict[str, Domain] = {
 DICTIONARY_HEADER = ["file", "domain", "name", "label", "type", "unit", "allowed_values"]
 
 
-def dictionary_rows(domains: Iterable[Domain], trial: Trial) -> Iterator[list[str]]:
-    """One row per column per domain; allowed values as "code=label; ..."."""
+def dictionary_rows(domains: Iterable[Domain], trial: Trial, columns: dict[str, list[Column]] | None = None) -> Iterator[list[str]]:
+    """One row per column per domain; allowed values as "code=label; ...". `columns`: by file name, those already built."""
+    columns = columns or {}
     for d in domains:
-        for c in d.columns(trial):
+        for c in columns.get(d.file_name) or d.columns(trial):
             yield [d.file_name, d.name, c.name, c.label, c.type, c.unit, c.allowed_text]
 
 

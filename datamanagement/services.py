@@ -62,7 +62,8 @@ def export_stream(*, user: User, trial: Trial, domain: Domain, filters: Filters,
             row_counts={domain.file_name: rows}, status=ExportLog.Status.DONE, progress_done=1, finished_at=timezone.now()
         )
 
-    return log, exports.csv_stream(domain.header(trial), domain.rows(user, trial, filters), on_done=done)
+    columns = domain.columns(trial)
+    return log, exports.csv_stream([c.name for c in columns], domain.rows(user, trial, filters, columns), on_done=done)
 
 
 def export_zip_start(*, user: User, trial: Trial, filters: Filters, cdisc: bool = False) -> ExportLog:
@@ -100,16 +101,18 @@ def export_zip_build(*, log: ExportLog) -> ExportLog:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".part")
     os.close(fd)
     counts: dict[str, int] = {}
+    columns = {d.file_name: d.columns(trial) for d in domains}  # once per file: the header, the rows and the dictionary
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for i, domain in enumerate(domains, start=1):
                 with io.TextIOWrapper(zf.open(domain.file_name, "w", force_zip64=True), encoding="utf-8", newline="") as fh:
-                    counts[domain.file_name] = exports.write_csv(fh, domain.header(trial), domain.rows(user, trial, filters))
+                    cols = columns[domain.file_name]
+                    counts[domain.file_name] = exports.write_csv(fh, [c.name for c in cols], domain.rows(user, trial, filters, cols))
                 ExportLog.objects.filter(pk=log.pk).update(progress_done=i, row_counts=counts)
             with io.TextIOWrapper(zf.open("data_dictionary.csv", "w"), encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(DICTIONARY_HEADER)
-                writer.writerows(exports.dictionary_rows(domains, trial))
+                writer.writerows(exports.dictionary_rows(domains, trial, columns))
             readme = exports.readme_text(
                 trial=trial,
                 user=user,
