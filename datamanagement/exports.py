@@ -130,16 +130,27 @@ class Domain:
     columns: Callable[[Trial], list[Column]]
     order_by: tuple[str, ...]
     main_date: str  # in words, for the README and the page
-    trial_path: str = "patient__trial"
+    trial_path: str | None = None  # default: the patient's trial
     patient_path: str | None = "patient"  # "" when the model is Patient; None: trial-wide
     date_path: str | None = None
-    level_path: str | None = "patient__enrolment__level__label"
+    level_path: str | None = None  # default: the level the patient was enrolled at
     aggregate: bool = False  # trial-wide figures: nothing for a site filter or a site-scoped user
     where: dict = field(default_factory=dict)
     annotate: Callable[[], dict] | None = None
     fields: tuple[str, ...] = ()  # explicit values() paths when `transform` makes the rows
     transform: Callable[[Iterator[dict], Filters], Iterator[dict]] | None = None
     file_prefix: str = ""
+
+    def __post_init__(self):
+        """A patient's record reaches its trial and its dose level through the patient."""
+        if self.patient_path is not None:
+            prefix = f"{self.patient_path}__" if self.patient_path else ""
+            if self.trial_path is None:
+                object.__setattr__(self, "trial_path", f"{prefix}trial")
+            if self.level_path is None:
+                object.__setattr__(self, "level_path", f"{prefix}enrolment__level__label")
+        elif self.trial_path is None:
+            raise ValueError(f"Domain {self.name}: a trial-wide domain names its trial_path.")
 
     @property
     def file_name(self) -> str:
@@ -696,10 +707,8 @@ DOMAINS: dict[str, Domain] = {
             patient_columns,
             ("study_id",),
             "consent date",
-            trial_path="trial",
             patient_path="",
             date_path="consent_date",
-            level_path="enrolment__level__label",
             annotate=_cycle1_day1,
         ),
         Domain("cycles", "Cycles", "One row per treatment cycle.", Cycle, cycle_columns, ("patient__study_id", "number"), "day 1", date_path="day1"),
@@ -711,10 +720,8 @@ DOMAINS: dict[str, Domain] = {
             planned_dose_columns,
             ("cycle__patient__study_id", "cycle__number", "day", "drug__order"),
             "planned date",
-            trial_path="cycle__patient__trial",
             patient_path="cycle__patient",
             date_path="planned_on",
-            level_path="cycle__patient__enrolment__level__label",
         ),
         Domain(
             "administrations",
@@ -724,10 +731,8 @@ DOMAINS: dict[str, Domain] = {
             administration_columns,
             ("cycle__patient__study_id", "cycle__number", "day", "drug__order"),
             "date given",
-            trial_path="cycle__patient__trial",
             patient_path="cycle__patient",
             date_path="given_on",
-            level_path="cycle__patient__enrolment__level__label",
         ),
         Domain(
             "adverse_events",
