@@ -30,7 +30,7 @@ class CtcaeTermsView(APIView):
     def get(self, request):
         q = request.query_params.get("q", "")
         terms = ctcae.search(q, limit=100) if q else list(ctcae.TERMS)
-        data = [{"code": t.code, "name": t.name, "soc": t.soc, "kind": t.kind.value, "grades": {str(g): d for g, d in t.grades.items()}} for t in terms]
+        data = [{"code": t.code, "name": t.name, "soc": t.soc, "kind": t.kind.value, "grades": ctcae.GRADE_TEXT[t.code]} for t in terms]
         return Response(TermSerializer(data, many=True).data)
 
 

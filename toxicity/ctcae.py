@@ -334,6 +334,7 @@ TERMS: tuple[Term, ...] = (
     ),
 )
 BY_CODE: dict[str, Term] = {t.code: t for t in TERMS}
+GRADE_TEXT: dict[str, dict[str, str]] = {t.code: {str(g): text for g, text in t.grades.items()} for t in TERMS}  # code -> {"1": description, ...}
 
 
 def term(code: str) -> Term:

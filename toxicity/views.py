@@ -106,10 +106,6 @@ def patient_safety(request, study_id):
     )
 
 
-def _grades_json() -> dict:
-    return {t.code: {str(g): text for g, text in t.grades.items()} for t in ctcae.TERMS}
-
-
 @role_required(Perm.ENTER_DATA)
 @require_http_methods(["GET", "POST"])
 def ae_new(request, study_id):
@@ -139,7 +135,7 @@ def ae_new(request, study_id):
 def _ae_context(patient, form, **extra):
     chosen = form["term"].value()
     term = ctcae.BY_CODE.get(chosen) if chosen else None
-    return {"patient": patient, "trial": patient.trial, "form": form, "term": term, "grades": _grades_json(), **extra}
+    return {"patient": patient, "trial": patient.trial, "form": form, "term": term, "grades": ctcae.GRADE_TEXT, **extra}
 
 
 @role_required(Perm.ENTER_DATA)
