@@ -23,6 +23,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Drug, Patient
 from cohorts.services import patient_lock as _lock_patient
+from cohorts.tasks import queue_escalation  # the escalation engine reads confirmed DLTs and evaluability
 from dosing.services import check_unlocked
 from trialsite.audit import audit, audited_save, reason_missing
 from trialsite.units import to_stored_places
@@ -30,13 +31,6 @@ from trialsite.units import to_stored_places
 from . import ctcae, dlt, selectors
 from .models import SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 from .tasks import queue_dlt_evaluation
-
-
-def _queue_escalation(trial_id: int) -> None:
-    from cohorts.tasks import queue_escalation  # the escalation engine reads confirmed DLTs and evaluability
-
-    queue_escalation(trial_id)
-
 
 ATTRIBUTION_LEVELS = dlt.ATTRIBUTIONS
 SUPPORTIVE = {s.value for s in dlt.Supportive}
@@ -419,7 +413,7 @@ def _reopen(patient: Patient, matches, *, by: User, why: str) -> int:
             p.save()
             n += 1
     if n:
-        _queue_escalation(patient.trial_id)
+        queue_escalation(patient.trial_id)
     return n
 
 
@@ -576,7 +570,7 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                     changed.append(pid)
             writes.flush()
             for trial_id in set(Patient.objects.filter(pk__in=changed).values_list("trial_id", flat=True)) if changed else ():
-                _queue_escalation(trial_id)
+                queue_escalation(trial_id)
     return stats
 
 
@@ -618,7 +612,7 @@ def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, note
     proposal.review_note = ""
     audited_save(proposal, by=by, reason="Confirmed" + (f": {note}" if note else ""))
-    _queue_escalation(patient.trial_id)
+    queue_escalation(patient.trial_id)
     return dlt_row
 
 
@@ -641,7 +635,7 @@ def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
     proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, reason.strip()
     proposal.review_note = ""
     audited_save(proposal, by=by, reason=f"Rejected: {reason.strip()}")
-    _queue_escalation(patient.trial_id)
+    queue_escalation(patient.trial_id)
     return proposal
 
 
@@ -677,7 +671,7 @@ def dlt_record_missed(*, patient: Patient, by: User, rule: str, onset: date, des
         confirmed_at=timezone.now(),
     )
     audited_save(row, by=by, reason=f"DLT recorded by the investigator (not proposed by the rules): {reason.strip()}")
-    _queue_escalation(patient.trial_id)
+    queue_escalation(patient.trial_id)
     return row
 
 
@@ -694,5 +688,5 @@ def dlt_withdraw(*, dlt_row: Dlt, by: User, reason: str) -> Dlt:
         raise ValidationError({"__all__": ["This DLT is already withdrawn."]})
     dlt_row.withdrawn_at, dlt_row.withdrawn_reason = timezone.now(), reason.strip()
     audited_save(dlt_row, by=by, reason=f"Withdrawn: {reason.strip()}")
-    _queue_escalation(dlt_row.patient.trial_id)
+    queue_escalation(dlt_row.patient.trial_id)
     return dlt_row
