@@ -196,6 +196,20 @@ class PatientRef(serializers.CharField):
         return selectors.patient_get_for_user(self.context["request"].user, super().to_internal_value(data))
 
 
+class ServiceCreate(mixins.CreateModelMixin):
+    """POST writes through a service: `create_serializer` validates the request, `create_service(by=user, **values)`
+    writes (atomic, validated, audited), and the answer is the object in `serializer_class`, 201. The request
+    serializer is declared to the schema with extend_schema_view(create=extend_schema(request=...))."""
+
+    create_serializer: type[serializers.Serializer]
+    create_service: staticmethod
+
+    def create(self, request, *args, **kwargs):
+        s = self.create_serializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        return Response(self.get_serializer(self.create_service(by=request.user, **s.validated_data)).data, status=201)
+
+
 class PatientScoped:
     """A viewset over the records of patients: only the requesting user's patients (a coordinator's
     site), narrowed to one with `?patient=<study id>`. Subclasses declare `queryset` (with its

@@ -1,13 +1,13 @@
 """REST endpoints for treatment: cycles, plans, modifications, administrations, off treatment, worklist."""
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from cohorts.api import PatientRef, PatientScoped
+from cohorts.api import PatientRef, PatientScoped, ServiceCreate
 from cohorts.models import DoseLevel, Drug
 from toxicity.models import AdverseEvent
 
@@ -132,17 +132,13 @@ class OffTreatmentCreateSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class CycleViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(create=extend_schema(request=CycleStartSerializer))
+class CycleViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = CycleSerializer
     queryset = Cycle.objects.select_related("patient", "level")
     ordering = ("patient__study_id", "number")
-
-    @extend_schema(request=CycleStartSerializer, responses={201: CycleSerializer})
-    def create(self, request, *args, **kwargs):
-        s = CycleStartSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        cycle = services.cycle_start(by=request.user, **s.validated_data)
-        return Response(CycleSerializer(cycle).data, status=201)
+    create_serializer = CycleStartSerializer
+    create_service = staticmethod(services.cycle_start)
 
 
 class PlannedDoseViewSet(PatientScoped, viewsets.ReadOnlyModelViewSet):
@@ -152,44 +148,32 @@ class PlannedDoseViewSet(PatientScoped, viewsets.ReadOnlyModelViewSet):
     ordering = ("cycle__patient__study_id", "cycle__number", "day", "drug__order")
 
 
-class AdministrationViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(create=extend_schema(request=AdministrationRecordSerializer))
+class AdministrationViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = AdministrationSerializer
     patient_path = "cycle__patient"
     queryset = Administration.objects.select_related("cycle__patient", "drug", "planned")
     ordering = ("cycle__patient__study_id", "cycle__number", "day", "drug__order")
-
-    @extend_schema(request=AdministrationRecordSerializer, responses={201: AdministrationSerializer})
-    def create(self, request, *args, **kwargs):
-        s = AdministrationRecordSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        record = services.administration_record(by=request.user, **s.validated_data)
-        return Response(AdministrationSerializer(record).data, status=201)
+    create_serializer = AdministrationRecordSerializer
+    create_service = staticmethod(services.administration_record)
 
 
-class ModificationViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(create=extend_schema(request=ModificationCreateSerializer))
+class ModificationViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = ModificationSerializer
     queryset = DoseModification.objects.select_related("patient", "cycle", "drug", "to_level", "decided_by")
     ordering = ("patient__study_id", "effective_on", "id")
-
-    @extend_schema(request=ModificationCreateSerializer, responses={201: ModificationSerializer})
-    def create(self, request, *args, **kwargs):
-        s = ModificationCreateSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        mod = services.dose_modify(by=request.user, **s.validated_data)
-        return Response(ModificationSerializer(mod).data, status=201)
+    create_serializer = ModificationCreateSerializer
+    create_service = staticmethod(services.dose_modify)
 
 
-class OffTreatmentViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(create=extend_schema(request=OffTreatmentCreateSerializer))
+class OffTreatmentViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = OffTreatmentSerializer
     queryset = OffTreatment.objects.select_related("patient")
     ordering = ("patient__study_id",)
-
-    @extend_schema(request=OffTreatmentCreateSerializer, responses={201: OffTreatmentSerializer})
-    def create(self, request, *args, **kwargs):
-        s = OffTreatmentCreateSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        off = services.patient_off_treatment(by=request.user, **s.validated_data)
-        return Response(OffTreatmentSerializer(off).data, status=201)
+    create_serializer = OffTreatmentCreateSerializer
+    create_service = staticmethod(services.patient_off_treatment)
 
 
 class WorkItemSerializer(serializers.Serializer):

@@ -1,14 +1,14 @@
 """REST endpoints for response: assessments, follow-up, computed responses, endpoints, whole-trial recompute."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
-from cohorts.api import PatientRef, PatientScoped
+from cohorts.api import PatientRef, PatientScoped, ServiceCreate
 
 from . import selectors, services
 from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
@@ -48,18 +48,17 @@ class SpuriousSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
-class AssessmentViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(
+    create=extend_schema(
+        request=AssessmentRecordSerializer, description=("Record (or correct, with reason_for_change) the assessment of one date; units converted.")
+    )
+)
+class AssessmentViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = AssessmentSerializer
     queryset = MyelomaAssessment.objects.select_related("patient")
     ordering = ("patient__study_id", "on")
-
-    @extend_schema(request=AssessmentRecordSerializer, responses={201: AssessmentSerializer})
-    def create(self, request, *args, **kwargs):
-        """Record (or correct, with reason_for_change) the assessment of one date; units converted."""
-        s = AssessmentRecordSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        assessment = services.assessment_record(by=request.user, **s.validated_data)
-        return Response(AssessmentSerializer(assessment).data, status=201)
+    create_serializer = AssessmentRecordSerializer
+    create_service = staticmethod(services.assessment_record)
 
     @extend_schema(request=SpuriousSerializer, responses={200: AssessmentSerializer})
     @action(detail=True, methods=["post"])
@@ -88,16 +87,13 @@ class FollowUpWriteSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class FollowUpViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(create=extend_schema(request=FollowUpWriteSerializer))
+class FollowUpViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = FollowUpSerializer
     queryset = FollowUp.objects.select_related("patient")
     ordering = ("patient__study_id",)
-
-    @extend_schema(request=FollowUpWriteSerializer, responses={201: FollowUpSerializer})
-    def create(self, request, *args, **kwargs):
-        s = FollowUpWriteSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        return Response(FollowUpSerializer(services.followup_record(by=request.user, **s.validated_data)).data, status=201)
+    create_serializer = FollowUpWriteSerializer
+    create_service = staticmethod(services.followup_record)
 
 
 class ResponseSerializer(serializers.ModelSerializer):

@@ -1,13 +1,13 @@
 """REST endpoints for toxicity: CTCAE terms, adverse events, labs, DLT proposals and adjudication, DLTs, evaluations."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Perm
-from cohorts.api import PatientRef, PatientScoped
+from cohorts.api import PatientRef, PatientScoped, ServiceCreate
 
 from . import ctcae, dlt, services
 from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
@@ -92,18 +92,14 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
-class AdverseEventViewSet(PatientScoped, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(create=extend_schema(request=AdverseEventCreateSerializer))
+class AdverseEventViewSet(PatientScoped, ServiceCreate, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AdverseEventSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
     queryset = AdverseEvent.objects.select_related("patient")
     ordering = ("patient__study_id", "onset", "pk")
-
-    @extend_schema(request=AdverseEventCreateSerializer, responses={201: AdverseEventSerializer})
-    def create(self, request, *args, **kwargs):
-        s = AdverseEventCreateSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        ae = services.ae_record(by=request.user, **s.validated_data)
-        return Response(AdverseEventSerializer(ae).data, status=201)
+    create_serializer = AdverseEventCreateSerializer
+    create_service = staticmethod(services.ae_record)
 
     @extend_schema(request=AdverseEventUpdateSerializer, responses={200: AdverseEventSerializer})
     def partial_update(self, request, *args, **kwargs):
@@ -159,18 +155,17 @@ class LabRecordSerializer(serializers.Serializer):
     reason_for_change = serializers.CharField(required=False, allow_blank=True)
 
 
-class LabResultViewSet(PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(
+    create=extend_schema(
+        request=LabRecordSerializer, description=("Record (or, with reason_for_change, correct) the panel of one day; counts per microlitre are converted.")
+    )
+)
+class LabResultViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = LabResultSerializer
     queryset = LabResult.objects.select_related("patient")
     ordering = ("patient__study_id", "on")
-
-    @extend_schema(request=LabRecordSerializer, responses={201: LabResultSerializer})
-    def create(self, request, *args, **kwargs):
-        """Record (or, with reason_for_change, correct) the panel of one day; counts per microlitre are converted."""
-        s = LabRecordSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        lab = services.lab_record(by=request.user, **s.validated_data)
-        return Response(LabResultSerializer(lab).data, status=201)
+    create_serializer = LabRecordSerializer
+    create_service = staticmethod(services.lab_record)
 
 
 # ---------------------------------------------------------------- DLT proposals, DLTs, evaluations
@@ -275,18 +270,13 @@ class DltProposalViewSet(_Adjudicating, PatientScoped, viewsets.ReadOnlyModelVie
         return self._decide(request, pk, services.dlt_reject)
 
 
-class DltViewSet(_Adjudicating, PatientScoped, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+@extend_schema_view(create=extend_schema(request=MissedDltSerializer, description="Record a DLT the rules missed, with the reason."))
+class DltViewSet(_Adjudicating, PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = DltSerializer
     queryset = Dlt.objects.select_related("patient", "confirmed_by", "proposal")
     ordering = ("onset", "pk")
-
-    @extend_schema(request=MissedDltSerializer, responses={201: DltSerializer})
-    def create(self, request, *args, **kwargs):
-        """Record a DLT the rules missed, with the reason."""
-        s = MissedDltSerializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        row = services.dlt_record_missed(by=request.user, **s.validated_data)
-        return Response(DltSerializer(row).data, status=201)
+    create_serializer = MissedDltSerializer
+    create_service = staticmethod(services.dlt_record_missed)
 
     @extend_schema(request=ReasonSerializer, responses={200: DltSerializer})
     @action(detail=True, methods=["post"])
