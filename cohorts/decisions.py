@@ -131,12 +131,12 @@ def path_marks(state: State) -> list:
     from .pathplot import CohortMark
 
     outcome = {p.study_id: p.outcome for p in state.patients}
+    by_cohort: dict[int, tuple[Cohort, list[str]]] = {}
+    enrolments = Enrolment.objects.filter(cohort__trial=state.trial).select_related("cohort__level", "patient").order_by("cohort__number", "pk")
+    for e in enrolments:  # one query; a cohort without patients has no mark
+        by_cohort.setdefault(e.cohort_id, (e.cohort, []))[1].append(e.patient.study_id)
     marks = []
-    cohorts = Cohort.objects.filter(trial=state.trial).select_related("level").prefetch_related("enrolments__patient").order_by("number")
-    for c in cohorts:
-        ids = [e.patient.study_id for e in c.enrolments.all()]
-        if not ids:
-            continue
+    for c, ids in by_cohort.values():
         dlts = sum(outcome.get(i) == escalation.Outcome.DLT for i in ids)
         pending = sum(outcome.get(i) == escalation.Outcome.PENDING for i in ids)
         marks.append(CohortMark(c.number, str(c.level.label), len(ids), dlts, pending, c.phase))
