@@ -161,6 +161,11 @@ DEMO_ATTRIBUTION = {"bendamustine": "possible", "pomalidomide": "probable", "dex
 DEMO_LABS_SECOND = {1: ("1.60", "142", "11.9", "3.90", "36.7"), 8: ("1.10", "118", "11.5", "2.80", "36.9")}
 
 
+def _site_coordinator(patient) -> User | None:
+    """Who enters a demo patient's data: the first active coordinator of the patient's site."""
+    return User.objects.filter(role=Role.COORDINATOR, site=patient.site, is_active=True).order_by("pk").first()
+
+
 def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
     """The demo's toxicity through the real services, entered by each patient's site coordinator:
     JD's grade 4 neutropenia with G-CSF lasting 9 days, documented by ANC values, then the DLT
@@ -179,12 +184,12 @@ def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
     for cycle, panels in ((jd, DEMO_LABS), (mk, DEMO_LABS_SECOND)):
         if cycle is None:
             continue
-        by = User.objects.filter(role=Role.COORDINATOR, site=cycle.patient.site, is_active=True).order_by("pk").first()
+        by = _site_coordinator(cycle.patient)
         for day, (anc, plt, hb, wbc, temp) in panels.items():
             on = cycle.day1 + timedelta(days=day - 1)
             if on <= today:
                 lab_record(patient=cycle.patient, by=by, on=on, anc=anc, platelets=plt, hemoglobin=hb, wbc=wbc, temperature=temp, today=today)
-    by = User.objects.filter(role=Role.COORDINATOR, site=jd.patient.site, is_active=True).order_by("pk").first()
+    by = _site_coordinator(jd.patient)
     previous = None
     for i, (day, grade, gcsf) in enumerate(DEMO_NEUTROPENIA):
         onset = jd.day1 + timedelta(days=day - 1)
@@ -234,7 +239,7 @@ def seed_demo_response(trial: Trial, *, today: date) -> bool:
     if cycle is None or MyelomaAssessment.objects.filter(patient=cycle.patient).exists():
         return False
     patient = cycle.patient
-    by = User.objects.filter(role=Role.COORDINATOR, site=patient.site, is_active=True).order_by("pk").first()
+    by = _site_coordinator(patient)
     for day, spep, upep, kappa, lam, extra in DEMO_ASSESSMENTS:
         on = cycle.day1 + timedelta(days=day - 1 if day > 0 else day)
         if on > today or (patient.consent_date is not None and on < patient.consent_date):
