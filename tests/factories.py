@@ -70,3 +70,18 @@ def register_patient(trial, site, by, **overrides) -> Patient:
     overrides.setdefault("initials", "A" + chr(ord("A") + n % 26) + chr(ord("A") + (n // 26) % 26))
     overrides.setdefault("date_of_birth", date(1940, 1, 1) + timedelta(days=n))
     return patient_register(trial=trial, site=site, by=by, **registration_values(trial, **overrides))
+
+
+def treat_patient(trial, site, by, *, day1: date, cycle2_after: int | None = 28, delay_reason: str = "") -> Patient:
+    """A patient (170 cm, 70 kg) consented 20 days and enrolled 10 days before `day1`, in cycle 1 from `day1`, and in
+    cycle 2 `cycle2_after` days later (None: not yet), through the real services."""
+    from cohorts.services import patient_enroll
+    from dosing.services import cycle_start
+
+    patient = register_patient(trial, site, by, consent_date=day1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
+    patient_enroll(patient=patient, by=by, enrolled_on=day1 - timedelta(days=10))
+    cycle_start(patient=patient, by=by, day1=day1, weight_kg=Decimal("70.0"))
+    if cycle2_after is not None:
+        cycle_start(patient=patient, by=by, day1=day1 + timedelta(days=cycle2_after), weight_kg=Decimal("70.0"), delay_reason=delay_reason)
+    patient.refresh_from_db()
+    return patient

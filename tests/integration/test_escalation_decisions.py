@@ -1,7 +1,6 @@
 """The 3+3 engine as a service on the trial's DLT-flagged events, and the investigators' signatures."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,8 +9,7 @@ from django.utils import timezone
 from cohorts.decisions import decision_reject, decision_sign, decisions_flag_for_review, escalation_propose, escalation_state
 from cohorts.models import Cohort, EscalationDecision
 from cohorts.services import patient_enroll
-from dosing.services import cycle_start
-from tests.factories import PASSWORD, register_patient
+from tests.factories import PASSWORD, register_patient, treat_patient
 from toxicity.models import DltProposal
 from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
 
@@ -26,12 +24,7 @@ def day(n):
 
 
 def treat(trial, site, by, *, cycle2=True):
-    patient = register_patient(trial, site, by, consent_date=C1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
-    patient_enroll(patient=patient, by=by, enrolled_on=C1 - timedelta(days=10))
-    cycle_start(patient=patient, by=by, day1=C1, weight_kg=Decimal("70.0"))
-    if cycle2:
-        cycle_start(patient=patient, by=by, day1=C1 + timedelta(days=28), weight_kg=Decimal("70.0"))
-    return patient
+    return treat_patient(trial, site, by, day1=C1, cycle2_after=28 if cycle2 else None)
 
 
 @pytest.fixture

@@ -17,16 +17,15 @@ from django.utils import timezone
 
 from cohorts.decisions import decision_sign, escalation_propose
 from cohorts.models import Drug, EscalationDecision, Patient
-from cohorts.services import patient_enroll
 from datamanagement import services
 from datamanagement.cdisc import CDISC
 from datamanagement.exports import DOMAINS, TYPES, Filters, csv_stream, dictionary_rows
 from datamanagement.models import ExportLog
 from dosing.models import Administration, Cycle, PlannedDose
-from dosing.services import administration_record, cycle_start
+from dosing.services import administration_record
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
 from response.services import assessment_record, endpoints_compute, followup_record, response_compute_many
-from tests.factories import PASSWORD, register_patient
+from tests.factories import PASSWORD, register_patient, treat_patient
 from toxicity.ctcae import TERMS
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
 from toxicity.services import ae_record, ae_retract, dlt_confirm, dlt_evaluate_many, lab_record
@@ -53,13 +52,7 @@ class World:
 
 
 def treat(trial, site, by, day1, *, cycle2=True):
-    patient = register_patient(trial, site, by, consent_date=day1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
-    patient_enroll(patient=patient, by=by, enrolled_on=day1 - timedelta(days=10))
-    cycle_start(patient=patient, by=by, day1=day1, weight_kg=Decimal("70.0"))
-    if cycle2:
-        cycle_start(patient=patient, by=by, day1=day1 + timedelta(days=30), weight_kg=Decimal("70.0"), delay_reason="Clinic closed")
-    patient.refresh_from_db()
-    return patient
+    return treat_patient(trial, site, by, day1=day1, cycle2_after=30 if cycle2 else None, delay_reason="Clinic closed")
 
 
 def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:

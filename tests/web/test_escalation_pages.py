@@ -1,7 +1,6 @@
 """The escalation page and API: per persona, signing with the password, re-review flags, bounded queries."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -10,9 +9,7 @@ from rest_framework.test import APIClient
 
 from cohorts.decisions import escalation_propose
 from cohorts.models import Cohort, EscalationDecision
-from cohorts.services import patient_enroll
-from dosing.services import cycle_start
-from tests.factories import PASSWORD, register_patient
+from tests.factories import PASSWORD, treat_patient
 from toxicity.services import dlt_evaluate_many
 
 pytestmark = pytest.mark.django_db
@@ -21,11 +18,7 @@ C1 = TODAY - timedelta(days=90)
 
 
 def treat(trial, site, by):
-    patient = register_patient(trial, site, by, consent_date=C1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
-    patient_enroll(patient=patient, by=by, enrolled_on=C1 - timedelta(days=10))
-    cycle_start(patient=patient, by=by, day1=C1, weight_kg=Decimal("70.0"))
-    cycle_start(patient=patient, by=by, day1=C1 + timedelta(days=28), weight_kg=Decimal("70.0"))
-    return patient
+    return treat_patient(trial, site, by, day1=C1)
 
 
 @pytest.fixture
