@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint venv browser clean
+.PHONY: run test bench lint venv native browser clean
 
 venv: $(STAMP)
 
@@ -17,8 +17,15 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+## make native: compile the pure response rules with mypyc (scripts/build-native), again whenever they change
+NATIVE_STAMP := response/native.sha256
+native: $(NATIVE_STAMP)
+
+$(NATIVE_STAMP): $(STAMP) response/imwg.py response/stored.py scripts/build-native
+	scripts/build-native $(BIN)/python
+
 ## make run: install, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)
-run: venv
+run: venv native
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo --demo
@@ -26,7 +33,7 @@ run: venv
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: lint, migration check, architecture check, the whole suite (incl. browser journeys)
-test: venv browser
+test: venv browser native
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
@@ -41,8 +48,8 @@ browser:
 	@bash scripts/ensure-chromium
 
 ## make bench: the figures in docs/benchmarks.md
-bench: venv
+bench: venv native
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache response/*.so $(NATIVE_STAMP)

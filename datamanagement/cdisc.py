@@ -15,6 +15,7 @@ from cohorts.models import Patient, Trial
 from cohorts.registration import age_on
 from dosing.models import Administration
 from response.models import ResponseResult
+from response.stored import result_rows
 from toxicity.ctcae import BY_CODE
 from toxicity.dlt import ATTRIBUTIONS
 from toxicity.models import AdverseEvent, LabResult
@@ -234,7 +235,7 @@ def lb_columns(trial: Trial) -> list[Column]:
 def rs_rows(rows: Iterator[dict], filters: Filters) -> Iterator[dict]:
     for r in rows:
         ids = {"STUDYID": r["patient__trial__code"], "USUBJID": r["patient__study_id"]}
-        for a in r["results"] or []:
+        for a in result_rows(r["results"]):
             yield ids | {"RSTESTCD": "OVRLRESP", "RSTEST": "Overall Response", "RSORRES": a["category"], "RSDTC": date.fromisoformat(a["on"])}
         yield ids | {"RSTESTCD": "BESTRSP", "RSTEST": "Best Overall Response", "RSORRES": r["best"], "RSDTC": r["best_on"]}
 

@@ -96,8 +96,22 @@ class FollowUpViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSe
     create_service = staticmethod(services.followup_record)
 
 
+class ResultRowSerializer(serializers.Serializer):
+    """One assessment of a stored course (stored by column: ResponseResult.rows gives them by assessment)."""
+
+    on = serializers.DateField()
+    id = serializers.IntegerField(help_text="The myeloma assessment")
+    category = serializers.CharField(help_text="Unconfirmed IMWG category")
+    reason = serializers.CharField()
+    change_pct = serializers.DictField(child=serializers.DecimalField(max_digits=9, decimal_places=2), help_text="% change from baseline")
+    confirmed = serializers.CharField(allow_null=True, help_text="The category confirmed with the previous assessment")
+    confirmed_from = serializers.DateField(allow_null=True)
+    after_next_therapy = serializers.BooleanField()
+
+
 class ResponseSerializer(serializers.ModelSerializer):
     patient = serializers.CharField(source="patient.study_id")
+    results = ResultRowSerializer(source="rows", many=True, read_only=True)
 
     class Meta:
         model = ResponseResult

@@ -57,6 +57,7 @@ HALF = Decimal("0.5")
 CENT = Decimal("0.01")
 
 PARAMETERS = ("spep", "upep", "dflc", "marrow_pc", "plasmacytoma_size")
+CHANGES = ("spep", "upep", "dflc")  # the parameters of Result.change_pct (% change from baseline)
 LABELS = {"spep": "serum M-protein", "upep": "urine M-protein", "dflc": "dFLC", "marrow_pc": "marrow plasma cells", "plasmacytoma_size": "plasmacytoma"}
 UNITS = {"spep": "g/dL", "upep": "mg/24 h", "dflc": "mg/dL", "marrow_pc": "%", "plasmacytoma_size": "cm2"}
 
@@ -217,11 +218,12 @@ def baseline(assessments: Sequence[Assessment], cycle1_day1: date, *, serum_meas
     if not measurable and involved_value is not None and involved_value >= FLC_MEASURABLE:
         measurable.append("dflc")
     driver = measurable[0] if measurable else None
-    if driver == "spep":
-        reason = f"Serum M-protein {_fmt(values['spep'])} g/dL >= {_fmt(serum_measurable)} at baseline: serum drives the response"
-    elif driver == "upep":
-        reason = f"Urine M-protein {_fmt(values['upep'])} mg/24 h >= 200 at baseline (serum below {_fmt(serum_measurable)} g/dL): urine drives the response"
-    elif driver == "dflc":
+    serum, urine = values["spep"], values["upep"]
+    if driver == "spep" and serum is not None:
+        reason = f"Serum M-protein {_fmt(serum)} g/dL >= {_fmt(serum_measurable)} at baseline: serum drives the response"
+    elif driver == "upep" and urine is not None:
+        reason = f"Urine M-protein {_fmt(urine)} mg/24 h >= 200 at baseline (serum below {_fmt(serum_measurable)} g/dL): urine drives the response"
+    elif driver == "dflc" and involved_value is not None and ratio is not None:
         flc = f"involved {involved} FLC {_fmt(involved_value)} mg/dL >= 10 with ratio {_fmt(round(ratio, 4))}"
         reason = f"Serum and urine not measurable; {flc}: dFLC drives the response"
     else:
@@ -364,9 +366,10 @@ def _cr(a: Assessment, ctx: _Context, missing: list[str]):
     if None in parts:
         missing += [f"{name} (CR)" for name, ok in zip(CR_PARTS, parts, strict=True) if ok is None]
         return None
-    normal = ratio_normal(a.ratio)
-    if normal and ctx.marrow_clonal is False:
-        return Category.SCR, f"CR with a normal FLC ratio {_fmt(round(a.ratio, 4))} and no clonal marrow plasma cells"
+    ratio = a.ratio
+    normal = ratio_normal(ratio)
+    if normal and ratio is not None and ctx.marrow_clonal is False:
+        return Category.SCR, f"CR with a normal FLC ratio {_fmt(round(ratio, 4))} and no clonal marrow plasma cells"
     why = "FLC ratio not normal" if normal is False else "FLC ratio not done" if normal is None else "clonal marrow plasma cells not excluded"
     return Category.CR, f"{CR_TEXT} (not sCR: {why})"
 
@@ -508,7 +511,7 @@ def evaluate(
                 )
         # Confirmation by two consecutive assessments (the lower category, dated at the first).
         conf = None if prev is None or after else _confirm(prev.category, category)
-        if conf is not None:
+        if conf is not None and prev is not None:
             confirmed.append((conf, prev.on))
             r = Result(a.on, a.id, category, reason, ch, dict(nadir), conf, prev.on, after)
         else:

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from .stored import result_rows
+
 SPURIOUS_PARAMETERS = {
     "spep": "Serum M-protein",
     "upep": "Urine M-protein",
@@ -98,7 +100,7 @@ class ResponseResult(models.Model):
     patient = models.OneToOneField("cohorts.Patient", on_delete=models.PROTECT, related_name="response")
     driver = models.CharField(max_length=20, blank=True)
     baseline = models.JSONField(default=dict)
-    results = models.JSONField(default=list, help_text="Per assessment: date, category, reason, changes, confirmation")
+    results = models.JSONField(default=dict, help_text="Per assessment, by column: date, id, category, reason, changes, confirmation")
     best = models.CharField(max_length=4)
     best_on = models.DateField(null=True, blank=True)
     best_reason = models.TextField(blank=True)
@@ -114,6 +116,10 @@ class ResponseResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient}: {self.best}"
+
+    def rows(self) -> list[dict]:
+        """The per-assessment results (stored by column: response.stored) one dict per assessment."""
+        return result_rows(self.results)
 
 
 class EndpointSnapshot(models.Model):

@@ -24,7 +24,7 @@ class AssessmentRow:
 def patient_response(patient: Patient) -> dict:
     assessments = list(MyelomaAssessment.objects.filter(patient=patient).order_by("on"))
     result = ResponseResult.objects.filter(patient=patient).first()
-    by_date = {r["on"]: r for r in result.results} if result else {}
+    by_date = {r["on"]: r for r in result.rows()} if result else {}
     rows = [AssessmentRow(a, by_date.get(a.on.isoformat())) for a in assessments]
     day1 = Cycle.objects.filter(patient=patient, number=1).values_list("day1", flat=True).first()
     return {"rows": rows, "result": result, "follow_up": FollowUp.objects.filter(patient=patient).first(), "cycle1_day1": day1}

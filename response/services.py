@@ -8,7 +8,6 @@ trial's endpoints after it.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -19,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import DecimalField, F, Max
+from django.db.models import DecimalField, F, JSONField, Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -31,7 +30,7 @@ from trialsite.audit import audited_save, reason_missing
 from trialsite.tasks import delay_on_commit_once
 from trialsite.units import to_stored_places
 
-from . import endpoints, imwg, selectors
+from . import endpoints, imwg, selectors, stored
 from .models import SPURIOUS_PARAMETERS, EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
 
 # value name -> {unit: factor to the stored unit}
@@ -89,14 +88,14 @@ def convert(values: dict, units: dict[str, str]) -> tuple[dict, dict[str, list[s
         if value < 0:
             _add(errors, name, f"{LABELS[name]} cannot be negative.")
             continue
-        stored = to_stored_places(value * factors[unit], PLACES[name])
-        if stored is None:
+        in_units = to_stored_places(value * factors[unit], PLACES[name])
+        if in_units is None:
             _add(errors, name, f"{LABELS[name]} {value} {unit} rounds to 0 in stored units: check the unit.")
             continue
-        if name == "marrow_pc" and stored > 100:
+        if name == "marrow_pc" and in_units > 100:
             _add(errors, name, "Marrow plasma cells are a percentage: at most 100%.")
             continue
-        out[name] = stored
+        out[name] = in_units
     ku, lu = units.get("kappa") or "mg/dL", units.get("lambda_flc") or "mg/dL"
     if values.get("kappa") not in (None, "") and values.get("lambda_flc") not in (None, "") and ku != lu:
         _add(errors, "lambda_flc", f"Kappa is in {ku} and lambda in {lu}: enter both light chains in the same unit (are they swapped?).")
@@ -221,23 +220,7 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
 # ---------------------------------------------------------------- computing responses
 
 
-RESULT_FIELDS = (
-    "driver",
-    "baseline",
-    "results",
-    "best",
-    "best_on",
-    "best_reason",
-    "best_change_pct",
-    "first_response_on",
-    "progression_on",
-    "confirmed",
-    "flags",
-    "rule_version",
-    "inputs_at",
-    "computed_at",
-    "digest",
-)
+RESULT_FIELDS = (*stored.STORED_FIELDS, "inputs_at", "computed_at", "digest")
 # The columns the IMWG rules read, in `imwg.Assessment`'s field order but `spurious` (the model field for
 # `lambda_` is `lambda_flc`), read with one raw query a chunk: a whole-trial recompute reads 100,000 rows,
 # and building model instances or running Django's per-value converters would cost more than the rules.
@@ -303,81 +286,36 @@ def _gc_paused():
             gc.enable()
 
 
-def _round2(value: Decimal) -> str:
-    return str(round(value, 2))
-
-
-def _json(response: imwg.Response) -> dict:
-    """The stored form of a course (JSON-ready but for the dates and the Decimal of the top level)."""
-    b = response.baseline
-    return {
-        "driver": b.driver or "",
-        "baseline": {
-            "values": {k: (str(v) if v is not None else None) for k, v in b.values.items()},
-            "ratio": str(round(b.ratio, 4)) if b.ratio is not None else None,
-            "involved": b.involved,
-            "measurable": list(b.measurable),
-            "reason": b.reason,
-        },
-        "results": [
-            {
-                "on": r.on.isoformat(),
-                "id": r.id,
-                "category": _VALUE[r.category],
-                "reason": r.reason,
-                "change_pct": {k: _round2(v) for k, v in r.change_pct.items()},
-                "confirmed": _VALUE[r.confirmed] if r.confirmed else None,
-                "confirmed_from": r.confirmed_from.isoformat() if r.confirmed_from else None,
-                "after_next_therapy": r.after_next_therapy,
-            }
-            for r in response.results
-        ],
-        "best": _VALUE[response.best],
-        "best_on": response.best_on,
-        "best_reason": response.best_reason,
-        "best_change_pct": round(response.best_change_pct, 2) if response.best_change_pct is not None else None,
-        "first_response_on": response.first_response_on,
-        "progression_on": response.progression_on,
-        "confirmed": [[_VALUE[c], on.isoformat()] for c, on in response.confirmed],
-        "flags": list(response.flags),
-        "rule_version": response.rule_version,
-    }
-
-
-_VALUE = {c: c.value for c in imwg.Category}
-
-
-STORED_FORM = 2  # change it whenever `_json` changes what it stores for the same course
-
-
-def _digest(response: imwg.Response) -> str:
-    """A digest of everything `_json` stores of a course, without building it (the repr of a tuple of
-    strings, numbers, dates and Decimals is deterministic): unchanged courses are neither converted nor
-    rewritten."""
-    b = response.baseline
-    key = (
-        STORED_FORM,
-        b.driver,
-        tuple(b.values.values()),
-        b.ratio,
-        b.involved,
-        b.measurable,
-        b.reason,
-        [
-            (r.on, r.id, _VALUE[r.category], r.reason, r.change_pct, r.confirmed and _VALUE[r.confirmed], r.confirmed_from, r.after_next_therapy)
-            for r in response.results
-        ],
-        _VALUE[response.best],
-        response.best_on,
-        response.best_reason,
-        response.best_change_pct,
-        response.first_response_on,
-        response.progression_on,
-        [(_VALUE[c], on) for c, on in response.confirmed],
-        response.flags,
-        response.rule_version,
-    )
-    return hashlib.sha256(repr(key).encode()).hexdigest()
+def _write_results(rows: list[list], *, update: bool) -> None:
+    """Insert, or update by patient, stored courses (rows: patient id and RESULT_FIELDS' values, the JSON fields
+    as JSON text), one statement per 500 rows on PostgreSQL; the other values are prepared by their model fields."""
+    if not rows:
+        return
+    meta = ResponseResult._meta
+    fields = [meta.get_field(name) for name in ("patient", *RESULT_FIELDS)]
+    qn = connection.ops.quote_name
+    table, columns = qn(meta.db_table), [qn(f.column) for f in fields]
+    prepare = [None if isinstance(f, JSONField) else f.get_db_prep_save for f in fields]
+    values = [[v if p is None else p(v, connection) for p, v in zip(prepare, row, strict=True)] for row in rows]
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            if update:
+                sets = ", ".join(f"{c} = %s" for c in columns[1:])
+                cursor.executemany(f"UPDATE {table} SET {sets} WHERE {columns[0]} = %s", [[*row[1:], row[0]] for row in values])  # noqa: S608
+            else:
+                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})", values)  # noqa: S608
+            return
+        one = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ")"
+        for start in range(0, len(values), 500):
+            part = values[start : start + 500]
+            params = [v for row in part for v in row]
+            listed = ", ".join([one] * len(part))
+            if update:
+                sets = ", ".join(f"{c} = v.{c}" for c in columns[1:])
+                sql = f"UPDATE {table} AS r SET {sets} FROM (VALUES {listed}) AS v({', '.join(columns)}) WHERE r.{columns[0]} = v.{columns[0]}"  # noqa: S608
+            else:
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {listed}"  # noqa: S608
+            cursor.execute(sql, params)
 
 
 def response_compute_many(
@@ -387,7 +325,7 @@ def response_compute_many(
 
     Every patient's course is evaluated again; a fixed number of queries per chunk; `progress(done)` is
     called after each chunk. With `courses` (a dict), each computed patient's inputs to the endpoints
-    are put in it (`_course_inputs`), so the trial's endpoints need not read the stored courses again.
+    are put in it (`stored.course_inputs`), so the trial's endpoints need not read the stored courses again.
     """
     ids = sorted(set(patient_ids))
     stats = {"patients": 0, "changed": 0, "skipped": 0}
@@ -408,10 +346,7 @@ def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, en
     latest = dict(
         MyelomaAssessment.history.filter(patient_id__in=part).order_by().values("patient_id").annotate(at=Max("history_date")).values_list("patient_id", "at")
     )
-    stored = {
-        pid: (pk, digest)
-        for pid, pk, digest in ResponseResult.objects.select_for_update().filter(patient_id__in=part).values_list("patient_id", "pk", "digest")
-    }
+    digests = dict(ResponseResult.objects.select_for_update().filter(patient_id__in=part).values_list("patient_id", "digest"))
     now = timezone.now()
     new, changed = [], []
     for pid in part:
@@ -425,34 +360,15 @@ def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, en
             stats["skipped"] += 1
             continue
         if courses is not None:
-            courses[pid] = _course_inputs(response)
-        digest = _digest(response)
-        row = stored.get(pid)
-        if row is not None and row[1] == digest:
+            courses[pid] = stored.course_inputs(response)
+        row, digest = stored.row(response)
+        old = digests.get(pid)
+        if old == digest:
             continue
-        data = _json(response)
-        data["inputs_at"] = latest.get(pid)
-        data["computed_at"] = now
-        data["digest"] = digest
-        if row is None:
-            new.append(ResponseResult(patient_id=pid, **data))
-        else:
-            changed.append(ResponseResult(pk=row[0], patient_id=pid, **data))
+        (new if old is None else changed).append([pid, *row, latest.get(pid), now, digest])
         stats["changed"] += 1
-    ResponseResult.objects.bulk_create(new, batch_size=500)
-    if changed:
-        ResponseResult.objects.bulk_update(changed, RESULT_FIELDS, batch_size=500)
-
-
-def _course_inputs(response: imwg.Response) -> endpoints.CourseResponse:
-    """What the endpoints read of a course just computed (`courses_for` reads the same from a stored one)."""
-    return endpoints.CourseResponse(
-        tuple((r.on, _VALUE[r.category]) for r in response.results if not r.after_next_therapy),
-        tuple((_VALUE[c], on) for c, on in response.confirmed),
-        _VALUE[response.best],
-        response.progression_on,
-        response.first_response_on,
-    )
+    _write_results(new, update=False)
+    _write_results(changed, update=True)
 
 
 def courses_for(trial: Trial, computed: dict[int, endpoints.CourseResponse] | None = None) -> list[endpoints.Course]:
@@ -472,11 +388,12 @@ def courses_for(trial: Trial, computed: dict[int, endpoints.CourseResponse] | No
     results = dict(computed)
     unread = [pid for pid in ids if pid not in computed]
     stored_results = ResponseResult.objects.filter(patient_id__in=unread) if computed else ResponseResult.objects.filter(patient__trial=trial)
-    for pid, stored, confirmed, best, progression_on, first_response_on in stored_results.values_list(
+    for pid, by_column, confirmed, best, progression_on, first_response_on in stored_results.values_list(
         "patient_id", "results", "confirmed", "best", "progression_on", "first_response_on"
     ):
+        assessed = zip(by_column["on"], by_column["category"], by_column["after_next_therapy"], strict=True)
         results[pid] = endpoints.CourseResponse(
-            tuple((fromiso(x["on"]), x["category"]) for x in stored if not x["after_next_therapy"]),
+            tuple((fromiso(on), cat) for on, cat, after in assessed if not after),
             tuple((cat, fromiso(on)) for cat, on in confirmed),
             best,
             progression_on,
@@ -557,7 +474,7 @@ def trial_recompute_chunk(job_id: int, patient_ids: list[int]) -> dict:
         _fail(job_id, exc)
         raise
     RecomputeJob.objects.filter(pk=job_id).update(done=F("done") + len(patient_ids))
-    return {"stats": stats, "courses": {str(pid): _course_to_json(c) for pid, c in computed.items()}}
+    return {"stats": stats, "courses": {str(pid): stored.course_text(c) for pid, c in computed.items()}}
 
 
 def trial_recompute_finish(job_id: int, chunks: list[dict]) -> RecomputeJob:
@@ -568,7 +485,7 @@ def trial_recompute_finish(job_id: int, chunks: list[dict]) -> RecomputeJob:
     for part in chunks:
         for key, n in part["stats"].items():
             stats[key] += n
-        computed.update((int(pid), _course_from_json(c)) for pid, c in part["courses"].items())
+        computed.update((int(pid), stored.course_from_text(c)) for pid, c in part["courses"].items())
     try:
         with _gc_paused():
             endpoints_compute(trial=job.trial, computed=computed)
@@ -589,31 +506,3 @@ def trial_recompute(*, job: RecomputeJob) -> RecomputeJob:
     """The three steps in this process, one chunk after the other (what the chord does across workers)."""
     chunks = trial_recompute_begin(job)
     return trial_recompute_finish(job.pk, [trial_recompute_chunk(job.pk, part) for part in chunks])
-
-
-def _course_to_json(course: endpoints.CourseResponse) -> str:
-    """A course's inputs to the endpoints as one string ("on cat,on cat|cat on,...|best|progression|first
-    response"): a Celery result carries 5,000 of them, and JSON decodes one string per patient far faster
-    than nested lists."""
-    assessments, confirmed, best, progression_on, first_response_on = course
-    return "|".join(
-        (
-            ",".join(f"{on} {cat}" for on, cat in assessments),
-            ",".join(f"{cat} {on}" for cat, on in confirmed),
-            best,
-            str(progression_on or ""),
-            str(first_response_on or ""),
-        )
-    )
-
-
-def _course_from_json(text: str) -> endpoints.CourseResponse:
-    fromiso = date.fromisoformat
-    assessments, confirmed, best, progression_on, first_response_on = text.split("|")
-    return endpoints.CourseResponse(
-        tuple((fromiso(item[:10]), item[11:]) for item in assessments.split(",")) if assessments else (),  # "YYYY-MM-DD cat"
-        tuple((item[:-11], fromiso(item[-10:])) for item in confirmed.split(",")) if confirmed else (),  # "cat YYYY-MM-DD"
-        best,
-        fromiso(progression_on) if progression_on else None,
-        fromiso(first_response_on) if first_response_on else None,
-    )

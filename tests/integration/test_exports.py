@@ -280,7 +280,7 @@ def test_cdisc_datasets_match_the_database(world, dana):
 
     rs = read(CDISC["RS"], dana, trial)
     results = ResponseResult.objects.filter(patient__trial=trial)
-    assert len(rs) == sum(len(r.results) + 1 for r in results)
+    assert len(rs) == sum(len(r.rows()) + 1 for r in results)
     best = next(r for r in rs if r["USUBJID"] == world.p1.study_id and r["RSTESTCD"] == "BESTRSP")
     assert (best["RSORRES"], best["RSDTC"]) == ("PR", results.get(patient=world.p1).best_on.isoformat())
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from response import services
+from response import services, stored
 from response.models import EndpointSnapshot, MyelomaAssessment, RecomputeJob, ResponseResult
 from response.services import (
     assessment_mark_spurious,
@@ -89,7 +89,7 @@ def test_the_stored_course_has_the_confirmed_pr_and_recomputing_is_idempotent(re
     assert response_compute_many([responder.pk]) == {"patients": 1, "changed": 1, "skipped": 0}
     result = ResponseResult.objects.get(patient=responder)
     assert (result.best, result.best_on, result.driver, result.best_change_pct) == ("PR", d(28), "spep", D("-53.33"))
-    assert [r["category"] for r in result.results] == ["PR", "PR"]
+    assert [r["category"] for r in result.rows()] == ["PR", "PR"]
     assert result.inputs_at is not None
     assert response_compute_many([responder.pk])["changed"] == 0
 
@@ -98,10 +98,10 @@ def test_a_spurious_value_is_not_a_nadir(responder, alice):
     low = record(responder, alice, 84, spep="0.2", upep="0")
     record(responder, alice, 112, spep="1.0", upep="0")
     response_compute_many([responder.pk])
-    assert ResponseResult.objects.get(patient=responder).results[-1]["category"] == "PD"  # +0.8 from the nadir 0.2
+    assert ResponseResult.objects.get(patient=responder).rows()[-1]["category"] == "PD"  # +0.8 from the nadir 0.2
     assessment_mark_spurious(assessment=low, by=alice, parameter="spep", reason="haemolysed sample")
     response_compute_many([responder.pk])
-    assert ResponseResult.objects.get(patient=responder).results[-1]["category"] != "PD"
+    assert ResponseResult.objects.get(patient=responder).rows()[-1]["category"] != "PD"
 
 
 def test_follow_up_needs_a_cause_and_a_reason_to_correct(on_c1, alice):
@@ -161,7 +161,7 @@ def test_a_whole_trial_recompute_gives_the_endpoints_the_courses_it_computed(res
     part = services.trial_recompute_chunk(job.pk, chunks[0])
     assert part["stats"] == {"patients": 1, "changed": 1, "skipped": 0}
     assert json.loads(json.dumps(part)) == part
-    computed = {int(pid): services._course_from_json(c) for pid, c in part["courses"].items()}
+    computed = {int(pid): stored.course_from_text(c) for pid, c in part["courses"].items()}
     assert services.courses_for(trial, computed) == services.courses_for(trial, {})  # as read back from the stored course
     job = services.trial_recompute_finish(job.pk, [part])
     assert (job.status, job.done, job.message) == ("done", 1, "1 patients, 1 changed")

@@ -1,16 +1,20 @@
-"""The stored form of an IMWG course (response.services._json) and its digest (_digest) are written apart for
-speed: every field stored must be a field written back, and a change to anything stored must change the digest
-(an unchanged digest means the row is not rewritten)."""
+"""The stored form of an IMWG course (response.stored.row): every field of a course reaches the stored row,
+the digest changes with the row (an unchanged digest means the row is not rewritten), and the per-assessment
+results, stored by column, come back by assessment (response.stored.result_rows), as the migration converts them."""
 
 import dataclasses
+import importlib
+import json
 from datetime import date, timedelta
 from decimal import Decimal as D
 
-from response import services
+from response import services, stored
 from response.imwg import Assessment, Category, evaluate
+from response.stored import RESULT_COLUMNS, result_rows
 
 C1 = date(2026, 1, 1)
-CHECKED = 23  # 25 changes, less the two fields _json does not store (the baseline plasmacytoma, the nadirs)
+CHECKED = 23  # 25 changes, less the two fields the row does not store (the baseline plasmacytoma, the nadirs)
+migration = importlib.import_module("response.migrations.0002_results_by_column")
 
 
 def course():
@@ -18,14 +22,17 @@ def course():
     return evaluate([Assessment(on=C1 + timedelta(days=d), id=d, spep=D(v), upep=D(0)) for d, v in days], cycle1_day1=C1)
 
 
-def test_the_stored_fields_are_the_fields_written_back():
-    stored = set(services._json(course()))
-    assert stored | {"inputs_at", "computed_at", "digest"} == set(services.RESULT_FIELDS)
+def test_the_row_holds_every_field_but_the_times_and_the_digest():
+    row, digest = stored.row(course())
+    assert len(row) == len(stored.STORED_FIELDS) == len(services.RESULT_FIELDS) - 3
+    assert services.RESULT_FIELDS[len(row) :] == ("inputs_at", "computed_at", "digest")
+    assert row[stored.STORED_FIELDS.index("rule_version")] == course().rule_version
+    assert len(digest) == 64
 
 
-def test_every_part_of_a_stored_course_changes_the_digest():
+def test_every_part_of_a_stored_course_changes_the_row_and_the_digest():
     r = course()
-    digest = services._digest(r)
+    row, digest = stored.row(r)
     b, first = r.baseline, r.results[0]
     changed_baselines = [
         dataclasses.replace(b, **{f.name: v}) for f, v in zip(dataclasses.fields(b), ({}, D(9), "kappa", True, ("upep",), "upep", "x"), strict=True)
@@ -38,11 +45,41 @@ def test_every_part_of_a_stored_course_changes_the_digest():
     top = {"best": Category.MR, "best_on": C1, "best_reason": "x", "progression_on": C1, "first_response_on": C1}
     top |= {"best_change_pct": D(-1), "flags": ("x",), "rule_version": "x", "confirmed": ((Category.MR, C1),)}
     variants += [dataclasses.replace(r, **{k: v}) for k, v in top.items()]
-    stored = services._json(r)
     checked = 0
     for v in variants:
-        if services._json(v) != stored:  # what the row would hold changed
-            assert services._digest(v) != digest, v
+        v_row, v_digest = stored.row(v)
+        if v_row != row:
+            assert v_digest != digest, v
             checked += 1
     assert checked == CHECKED
-    assert services._digest(course()) == digest
+    assert stored.row(course()) == (row, digest)
+
+
+def test_the_results_stored_by_column_come_back_by_assessment():
+    r = course()
+    by_column = json.loads(stored.row(r)[0][stored.STORED_FIELDS.index("results")])
+    assert set(by_column) == set(RESULT_COLUMNS)
+    assert set(by_column["change_pct"]) == {"spep"}  # urine 0 at baseline has no % change; no FLC
+    rows = result_rows(by_column)
+    assert [row["on"] for row in rows] == ["2026-01-29", "2026-02-26", "2026-03-26", "2026-04-23"]
+    assert rows[0] == {
+        "on": "2026-01-29",
+        "id": 28,
+        "category": "PR",
+        "reason": r.results[0].reason,
+        "change_pct": {"spep": "-53.33"},
+        "confirmed": None,
+        "confirmed_from": None,
+        "after_next_therapy": False,
+    }
+    assert (rows[1]["category"], rows[1]["confirmed"], rows[1]["confirmed_from"]) == ("PR", "PR", "2026-01-29")
+    assert [row["category"] for row in rows[2:]] == ["VGPR", "VGPR"]
+    assert result_rows({}) == []
+
+
+def test_the_migration_converts_both_ways():
+    by_column = json.loads(stored.row(course())[0][stored.STORED_FIELDS.index("results")])
+    rows = result_rows(by_column)
+    assert migration.by_column(rows) == by_column
+    assert migration.by_row(by_column) == rows
+    assert migration.COLUMNS == RESULT_COLUMNS
