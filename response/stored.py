@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from .endpoints import CourseResponse
-from .imwg import CHANGES, Category, Response
+from .imwg import CHANGES, Category, Response, Result
 
 STORED_FORM = 3  # part of every digest: change it whenever `row` stores something else for the same course
 STORED_FIELDS = (
@@ -42,31 +43,43 @@ JSON_FIELDS = ("baseline", "results", "confirmed", "flags")
 RESULT_COLUMNS = ("on", "id", "category", "reason", "change_pct", "confirmed", "confirmed_from", "after_next_therapy")
 _VALUE = {c: c.value for c in Category}
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+_string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # a JSON string, as _dumps writes it
 
 
 def _pct(value: Decimal) -> str:
     return str(round(value, 2))
 
 
+def _quoted(items: list[str]) -> str:
+    """JSON strings that need no escaping (dates, categories, percentages), as a JSON list's items."""
+    return '"' + '","'.join(items) + '"' if items else ""
+
+
+def _results_json(results: tuple[Result, ...]) -> str:
+    """The per-assessment results by column (RESULT_COLUMNS) as JSON text, exactly as `_dumps` would write the
+    dict of lists (test_stored_course checks it). Written directly, since 100,000 results are written per
+    recompute and all but the reasons are dates, categories, numbers and booleans that need no escaping."""
+    value = _VALUE
+    changes = []
+    for name in CHANGES:
+        if any(name in r.change_pct for r in results):
+            items = ['"' + _pct(r.change_pct[name]) + '"' if name in r.change_pct else "null" for r in results]
+            changes.append(f'"{name}":[{",".join(items)}]')
+    ids = [str(r.id) if isinstance(r.id, int) else _string(r.id) for r in results]
+    confirmed = ['"' + value[r.confirmed] + '"' if r.confirmed is not None else "null" for r in results]
+    confirmed_from = ['"' + r.confirmed_from.isoformat() + '"' if r.confirmed_from is not None else "null" for r in results]
+    return (
+        f'{{"on":[{_quoted([r.on.isoformat() for r in results])}],"id":[{",".join(ids)}],'
+        f'"category":[{_quoted([value[r.category] for r in results])}],"reason":[{",".join([_string(r.reason) for r in results])}],'
+        f'"change_pct":{{{",".join(changes)}}},"confirmed":[{",".join(confirmed)}],"confirmed_from":[{",".join(confirmed_from)}],'
+        f'"after_next_therapy":[{",".join(["true" if r.after_next_therapy else "false" for r in results])}]}}'
+    )
+
+
 def row(response: Response) -> tuple[list[Any], str]:
     """A course as stored (the values of STORED_FIELDS; the JSON fields as JSON text) and their sha256."""
     b = response.baseline
-    results = response.results
     value = _VALUE
-    changes: dict[str, list[str | None]] = {}
-    for name in CHANGES:
-        if any(name in r.change_pct for r in results):
-            changes[name] = [_pct(r.change_pct[name]) if name in r.change_pct else None for r in results]
-    by_column = {
-        "on": [r.on.isoformat() for r in results],
-        "id": [r.id for r in results],
-        "category": [value[r.category] for r in results],
-        "reason": [r.reason for r in results],
-        "change_pct": changes,
-        "confirmed": [value[r.confirmed] if r.confirmed is not None else None for r in results],
-        "confirmed_from": [r.confirmed_from.isoformat() if r.confirmed_from is not None else None for r in results],
-        "after_next_therapy": [r.after_next_therapy for r in results],
-    }
     baseline = {
         "values": {k: (str(v) if v is not None else None) for k, v in b.values.items()},
         "ratio": str(round(b.ratio, 4)) if b.ratio is not None else None,
@@ -78,7 +91,7 @@ def row(response: Response) -> tuple[list[Any], str]:
     stored: list[Any] = [
         b.driver or "",
         _dumps(baseline),
-        _dumps(by_column),
+        _results_json(response.results),
         value[response.best],
         response.best_on,
         response.best_reason,

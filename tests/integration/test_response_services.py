@@ -216,3 +216,30 @@ def test_the_garbage_collector_is_paused_only_during_the_batch(responder, monkey
     with pytest.raises(RuntimeError):
         services.response_compute_many([responder.pk])
     assert gc.isenabled()
+
+
+def test_the_bulk_write_stores_every_value_as_given_and_updates_by_patient(responder, db):
+    """services._write_results (COPY on PostgreSQL, executemany elsewhere): text with the characters COPY escapes,
+    JSON, dates, decimals and times come back as they went in, on insert and on update, row by row."""
+    import dataclasses
+
+    from response import imwg
+
+    course = imwg.evaluate(services._inputs([responder.pk])[responder.pk], cycle1_day1=d(0))
+    awkward = 'back\\slash, tab\there, line\nbreak, return\r, "quotes", \\N, µ'
+    now = timezone.now()
+
+    def write(text: str, *, update: bool) -> None:
+        changed = dataclasses.replace(course, best_reason=text, results=tuple(r._replace(reason=text) for r in course.results))
+        row, digest = stored.row(changed)
+        services._write_results([[responder.pk, *row, now - timedelta(days=1), now, digest]], update=update)
+        result = ResponseResult.objects.get(patient=responder)
+        assert result.best_reason == text
+        assert [r["reason"] for r in result.rows()] == [text] * len(course.results)
+        values = [getattr(result, name) for name in stored.STORED_FIELDS]
+        assert [json.dumps(v, separators=(",", ":")) if name in stored.JSON_FIELDS else v for name, v in zip(stored.STORED_FIELDS, values, strict=True)] == row
+        assert (result.inputs_at, result.computed_at, result.digest) == (now - timedelta(days=1), now, digest)
+
+    write(awkward, update=False)
+    write(awkward[::-1], update=True)
+    assert ResponseResult.objects.count() == 1

@@ -8,13 +8,16 @@ import json
 from datetime import date, timedelta
 from decimal import Decimal as D
 
+from hypothesis import HealthCheck, given, settings
+
 from response import services, stored
-from response.imwg import Assessment, Category, evaluate
+from response.imwg import CHANGES, Assessment, Category, ImwgError, evaluate
 from response.stored import RESULT_COLUMNS, result_rows
 
 C1 = date(2026, 1, 1)
 CHECKED = 23  # 25 changes, less the two fields the row does not store (the baseline plasmacytoma, the nadirs)
 migration = importlib.import_module("response.migrations.0002_results_by_column")
+random_course = importlib.import_module("tests.unit.test_native").course
 
 
 def course():
@@ -83,3 +86,44 @@ def test_the_migration_converts_both_ways():
     assert migration.by_column(rows) == by_column
     assert migration.by_row(by_column) == rows
     assert migration.COLUMNS == RESULT_COLUMNS
+
+
+def by_column(results) -> dict:
+    """The per-assessment results by column as a dict (what `row` stores as JSON text)."""
+    changes = {k: [str(round(r.change_pct[k], 2)) if k in r.change_pct else None for r in results] for k in CHANGES if any(k in r.change_pct for r in results)}
+    return {
+        "on": [r.on.isoformat() for r in results],
+        "id": [r.id for r in results],
+        "category": [r.category.value for r in results],
+        "reason": [r.reason for r in results],
+        "change_pct": changes,
+        "confirmed": [r.confirmed.value if r.confirmed else None for r in results],
+        "confirmed_from": [r.confirmed_from.isoformat() if r.confirmed_from else None for r in results],
+        "after_next_therapy": [r.after_next_therapy for r in results],
+    }
+
+
+def stored_results(response) -> str:
+    return stored.row(response)[0][stored.STORED_FIELDS.index("results")]
+
+
+def test_the_results_json_is_what_the_json_encoder_writes_for_any_text():
+    r = course()
+    odd = 'a "quoted" back\\slash, tab\t, line\nbreak, µ ≥ 5, \x00'
+    results = tuple(x._replace(id=f"{odd}{i}", reason=odd) for i, x in enumerate(r.results))
+    for variant in (r, dataclasses.replace(r, results=results), dataclasses.replace(r, results=())):
+        text = stored_results(variant)
+        assert text == json.dumps(by_column(variant.results), separators=(",", ":"))
+        assert json.loads(text) == by_column(variant.results)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_course)
+def test_the_results_json_is_what_the_json_encoder_writes_for_random_courses(example):
+    days, next_therapy = example
+    items = [Assessment(C1 + timedelta(days=d), d, **values) for d, values in sorted(days, key=lambda t: t[0])]
+    try:
+        r = evaluate(items, cycle1_day1=C1, next_therapy_on=None if next_therapy is None else C1 + timedelta(days=next_therapy))
+    except ImwgError:  # refused inputs have no stored course
+        return
+    assert stored_results(r) == json.dumps(by_column(r.results), separators=(",", ":"))
