@@ -21,7 +21,7 @@ $(STAMP): requirements.txt
 NATIVE_STAMP := response/native.sha256
 native: $(NATIVE_STAMP)
 
-$(NATIVE_STAMP): $(STAMP) response/__init__.py response/imwg.py response/stored.py scripts/build-native
+$(NATIVE_STAMP): $(STAMP) response/__init__.py response/imwg.py response/stored.py response/endpoints.py scripts/build-native
 	scripts/build-native $(BIN)/python
 
 ## make run: install, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)

@@ -1,6 +1,6 @@
 """Response and endpoints: IMWG responses and survival endpoints.
 
-response/imwg.py and response/stored.py are pure Python, compiled with mypyc by `make native`
+response/imwg.py, response/stored.py and response/endpoints.py are pure Python, compiled with mypyc by `make native`
 (scripts/build-native) into C extensions beside them, which Python imports in their place. A compiled
 module older than its source would run rules other than the ones read here: importing the package refuses it.
 """
@@ -9,7 +9,7 @@ import hashlib
 import sysconfig
 from pathlib import Path
 
-NATIVE = ("imwg", "stored")
+NATIVE = ("imwg", "stored", "endpoints")
 
 
 def native_state() -> str:

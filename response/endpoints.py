@@ -1,4 +1,5 @@
-"""Trial endpoints as protocol section 5 defines them. Pure Python (Kaplan-Meier from response/survival.py).
+"""Trial endpoints as protocol section 5 defines them. Pure Python (Kaplan-Meier from response/survival.py),
+compiled by mypyc with response/imwg.py and response/stored.py (`make native`).
 
 Each endpoint carries its definition beside its number. Times are in months
 (days / 30.4375) from the origin each definition names.
@@ -101,7 +102,7 @@ def _before_next(c: Course, day: date | None) -> bool:
 def pfs(c: Course) -> tuple[float, bool] | None:
     if c.start is None:
         return None
-    events = [d for d in (c.progression_on, c.death_on) if _before_next(c, d)]
+    events = [d for d in (c.progression_on, c.death_on) if d is not None and _before_next(c, d)]
     if events:
         return months(c.start, min(events)), True
     return months(c.start, _adequate_before(c, c.next_therapy_on) or c.start), False
@@ -110,8 +111,9 @@ def pfs(c: Course) -> tuple[float, bool] | None:
 def ttp(c: Course) -> tuple[float, bool] | None:
     if c.first_response_on is None:
         return None
-    if _before_next(c, c.progression_on):
-        return months(c.first_response_on, c.progression_on), True
+    progression_on = c.progression_on
+    if progression_on is not None and _before_next(c, progression_on):
+        return months(c.first_response_on, progression_on), True
     censor = _adequate_before(c, c.next_therapy_on) or c.first_response_on
     return months(c.first_response_on, max(censor, c.first_response_on)), False
 
@@ -146,30 +148,48 @@ def _km(points: list[tuple[float, bool]]) -> dict:
     }
 
 
-def _group(courses: Sequence[Course]) -> dict:
-    evaluable = [c for c in courses if c.evaluable]
-    initial = [c for c in evaluable if c.end_of_cycle2 is not None and any(cat in RESPONSE and on <= c.end_of_cycle2 for cat, on in c.confirmed)]
-    best = Counter(c.best for c in evaluable)
+class _Patient(NamedTuple):
+    """What the groups count of one course, worked out once for the trial and again for its dose level."""
+
+    evaluable: bool
+    initial: bool  # a confirmed PR or better dated by the end of cycle 2
+    best: str
+    pfs: tuple[float, bool] | None
+    ttp: tuple[float, bool] | None
+    ttnt: tuple[float, bool] | None
+
+
+def _patient(c: Course) -> _Patient:
+    evaluable = c.evaluable
+    end = c.end_of_cycle2
+    initial = evaluable and end is not None and any(cat in RESPONSE and on <= end for cat, on in c.confirmed)
+    return _Patient(evaluable, initial, c.best, pfs(c), ttp(c), ttnt(c))
+
+
+def _group(patients: Sequence[_Patient]) -> dict:
+    evaluable = [p for p in patients if p.evaluable]
+    best = Counter(p.best for p in evaluable)
     return {
-        "patients": len(courses),
+        "patients": len(patients),
         "evaluable": len(evaluable),
-        "initial_response_rate": _rate(len(initial), len(evaluable)),
+        "initial_response_rate": _rate(sum(p.initial for p in evaluable), len(evaluable)),
         "disease_control_rate": _rate(sum(best[k] for k in CONTROL), len(evaluable)),
         "orr": _rate(sum(best[k] for k in RESPONSE), len(evaluable)),
         "best_response": {k: best.get(k, 0) for k in CATEGORIES},
-        "pfs": _km([p for p in map(pfs, courses) if p is not None]),
-        "ttp": _km([p for p in map(ttp, courses) if p is not None]),
-        "ttnt": _km([p for p in map(ttnt, courses) if p is not None]),
+        "pfs": _km([p.pfs for p in patients if p.pfs is not None]),
+        "ttp": _km([p.ttp for p in patients if p.ttp is not None]),
+        "ttnt": _km([p.ttnt for p in patients if p.ttnt is not None]),
     }
 
 
 def compute(courses: Sequence[Course], *, levels: Sequence[str]) -> dict:
     """Every endpoint, overall and per dose level, with the definitions (JSON-ready)."""
-    by_level = {level: _group([c for c in courses if c.level == level]) for level in levels}
+    patients = [_patient(c) for c in courses]
+    by_level = {level: _group([p for c, p in zip(courses, patients, strict=True) if c.level == level]) for level in levels}
     return {
         "rule_version": RULE_VERSION,
         "definitions": DEFINITIONS,
-        "overall": _group(courses),
+        "overall": _group(patients),
         "by_level": {k: v for k, v in by_level.items() if v["patients"]},
         "at_risk_months": AT_RISK_MONTHS,
     }

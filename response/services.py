@@ -291,8 +291,11 @@ def _copy_field(value) -> str:
     """A value in COPY's text format (the JSON fields are JSON text already; dates, numbers, times print as PostgreSQL reads them)."""
     if value is None:
         return "\\N"
-    text = value if isinstance(value, str) else str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if not isinstance(value, str):
+        return str(value)
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
 
 
 def _write_results(rows: list[list], *, update: bool) -> None:

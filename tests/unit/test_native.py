@@ -1,12 +1,12 @@
 """The compiled response rules (make native: mypyc) are the ones that run, and they give exactly what their
 Python source gives: the source is loaded beside them under another name and both run on random courses."""
 
-import importlib.util
+import importlib
+import shutil
 import sys
 import types
 from datetime import date, timedelta
 from decimal import Decimal
-from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
 import pytest
@@ -14,27 +14,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import response
-from response import imwg, stored
+from response import endpoints, imwg, stored
 
 HERE = Path(response.__file__).parent
 C1 = date(2026, 3, 2)
 
 
 @pytest.fixture(scope="module")
-def source():
-    """response/imwg.py and response/stored.py run by the interpreter, as the package response_source."""
+def source(tmp_path_factory):
+    """The response package's Python files run by the interpreter, as the package response_source: a copy of
+    its .py files alone, so that no module of it (the NATIVE ones and what they import) is a compiled one."""
     name = "response_source"
+    folder = tmp_path_factory.mktemp("response_source")
+    for path in HERE.glob("*.py"):
+        shutil.copy(path, folder / path.name)
     package = types.ModuleType(name)
-    package.__path__ = [str(HERE)]  # endpoints and survival (never compiled) load from their source too
+    package.__path__ = [str(folder)]
     sys.modules[name] = package
-    modules = {}
     try:
-        for module in response.NATIVE:
-            full = f"{name}.{module}"
-            spec = importlib.util.spec_from_loader(full, SourceFileLoader(full, str(HERE / f"{module}.py")))
-            modules[module] = importlib.util.module_from_spec(spec)
-            sys.modules[full] = modules[module]
-            spec.loader.exec_module(modules[module])
+        modules = {module: importlib.import_module(f"{name}.{module}") for module in response.NATIVE}
+        assert all(m.__file__.endswith(".py") for m in modules.values())
         yield types.SimpleNamespace(**modules)
     finally:
         for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
@@ -43,8 +42,9 @@ def source():
 
 def test_the_rules_run_compiled():
     assert response.native_state() == "compiled", "run `make native`"
-    for module in (imwg, stored):
+    for module in (imwg, stored, endpoints):
         assert Path(module.__file__).name.endswith(".so"), module.__file__
+    assert set(response.NATIVE) == {"imwg", "stored", "endpoints"}
 
 
 def test_a_compiled_module_older_than_its_source_is_refused(tmp_path, monkeypatch):
@@ -101,3 +101,33 @@ def test_the_compiled_rules_give_what_their_source_gives(source, example):
     assert source.imwg.__file__.endswith("imwg.py")
     assert source.stored.__file__.endswith("stored.py")
     assert outcome(imwg, stored, days, next_therapy) == outcome(source.imwg, source.stored, days, next_therapy)
+
+
+day = st.integers(0, 900).map(lambda n: C1 + timedelta(days=n))
+category = st.sampled_from(["sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "NE"])
+patient = st.fixed_dictionaries(
+    {
+        "level": st.sampled_from(["-1", "1", "2", "3"]),
+        "start": st.one_of(st.none(), st.just(C1)),
+        "assessments": st.lists(st.tuples(day, category), max_size=6).map(lambda a: tuple(sorted(a))),
+        "confirmed": st.lists(st.tuples(category, day), max_size=3).map(tuple),
+        "best": category,
+        "progression_on": st.one_of(st.none(), day),
+        "first_response_on": st.one_of(st.none(), day),
+        "death_on": st.one_of(st.none(), day),
+        "next_therapy_on": st.one_of(st.none(), day),
+        "last_contact_on": st.one_of(st.none(), day),
+    }
+)
+
+
+def endpoints_of(module, cohort):
+    courses = [module.Course(patient=f"P{i}", end_of_cycle2=module.end_of_cycle2(values["start"], None), **values) for i, values in enumerate(cohort)]
+    return module.compute(courses, levels=["-1", "1", "2", "3"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(patient, max_size=25))
+def test_the_compiled_endpoints_give_what_their_source_gives(source, cohort):
+    assert source.endpoints.__file__.endswith("endpoints.py")
+    assert endpoints_of(endpoints, cohort) == endpoints_of(source.endpoints, cohort)
