@@ -17,12 +17,10 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-## make native: compile the pure response rules with mypyc (scripts/build-native), again whenever they change
-NATIVE_STAMP := response/native.sha256
-native: $(NATIVE_STAMP)
-
-$(NATIVE_STAMP): $(STAMP) response/__init__.py response/imwg.py response/stored.py response/endpoints.py scripts/build-native
-	scripts/build-native $(BIN)/python
+## make native: compile the pure response modules (response.NATIVE) with mypyc, again whenever one changes
+## (scripts/build-native asks the package, which checks its compiled modules against their source on import)
+native: venv
+	scripts/build-native --if-changed $(BIN)/python
 
 ## make run: install, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)
 run: venv native
@@ -52,4 +50,4 @@ bench: venv native
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache response/*.so $(NATIVE_STAMP)
+	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache response/*.so response/native.sha256

@@ -24,7 +24,7 @@ class StoredJSONField(models.JSONField):
         return "json" if connection.vendor == "postgresql" else super().db_type(connection)
 
     def from_db_value(self, value, expression, connection):
-        if value is not None and not isinstance(value, str):  # psycopg2 decodes `json` itself
+        if connection.vendor == "postgresql":  # psycopg2 decodes `json` itself (Django stops it only for `jsonb`)
             return value
         return super().from_db_value(value, expression, connection)
 

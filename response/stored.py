@@ -50,30 +50,32 @@ def _pct(value: Decimal) -> str:
     return str(round(value, 2))
 
 
-def _quoted(items: list[str]) -> str:
-    """JSON strings that need no escaping (dates, categories, percentages), as a JSON list's items."""
-    return '"' + '","'.join(items) + '"' if items else ""
+def _listed(items: list[str]) -> str:
+    """A JSON list of items already in JSON."""
+    return "[" + ",".join(items) + "]"
 
 
 def _results_json(results: tuple[Result, ...]) -> str:
-    """The per-assessment results by column (RESULT_COLUMNS) as JSON text, exactly as `_dumps` would write the
-    dict of lists (test_stored_course checks it). Written directly, since 100,000 results are written per
-    recompute and all but the reasons are dates, categories, numbers and booleans that need no escaping."""
+    """The per-assessment results by column (RESULT_COLUMNS, in that order) as JSON text, exactly as `_dumps` would
+    write the dict of lists (test_stored_course checks it). Written directly, since 100,000 results are written per
+    recompute and all but the reasons and string ids are dates, categories, numbers and booleans that need no escaping."""
     value = _VALUE
-    changes = []
-    for name in CHANGES:
-        if any(name in r.change_pct for r in results):
-            items = ['"' + _pct(r.change_pct[name]) + '"' if name in r.change_pct else "null" for r in results]
-            changes.append(f'"{name}":[{",".join(items)}]')
-    ids = [str(r.id) if isinstance(r.id, int) else _string(r.id) for r in results]
-    confirmed = ['"' + value[r.confirmed] + '"' if r.confirmed is not None else "null" for r in results]
-    confirmed_from = ['"' + r.confirmed_from.isoformat() + '"' if r.confirmed_from is not None else "null" for r in results]
-    return (
-        f'{{"on":[{_quoted([r.on.isoformat() for r in results])}],"id":[{",".join(ids)}],'
-        f'"category":[{_quoted([value[r.category] for r in results])}],"reason":[{",".join([_string(r.reason) for r in results])}],'
-        f'"change_pct":{{{",".join(changes)}}},"confirmed":[{",".join(confirmed)}],"confirmed_from":[{",".join(confirmed_from)}],'
-        f'"after_next_therapy":[{",".join(["true" if r.after_next_therapy else "false" for r in results])}]}}'
-    )
+    changes = [
+        f'"{name}":' + _listed(['"' + _pct(r.change_pct[name]) + '"' if name in r.change_pct else "null" for r in results])
+        for name in CHANGES
+        if any(name in r.change_pct for r in results)
+    ]
+    columns = {
+        "on": _listed(['"' + r.on.isoformat() + '"' for r in results]),
+        "id": _listed([str(r.id) if isinstance(r.id, int) else _string(r.id) for r in results]),
+        "category": _listed(['"' + value[r.category] + '"' for r in results]),
+        "reason": _listed([_string(r.reason) for r in results]),
+        "change_pct": "{" + ",".join(changes) + "}",
+        "confirmed": _listed(['"' + value[r.confirmed] + '"' if r.confirmed is not None else "null" for r in results]),
+        "confirmed_from": _listed(['"' + r.confirmed_from.isoformat() + '"' if r.confirmed_from is not None else "null" for r in results]),
+        "after_next_therapy": _listed(["true" if r.after_next_therapy else "false" for r in results]),
+    }
+    return "{" + ",".join([f'"{name}":{columns[name]}' for name in RESULT_COLUMNS]) + "}"
 
 
 def row(response: Response) -> tuple[list[Any], str]:
