@@ -4,50 +4,67 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint venv native browser clean
+# One stamp per set installed, named by the checksum of its files: the runtime (requirements.txt) and the
+# runtime plus the tools (requirements.txt and requirements-dev.txt). Installing the tools installs the runtime too.
+RUNTIME_STAMP := $(VENV)/.installed-runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-venv: $(STAMP)
+.PHONY: run test bench lint venv venv-dev native browser clean
 
-$(STAMP): requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (found %s)" % sys.version.split()[0])'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+venv: $(RUNTIME_STAMP)
+venv-dev: $(DEV_STAMP)
+
+define make_venv
+@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (found %s)" % sys.version.split()[0])'
+test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python -m pip install --quiet --upgrade pip
+endef
+
+$(RUNTIME_STAMP): requirements.txt
+	$(make_venv)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	rm -f $(VENV)/.installed-runtime-* && touch $(RUNTIME_STAMP)
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt
+	$(make_venv)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $(DEV_STAMP) $(RUNTIME_STAMP)
 
 ## make native: compile the pure response modules (response.NATIVE) with mypyc, again whenever one changes
 ## (scripts/build-native asks the package, which checks its compiled modules against their source on import)
-native: venv
+native: venv-dev
 	scripts/build-native --if-changed $(BIN)/python
 
-## make run: install, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)
-run: venv native
+## make run: install the runtime, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)
+## (the response rules run as their Python source: compiling them needs mypyc, one of the tools)
+run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo --demo
 	@echo "Trialsite on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-## make test: lint, migration check, architecture check, the whole suite (incl. browser journeys)
-test: venv browser native
+## make test: lint, migration check, architecture check, types, the whole suite (incl. browser journeys)
+## (mypy checks the pure rule modules listed in pyproject.toml's [tool.mypy] files)
+test: venv-dev browser native
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: venv
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
+lint: venv-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports && $(BIN)/mypy
 
 ## make browser: Debian's Chromium for the Playwright journeys (installed when missing and we are root)
 browser:
 	@bash scripts/ensure-chromium
 
 ## make bench: the figures in docs/benchmarks.md
-bench: venv native
+bench: venv-dev native
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache response/*.so response/native.sha256
+	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache .mypy_cache response/*.so response/native.sha256

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from .escalation import Ladder
 
@@ -135,7 +136,7 @@ def parse_dose(drug: str, text: object) -> DoseSpec:
     return DoseSpec(drug=drug, amount=amount, unit=match["unit"])
 
 
-def parse_protocol(data: dict) -> ProtocolSpec:  # noqa: C901 - one linear checklist
+def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:  # noqa: C901 - one linear checklist
     problems: list[str] = []
     raw_trial = data.get("trial") or {}
     trial_values: dict[str, object] = {}
@@ -246,14 +247,14 @@ def parse_protocol(data: dict) -> ProtocolSpec:  # noqa: C901 - one linear check
         if min(ints["cap_escalation"], ints["cap_total"], ints["cycle_length_days"], ints["dlt_window_days"]) < 1:
             problems.append("caps, cycle length and DLT window must be positive")
 
-    visit_days = raw_trial.get("visit_days")
     try:
-        trial_values["visit_days"] = parse_days(visit_days)
+        visit_days = parse_days(raw_trial.get("visit_days"))
     except ValueError:
         problems.append("trial.visit_days is required: the days of a cycle with a visit, e.g. [1, 8, 15, 22]")
     else:
+        trial_values["visit_days"] = visit_days
         cycle_length = trial_values.get("cycle_length_days")
-        if isinstance(cycle_length, int) and not all(1 <= d <= cycle_length for d in trial_values["visit_days"]):
+        if isinstance(cycle_length, int) and not all(1 <= d <= cycle_length for d in visit_days):
             problems.append(f"trial.visit_days must lie within 1-{cycle_length}")
 
     if problems:

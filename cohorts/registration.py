@@ -7,6 +7,7 @@ in /uL) with a message that says what was probably meant.
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 HEIGHT_CM = (Decimal(100), Decimal(250))
 WEIGHT_KG = (Decimal(25), Decimal(300))
@@ -24,7 +25,7 @@ def age_on(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def check_registration(values: dict, *, today: date) -> dict[str, list[str]]:
+def check_registration(values: dict[str, Any], *, today: date) -> dict[str, list[str]]:
     """Check a registration's values; missing keys are skipped (the form requires them)."""
     errors: dict[str, list[str]] = {}
     height = values.get("height_cm")
@@ -49,7 +50,7 @@ def check_registration(values: dict, *, today: date) -> dict[str, list[str]]:
     return errors
 
 
-def _check_counts(values: dict, errors: dict[str, list[str]]) -> None:
+def _check_counts(values: dict[str, Any], errors: dict[str, list[str]]) -> None:
     """Baseline counts in 10^9/L and marrow involvement in %."""
     anc = values.get("baseline_anc")
     if anc is not None:

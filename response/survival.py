@@ -24,6 +24,11 @@ import warnings
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where a curve is computed (see kaplan_meier)
+    import numpy as np
+    import numpy.typing as npt
 
 # R survival compares survival probabilities with 0.5 to this tolerance, sqrt(.Machine$double.eps).
 TOLERANCE = math.sqrt(sys.float_info.epsilon)
@@ -118,7 +123,7 @@ def kaplan_meier(durations: Sequence[float], events: Sequence[bool | int], *, co
     )
 
 
-def _validated(durations: Sequence[float], events: Sequence[bool | int], confidence: float):
+def _validated(durations: Sequence[float], events: Sequence[bool | int], confidence: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     if len(durations) != len(events):
         raise SurvivalError(f"{len(durations)} durations but {len(events)} event flags: one of each per patient")
     if len(durations) == 0:
@@ -155,7 +160,8 @@ def _first_time_at_or_below(times: tuple[float, ...], curve: tuple[float | None,
     never does (survfit: times 1, 2, 3, 4 all events give median 2.5). None if never reached.
     """
     target = 1 - p
-    xs, ys = [0.0], [0.0]
+    xs: list[float] = [0.0]
+    ys: list[float | None] = [0.0]
     for t, s in zip(times, curve, strict=True):
         f = None if s is None else 1.0 - s
         if f not in ys:  # R's duplicated(): an NA counts once too

@@ -47,6 +47,7 @@ marrow > 30% (the source amends 50% to 30%).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -252,25 +253,39 @@ class Episode:
         return None
 
 
+@dataclass
+class _Run:
+    """An episode while its values are read: below the threshold since `start`."""
+
+    start: date
+    last_low: date
+    lowest: Decimal
+    values: list[tuple[date, Decimal]]
+
+    def episode(self, recovery: date | None) -> Episode:
+        return Episode(self.start, self.last_low, recovery, self.lowest, tuple(self.values))
+
+
 def episodes(values: list[tuple[date, Decimal]], threshold: Decimal, *, start_from: date, end: date) -> list[Episode]:
     """Runs of values below `threshold` that start within [start_from, end], with their recovery."""
-    found, current = [], None
+    found: list[Episode] = []
+    current: _Run | None = None
     for on, value in sorted(values):
         if value < threshold:
             if current is None:
                 if not start_from <= on <= end:
                     continue
-                current = {"start": on, "last": on, "lowest": value, "values": [(on, value)]}
+                current = _Run(start=on, last_low=on, lowest=value, values=[(on, value)])
             else:
-                current["last"] = on
-                current["lowest"] = min(current["lowest"], value)
-                current["values"].append((on, value))
+                current.last_low = on
+                current.lowest = min(current.lowest, value)
+                current.values.append((on, value))
         elif current is not None:
-            current["values"].append((on, value))
-            found.append(Episode(current["start"], current["last"], on, current["lowest"], tuple(current["values"])))
+            current.values.append((on, value))
+            found.append(current.episode(recovery=on))
             current = None
     if current is not None:
-        found.append(Episode(current["start"], current["last"], None, current["lowest"], tuple(current["values"])))
+        found.append(current.episode(recovery=None))
     return found
 
 
@@ -342,7 +357,13 @@ def rule_h1(w: PatientWindow) -> list[Proposal]:
     return []
 
 
-def _duration_rule(w: PatientWindow, *, rule: str, series: str, threshold: Decimal, kind: Kind, label: str, condition) -> tuple[list[Proposal], bool]:
+# A duration rule's extra condition on the matching adverse event: (met, note for the sentence, extra evidence).
+Condition = Callable[[AdverseEvent | None], tuple[bool, str, tuple[Evidence, ...]]]
+
+
+def _duration_rule(
+    w: PatientWindow, *, rule: str, series: str, threshold: Decimal, kind: Kind, label: str, condition: Condition
+) -> tuple[list[Proposal], bool]:
     out, pending = [], False
     for ep in episodes(_series(w.labs, series), threshold, start_from=w.cycle1_day1, end=w.window_end):
         verdict = ep.more_than(MORE_THAN_DAYS)
@@ -371,7 +392,7 @@ def rule_h2(w: PatientWindow) -> tuple[list[Proposal], bool]:
     if _exempt_neutrophils(w):
         return [], False
 
-    def gcsf(ae):
+    def gcsf(ae: AdverseEvent | None) -> tuple[bool, str, tuple[Evidence, ...]]:
         given = any(Supportive.GCSF in e.supportive for e in w.events if e.kind in (Kind.NEUTROPENIA, Kind.FEBRILE_NEUTROPENIA) and w.in_window(e.onset))
         return given, "; G-CSF given" if given else "", ()
 

@@ -104,7 +104,7 @@ def test_every_plot_downloads_alone_and_an_unknown_one_is_404(client, dana, resp
         if plot != "ttp":  # shown on the page too
             assert response.content.decode().split("\n", 1)[1].strip()[:40] in page
     with django_assert_max_num_queries(8):  # a Kaplan-Meier curve reads the snapshot only
-        client.get(reverse("trial_response_plot", args=[trial.code, "pfs"]))
+        assert client.get(reverse("trial_response_plot", args=[trial.code, "pfs"])).status_code == 200
     assert client.get(reverse("trial_response_plot", args=[trial.code, "histogram"])).status_code == 404
 
 
@@ -132,7 +132,7 @@ def test_dashboard_queries_do_not_grow_with_patients(client, dana, trial, respon
     client.force_login(dana)
     url = reverse("trial_response", args=[trial.code])
     with CaptureQueriesContext(connection) as few:
-        client.get(url)
+        assert client.get(url).status_code == 200
     from cohorts.services import patient_enroll
     from dosing.services import cycle_start
     from tests.factories import register_patient
@@ -145,7 +145,7 @@ def test_dashboard_queries_do_not_grow_with_patients(client, dana, trial, respon
             assessment_record(patient=p, by=alice, on=d(day), values={"spep": spep, "upep": "0"})
         response_compute_many([p.pk])
     with django_assert_max_num_queries(len(few.captured_queries)):
-        client.get(url)
+        assert client.get(url).status_code == 200
 
 
 def test_api_assessments_responses_and_endpoints(alice, dana, responder, trial):

@@ -228,7 +228,7 @@ def test_safety_tab_queries_do_not_grow_with_events_and_labs(client, alice, prop
         ae_record(patient=proposed.patient, by=alice, term="fatigue", grade=1, onset=day(n), resolved=day(n), outcome="recovered", attribution=RELATED)
     dlt_evaluate(patient=proposed.patient)
     with django_assert_max_num_queries(few):
-        client.get(url)
+        assert client.get(url).status_code == 200
 
 
 def test_review_queue_queries_do_not_grow_with_proposals(client, ivan, alice, trial, site_a, django_assert_max_num_queries):
@@ -249,4 +249,4 @@ def test_review_queue_queries_do_not_grow_with_proposals(client, ivan, alice, tr
         add_patient(i)
     assert DltProposal.objects.filter(status="proposed").count() >= 6
     with django_assert_max_num_queries(few):
-        client.get(reverse("dlt_review"))
+        assert client.get(reverse("dlt_review")).status_code == 200

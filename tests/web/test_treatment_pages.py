@@ -48,6 +48,20 @@ def test_grid_shows_plan_given_and_held(client, alice, treated, cycle1, trial):
     assert "BSA 2.0000 m2" in html
 
 
+def test_treatment_tab_shows_cumulative_dose_given_per_drug(client, alice, treated, cycle1, trial):
+    pom = Drug.objects.get(trial=trial, code="pomalidomide")
+    administration_record(cycle=cycle1, by=alice, drug=pom, day=1, status="given")
+    administration_record(cycle=cycle1, by=alice, drug=pom, day=2, status="given")
+    administration_record(cycle=cycle1, by=alice, drug=pom, day=3, status="held", reason="ANC 0.4")
+    client.force_login(alice)
+    response = client.get(reverse("patient_treatment", args=[treated.study_id]))
+    assert response.status_code == 200
+    assert response.context["t"].cumulative == {pom.name: Decimal(6)}
+    html = response.content.decode()
+    assert "<h3>Cumulative dose given</h3>" in html
+    assert f"<li>{pom.name}: 6 mg</li>" in html
+
+
 def test_start_cycle_form_shows_field_errors_and_saves_nothing(client, alice, treated, cycle1):
     client.force_login(alice)
     response = client.post(
@@ -119,12 +133,12 @@ def test_treatment_tab_queries_do_not_grow_with_cycles(client, alice, treated, t
     client.force_login(alice)
     url = reverse("patient_treatment", args=[treated.study_id])
     with CaptureQueriesContext(connection) as one:
-        client.get(url)
+        assert client.get(url).status_code == 200
     for _ in range(5):
         day1 += timedelta(days=28)
         cycle_start(patient=treated, by=alice, day1=day1, weight_kg=Decimal(80))
     with CaptureQueriesContext(connection) as six:
-        client.get(url)
+        assert client.get(url).status_code == 200
     assert len(six.captured_queries) == len(one.captured_queries)
 
 
