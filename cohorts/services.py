@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import Site, User
 from trialsite.audit import audit, audited_save, reason_missing
 from trialsite.errors import CapReached, NoOpenSlot
+from trialsite.outbox import Kind, record_change
 
 from .models import Cohort, DoseLevel, Drug, DrugSchedule, Enrolment, LevelDose, Patient, Trial
 from .protocol import ProtocolError, ProtocolSpec
@@ -309,9 +310,7 @@ def patient_update(*, patient: Patient, by: User, reason: str, today: date | Non
         setattr(patient, name, value)
     _save(patient, by=by, reason=reason.strip())
     if changed.keys() & {"baseline_anc", "baseline_platelets", "baseline_marrow_pc_pct"}:
-        from toxicity.tasks import queue_dlt_evaluation  # the DLT rules read the baselines
-
-        queue_dlt_evaluation(patient.pk)
+        record_change(patient, Kind.REGISTRATION)  # the DLT rules read the baselines
     return patient
 
 
@@ -364,10 +363,7 @@ def patient_enroll(*, patient: Patient, by: User, enrolled_on: date | None = Non
     patient.status_reason = ""
     patient.status_date = enrolled_on
     _save(patient, by=by, reason=f"Enrolled at level {level.label}")
-    if cohort.phase == Cohort.Phase.ESCALATION:
-        from .tasks import queue_escalation
-
-        queue_escalation(trial.pk)
+    record_change(patient, Kind.ENROLMENT)
     return enrolment
 
 

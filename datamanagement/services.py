@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Trial
-from trialsite.tasks import delay_on_commit_once
+from trialsite.tasks import delay_on_commit
 
 from . import exports
 from .cdisc import CDISC
@@ -82,7 +82,7 @@ def export_zip_start(*, user: User, trial: Trial, filters: Filters, cdisc: bool 
         status=ExportLog.Status.QUEUED,
         progress_total=len(names),
     )
-    delay_on_commit_once(export_zip, log.pk)
+    delay_on_commit(export_zip, log.pk)
     return log
 
 

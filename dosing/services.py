@@ -21,8 +21,8 @@ from cohorts.registration import check_registration
 from cohorts.services import patient_change_status
 from cohorts.services import patient_lock as _lock_patient
 from cohorts.status import OFF_TREATMENT_REASONS, PatientStatus
-from toxicity.tasks import queue_dlt_evaluation
 from trialsite.audit import audit, audited_save, reason_missing
+from trialsite.outbox import Kind, record_change
 
 from . import schedule
 from .models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
@@ -195,7 +195,7 @@ def cycle_start(
         bsa_m2=schedule.bsa_mosteller(patient.height_cm, Decimal(weight_kg).quantize(Decimal("0.1"))),
         started_by=by,
     )
-    queue_dlt_evaluation(patient.pk)
+    record_change(patient, Kind.DOSING)
     audited_save(cycle, by=by, reason=f"Cycle {expected} started" + (f" {cycle.delay_days} days late: {cycle.delay_reason}" if cycle.delay_days else ""))
     drugs = {d.code: d for d in Drug.objects.filter(trial=trial)}
     plan = [PlannedDose(cycle=cycle, drug=drugs[p.drug], day=p.day, planned_on=p.on, dose_mg=p.dose_mg, basis=p.basis[:300]) for p in _plan(cycle, on=day1)]
@@ -314,7 +314,7 @@ def dose_modify(
         entered_by=by,
     )
     audited_save(mod, by=by, reason=f"{mod.get_kind_display()}: {reason.strip()}" + (" (within cycle 1)" if in_cycle_1 else ""))
-    queue_dlt_evaluation(patient.pk)
+    record_change(patient, Kind.DOSING)
     if kind in (DoseModification.Kind.REDUCE_LEVEL, DoseModification.Kind.REDUCE_DOSE):
         _replan(cycle, from_day=(effective_on - cycle.day1).days + 1, by=by, reason=f"Re-planned after: {mod}")
     return mod
@@ -419,7 +419,7 @@ def administration_record(
     record.reason = (reason or "").strip()
     record.deviation = deviation
     audited_save(record, by=by, reason=reason_for_change.strip() if existing else f"Recorded: {record.get_status_display().lower()}")
-    queue_dlt_evaluation(patient.pk)
+    record_change(patient, Kind.DOSING)
     return record
 
 
@@ -528,6 +528,6 @@ def patient_off_treatment(
         default_user=by,
         default_change_reason="Follow-up visits expected",
     )
-    queue_dlt_evaluation(patient.pk)
+    record_change(patient, Kind.DOSING)
     patient_change_status(patient=patient, by=by, to_status=PatientStatus.OFF_TREATMENT, reason_code=reason_code, on_date=decided_on, note=note, today=today)
     return off

@@ -1,8 +1,8 @@
 """Writes for response: assessments (units converted), spurious values, follow-up, and the computed results.
 
 Every write is atomic, validated and audited; one that changes what the IMWG rules
-read queues the patient's recompute on commit (response.tasks), which queues the
-trial's endpoints after it.
+read records the change in the outbox in its transaction (trialsite.outbox), and the
+pipeline (pipeline/flow.py) recomputes the patient's course and then the trial's endpoints.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from cohorts.services import patient_lock as _lock_patient
 from dosing.models import Cycle
 from dosing.services import check_unlocked
 from trialsite.audit import audited_save, reason_missing
-from trialsite.tasks import delay_on_commit_once
+from trialsite.outbox import Kind, record_change
+from trialsite.tasks import delay_on_commit
 from trialsite.units import to_stored_places
 
 from . import endpoints, imwg, selectors, stored
@@ -58,12 +59,6 @@ LABELS = {
 
 def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
-
-
-def queue_response(patient_id: int) -> None:
-    from .tasks import queue_response_recompute
-
-    queue_response_recompute(patient_id)
 
 
 # ---------------------------------------------------------------- assessments
@@ -151,11 +146,11 @@ def assessment_record(
         for k, v in changed.items():
             setattr(existing, k, v)
         audited_save(existing, by=by, reason=reason_for_change.strip())
-        queue_response(patient.pk)
+        record_change(patient, Kind.ASSESSMENT)
         return existing
     assessment = MyelomaAssessment(patient=patient, on=on, entered_by=by, **converted)
     audited_save(assessment, by=by, reason="Recorded")
-    queue_response(patient.pk)
+    record_change(patient, Kind.ASSESSMENT)
     return assessment
 
 
@@ -174,7 +169,7 @@ def assessment_mark_spurious(*, assessment: MyelomaAssessment, by: User, paramet
         raise ValidationError(errors)
     assessment.spurious = {**assessment.spurious, parameter: reason.strip()}
     audited_save(assessment, by=by, reason=f"{SPURIOUS_PARAMETERS[parameter]} marked spurious: {reason.strip()}")
-    queue_response(assessment.patient_id)
+    record_change(patient, Kind.ASSESSMENT)
     return assessment
 
 
@@ -214,7 +209,7 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
     for k, v in changed.items():
         setattr(follow, k, v)
     audited_save(follow, by=by, reason=(reason or "").strip() or "Follow-up recorded")
-    queue_response(patient.pk)
+    record_change(patient, Kind.FOLLOW_UP)
     return follow
 
 
@@ -461,7 +456,7 @@ def trial_recompute_start(*, trial: Trial, by: User | None) -> RecomputeJob:
     from .tasks import recompute_trial
 
     job = RecomputeJob.objects.create(trial=trial, requested_by=by, requested_at=timezone.now())
-    delay_on_commit_once(recompute_trial, job.pk)
+    delay_on_commit(recompute_trial, job.pk)
     return job
 
 

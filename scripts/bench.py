@@ -973,11 +973,11 @@ def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float,
     from cohorts.demo import synthetic_trial
     from cohorts.models import EscalationDecision
     from cohorts.services import patient_enroll
-    from cohorts.tasks import propose_escalation
     from dosing.services import cycle_start
     from tests.factories import register_patient
     from toxicity.models import DltProposal
     from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, lab_record
+    from trialsite.models import Change
 
     c1 = timezone.localdate() - timedelta(days=90)
     trial = synthetic_trial(f"ESC{n}", 0)  # a copy of the BPD protocol: level 1 open for 3 patients
@@ -1004,19 +1004,23 @@ def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float,
     for day, anc in ((10, "0.4"), (14, "0.3"), (19, "0.9")):  # ANC < 0.5 from day 10 to day 18 despite G-CSF: H2
         lab_record(patient=first, by=coordinator, on=c1 + timedelta(days=day - 1), anc=anc)
     dlt_evaluate_many([p.pk for p in patients])
-    # The worker takes one message at a time in order: once this result is back, it has run every task
-    # queued so far (evaluations, proposals) and is idle; the trial's proposal is then "wait".
-    sentinel = propose_escalation.app.AsyncResult(propose_escalation.delay(trial.pk).id, backend=backend)
-    before = sentinel.get(timeout=ESC_TIMEOUT)
+    # Once the outbox is drained the worker has run the pipeline for every change so far and is idle;
+    # the trial's proposal is then "wait".
+    deadline = time.perf_counter() + ESC_TIMEOUT
+    while Change.objects.filter(trial_id=trial.pk, done_at__isnull=True).exists():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"round {n}: the outbox was not drained within {ESC_TIMEOUT:g} s")
+        time.sleep(ESC_POLL)
     proposal = DltProposal.objects.get(patient=first, rule="H2", status=DltProposal.Status.PROPOSED)
-    if before["action"] != "wait":
+    before = EscalationDecision.objects.filter(trial=trial, status=EscalationDecision.Status.PROPOSED).first()
+    if before is None or before.action != "wait":
         raise RuntimeError(f"round {n}: before the confirmation the worker proposed {before}, not wait")
     known = set(EscalationDecision.objects.filter(trial=trial).values_list("pk", flat=True))
 
     with transaction.atomic():
         c0 = time.perf_counter()
         dlt_confirm(proposal=proposal, by=investigator)
-        t0 = time.perf_counter()  # just before the commit, which sends cohorts.propose_escalation
+        t0 = time.perf_counter()  # just before the commit, which kicks pipeline.drain
     confirm = t0 - c0
     found = EscalationDecision.objects.filter(trial=trial, status=EscalationDecision.Status.PROPOSED, action="expand").exclude(pk__in=known)
     deadline = t0 + ESC_TIMEOUT
@@ -1066,9 +1070,8 @@ def escalation_latency() -> list[str]:
         print(log_text[-2000:])
     if not rounds:
         return failed
-    # The worker's time for each propose_escalation that produced an "expand" (Celery's "succeeded in" line): the proposal
-    # (committed, then visible), with the signed decisions flagged for re-review in the same transaction.
-    ran = [float(s) for s in re.findall(r"cohorts\.propose_escalation\[[^\]]+\] succeeded in ([0-9.]+)s: \{[^}]*'action': 'expand'", log_text)]
+    # The worker's time for each pipeline.drain that re-evaluated the escalation (Celery's "succeeded in" line).
+    ran = [float(s) for s in re.findall(r"pipeline\.drain\[[^\]]+\] succeeded in ([0-9.]+)s", log_text)]
     latencies = [r[0] for r in rounds]
     first = rounds[0][2]
     print(

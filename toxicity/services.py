@@ -3,7 +3,7 @@
 Every service is keyword-only and atomic, locks the patient row first, validates
 everything before writing, and records who and why. A write that changes what
 the DLT rules read queues the patient's re-evaluation once the transaction has
-committed (toxicity.tasks.queue_dlt_evaluation).
+committed (the outbox: trialsite.outbox.record_change; the pipeline runs the rules).
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Drug, Patient
 from cohorts.services import patient_lock as _lock_patient
-from cohorts.tasks import queue_escalation  # the escalation engine reads confirmed DLTs and evaluability
 from dosing.services import check_unlocked
 from trialsite.audit import audit, audited_save, reason_missing
+from trialsite.outbox import Kind, record_change
 from trialsite.units import to_stored_places
 
 from . import ctcae, dlt, selectors
 from .models import SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
-from .tasks import queue_dlt_evaluation
 
 ATTRIBUTION_LEVELS = dlt.ATTRIBUTIONS
 SUPPORTIVE = {s.value for s in dlt.Supportive}
@@ -226,7 +225,7 @@ def ae_record(
             audited_save(previous, by=by, reason=f"Grade changed to {grade} on {onset.isoformat()}: continues as a new episode")
     audited_save(ae, by=by, reason=f"Recorded: {ae.get_term_display()} grade {grade}" + (" (new episode)" if previous else ""))
     _reopen_for_events(patient, [ae.pk] + ([previous.pk] if previous else []), by=by, why=f"{ae} recorded")
-    queue_dlt_evaluation(patient.pk)
+    record_change(patient, Kind.TOXICITY)
     return ae
 
 
@@ -259,7 +258,7 @@ def ae_update(*, ae: AdverseEvent, by: User, reason: str, today: date | None = N
         setattr(ae, k, v)
     audited_save(ae, by=by, reason=reason.strip())
     _reopen_for_events(patient, [ae.pk], by=by, why=f"{ae.get_term_display()} corrected ({', '.join(sorted(changed))}): {reason.strip()}")
-    queue_dlt_evaluation(patient.pk)
+    record_change(patient, Kind.TOXICITY)
     return ae
 
 
@@ -276,7 +275,7 @@ def ae_retract(*, ae: AdverseEvent, by: User, reason: str) -> AdverseEvent:
     ae.in_error = True
     audited_save(ae, by=by, reason=f"Entered in error: {reason.strip()}")
     _reopen_for_events(patient, [ae.pk], by=by, why=f"{ae.get_term_display()} retracted as entered in error: {reason.strip()}")
-    queue_dlt_evaluation(patient.pk)
+    record_change(patient, Kind.TOXICITY)
     return ae
 
 
@@ -393,7 +392,7 @@ def lab_record(
             _reopen_for_labs(
                 patient, on, by=by, why=f"Labs of {on.isoformat()} corrected ({', '.join(LAB_LABELS[k] for k in corrected)}): {reason_for_change.strip()}"
             )
-    queue_dlt_evaluation(patient.pk)
+    record_change(patient, Kind.TOXICITY)
     return lab
 
 
@@ -401,8 +400,8 @@ def lab_record(
 
 
 def _reopen(patient: Patient, matches, *, by: User, why: str) -> int:
-    """Reopen the patient's adjudicated proposals that `matches`; the trial's escalation is re-evaluated
-    (signed decisions that counted them get flagged)."""
+    """Reopen the patient's adjudicated proposals that `matches`. The write that reopens them records its
+    change, and the pipeline re-evaluates the escalation (signed decisions that counted them get flagged)."""
     adjudicated = DltProposal.objects.select_for_update().filter(patient=patient, status__in=[DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED])
     n = 0
     for p in adjudicated:
@@ -412,8 +411,6 @@ def _reopen(patient: Patient, matches, *, by: User, why: str) -> int:
             audit(p, by=by, reason=f"Reopened: {why}")
             p.save()
             n += 1
-    if n:
-        queue_escalation(patient.trial_id)
     return n
 
 
@@ -557,7 +554,7 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                 proposals.setdefault(p.patient_id, []).append(p)
             evaluations = {e.patient_id: e for e in DltEvaluation.objects.select_for_update().filter(patient_id__in=part)}
             now = timezone.now()
-            writes, changed = _Writes(), []
+            writes = _Writes()
             for pid in part:
                 window = windows.get(pid)
                 if window is None:
@@ -567,10 +564,7 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                 assessment = dlt.assess(window, today=today)
                 if _sync(pid, assessment, proposals.get(pid, []), evaluations.get(pid), writes, today=today, now=now):
                     stats["changed"] += 1
-                    changed.append(pid)
             writes.flush()
-            for trial_id in set(Patient.objects.filter(pk__in=changed).values_list("trial_id", flat=True)) if changed else ():
-                queue_escalation(trial_id)
     return stats
 
 
@@ -612,7 +606,7 @@ def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, note
     proposal.review_note = ""
     audited_save(proposal, by=by, reason="Confirmed" + (f": {note}" if note else ""))
-    queue_escalation(patient.trial_id)
+    record_change(patient, Kind.ADJUDICATION)
     return dlt_row
 
 
@@ -635,7 +629,7 @@ def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
     proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, reason.strip()
     proposal.review_note = ""
     audited_save(proposal, by=by, reason=f"Rejected: {reason.strip()}")
-    queue_escalation(patient.trial_id)
+    record_change(patient, Kind.ADJUDICATION)
     return proposal
 
 
@@ -671,7 +665,7 @@ def dlt_record_missed(*, patient: Patient, by: User, rule: str, onset: date, des
         confirmed_at=timezone.now(),
     )
     audited_save(row, by=by, reason=f"DLT recorded by the investigator (not proposed by the rules): {reason.strip()}")
-    queue_escalation(patient.trial_id)
+    record_change(patient, Kind.ADJUDICATION)
     return row
 
 
@@ -688,5 +682,5 @@ def dlt_withdraw(*, dlt_row: Dlt, by: User, reason: str) -> Dlt:
         raise ValidationError({"__all__": ["This DLT is already withdrawn."]})
     dlt_row.withdrawn_at, dlt_row.withdrawn_reason = timezone.now(), reason.strip()
     audited_save(dlt_row, by=by, reason=f"Withdrawn: {reason.strip()}")
-    queue_escalation(dlt_row.patient.trial_id)
+    record_change(dlt_row.patient, Kind.ADJUDICATION)
     return dlt_row

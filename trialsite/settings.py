@@ -53,12 +53,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
+    "trialsite",
     "accounts",
     "cohorts",
     "dosing",
     "toxicity",
     "response",
     "datamanagement",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -194,12 +196,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic schedules live in one place (house style point 10); issues add theirs.
 CELERY_BEAT_SCHEDULE: dict = {
-    # Patients in their DLT window: time alone can complete a window or a cycle 2 delay.
-    "dlt-window-nightly": {"task": "toxicity.evaluate_window_nightly", "schedule": crontab(hour=2, minute=15)},
-    # Endpoints: censoring moves with time; responses themselves change only with their inputs.
-    "endpoints-nightly": {"task": "response.nightly", "schedule": crontab(hour=2, minute=45)},
+    # The outbox: a kick lost while the broker was down costs at most this long.
+    "pipeline-drain": {"task": "pipeline.drain", "schedule": float(os.environ.get("TRIALSITE_DRAIN_SECONDS") or 60)},
+    # What time alone changes: DLT windows and cycle 2 deadlines that complete, the endpoints' censoring.
+    "pipeline-nightly": {"task": "pipeline.nightly", "schedule": crontab(hour=2, minute=15)},
     "edit-checks-nightly": {"task": "datamanagement.edit_checks_nightly", "schedule": crontab(hour=3, minute=15)},
 }
+# A save never waits for the broker: one quick try to publish, no retries (the outbox row is already
+# committed and the beat drains it); a broker that does not answer within half a second is taken as down.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 2, "max_retries": 0}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 0.5
+# The task a commit that wrote to the outbox sends (trialsite.outbox.kick_pipeline).
+TRIALSITE_PIPELINE_TASK = "pipeline.drain"
 
 LOGGING = {
     "version": 1,

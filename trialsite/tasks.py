@@ -1,18 +1,12 @@
-"""One way to queue a Celery task from a write: after the transaction commits, once per transaction."""
+"""One way to queue a long job's Celery task from a write: after the transaction commits.
 
-from django.db import connection, transaction
+Derived results never use this: they flow through the outbox (trialsite.outbox).
+"""
+
+from django.db import transaction
 
 
-def delay_on_commit_once(task, *args) -> None:
-    """task.delay(*args) once the current transaction commits; a second call with the same task and
-    arguments in the same transaction is dropped (a diary of 21 doses queues one re-evaluation).
-    robust: a task that cannot be queued is logged, never undoes or fails the data just saved."""
-    key = (task.name, args)
-    if any(getattr(callback, "task_args", None) == key for _sids, callback, *_ in getattr(connection, "run_on_commit", [])):
-        return
-
-    def send() -> None:
-        task.delay(*args)
-
-    send.task_args = key  # type: ignore[attr-defined]
-    transaction.on_commit(send, robust=True)
+def delay_on_commit(task, *args) -> None:
+    """task.delay(*args) once the current transaction commits. robust: a task that cannot be
+    queued is logged, and never undoes or fails the data just saved."""
+    transaction.on_commit(lambda: task.delay(*args), robust=True)

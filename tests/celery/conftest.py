@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,11 +29,13 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
+@contextmanager
+def running_worker(tmp_path: Path, *, broker: str | None = None, name: str = "worker"):
+    """A real worker subprocess on `broker` with a queue of its own; the test process sends to that queue
+    while it runs. Yields {"queue", "log", "process"}."""
     from trialsite.celery import app
 
-    broker = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER
+    broker = broker or os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER
     try:
         redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
     except redis.exceptions.ConnectionError as exc:
@@ -45,7 +48,7 @@ def celery_worker_process(transactional_db, tmp_path):
         "DJANGO_SETTINGS_MODULE": "trialsite.settings",
         "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a task queuing another) stays on this queue
     }
-    log = tmp_path / "worker.log"
+    log = tmp_path / f"{name}.log"
     command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "-P", "solo", "-Q", queue, "-n", f"{queue}@%h"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
     with open(log, "w") as out:
@@ -59,7 +62,7 @@ def celery_worker_process(transactional_db, tmp_path):
             if worker.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("The Celery worker did not start:\n" + log.read_text()[-3000:])
             time.sleep(0.2)
-        yield {"queue": queue, "log": log}
+        yield {"queue": queue, "log": log, "process": worker}
     finally:
         worker.terminate()
         try:
@@ -69,6 +72,12 @@ def celery_worker_process(transactional_db, tmp_path):
         app.conf.update(saved)
         _fresh_connections(app)
         redis.Redis.from_url(broker).delete(queue)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    with running_worker(tmp_path) as worker:
+        yield worker
 
 
 def _fresh_connections(app) -> None:

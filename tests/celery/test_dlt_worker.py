@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from dosing.services import cycle_start
+from pipeline.tasks import nightly
 from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record, lab_record
-from toxicity.tasks import evaluate_window_nightly
 
 from .conftest import wait_for
 
@@ -35,7 +35,7 @@ def test_saving_an_adverse_event_leads_to_a_proposal_through_the_worker(celery_w
     assert (proposal.status, proposal.onset, proposal.evidence[0]["ref"]) == ("proposed", day(10), f"lab:{day(10).isoformat()}")
     evaluation = DltEvaluation.objects.get(patient=treated)
     assert evaluation.status == "evaluable"
-    assert "toxicity.evaluate_patient" in celery_worker_process["log"].read_text()
+    assert "pipeline.drain" in celery_worker_process["log"].read_text()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -43,9 +43,9 @@ def test_the_nightly_task_runs_on_the_worker_and_a_second_run_changes_nothing(ce
     cycle_start(patient=treated, by=alice, day1=C1, weight_kg=Decimal("80.0"))
     wait_for(lambda: DltEvaluation.objects.filter(patient=treated).exists())
     DltEvaluation.objects.all().delete()  # as if never evaluated: the nightly run must find the patient
-    first = evaluate_window_nightly.delay().get(timeout=30)
-    assert (first["patients"], first["changed"]) == (1, 1)
+    first = nightly.delay().get(timeout=30)
+    assert (first["dlt patients"], first["dlt changed"]) == (1, 1)
     history = DltEvaluation.history.count()
-    second = evaluate_window_nightly.delay().get(timeout=30)
-    assert second["changed"] == 0 or second["patients"] == 0
+    second = nightly.delay().get(timeout=30)
+    assert second.get("dlt changed", 0) == 0  # the patient is final now: not even evaluated again
     assert DltEvaluation.history.count() == history

@@ -57,7 +57,7 @@ def test_dlts_confirmed_lead_to_a_proposal_the_investigator_signs_and_the_next_p
     assert (decision.level.label, decision.rule, decision.slots) == (-1, "DOWN", 3)
     assert sorted(decision.dlts.values()) == [f"H2 {day(10).isoformat()}"] * 2
     assert EscalationDecision.objects.filter(action="escalate", status="superseded").exists()
-    assert "cohorts.propose_escalation" in log.read_text()
+    assert "pipeline.drain" in log.read_text()
 
     decision_sign(decision=decision, by=ivan, password=PASSWORD)
     newcomer = register_patient(trial, site_a, alice)

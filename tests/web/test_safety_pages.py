@@ -198,18 +198,6 @@ def test_investigator_records_a_missed_dlt_on_the_safety_tab(client, ivan, on_c1
     assert Dlt.objects.get().proposal is None
 
 
-def test_one_evaluation_is_queued_per_transaction(on_c1, django_capture_on_commit_callbacks):
-    from django.db import transaction
-
-    from toxicity.tasks import queue_dlt_evaluation
-
-    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        queue_dlt_evaluation(on_c1.pk + 1000)
-        queue_dlt_evaluation(on_c1.pk + 1000)
-        queue_dlt_evaluation(on_c1.pk + 1001)
-    assert [c.task_args for c in callbacks] == [("toxicity.evaluate_patient", (on_c1.pk + 1000,)), ("toxicity.evaluate_patient", (on_c1.pk + 1001,))]
-
-
 def _queries(client, url) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

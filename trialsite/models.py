@@ -1,0 +1,40 @@
+"""The outbox: one row for each clinical write that changes what a derived result reads.
+
+A service writes its row in its own transaction (trialsite.outbox.record_change),
+so the fact that a patient's data changed is committed with the data or not at
+all. The pipeline (pipeline/flow.py) drains the rows in the order the data flows
+and marks them done; a row stays pending, with its last error, until it is.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+
+class Change(models.Model):
+    class Kind(models.TextChoices):
+        REGISTRATION = "registration", "Registration (baselines)"
+        ENROLMENT = "enrolment", "Enrolment"
+        DOSING = "dosing", "Treatment (cycles, doses, stops)"
+        TOXICITY = "toxicity", "Adverse events and labs"
+        ADJUDICATION = "adjudication", "DLT adjudication"
+        ASSESSMENT = "assessment", "Myeloma assessment"
+        FOLLOW_UP = "follow_up", "Follow-up (death, next therapy, contact)"
+
+    # Ids, not foreign keys: the core layer sits below the apps that own trials and patients.
+    trial_id = models.BigIntegerField()
+    patient_id = models.BigIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["trial_id", "id"], name="change_pending", condition=models.Q(done_at__isnull=True)),
+            models.Index(fields=["patient_id", "id"], name="change_patient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of patient {self.patient_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"

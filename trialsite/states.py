@@ -1,0 +1,55 @@
+"""State changes as data (house style 11): one table of allowed moves per status field, one function that makes a move.
+
+Pure Python. Each status field declares its Machine beside its choices (cohorts/status.py does the
+same for the patient, with reasons); services move a row with `move`, which refuses any move the
+table does not list and leaves who and why for the history row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .audit import audit
+
+
+class StateError(Exception):
+    """A status move its table does not allow."""
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The allowed moves of one status field: {from: {to, ...}}; a status with no moves out is final."""
+
+    name: str  # what moves, for messages: "DLT proposal"
+    moves: Mapping[str, frozenset[str]]
+    labels: Mapping[str, str] = field(default_factory=dict)  # status -> its label, for messages
+
+    def __post_init__(self) -> None:
+        unknown = {t for targets in self.moves.values() for t in targets} - set(self.moves)
+        if unknown:
+            raise StateError(f"{self.name}: every status needs a row, also the final ones (missing: {', '.join(sorted(unknown))}).")
+
+    def label(self, status: str) -> str:
+        return self.labels.get(status, str(status))
+
+    def allowed(self, current: str) -> frozenset[str]:
+        return self.moves.get(current, frozenset())
+
+    def check(self, current: str, target: str) -> None:
+        if target not in self.moves:
+            raise StateError(f"Unknown {self.name} status: {target!r}.")
+        if target not in self.allowed(current):
+            raise StateError(f"A {self.name} cannot move from {self.label(current)} to {self.label(target)}.")
+
+
+def move(instance, target: str, *, machine: Machine, by, reason: str, save: bool = True, status_field: str = "status", **changes) -> None:
+    """Move `instance` to `target` if its table allows it, set the other `changes`, and record who and why
+    for the history row; saved unless `save=False` (a bulk writer saves it with its history)."""
+    machine.check(getattr(instance, status_field), target)
+    setattr(instance, status_field, target)
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    audit(instance, by=by, reason=reason)
+    if save:
+        instance.save()
