@@ -26,8 +26,7 @@ from cohorts.models import Trial
 from trialsite.tasks import delay_on_commit_once
 
 from . import exports
-from .cdisc import CDISC
-from .exports import DICTIONARY_HEADER, DOMAINS, Domain, Filters
+from .exports import CDISC, DICTIONARY_HEADER, DOMAINS, Domain, Filters
 from .models import ExportLog
 
 

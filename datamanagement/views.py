@@ -13,8 +13,7 @@ from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 
 from . import exports, selectors, services
-from .cdisc import CDISC
-from .exports import DICTIONARY_HEADER, DOMAINS
+from .exports import CDISC, DICTIONARY_HEADER, DOMAINS
 from .forms import ExportFilterForm, ZipForm
 
 

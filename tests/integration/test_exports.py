@@ -18,8 +18,7 @@ from django.utils import timezone
 from cohorts.decisions import decision_sign, escalation_propose
 from cohorts.models import Drug, EscalationDecision, Patient
 from datamanagement import services
-from datamanagement.cdisc import CDISC
-from datamanagement.exports import DOMAINS, TYPES, Filters, csv_stream, dictionary_rows
+from datamanagement.exports import CDISC, DOMAINS, TYPES, Filters, csv_stream, dictionary_rows
 from datamanagement.models import ExportLog
 from dosing.models import Administration, Cycle, PlannedDose
 from dosing.services import administration_record

@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from datamanagement.cdisc import CDISC
-from datamanagement.exports import DOMAINS
+from datamanagement.exports import CDISC, DOMAINS
 from datamanagement.models import ExportLog
 from tests.factories import UserFactory
 from tests.integration.test_exports import build_world
