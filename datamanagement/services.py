@@ -8,11 +8,8 @@ out; the zip is built by the Celery task `datamanagement.export_zip`, which call
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from cohorts.models import Trial
 from trialsite.tasks import delay_on_commit_once
 
 from . import exports
-from .exports import CDISC, DICTIONARY_HEADER, DOMAINS, Domain, Filters
+from .exports import CDISC, DOMAINS, Domain, Filters
 from .models import ExportLog
 
 
@@ -99,28 +96,16 @@ def export_zip_build(*, log: ExportLog) -> ExportLog:
     target = export_dir() / f"{trial.code}-export-{log.pk}.zip"
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".part")
     os.close(fd)
-    counts: dict[str, int] = {}
-    columns = {d.file_name: d.columns(trial) for d in domains}  # once per file: the header, the rows and the dictionary
+    cdisc = any(name.startswith("cdisc/") for name in log.domains)
+
+    def readme(files: list[tuple[Domain, int]]) -> str:
+        return exports.readme_text(trial=trial, user=user, filters=filters, generated_at=log.created_at, files=files, cdisc=cdisc)
+
+    def file_done(done: int, counts: dict[str, int]) -> None:
+        ExportLog.objects.filter(pk=log.pk).update(progress_done=done, row_counts=counts)
+
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for i, domain in enumerate(domains, start=1):
-                with io.TextIOWrapper(zf.open(domain.file_name, "w", force_zip64=True), encoding="utf-8", newline="") as fh:
-                    cols = columns[domain.file_name]
-                    counts[domain.file_name] = exports.write_csv(fh, [c.name for c in cols], domain.rows(user, trial, filters, cols))
-                ExportLog.objects.filter(pk=log.pk).update(progress_done=i, row_counts=counts)
-            with io.TextIOWrapper(zf.open("data_dictionary.csv", "w"), encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(DICTIONARY_HEADER)
-                writer.writerows(exports.dictionary_rows(domains, trial, columns))
-            readme = exports.readme_text(
-                trial=trial,
-                user=user,
-                filters=filters,
-                generated_at=log.created_at,
-                files=[(d, counts[d.file_name]) for d in domains],
-                cdisc=any(name.startswith("cdisc/") for name in log.domains),
-            )
-            zf.writestr("README.txt", readme)
+        counts = exports.write_zip(Path(tmp), domains, user=user, trial=trial, filters=filters, readme=readme, on_file=file_done, on_rows=lambda n: None)
         os.replace(tmp, target)
     except Exception as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The export machinery: columns, formatters, CSV streaming, the data dictionary.
+"""The export machinery: columns, formatters, CSV streaming, the data dictionary, the zip.
 
 Each column has a name, a label, a type (string, integer, decimal, date, datetime,
 boolean), a unit, its allowed values {code: label} (taken from the models'
@@ -28,12 +28,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from decimal import Decimal
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -301,13 +303,17 @@ def csv_stream(header: list[str], rows: Iterable[list[str]], *, on_done: Callabl
         on_done(count)
 
 
-def write_csv(fh: io.TextIOBase, header: list[str], rows: Iterable[list[str]]) -> int:
+def write_csv(fh: io.TextIOBase, header: list[str], rows: Iterable[list[str]], *, on_batch: Callable[[int], None] | None = None, batch: int = 2000) -> int:
+    """The header and the rows into `fh` in batches of lines; `on_batch(rows in the batch)` after each batch. Returns the rows written."""
     writer = csv.writer(fh)
     writer.writerow(header)
     count = 0
-    for row in rows:
-        writer.writerow(row)
-        count += 1
+    rows = iter(rows)
+    for chunk in iter(lambda: list(islice(rows, batch)), []):
+        writer.writerows(chunk)
+        count += len(chunk)
+        if on_batch is not None:
+            on_batch(len(chunk))
     return count
 
 
@@ -322,3 +328,34 @@ def dictionary_rows(domains: Iterable[Domain], trial: Trial, columns: dict[str, 
     for d in domains:
         for c in columns.get(d.file_name) or d.columns(trial):
             yield [d.file_name, d.name, c.name, c.label, c.type, c.unit, c.allowed_text]
+
+
+# ---------------------------------------------------------------- the zip
+
+
+def write_zip(
+    path: Path,
+    domains: list[Domain],
+    *,
+    user: User,
+    trial: Trial,
+    filters: Filters,
+    readme: Callable[[list[tuple[Domain, int]]], str],
+    on_file: Callable[[int, dict[str, int]], None],
+    on_rows: Callable[[int], None],
+) -> dict[str, int]:
+    """Every domain as a CSV file in a zip at `path`, then the data dictionary and `readme(files with their rows)`;
+    one row at a time (constant memory). `on_file(files done, rows by file)` after each file, `on_rows(n)` after
+    each batch of rows. Returns the rows by file name."""
+    counts: dict[str, int] = {}
+    columns = {d.file_name: d.columns(trial) for d in domains}  # once per file: the header, the rows and the dictionary
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for i, domain in enumerate(domains, start=1):
+            cols = columns[domain.file_name]
+            with io.TextIOWrapper(zf.open(domain.file_name, "w", force_zip64=True), encoding="utf-8", newline="") as fh:
+                counts[domain.file_name] = write_csv(fh, [c.name for c in cols], domain.rows(user, trial, filters, cols), on_batch=on_rows)
+            on_file(i, dict(counts))
+        with io.TextIOWrapper(zf.open("data_dictionary.csv", "w"), encoding="utf-8", newline="") as fh:
+            write_csv(fh, DICTIONARY_HEADER, dictionary_rows(domains, trial, columns))
+        zf.writestr("README.txt", readme([(d, counts[d.file_name]) for d in domains]))
+    return counts
