@@ -191,6 +191,12 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands an unacknowledged message (the acks_late tasks, such as the export zip) to another worker after
+# this many seconds (kombu's default, set here on purpose). It must exceed the longest task, or a job still
+# running would be started a second time; an hour is well above a zip of a large trial (minutes). A zip whose
+# worker died is failed within minutes by datamanagement.reap_exports (heartbeat) with a Retry on the page, and
+# when its message comes back the task finds the job failed and stops.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic schedules live in one place (house style point 10); issues add theirs.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -199,6 +205,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Endpoints: censoring moves with time; responses themselves change only with their inputs.
     "endpoints-nightly": {"task": "response.nightly", "schedule": crontab(hour=2, minute=45)},
     "edit-checks-nightly": {"task": "datamanagement.edit_checks_nightly", "schedule": crontab(hour=3, minute=15)},
+    # Export zips whose worker stopped (no heartbeat for a few minutes): failed, with a Retry on the page.
+    "reap-exports": {"task": "datamanagement.reap_exports", "schedule": crontab(minute="*")},
 }
 
 LOGGING = {
@@ -212,6 +220,8 @@ LOGGING = {
 
 # Export zips: a folder shared by the web and worker processes (docker-compose mounts a volume).
 TRIALSITE_EXPORT_DIR = Path(os.environ.get("EXPORT_DIR") or BASE_DIR / "media" / "exports")
+# Seconds of sleep per row written into a zip: 0, but in the test that kills a worker in the middle of a zip.
+TRIALSITE_EXPORT_ROW_DELAY = float(os.environ.get("TRIALSITE_EXPORT_ROW_DELAY") or 0)
 
 # Trialsite: the protocol loaded by `make run`.
 TRIALSITE_DEFAULT_PROTOCOL = BASE_DIR / "protocols" / "bpd.toml"

@@ -29,7 +29,19 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
+def celery_worker_env() -> dict:
+    """More environment for the worker; a test module overrides this fixture (the export test slows its zips)."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker_pool() -> list[str]:
+    """The worker's pool options; a test parametrizes this name for another pool (a prefork child it can kill)."""
+    return ["-P", "solo"]
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path, celery_worker_env, celery_worker_pool):
     from trialsite.celery import app
 
     broker = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER
@@ -38,15 +50,19 @@ def celery_worker_process(transactional_db, tmp_path):
     except redis.exceptions.ConnectionError as exc:
         pytest.fail(f"Redis is not reachable at {broker}: start it (see README, 'make test') - {exc}")
     queue = f"trialsite-test-{uuid.uuid4().hex[:8]}"
-    env = os.environ | {
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "CELERY_RESULT_BACKEND": broker,
-        "DJANGO_SETTINGS_MODULE": "trialsite.settings",
-        "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a task queuing another) stays on this queue
-    }
+    env = (
+        os.environ
+        | {
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_RESULT_BACKEND": broker,
+            "DJANGO_SETTINGS_MODULE": "trialsite.settings",
+            "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a task queuing another) stays on this queue
+        }
+        | celery_worker_env
+    )
     log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "-P", "solo", "-Q", queue, "-n", f"{queue}@%h"]
+    command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", *celery_worker_pool, "-Q", queue, "-n", f"{queue}@%h"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
     with open(log, "w") as out:
         worker = subprocess.Popen(command, cwd=Path(settings.BASE_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -59,7 +75,7 @@ def celery_worker_process(transactional_db, tmp_path):
             if worker.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("The Celery worker did not start:\n" + log.read_text()[-3000:])
             time.sleep(0.2)
-        yield {"queue": queue, "log": log}
+        yield {"queue": queue, "log": log, "process": worker}
     finally:
         worker.terminate()
         try:
