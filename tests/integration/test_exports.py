@@ -3,6 +3,7 @@ matches its columns, filters and site scoping hold, the zip job writes every fil
 with a dictionary and a README, and every export is logged with its row counts."""
 
 import csv
+import functools
 import io
 import json
 import zipfile
@@ -12,13 +13,13 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
 from cohorts.decisions import decision_sign, escalation_propose
 from cohorts.models import Drug, EscalationDecision, Patient
 from datamanagement import services
-from datamanagement.exports import CDISC, DOMAINS, TYPES, Filters, csv_stream, dictionary_rows
+from datamanagement.exports import CDISC, DOMAINS, TYPES, Filters, csv_stream, dictionary_rows, engine
 from datamanagement.models import ExportLog
 from dosing.models import Administration, Cycle, PlannedDose
 from dosing.services import administration_record
@@ -530,3 +531,35 @@ def test_the_zip_task_survives_a_lost_worker_and_the_reaper_runs_every_minute(se
     assert schedule["schedule"].is_due(timezone.now() - timedelta(minutes=1)).next <= 60
     # the broker hands a lost job back only after the longest zip could have finished, well after the reaper failed it
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] >= 10 * services.STALE_AFTER.total_seconds()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeats_within_a_file_are_seen_by_other_connections_while_the_file_is_written(on_c1, dana, settings, tmp_path, monkeypatch):
+    """On PostgreSQL a file's rows stream inside a transaction: the reaper must still see the heartbeat."""
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    monkeypatch.setattr(services, "HEARTBEAT_EVERY", 0)
+    monkeypatch.setattr(engine, "write_csv", functools.partial(engine.write_csv, batch=1))  # a beat while rows are still to come
+    log = ExportLog.objects.create(  # committed (other connections see it), its task not run
+        trial=on_c1.trial, user=dana, created_at=timezone.now(), format="zip", domains=list(DOMAINS), filters=Filters().as_json(), progress_total=len(DOMAINS)
+    )
+    outside = connections.create_connection(DEFAULT_DB_ALIAS)
+
+    def seen():
+        with outside.cursor() as cursor:
+            cursor.execute("SELECT heartbeat_at FROM datamanagement_exportlog WHERE id = %s", [log.pk])
+            return cursor.fetchone()[0]
+
+    rows, observed = services._Heartbeat.rows, []
+
+    def watched(self, n):
+        before = seen()
+        rows(self, n)
+        observed.append(seen() > before)
+
+    monkeypatch.setattr(services._Heartbeat, "rows", watched)
+    try:
+        assert services.export_zip_build(log=ExportLog.objects.select_related("trial", "user").get(pk=log.pk)).status == "done"
+    finally:
+        outside.close()
+    assert observed
+    assert all(observed)
