@@ -50,17 +50,14 @@ def celery_worker_process(transactional_db, tmp_path, celery_worker_env, celery_
     except redis.exceptions.ConnectionError as exc:
         pytest.fail(f"Redis is not reachable at {broker}: start it (see README, 'make test') - {exc}")
     queue = f"trialsite-test-{uuid.uuid4().hex[:8]}"
-    env = (
-        os.environ
-        | {
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": broker,
-            "CELERY_RESULT_BACKEND": broker,
-            "DJANGO_SETTINGS_MODULE": "trialsite.settings",
-            "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a task queuing another) stays on this queue
-        }
-        | celery_worker_env
-    )
+    env = os.environ | {
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": broker,
+        "DJANGO_SETTINGS_MODULE": "trialsite.settings",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a task queuing another) stays on this queue
+    }
+    env |= celery_worker_env
     log = tmp_path / "worker.log"
     command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", *celery_worker_pool, "-Q", queue, "-n", f"{queue}@%h"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
