@@ -136,9 +136,30 @@ def parse_dose(drug: str, text: object) -> DoseSpec:
     return DoseSpec(drug=drug, amount=amount, unit=match["unit"])
 
 
-def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:  # noqa: C901 - one linear checklist
+def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:
+    """The whole protocol checked section by section; every problem found is collected, in the file's order."""
     problems: list[str] = []
     raw_trial = data.get("trial") or {}
+    trial_values = _trial_values(raw_trial, problems)
+    drugs = _drugs(data.get("drugs") or [], problems)
+    drug_codes = {d.code for d in drugs}
+    levels = _levels(data.get("levels") or [], drug_codes, trial_values, problems)
+    schedules = _schedules(data.get("schedules") or [], drug_codes, trial_values.get("cycle_length_days"), problems)
+    criteria = _criteria(data.get("eligibility") or [], problems)
+    _check_trial_numbers(trial_values, problems)
+    _visit_days(raw_trial, trial_values, problems)
+    if problems:
+        raise ProtocolError(problems)
+    return ProtocolSpec(
+        trial=TrialSpec(**trial_values),  # type: ignore[arg-type]
+        drugs=tuple(drugs),
+        levels=tuple(levels),
+        schedules=tuple(schedules),
+        eligibility=tuple(criteria),
+    )
+
+
+def _trial_values(raw_trial: dict[str, Any], problems: list[str]) -> dict[str, object]:
     trial_values: dict[str, object] = {}
     for name in STR_FIELDS:
         value = raw_trial.get(name)
@@ -152,9 +173,12 @@ def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:  # noqa: C901 - one li
         trial_values[name] = value
     if isinstance(trial_values.get("code"), str) and not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", str(trial_values["code"])):
         problems.append("trial.code must be 2-10 capital letters or digits (it starts every study id)")
+    return trial_values
 
+
+def _drugs(raw_drugs: list[Any], problems: list[str]) -> list[DrugSpec]:
     drugs = []
-    for raw in data.get("drugs") or []:
+    for raw in raw_drugs:
         if not raw.get("code") or not raw.get("name"):
             problems.append(f"drug {raw!r}: code and name are required")
             continue
@@ -172,33 +196,21 @@ def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:  # noqa: C901 - one li
                 continue
             reduced = dose.amount
         drugs.append(DrugSpec(code=raw["code"], name=raw["name"], route=raw.get("route", ""), reduced_dose_mg=reduced, reduction_from_cycle=from_cycle))
-    drug_codes = {d.code for d in drugs}
     if not drugs:
         problems.append("at least one [[drugs]] entry is required")
-    if len(drug_codes) != len(drugs):
+    if len({d.code for d in drugs}) != len(drugs):
         problems.append("drug codes must be unique")
+    return drugs
 
+
+def _levels(raw_levels: list[Any], drug_codes: set[str], trial_values: dict[str, object], problems: list[str]) -> list[LevelSpec]:
     levels = []
-    raw_levels = data.get("levels") or []
     for order, raw in enumerate(raw_levels, start=1):
         label = raw.get("label")
         if not isinstance(label, int) or isinstance(label, bool):
             problems.append(f"level #{order}: label must be a whole number")
             continue
-        doses = []
-        raw_doses = raw.get("doses") or {}
-        for drug, text in raw_doses.items():
-            if drug not in drug_codes:
-                problems.append(f"level {label}: unknown drug {drug!r}")
-                continue
-            try:
-                doses.append(parse_dose(drug, text))
-            except ValueError as exc:
-                problems.append(f"level {label}: {exc}")
-        missing = drug_codes - set(raw_doses)
-        if missing:
-            problems.append(f"level {label}: no dose for {', '.join(sorted(missing))}")
-        levels.append(LevelSpec(label=label, order=order, doses=tuple(doses)))
+        levels.append(LevelSpec(label=label, order=order, doses=_level_doses(label, raw.get("doses") or {}, drug_codes, problems)))
     labels = [lv.label for lv in levels]
     if not levels:
         problems.append("at least one [[levels]] entry is required")
@@ -208,9 +220,28 @@ def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:  # noqa: C901 - one li
         problems.append("levels must be listed from the lowest dose to the highest")
     if isinstance(trial_values.get("starting_level"), int) and trial_values["starting_level"] not in labels:
         problems.append(f"trial.starting_level {trial_values['starting_level']} is not one of the levels {labels}")
+    return levels
 
+
+def _level_doses(label: int, raw_doses: dict[str, Any], drug_codes: set[str], problems: list[str]) -> tuple[DoseSpec, ...]:
+    doses = []
+    for drug, text in raw_doses.items():
+        if drug not in drug_codes:
+            problems.append(f"level {label}: unknown drug {drug!r}")
+            continue
+        try:
+            doses.append(parse_dose(drug, text))
+        except ValueError as exc:
+            problems.append(f"level {label}: {exc}")
+    missing = drug_codes - set(raw_doses)
+    if missing:
+        problems.append(f"level {label}: no dose for {', '.join(sorted(missing))}")
+    return tuple(doses)
+
+
+def _schedules(raw_schedules: list[Any], drug_codes: set[str], cycle_length: object, problems: list[str]) -> list[ScheduleSpec]:
     schedules = []
-    for raw in data.get("schedules") or []:
+    for raw in raw_schedules:
         drug = raw.get("drug")
         if drug not in drug_codes:
             problems.append(f"schedule: unknown drug {drug!r}")
@@ -220,7 +251,6 @@ def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:  # noqa: C901 - one li
         except ValueError as exc:
             problems.append(f"schedule for {drug}: {exc}")
             continue
-        cycle_length = trial_values.get("cycle_length_days")
         if isinstance(cycle_length, int) and (days[0] < 1 or days[-1] > cycle_length):
             problems.append(f"schedule for {drug}: days must lie within 1-{cycle_length}")
         first, last = raw.get("first_cycle", 1), raw.get("last_cycle")
@@ -228,16 +258,23 @@ def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:  # noqa: C901 - one li
             problems.append(f"schedule for {drug}: cycles must be whole numbers with first_cycle >= 1 and last_cycle >= first_cycle")
             continue
         schedules.append(ScheduleSpec(drug=drug, route=raw.get("route", ""), days=days, first_cycle=first, last_cycle=last))
+    return schedules
 
+
+def _criteria(raw_criteria: list[Any], problems: list[str]) -> list[CriterionSpec]:
     criteria = []
-    for raw in data.get("eligibility") or []:
+    for raw in raw_criteria:
         if not raw.get("code") or not raw.get("text"):
             problems.append(f"eligibility {raw!r}: code and text are required")
             continue
         criteria.append(CriterionSpec(code=raw["code"], text=raw["text"]))
     if len({c.code for c in criteria}) != len(criteria):
         problems.append("eligibility codes must be unique")
+    return criteria
 
+
+def _check_trial_numbers(trial_values: dict[str, object], problems: list[str]) -> None:
+    """Cohort size, caps, cycle length and DLT window against each other (once each is a whole number)."""
     ints = {k: v for k, v in trial_values.items() if k in INT_FIELDS and isinstance(v, int)}
     if len(ints) == len(INT_FIELDS):
         if not 1 <= ints["cohort_size"] <= ints["cohort_max_size"]:
@@ -247,25 +284,18 @@ def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:  # noqa: C901 - one li
         if min(ints["cap_escalation"], ints["cap_total"], ints["cycle_length_days"], ints["dlt_window_days"]) < 1:
             problems.append("caps, cycle length and DLT window must be positive")
 
+
+def _visit_days(raw_trial: dict[str, Any], trial_values: dict[str, object], problems: list[str]) -> None:
+    """trial.visit_days into trial_values, within the cycle."""
     try:
-        visit_days = parse_days(raw_trial.get("visit_days"))
+        days = parse_days(raw_trial.get("visit_days"))
     except ValueError:
         problems.append("trial.visit_days is required: the days of a cycle with a visit, e.g. [1, 8, 15, 22]")
     else:
-        trial_values["visit_days"] = visit_days
+        trial_values["visit_days"] = days
         cycle_length = trial_values.get("cycle_length_days")
-        if isinstance(cycle_length, int) and not all(1 <= d <= cycle_length for d in visit_days):
+        if isinstance(cycle_length, int) and not all(1 <= d <= cycle_length for d in days):
             problems.append(f"trial.visit_days must lie within 1-{cycle_length}")
-
-    if problems:
-        raise ProtocolError(problems)
-    return ProtocolSpec(
-        trial=TrialSpec(**trial_values),  # type: ignore[arg-type]
-        drugs=tuple(drugs),
-        levels=tuple(levels),
-        schedules=tuple(schedules),
-        eligibility=tuple(criteria),
-    )
 
 
 def read_protocol(path: str | Path) -> ProtocolSpec:

@@ -85,7 +85,30 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
     created = trial is None
     previous_version = None if created else trial.protocol_version
     changes: list[str] = []
-    trial_values = {
+    trial = _upsert(Trial, {"code": t.code}, _trial_values(spec), by=by, reason=reason, changes=changes, what="trial")
+    drugs = _load_drugs(trial, spec, by=by, reason=reason, changes=changes)
+    levels = _load_levels(trial, spec, drugs, by=by, reason=reason, changes=changes)
+    _load_schedules(spec, drugs, by=by, reason=reason, changes=changes)
+    start = levels[t.starting_level]
+    if trial.starting_level_id != start.id:
+        trial.starting_level = start
+        _save(trial, by=by, reason=reason)
+        if not created:
+            changes.append("changed starting level")
+    if not created and changes and previous_version == t.version:
+        raise ProtocolError(
+            [f"the file differs from the loaded protocol ({'; '.join(changes)}) but its version is still {t.version}: an amendment needs a new version"]
+        )
+    if not trial.cohorts.exists():
+        cohort = Cohort(trial=trial, level=start, number=1, phase=Cohort.Phase.ESCALATION, capacity=trial.cohort_size, opened_on=today)
+        _save(cohort, by=by, reason=f"{reason}: first cohort opened at the starting level")
+        changes.append("opened cohort 1")
+    return LoadResult(trial=trial, created=created, changes=changes)
+
+
+def _trial_values(spec: ProtocolSpec) -> dict:
+    t = spec.trial
+    return {
         "nct_id": t.nct_id,
         "title": t.title,
         "phase": t.phase,
@@ -104,7 +127,9 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
         "follow_up_interval_days": t.follow_up_interval_days,
         "eligibility_criteria": [{"code": c.code, "text": c.text} for c in spec.eligibility],
     }
-    trial = _upsert(Trial, {"code": t.code}, trial_values, by=by, reason=reason, changes=changes, what="trial")
+
+
+def _load_drugs(trial: Trial, spec: ProtocolSpec, *, by: User | None, reason: str, changes: list[str]) -> dict[str, Drug]:
     drugs = {}
     for order, d in enumerate(spec.drugs, start=1):
         drugs[d.code] = _upsert(
@@ -116,6 +141,11 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
             changes=changes,
             what=f"drug {d.code}",
         )
+    return drugs
+
+
+def _load_levels(trial: Trial, spec: ProtocolSpec, drugs: dict[str, Drug], *, by: User | None, reason: str, changes: list[str]) -> dict[int, DoseLevel]:
+    """The dose levels and their doses; a level in the database cannot be missing from the file."""
     file_labels = {lv.label for lv in spec.levels}
     for gone in DoseLevel.objects.filter(trial=trial).exclude(label__in=file_labels):
         raise ProtocolError([f"level {gone.label} is in the database but not in the file; levels cannot be removed"])
@@ -140,6 +170,10 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
                 changes=changes,
                 what=f"level {lv.label} {dose.drug} dose",
             )
+    return levels
+
+
+def _load_schedules(spec: ProtocolSpec, drugs: dict[str, Drug], *, by: User | None, reason: str, changes: list[str]) -> None:
     for s in spec.schedules:
         _upsert(
             DrugSchedule,
@@ -150,21 +184,6 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
             changes=changes,
             what=f"{s.drug} schedule from cycle {s.first_cycle}",
         )
-    start = levels[t.starting_level]
-    if trial.starting_level_id != start.id:
-        trial.starting_level = start
-        _save(trial, by=by, reason=reason)
-        if not created:
-            changes.append("changed starting level")
-    if not created and changes and previous_version == t.version:
-        raise ProtocolError(
-            [f"the file differs from the loaded protocol ({'; '.join(changes)}) but its version is still {t.version}: an amendment needs a new version"]
-        )
-    if not trial.cohorts.exists():
-        cohort = Cohort(trial=trial, level=start, number=1, phase=Cohort.Phase.ESCALATION, capacity=trial.cohort_size, opened_on=today)
-        _save(cohort, by=by, reason=f"{reason}: first cohort opened at the starting level")
-        changes.append("opened cohort 1")
-    return LoadResult(trial=trial, created=created, changes=changes)
 
 
 # ---------------------------------------------------------------- patients

@@ -1,7 +1,7 @@
 """Data management: the log of every export (who, when, what, filters, how many rows).
 
-A zip of all domains is built by a Celery job; its progress and file live on the
-same log row, so the status page and the log table read one model.
+A zip of all domains is built by a Celery job; its progress, heartbeat and file live
+on the same log row, so the status page and the log table read one model.
 """
 
 from django.conf import settings
@@ -35,6 +35,7 @@ class ExportLog(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker building the zip")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -50,6 +51,10 @@ class ExportLog(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def is_zip(self) -> bool:
+        return self.format in (self.Format.ZIP, self.Format.ZIP_CDISC)
 
 
 class DataQuery(models.Model):

@@ -8,8 +8,7 @@ from django.http import Http404
 from accounts.models import User
 from cohorts.models import Trial
 
-from .cdisc import CDISC
-from .exports import DOMAINS
+from .exports import CDISC, DOMAINS
 from .models import ExportLog
 
 LOG_ROWS = 50

@@ -9,4 +9,5 @@ urlpatterns = [
     path("trials/<str:code>/exports/<str:domain>.csv", views.export_csv, name="export_csv"),
     path("exports/jobs/<int:pk>/", views.export_job, name="export_job"),
     path("exports/jobs/<int:pk>/download/", views.export_download, name="export_download"),
+    path("exports/jobs/<int:pk>/retry/", views.export_retry, name="export_retry"),
 ]

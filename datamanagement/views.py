@@ -1,20 +1,20 @@
-"""Exports pages: the domain list with filters and the log, streamed CSVs, the zip job and its download.
+"""Exports pages: the domain list with filters and the log, streamed CSVs, the zip job, its download and its retry.
 
 Exports are for roles with Perm.EXPORT (data managers, administrators).
 """
 
-from django.http import FileResponse, Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import role_required
 from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 
 from . import exports, selectors, services
-from .cdisc import CDISC
-from .exports import DICTIONARY_HEADER, DOMAINS
+from .exports import CDISC, DICTIONARY_HEADER, DOMAINS
 from .forms import ExportFilterForm, ZipForm
 
 
@@ -106,3 +106,15 @@ def export_download(request, pk):
         raise Http404("The export file is gone") from exc
     name = f"{log.trial.code}-export-{log.created_at:%Y-%m-%d}-{log.pk}.zip"
     return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+
+
+@role_required(Perm.EXPORT)
+@require_POST
+def export_retry(request, pk):
+    """A failed zip started again with the same parameters (a new job); 409 for a job that has not failed."""
+    log = selectors.export_job_for_user(request.user, pk)
+    try:
+        new = services.export_zip_retry(user=request.user, log=log)
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=409, content_type="text/plain; charset=utf-8")
+    return redirect("export_job", pk=new.pk)

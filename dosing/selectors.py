@@ -110,20 +110,35 @@ def treatment_overview(patient: Patient, *, today: date, show: int | None = None
     )
     off = OffTreatment.objects.filter(patient=patient).first()
     drawn = {c.number for c in cycles[-GRID_CYCLES:]} | ({show} if show else set())
-    drawn_ids = [c.id for c in cycles if c.number in drawn]
-    cells: dict[tuple[int, int, int], Cell] = {}
-    for p in PlannedDose.objects.filter(cycle_id__in=drawn_ids):
-        cells.setdefault((p.cycle_id, p.drug_id, p.day), Cell(p.day)).planned = p
-    for a in Administration.objects.filter(cycle_id__in=drawn_ids):
-        cells.setdefault((a.cycle_id, a.drug_id, a.day), Cell(a.day)).given = a
+    blocks = _cycle_blocks(cycles, drugs, drawn, planned, given, length)
 
+    # Intensity over completed cycles (all cycles once treatment has stopped).
+    done = [c for c in cycles if off is not None or c.day1 + timedelta(days=length - 1) < today]
+    intensities, cumulative = _intensities(drugs, done, planned, given, length)
+    c2 = next((c for c in cycles if c.number == 2), None)
+    last = cycles[-1] if cycles else None
+    holds = _open_holds(modifications)
+    return TreatmentOverview(
+        patient=patient,
+        cycles=list(reversed(blocks)),
+        drugs=drugs,
+        modifications=modifications,
+        intensities=intensities,
+        cumulative={d.name: cumulative[d.id] for d in drugs if d.id in cumulative},
+        completed_cycles=len(done),
+        c2d1_delay_days=c2.delay_days if c2 else None,
+        next_cycle=(last.number + 1) if last else 1,
+        next_planned_day1=schedule.planned_day1(last.day1, length) if last else None,
+        off_treatment=off,
+        holds=holds,
+    )
+
+
+def _cycle_blocks(cycles: list[Cycle], drugs: list[Drug], drawn: set[int], planned: list, given: list, length: int) -> list[CycleBlock]:
+    """One block per cycle, oldest first: a day-by-day grid per drug for the cycles drawn, the dose counts for all (2 queries)."""
+    cells = _grid_cells([c.id for c in cycles if c.number in drawn])
     days = list(range(1, length + 1))
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for cycle_id, _, _ in planned:
-        counts[cycle_id]["planned"] += 1
-    for cycle_id, _, status, _, deviation in given:
-        counts[cycle_id]["deviation" if deviation else status] += 1
-        counts[cycle_id]["recorded"] += 1
+    counts = _dose_counts(planned, given)
     blocks = []
     for c in cycles:
         rows = []
@@ -134,9 +149,32 @@ def treatment_overview(patient: Patient, *, today: date, show: int | None = None
                     rows.append(DrugRow(d, row))
         tally = counts[c.id]
         blocks.append(CycleBlock(c, rows, days, recorded=tally["recorded"], planned_count=tally["planned"], counts=dict(tally)))
+    return blocks
 
-    # Intensity over completed cycles (all cycles once treatment has stopped).
-    done = [c for c in cycles if off is not None or c.day1 + timedelta(days=length - 1) < today]
+
+def _grid_cells(cycle_ids: list[int]) -> dict[tuple[int, int, int], Cell]:
+    """The planned and given doses of these cycles by (cycle, drug, day)."""
+    cells: dict[tuple[int, int, int], Cell] = {}
+    for p in PlannedDose.objects.filter(cycle_id__in=cycle_ids):
+        cells.setdefault((p.cycle_id, p.drug_id, p.day), Cell(p.day)).planned = p
+    for a in Administration.objects.filter(cycle_id__in=cycle_ids):
+        cells.setdefault((a.cycle_id, a.drug_id, a.day), Cell(a.day)).given = a
+    return cells
+
+
+def _dose_counts(planned: list, given: list) -> dict[int, dict[str, int]]:
+    """Per cycle: doses planned, recorded, and recorded per status (deviations apart)."""
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for cycle_id, _, _ in planned:
+        counts[cycle_id]["planned"] += 1
+    for cycle_id, _, status, _, deviation in given:
+        counts[cycle_id]["deviation" if deviation else status] += 1
+        counts[cycle_id]["recorded"] += 1
+    return counts
+
+
+def _intensities(drugs: list[Drug], done: list[Cycle], planned: list, given: list, length: int) -> tuple[list[schedule.Intensity], dict[int, Decimal]]:
+    """Dose intensity per drug over the completed cycles, and the cumulative dose given per drug id."""
     done_ids = {c.id for c in done}
     planned_by_drug: dict[int, Decimal] = defaultdict(Decimal)
     delivered_by_drug: dict[int, Decimal] = defaultdict(Decimal)
@@ -162,23 +200,7 @@ def treatment_overview(patient: Patient, *, today: date, show: int | None = None
         for d in drugs
         if done and planned_by_drug[d.id]
     ]
-    c2 = next((c for c in cycles if c.number == 2), None)
-    last = cycles[-1] if cycles else None
-    holds = _open_holds(modifications)
-    return TreatmentOverview(
-        patient=patient,
-        cycles=list(reversed(blocks)),
-        drugs=drugs,
-        modifications=modifications,
-        intensities=intensities,
-        cumulative={d.name: cumulative[d.id] for d in drugs if d.id in cumulative},
-        completed_cycles=len(done),
-        c2d1_delay_days=c2.delay_days if c2 else None,
-        next_cycle=(last.number + 1) if last else 1,
-        next_planned_day1=schedule.planned_day1(last.day1, length) if last else None,
-        off_treatment=off,
-        holds=holds,
-    )
+    return intensities, cumulative
 
 
 def _open_holds(modifications: list[DoseModification]) -> list[DoseModification]:

@@ -160,25 +160,17 @@ def cycle_start(
     enrolment = Enrolment.objects.get(patient=patient)
     last = Cycle.objects.filter(patient=patient).order_by("-number").first()
     expected = last.number + 1 if last else 1
-    errors: dict[str, list[str]] = {}
-    if number is not None and number != expected:
-        message = f"Cycle {number} already exists." if number < expected else f"Cycles cannot be skipped: the next cycle is {expected}."
-        errors["number"] = [message]
     planned = schedule.planned_day1(last.day1, trial.cycle_length_days) if last else day1
-    if day1 > today:
-        errors.setdefault("day1", []).append("Day 1 cannot be in the future.")
-    if last is None and day1 < enrolment.enrolled_on:
-        errors.setdefault("day1", []).append(f"Cycle 1 cannot start before enrolment ({enrolment.enrolled_on.isoformat()}).")
-    if day1 < planned:
-        errors.setdefault("day1", []).append(
-            f"Cycle {expected} cannot start before {planned.isoformat()} (cycle {expected - 1} day 1 + {trial.cycle_length_days} days): cycles never overlap."
-        )
-    elif day1 > planned:
-        errors.update(
-            _need_reason(
-                delay_reason, "delay_reason", f"Day 1 is {(day1 - planned).days} days after the planned {planned.isoformat()}: give the reason for the delay."
-            )
-        )
+    errors = _cycle_start_errors(
+        expected=expected,
+        number=number,
+        day1=day1,
+        planned=planned,
+        not_before=enrolment.enrolled_on if last is None else None,
+        cycle_length_days=trial.cycle_length_days,
+        delay_reason=delay_reason,
+        today=today,
+    )
     errors.update(check_registration({"weight_kg": weight_kg}, today=today))
     _errors(errors)
 
@@ -197,17 +189,58 @@ def cycle_start(
     )
     record_change(patient, Kind.DOSING)
     audited_save(cycle, by=by, reason=f"Cycle {expected} started" + (f" {cycle.delay_days} days late: {cycle.delay_reason}" if cycle.delay_days else ""))
-    drugs = {d.code: d for d in Drug.objects.filter(trial=trial)}
-    plan = [PlannedDose(cycle=cycle, drug=drugs[p.drug], day=p.day, planned_on=p.on, dose_mg=p.dose_mg, basis=p.basis[:300]) for p in _plan(cycle, on=day1)]
-    bulk_create_with_history(plan, PlannedDose, default_user=by, default_change_reason=f"Plan of cycle {expected}")
-    visits = [
-        Visit(patient=patient, cycle=cycle, kind=Visit.Kind.TREATMENT, day=day, expected_on=on, window_days=trial.visit_window_days)
-        for day, on in schedule.visit_dates(day1, trial.visit_days)
-    ]
-    bulk_create_with_history(visits, Visit, default_user=by, default_change_reason=f"Visits of cycle {expected}")
+    _store_plan_and_visits(cycle, by=by)
     if patient.status == PatientStatus.ENROLLED:
         patient_change_status(patient=patient, by=by, to_status=PatientStatus.ON_TREATMENT, on_date=day1, note="Cycle 1 day 1", today=today)
     return cycle
+
+
+def _cycle_start_errors(
+    *,
+    expected: int,
+    number: int | None,
+    day1: date,
+    planned: date,
+    not_before: date | None,
+    cycle_length_days: int,
+    delay_reason: str,
+    today: date,
+) -> dict[str, list[str]]:
+    """The cycle's number and day 1 against the previous cycle (or, for cycle 1, the enrolment date `not_before`)."""
+    errors: dict[str, list[str]] = {}
+    if number is not None and number != expected:
+        message = f"Cycle {number} already exists." if number < expected else f"Cycles cannot be skipped: the next cycle is {expected}."
+        errors["number"] = [message]
+    if day1 > today:
+        errors.setdefault("day1", []).append("Day 1 cannot be in the future.")
+    if not_before is not None and day1 < not_before:
+        errors.setdefault("day1", []).append(f"Cycle 1 cannot start before enrolment ({not_before.isoformat()}).")
+    if day1 < planned:
+        errors.setdefault("day1", []).append(
+            f"Cycle {expected} cannot start before {planned.isoformat()} (cycle {expected - 1} day 1 + {cycle_length_days} days): cycles never overlap."
+        )
+    elif day1 > planned:
+        errors.update(
+            _need_reason(
+                delay_reason, "delay_reason", f"Day 1 is {(day1 - planned).days} days after the planned {planned.isoformat()}: give the reason for the delay."
+            )
+        )
+    return errors
+
+
+def _store_plan_and_visits(cycle: Cycle, *, by: User) -> None:
+    """The new cycle's planned doses and its treatment visits, with their history."""
+    patient, trial = cycle.patient, cycle.patient.trial
+    drugs = {d.code: d for d in Drug.objects.filter(trial=trial)}
+    plan = [
+        PlannedDose(cycle=cycle, drug=drugs[p.drug], day=p.day, planned_on=p.on, dose_mg=p.dose_mg, basis=p.basis[:300]) for p in _plan(cycle, on=cycle.day1)
+    ]
+    bulk_create_with_history(plan, PlannedDose, default_user=by, default_change_reason=f"Plan of cycle {cycle.number}")
+    visits = [
+        Visit(patient=patient, cycle=cycle, kind=Visit.Kind.TREATMENT, day=day, expected_on=on, window_days=trial.visit_window_days)
+        for day, on in schedule.visit_dates(cycle.day1, trial.visit_days)
+    ]
+    bulk_create_with_history(visits, Visit, default_user=by, default_change_reason=f"Visits of cycle {cycle.number}")
 
 
 # ---------------------------------------------------------------- modifications
@@ -508,7 +541,6 @@ def patient_off_treatment(
         errors["decided_on"] = ["The date cannot be in the future."]
     _errors(errors)
     trial = patient.trial
-    follow_up = schedule.follow_up_dates(last_dose_on, years=trial.follow_up_years, interval_days=trial.follow_up_interval_days)
     off = OffTreatment(
         patient=patient,
         reason=reason_code,
@@ -518,6 +550,16 @@ def patient_off_treatment(
         entered_by=by,
     )
     audited_save(off, by=by, reason=f"Off treatment: {OFF_TREATMENT_REASONS[reason_code]}")
+    _visits_after_treatment(patient, by=by, decided_on=decided_on, last_dose_on=last_dose_on)
+    record_change(patient, Kind.DOSING)
+    patient_change_status(patient=patient, by=by, to_status=PatientStatus.OFF_TREATMENT, reason_code=reason_code, on_date=decided_on, note=note, today=today)
+    return off
+
+
+def _visits_after_treatment(patient: Patient, *, by: User, decided_on: date, last_dose_on: date) -> None:
+    """Treatment visits after the decision are no longer expected; the follow-up visits from the last dose are."""
+    trial = patient.trial
+    follow_up = schedule.follow_up_dates(last_dose_on, years=trial.follow_up_years, interval_days=trial.follow_up_interval_days)
     for visit in Visit.objects.filter(patient=patient, kind=Visit.Kind.TREATMENT, done_on__isnull=True, cancelled=False, expected_on__gt=decided_on):
         visit.cancelled = True
         audit(visit, by=by, reason="Treatment stopped")
@@ -528,6 +570,3 @@ def patient_off_treatment(
         default_user=by,
         default_change_reason="Follow-up visits expected",
     )
-    record_change(patient, Kind.DOSING)
-    patient_change_status(patient=patient, by=by, to_status=PatientStatus.OFF_TREATMENT, reason_code=reason_code, on_date=decided_on, note=note, today=today)
-    return off

@@ -193,6 +193,12 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands an unacknowledged message (the acks_late tasks, such as the export zip) to another worker after
+# this many seconds (kombu's default, set here on purpose). It must exceed the longest task, or a job still
+# running would be started a second time; an hour is well above a zip of a large trial (minutes). A zip whose
+# worker died is failed within minutes by datamanagement.reap_exports (heartbeat) with a Retry on the page, and
+# when its message comes back the task finds the job failed and stops.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic schedules live in one place (house style point 10); issues add theirs.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -201,12 +207,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     # What time alone changes: DLT windows and cycle 2 deadlines that complete, the endpoints' censoring.
     "pipeline-nightly": {"task": "pipeline.nightly", "schedule": crontab(hour=2, minute=15)},
     "edit-checks-nightly": {"task": "datamanagement.edit_checks_nightly", "schedule": crontab(hour=3, minute=15)},
+    # Export zips whose worker stopped (no heartbeat for a few minutes): failed, with a Retry on the page.
+    "reap-exports": {"task": "datamanagement.reap_exports", "schedule": crontab(minute="*")},
 }
 # A save never waits for the broker: one quick try to publish, no retries (the outbox row is already
 # committed and the beat drains it); a broker that does not answer within half a second is taken as down.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 2, "max_retries": 0}
+CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": 0.5, "socket_timeout": 2, "max_retries": 0}
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 0.5
 # The task a commit that wrote to the outbox sends (trialsite.outbox.kick_pipeline).
 TRIALSITE_PIPELINE_TASK = "pipeline.drain"
@@ -222,6 +230,8 @@ LOGGING = {
 
 # Export zips: a folder shared by the web and worker processes (docker-compose mounts a volume).
 TRIALSITE_EXPORT_DIR = Path(os.environ.get("EXPORT_DIR") or BASE_DIR / "media" / "exports")
+# Seconds of sleep per row written into a zip: 0, but in the test that kills a worker in the middle of a zip.
+TRIALSITE_EXPORT_ROW_DELAY = float(os.environ.get("TRIALSITE_EXPORT_ROW_DELAY") or 0)
 
 # Trialsite: the protocol loaded by `make run`.
 TRIALSITE_DEFAULT_PROTOCOL = BASE_DIR / "protocols" / "bpd.toml"

@@ -29,10 +29,22 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+@pytest.fixture
+def celery_worker_env() -> dict:
+    """More environment for the worker; a test module overrides this fixture (the export test slows its zips)."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker_pool() -> list[str]:
+    """The worker's pool options; a test parametrizes this name for another pool (a prefork child it can kill)."""
+    return ["-P", "solo"]
+
+
 @contextmanager
-def running_worker(tmp_path: Path, *, broker: str | None = None, name: str = "worker"):
-    """A real worker subprocess on `broker` with a queue of its own; the test process sends to that queue
-    while it runs. Yields {"queue", "log", "process"}."""
+def running_worker(tmp_path: Path, *, broker: str | None = None, name: str = "worker", env: dict | None = None, pool: tuple[str, ...] = ("-P", "solo")):
+    """A real worker subprocess on `broker` with a queue of its own (`env`: more environment, `pool`: its pool
+    options); the test process sends to that queue while it runs. Yields {"queue", "log", "process"}."""
     from trialsite.celery import app
 
     broker = broker or os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER
@@ -41,15 +53,19 @@ def running_worker(tmp_path: Path, *, broker: str | None = None, name: str = "wo
     except redis.exceptions.ConnectionError as exc:
         pytest.fail(f"Redis is not reachable at {broker}: start it (see README, 'make test') - {exc}")
     queue = f"trialsite-test-{uuid.uuid4().hex[:8]}"
-    env = os.environ | {
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "CELERY_RESULT_BACKEND": broker,
-        "DJANGO_SETTINGS_MODULE": "trialsite.settings",
-        "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a task queuing another) stays on this queue
-    }
+    env = (
+        os.environ
+        | {
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": broker,
+            "CELERY_RESULT_BACKEND": broker,
+            "DJANGO_SETTINGS_MODULE": "trialsite.settings",
+            "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a task queuing another) stays on this queue
+        }
+        | (env or {})
+    )
     log = tmp_path / f"{name}.log"
-    command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "-P", "solo", "-Q", queue, "-n", f"{queue}@%h"]
+    command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", *pool, "-Q", queue, "-n", f"{queue}@%h"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
     with open(log, "w") as out:
         worker = subprocess.Popen(command, cwd=Path(settings.BASE_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -75,8 +91,8 @@ def running_worker(tmp_path: Path, *, broker: str | None = None, name: str = "wo
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    with running_worker(tmp_path) as worker:
+def celery_worker_process(transactional_db, tmp_path, celery_worker_env, celery_worker_pool):
+    with running_worker(tmp_path, env=celery_worker_env, pool=tuple(celery_worker_pool)) as worker:
         yield worker
 
 

@@ -3,6 +3,7 @@ matches its columns, filters and site scoping hold, the zip job writes every fil
 with a dictionary and a README, and every export is logged with its row counts."""
 
 import csv
+import functools
 import io
 import json
 import zipfile
@@ -11,15 +12,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db import models
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
 from cohorts.decisions import decision_sign, escalation_propose
 from cohorts.models import Drug, EscalationDecision, Patient
 from datamanagement import services
-from datamanagement.cdisc import CDISC
-from datamanagement.exports import DOMAINS, TYPES, Filters, csv_stream, dictionary_rows
+from datamanagement.exports import CDISC, DOMAINS, TYPES, Filters, csv_stream, dictionary_rows, engine
 from datamanagement.models import ExportLog
 from dosing.models import Administration, Cycle, PlannedDose
 from dosing.services import administration_record
@@ -387,3 +387,179 @@ def test_the_zip_task_is_idempotent_and_quiet_when_the_log_is_gone(world, dana, 
     assert log.finished_at == finished  # not rebuilt
     assert export_zip.delay(10**9).get() == {"log": 10**9, "status": "gone"}
     assert ExportLog.objects.filter(user=dana).count() == 1
+
+
+# ---------------------------------------------------------------- a worker that dies mid-zip: heartbeat, reaper, retry
+
+
+def queued_zip(user, trial, *, cdisc=False, filters=None):
+    """A zip job as export_zip_start leaves it, its task not run."""
+    return services.export_zip_start(user=user, trial=trial, filters=filters or Filters(), cdisc=cdisc)
+
+
+def as_if_running(log, *, heartbeat_at):
+    """The job as a worker leaves it when it dies mid-build: running, its last heartbeat, a .part file."""
+    ExportLog.objects.filter(pk=log.pk).update(status="running", heartbeat_at=heartbeat_at, progress_done=3)
+    part = services._part_path(log)
+    part.write_bytes(b"PK half a zip")
+    log.refresh_from_db()
+    return part
+
+
+def test_a_running_zip_whose_heartbeat_stopped_for_five_minutes_is_failed_and_its_part_file_deleted(trial, dana, settings, tmp_path, time_machine):
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    start = timezone.now()
+    time_machine.move_to(start, tick=False)
+    dead, alive, queued = queued_zip(dana, trial), queued_zip(dana, trial), queued_zip(dana, trial)
+    dead_part = as_if_running(dead, heartbeat_at=start)
+    time_machine.move_to(start + timedelta(minutes=4), tick=False)
+    alive_part = as_if_running(alive, heartbeat_at=timezone.now())
+    time_machine.move_to(start + timedelta(minutes=5) - timedelta(seconds=1), tick=False)
+    assert services.export_zip_reap() == []
+    time_machine.move_to(start + timedelta(minutes=5, seconds=1), tick=False)
+    assert services.export_zip_reap() == [dead.pk]
+    dead.refresh_from_db()
+    assert (dead.status, dead.message, dead.finished_at) == ("failed", "the worker stopped while building this export", timezone.now())
+    assert not dead_part.exists()
+    assert alive_part.exists()
+    assert ExportLog.objects.get(pk=alive.pk).status == "running"
+    assert ExportLog.objects.get(pk=queued.pk).status == "queued"  # not started: nothing to reap
+    assert services.export_zip_reap() == []
+
+
+def test_the_reap_exports_task_fails_stale_jobs(trial, dana, settings, tmp_path, time_machine):
+    from datamanagement.tasks import reap_exports
+
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    log = queued_zip(dana, trial)
+    part = as_if_running(log, heartbeat_at=timezone.now())
+    time_machine.move_to(timezone.now() + timedelta(minutes=10), tick=False)
+    assert reap_exports.delay().get() == {"failed": [log.pk]}
+    assert ExportLog.objects.get(pk=log.pk).status == "failed"
+    assert not part.exists()
+
+
+def test_a_failed_zip_is_retried_as_a_new_job_with_the_same_filters_and_datasets(world, dana, settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    failed = queued_zip(dana, world.trial, cdisc=True, filters=Filters(site="01", level=1))
+    ExportLog.objects.filter(pk=failed.pk).update(status="failed", message=services.REAPED_MESSAGE)
+    failed.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        retry = services.export_zip_retry(user=dana, log=failed)
+    retry.refresh_from_db()
+    assert retry.pk != failed.pk
+    assert (retry.status, retry.format, retry.filters, retry.domains) == ("done", "zip_cdisc", failed.filters, failed.domains)
+    assert zipfile.ZipFile(retry.file_path).testzip() is None
+    assert ExportLog.objects.get(pk=failed.pk).status == "failed"
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "done"])
+def test_only_a_failed_zip_can_be_retried(trial, dana, status):
+    log = queued_zip(dana, trial)
+    ExportLog.objects.filter(pk=log.pk).update(status=status)
+    log.refresh_from_db()
+    with pytest.raises(ValidationError):
+        services.export_zip_retry(user=dana, log=log)
+    csv_log, _chunks = services.export_stream(user=dana, trial=trial, domain=DOMAINS["labs"], filters=Filters())
+    ExportLog.objects.filter(pk=csv_log.pk).update(status="failed")
+    csv_log.refresh_from_db()
+    with pytest.raises(ValidationError):
+        services.export_zip_retry(user=dana, log=csv_log)
+    assert ExportLog.objects.count() == 2
+
+
+def test_a_job_found_running_is_built_again_from_scratch_without_its_stale_part_file(world, dana, settings, tmp_path):
+    from datamanagement.tasks import export_zip
+
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    log = queued_zip(dana, world.trial)
+    part = as_if_running(log, heartbeat_at=timezone.now() - timedelta(minutes=1))  # the message came back after its worker died
+    assert export_zip.delay(log.pk).get()["status"] == "done"
+    log.refresh_from_db()
+    assert (log.progress_done, log.progress_total, log.row_counts["patients.csv"]) == (len(DOMAINS), len(DOMAINS), Patient.objects.count())
+    assert zipfile.ZipFile(log.file_path).testzip() is None
+    assert log.heartbeat_at is not None
+    assert not part.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [f"{world.trial.code}-export-{log.pk}.zip"]
+
+
+def test_the_message_of_a_reaped_job_coming_back_leaves_it_failed(trial, dana, settings, tmp_path):
+    from datamanagement.tasks import export_zip
+
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    log = queued_zip(dana, trial)
+    ExportLog.objects.filter(pk=log.pk).update(status="failed", message=services.REAPED_MESSAGE)
+    assert export_zip.delay(log.pk).get()["status"] == "failed"
+    assert ExportLog.objects.get(pk=log.pk).message == services.REAPED_MESSAGE
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_build_the_reaper_failed_meanwhile_stops_and_keeps_no_file(world, dana, settings, tmp_path, monkeypatch):
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    log = queued_zip(dana, world.trial)
+    file_done = services._Heartbeat.file_done
+
+    def reaped_after_the_second_file(self, done, counts):
+        if done == 2:
+            ExportLog.objects.filter(pk=log.pk).update(status="failed", message=services.REAPED_MESSAGE)
+        file_done(self, done, counts)
+
+    monkeypatch.setattr(services._Heartbeat, "file_done", reaped_after_the_second_file)
+    log = services.export_zip_build(log=ExportLog.objects.select_related("trial", "user").get(pk=log.pk))
+    assert (log.status, log.message, log.file_path) == ("failed", services.REAPED_MESSAGE, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_heartbeat_beats_within_a_long_file(world, dana, settings, tmp_path, monkeypatch):
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    monkeypatch.setattr(services, "HEARTBEAT_EVERY", 0)  # every batch of rows
+    beats = []
+    beat = services._Heartbeat.beat
+    monkeypatch.setattr(services._Heartbeat, "beat", lambda self, **progress: beats.append(progress) or beat(self, **progress))
+    log = services.export_zip_build(log=ExportLog.objects.select_related("trial", "user").get(pk=queued_zip(dana, world.trial).pk))
+    assert log.status == "done"
+    assert len([b for b in beats if not b]) >= len([n for n in log.row_counts.values() if n])  # one per non-empty file at least
+    assert len([b for b in beats if b]) == len(DOMAINS)  # and one with the progress after each file
+
+
+def test_the_zip_task_survives_a_lost_worker_and_the_reaper_runs_every_minute(settings):
+    from datamanagement.tasks import export_zip
+
+    assert (export_zip.acks_late, export_zip.reject_on_worker_lost) == (True, True)
+    schedule = settings.CELERY_BEAT_SCHEDULE["reap-exports"]
+    assert schedule["task"] == "datamanagement.reap_exports"
+    assert schedule["schedule"].is_due(timezone.now() - timedelta(minutes=1)).next <= 60
+    # the broker hands a lost job back only after the longest zip could have finished, well after the reaper failed it
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] >= 10 * services.STALE_AFTER.total_seconds()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeats_within_a_file_are_seen_by_other_connections_while_the_file_is_written(on_c1, dana, settings, tmp_path, monkeypatch):
+    """On PostgreSQL a file's rows stream inside a transaction: the reaper must still see the heartbeat."""
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    monkeypatch.setattr(services, "HEARTBEAT_EVERY", 0)
+    monkeypatch.setattr(engine, "write_csv", functools.partial(engine.write_csv, batch=1))  # a beat while rows are still to come
+    log = ExportLog.objects.create(  # committed (other connections see it), its task not run
+        trial=on_c1.trial, user=dana, created_at=timezone.now(), format="zip", domains=list(DOMAINS), filters=Filters().as_json(), progress_total=len(DOMAINS)
+    )
+    outside = connections.create_connection(DEFAULT_DB_ALIAS)
+
+    def seen():
+        with outside.cursor() as cursor:
+            cursor.execute("SELECT heartbeat_at FROM datamanagement_exportlog WHERE id = %s", [log.pk])
+            return cursor.fetchone()[0]
+
+    rows, observed = services._Heartbeat.rows, []
+
+    def watched(self, n):
+        before = seen()
+        rows(self, n)
+        observed.append(seen() > before)
+
+    monkeypatch.setattr(services._Heartbeat, "rows", watched)
+    try:
+        assert services.export_zip_build(log=ExportLog.objects.select_related("trial", "user").get(pk=log.pk)).status == "done"
+    finally:
+        outside.close()
+    assert observed
+    assert all(observed)

@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from datamanagement.cdisc import CDISC
-from datamanagement.exports import DOMAINS
+from datamanagement.exports import CDISC, DOMAINS
 from datamanagement.models import ExportLog
 from tests.factories import UserFactory
 from tests.integration.test_exports import build_world
@@ -155,3 +154,54 @@ def test_the_page_queries_stay_flat_with_many_log_rows(client, dana, trial, djan
     client.force_login(dana)
     with django_assert_max_num_queries(12):
         assert client.get(reverse("trial_exports", args=[trial.code])).status_code == 200
+
+
+def failed_zip(trial, user, **values):
+    """A zip job the reaper failed (its worker died)."""
+    values = {
+        "format": "zip_cdisc",
+        "domains": list(DOMAINS),
+        "filters": {"site": "01", "level": 1, "date_from": None, "date_to": None},
+        "status": "failed",
+        "message": "the worker stopped while building this export",
+    } | values
+    return ExportLog.objects.create(trial=trial, user=user, created_at=timezone.now(), **values)
+
+
+def test_a_failed_zip_shows_why_and_a_retry_button_on_the_exports_page_and_its_job_page(client, dana, trial):
+    log = failed_zip(trial, dana)
+    client.force_login(dana)
+    retry = f'action="{reverse("export_retry", args=[log.pk])}"'
+    page = client.get(reverse("trial_exports", args=[trial.code])).content.decode()
+    assert retry in page
+    assert "the worker stopped while building this export" in page
+    job = client.get(reverse("export_job", args=[log.pk])).content.decode()
+    assert retry in job
+    assert "The export failed: the worker stopped while building this export" in job
+    assert 'http-equiv="refresh"' not in job
+
+
+def test_retry_starts_a_new_zip_with_the_same_parameters(client, dana, world, exports_dir, django_capture_on_commit_callbacks):
+    log = failed_zip(world.trial, dana)
+    client.force_login(dana)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("export_retry", args=[log.pk]))
+    retry = ExportLog.objects.exclude(pk=log.pk).get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("export_job", args=[retry.pk])
+    assert (retry.status, retry.format, retry.filters, retry.user) == ("done", "zip_cdisc", log.filters, dana)
+    assert retry.domains == [*DOMAINS, *(f"cdisc/{n}" for n in CDISC)]
+    assert reverse("export_download", args=[retry.pk]) in client.get(response["Location"]).content.decode()
+
+
+def test_retry_is_a_post_for_the_requester_of_a_failed_zip(client, dana, mona, trial):
+    log = failed_zip(trial, dana)
+    done = failed_zip(trial, dana, status="done")
+    client.force_login(dana)
+    assert client.get(reverse("export_retry", args=[log.pk])).status_code == 405
+    assert client.post(reverse("export_retry", args=[done.pk])).status_code == 409
+    client.force_login(UserFactory(username="dora", role=Role.DATA_MANAGER))
+    assert client.post(reverse("export_retry", args=[log.pk])).status_code == 404
+    client.force_login(mona)
+    assert client.post(reverse("export_retry", args=[log.pk])).status_code == 403
+    assert ExportLog.objects.count() == 2

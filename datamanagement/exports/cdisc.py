@@ -1,7 +1,7 @@
 """CDISC-style datasets: DM, EX, AE, LB, RS with SDTM variable names, as CSV.
 
 Declared with the same Domain and Column machinery as the domain exports
-(datamanagement/exports.py): same filters, same site scoping, same formats.
+(engine.py, domains.py): same filters, same site scoping, same formats.
 Kept simple on purpose; CDISC_NOTES (also written into the zip's README) lists
 what differs from a validated SDTM submission.
 """
@@ -20,19 +20,8 @@ from toxicity.ctcae import BY_CODE
 from toxicity.dlt import ATTRIBUTIONS
 from toxicity.models import AdverseEvent, LabResult
 
-from .exports import (
-    CATEGORY_CHOICES,
-    DATE,
-    DECIMAL,
-    GRADES,
-    INTEGER,
-    Column,
-    Domain,
-    Filters,
-    _cycle1_day1,
-    choices_of,
-    level_choices,
-)
+from .domains import CATEGORY_CHOICES, GRADES, _cycle1_day1, choices_of, level_choices
+from .engine import DATE, DECIMAL, INTEGER, Column, Domain, Filters
 
 CDISC_NOTES = """CDISC-style datasets (SDTM variable names, as CSV; not a validated SDTM submission):
 - USUBJID is the study id (it already carries the trial code and the site); SUBJID is the study id without the trial code.
