@@ -365,7 +365,7 @@ def patient_enroll(*, patient: Patient, by: User, enrolled_on: date | None = Non
     patient.status_date = enrolled_on
     _save(patient, by=by, reason=f"Enrolled at level {level.label}")
     if cohort.phase == Cohort.Phase.ESCALATION:
-        from .tasks import queue_escalation
+        from escalation.tasks import queue_escalation  # against the layers until the outbox replaces queue_* (pyproject.toml)
 
         queue_escalation(trial.pk)
     return enrolment

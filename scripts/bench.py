@@ -858,8 +858,8 @@ def escalation_characteristics() -> list[str]:
 
     from django.conf import settings
 
-    from cohorts.escalation import simulate_exact, simulate_trials
-    from cohorts.protocol import ladder_of, read_protocol
+    from cohorts.protocol import read_protocol
+    from escalation.rules import ladder_of, simulate_exact, simulate_trials
 
     ladder = ladder_of(read_protocol(settings.TRIALSITE_DEFAULT_PROTOCOL))
 
@@ -970,11 +970,11 @@ def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float,
     from django.db import transaction
     from django.utils import timezone
 
-    from cohorts.demo import synthetic_trial
-    from cohorts.models import EscalationDecision
     from cohorts.services import patient_enroll
-    from cohorts.tasks import propose_escalation
     from dosing.services import cycle_start
+    from escalation.models import EscalationDecision
+    from escalation.tasks import propose_escalation
+    from portal.demo.seed import synthetic_trial
     from tests.factories import register_patient
     from toxicity.models import DltProposal
     from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, lab_record
@@ -1016,7 +1016,7 @@ def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float,
     with transaction.atomic():
         c0 = time.perf_counter()
         dlt_confirm(proposal=proposal, by=investigator)
-        t0 = time.perf_counter()  # just before the commit, which sends cohorts.propose_escalation
+        t0 = time.perf_counter()  # just before the commit, which sends escalation.propose
     confirm = t0 - c0
     found = EscalationDecision.objects.filter(trial=trial, status=EscalationDecision.Status.PROPOSED, action="expand").exclude(pk__in=known)
     deadline = t0 + ESC_TIMEOUT
@@ -1068,7 +1068,7 @@ def escalation_latency() -> list[str]:
         return failed
     # The worker's time for each propose_escalation that produced an "expand" (Celery's "succeeded in" line): the proposal
     # (committed, then visible), with the signed decisions flagged for re-review in the same transaction.
-    ran = [float(s) for s in re.findall(r"cohorts\.propose_escalation\[[^\]]+\] succeeded in ([0-9.]+)s: \{[^}]*'action': 'expand'", log_text)]
+    ran = [float(s) for s in re.findall(r"escalation\.propose\[[^\]]+\] succeeded in ([0-9.]+)s: \{[^}]*'action': 'expand'", log_text)]
     latencies = [r[0] for r in rounds]
     first = rounds[0][2]
     print(

@@ -23,8 +23,8 @@ from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Drug, Patient
 from cohorts.services import patient_lock as _lock_patient
-from cohorts.tasks import queue_escalation  # the escalation engine reads confirmed DLTs and evaluability
 from dosing.services import check_unlocked
+from escalation.tasks import queue_escalation  # against the layers until the outbox replaces queue_* (pyproject.toml)
 from trialsite.audit import audit, audited_save, reason_missing
 from trialsite.units import to_stored_places
 

@@ -57,8 +57,10 @@ INSTALLED_APPS = [
     "cohorts",
     "dosing",
     "toxicity",
+    "escalation",
     "response",
     "datamanagement",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -74,7 +76,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
-ROOT_URLCONF = "trialsite.urls"
+ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "trialsite.wsgi.application"
 
 TEMPLATES = [

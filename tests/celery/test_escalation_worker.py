@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cohorts.decisions import decision_sign
-from cohorts.models import EscalationDecision
 from cohorts.services import patient_enroll
 from dosing.services import cycle_start
+from escalation.models import EscalationDecision
+from escalation.services import decision_sign
 from tests.factories import PASSWORD, register_patient
 from toxicity.models import DltProposal
 from toxicity.services import ae_record, dlt_confirm, lab_record
@@ -57,7 +57,7 @@ def test_dlts_confirmed_lead_to_a_proposal_the_investigator_signs_and_the_next_p
     assert (decision.level.label, decision.rule, decision.slots) == (-1, "DOWN", 3)
     assert sorted(decision.dlts.values()) == [f"H2 {day(10).isoformat()}"] * 2
     assert EscalationDecision.objects.filter(action="escalate", status="superseded").exists()
-    assert "cohorts.propose_escalation" in log.read_text()
+    assert "escalation.propose" in log.read_text()
 
     decision_sign(decision=decision, by=ivan, password=PASSWORD)
     newcomer = register_patient(trial, site_a, alice)

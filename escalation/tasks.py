@@ -1,7 +1,7 @@
 """Celery tasks for escalation: thin, named, idempotent.
 
-cohorts.propose_escalation re-evaluates a trial with the 3+3 engine whenever a
-DLT-flagged event is created, changed or withdrawn, a patient's DLT evaluation
+escalation.propose re-evaluates a trial with the 3+3 engine whenever a DLT is
+confirmed, rejected, recorded, withdrawn or reopened, a patient's DLT evaluation
 changes (a window completes), or a patient is enrolled; queued on commit.
 """
 
@@ -12,12 +12,16 @@ from celery import shared_task
 from trialsite.tasks import delay_on_commit_once
 
 
-@shared_task(name="cohorts.propose_escalation", acks_late=True)
+@shared_task(name="escalation.propose", acks_late=True)
 def propose_escalation(trial_id: int) -> dict:
-    from .decisions import escalation_reevaluate
-    from .models import Trial
+    from cohorts.models import Trial
 
-    decision, flagged = escalation_reevaluate(trial=Trial.objects.get(pk=trial_id))
+    from .services import escalation_reevaluate
+
+    trial = Trial.objects.filter(pk=trial_id).first()
+    if trial is None:
+        return {"decision": None, "flagged": 0}
+    decision, flagged = escalation_reevaluate(trial=trial)
     if decision is None:
         return {"decision": None, "flagged": flagged}
     return {"decision": decision.pk, "action": decision.action, "level": decision.level.label if decision.level else None, "flagged": flagged}

@@ -13,7 +13,6 @@ import string
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -23,15 +22,22 @@ from simple_history.utils import bulk_create_with_history
 
 from accounts.models import Site, User
 from accounts.roles import Role
+from cohorts.models import Cohort, DoseLevel, Enrolment, Patient, Trial
+from cohorts.protocol import read_protocol
+from cohorts.services import patient_enroll, patient_register, protocol_load
+from cohorts.status import PatientStatus
+from dosing import schedule
+from dosing.models import Administration, Cycle, PlannedDose
+from dosing.services import administration_record, cycle_start, level_doses
+from response.models import MyelomaAssessment
+from response.services import assessment_record, endpoints_compute, response_compute_many
+from toxicity.models import AdverseEvent, LabResult
+from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
-from .models import Cohort, DoseLevel, Enrolment, Patient, Trial
-from .protocol import read_protocol
-from .services import patient_enroll, patient_register, protocol_load
-from .status import PatientStatus
-
-if TYPE_CHECKING:
-    from response.demo import Summary as ResponseSummary
-    from toxicity.demo import Summary as ToxicitySummary
+from .response import Summary as ResponseSummary
+from .response import synthetic_assessments
+from .toxicity import Summary as ToxicitySummary
+from .toxicity import synthetic_toxicity
 
 DEMO_SITES = [("01", "City Hospital Myeloma Unit"), ("02", "University Cancer Centre")]
 DEMO_USERS = [
@@ -126,9 +132,6 @@ def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
 
 def _demo_treatment(patient: Patient, by: User, *, day1: date, today: date, held_day: int | None) -> None:
     """Cycle 1 with every dose up to today recorded (one pomalidomide dose held)."""
-    from dosing.models import PlannedDose
-    from dosing.services import administration_record, cycle_start
-
     cycle = cycle_start(patient=patient, by=by, day1=day1, weight_kg=patient.weight_kg, today=today)
     for planned in PlannedDose.objects.filter(cycle=cycle, planned_on__lte=today).select_related("drug").order_by("day", "drug__order"):
         if planned.day == held_day and planned.drug.code == "pomalidomide":
@@ -171,9 +174,6 @@ def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
     JD's grade 4 neutropenia with G-CSF lasting 9 days, documented by ANC values, then the DLT
     rules run so that an H2 proposal awaits the investigator. Does nothing when JD already has
     adverse events or labs (idempotent)."""
-    from dosing.models import Cycle
-    from toxicity.models import AdverseEvent, LabResult
-    from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
     first = {c.patient.initials: c for c in Cycle.objects.filter(patient__trial=trial, number=1).select_related("patient__site").order_by("pk")}
     jd, mk = first.get("JD"), first.get("MK")
@@ -231,9 +231,6 @@ def seed_demo_response(trial: Trial, *, today: date) -> bool:
     """JD's myeloma assessments through the real service, entered by the site coordinator, then JD's
     course and the trial's endpoints computed: a confirmed PR. Does nothing when JD already has
     assessments (idempotent) or has not started cycle 1; days after `today` are not recorded."""
-    from dosing.models import Cycle
-    from response.models import MyelomaAssessment
-    from response.services import assessment_record, endpoints_compute, response_compute_many
 
     cycle = Cycle.objects.filter(patient__trial=trial, patient__initials="JD", number=1).select_related("patient__site").order_by("pk").first()
     if cycle is None or MyelomaAssessment.objects.filter(patient=cycle.patient).exists():
@@ -437,22 +434,14 @@ def _synthetic_clinical(
 ) -> SyntheticResult:
     """Toxicity and myeloma assessments for the treated synthetic patients, as asked."""
     if toxicity:
-        from toxicity.demo import synthetic_toxicity
-
         result = replace(result, toxicity=synthetic_toxicity(treated, seed=seed, by=by, today=today))
     if assessments:
-        from response.demo import synthetic_assessments
-
         result = replace(result, response=synthetic_assessments(treated, seed=seed, by=by, today=today, per_patient=assessments))
     return result
 
 
 def synthetic_treatment(enrolments: list[Enrolment], *, cycles: int, by: User, today: date) -> int:
     """Bulk cycles, plans and administrations (all given as planned) for synthetic patients."""
-    from dosing import schedule
-    from dosing.models import Administration, Cycle, PlannedDose
-    from dosing.services import level_doses
-
     if not enrolments:
         return 0
     trial = enrolments[0].cohort.trial
