@@ -24,6 +24,7 @@ from toxicity.selectors import OPEN_PROPOSALS
 
 from . import rules
 from .models import EscalationDecision
+from .plots import CohortMark
 
 OPENS_A_COHORT = (rules.Action.ENROL, rules.Action.ESCALATE, rules.Action.EXPAND, rules.Action.DE_ESCALATE)
 WINDOW_OUTCOME = {
@@ -113,10 +114,8 @@ def escalation_state(trial: Trial, *, today: date | None = None) -> State:
     return State(trial, ladder, decision, tuple(rows), current, snapshot)
 
 
-def path_marks(state: State) -> list:
+def path_marks(state: State) -> list[CohortMark]:
     """One mark per cohort of the trial, with its patients' outcomes as the engine sees them."""
-    from .plots import CohortMark
-
     outcome = {p.study_id: p.outcome for p in state.patients}
     by_cohort: dict[int, tuple[Cohort, list[str]]] = {}
     enrolments = Enrolment.objects.filter(cohort__trial=state.trial).select_related("cohort__level", "patient").order_by("cohort__number", "pk")
