@@ -120,12 +120,3 @@ class StatusForm(forms.Form):
         elif reason:
             self.add_error("reason_code", "No reason is recorded for this status.")
         return data
-
-
-class SignForm(forms.Form):
-    password = forms.CharField(label="Your password (electronic signature)", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-
-
-class RejectDecisionForm(forms.Form):
-    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
-    password = forms.CharField(label="Your password (electronic signature)", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))

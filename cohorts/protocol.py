@@ -13,8 +13,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .escalation import Ladder
-
 UNITS = ("mg/m2", "mg")
 DOSE_RE = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>mg/m2|mg)\s*$")
 
@@ -305,10 +303,3 @@ def read_protocol(path: str | Path) -> ProtocolSpec:
         except tomllib.TOMLDecodeError as exc:
             raise ProtocolError([f"{path}: not valid TOML: {exc}"]) from exc
     return parse_protocol(data)
-
-
-def ladder_of(spec: ProtocolSpec) -> Ladder:
-    """The 3+3 ladder the protocol defines: its levels lowest first, the starting level, the cohort sizes, the escalation cap."""
-    t = spec.trial
-    labels = tuple(str(level.label) for level in sorted(spec.levels, key=lambda level: level.order))
-    return Ladder(labels=labels, start=str(t.starting_level), cohort_size=t.cohort_size, expanded_size=t.cohort_max_size, escalation_cap=t.cap_escalation)

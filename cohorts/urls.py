@@ -4,11 +4,8 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("trials/<str:code>/", views.trial_home, name="trial_home"),
-    path("trials/<str:code>/escalation/", views.trial_escalation, name="trial_escalation"),
     path("trials/<str:code>/patients/", views.patient_list, name="patient_list"),
     path("trials/<str:code>/patients/new/", views.patient_register, name="patient_register"),
-    path("patients/<str:study_id>/", views.patient_detail, name="patient_detail"),
     path("patients/<str:study_id>/edit/", views.patient_edit, name="patient_edit"),
     path("patients/<str:study_id>/enrol/", views.patient_enrol, name="patient_enrol"),
     path("patients/<str:study_id>/status/", views.patient_status, name="patient_status"),

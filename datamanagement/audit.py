@@ -16,9 +16,10 @@ from django.db.models import F, IntegerField, Model, Value
 from django.utils import timezone
 
 from accounts.models import User
-from cohorts.models import Cohort, Enrolment, EscalationDecision, Patient, Trial
+from cohorts.models import Cohort, Enrolment, Patient, Trial
 from cohorts.selectors import FieldChange, history_differ
 from dosing.models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
+from escalation.models import EscalationDecision
 from response.models import FollowUp, MyelomaAssessment
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
 

@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 from accounts.models import User
 from cohorts.api import PatientRef, PatientScoped, ServiceCreate
 from cohorts.models import DoseLevel, Drug
-from toxicity.models import AdverseEvent
 
 from . import selectors, services
 from .models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose
@@ -106,7 +105,7 @@ class ModificationCreateSerializer(serializers.Serializer):
             if data["drug"] is None:
                 raise serializers.ValidationError({"drug": "No such drug in this trial."})
         if data["adverse_event"] is not None:
-            data["adverse_event"] = AdverseEvent.objects.filter(patient=data["patient"], pk=data["adverse_event"], in_error=False).first()
+            data["adverse_event"] = data["patient"].adverse_events.filter(pk=data["adverse_event"], in_error=False).first()
             if data["adverse_event"] is None:
                 raise serializers.ValidationError({"adverse_event": "No such adverse event for this patient."})
         if data["to_level"] is not None:

@@ -9,7 +9,6 @@ from accounts.roles import Role
 from cohorts.forms import DATE
 from cohorts.models import DoseLevel, Drug
 from cohorts.status import OFF_TREATMENT_REASONS
-from toxicity.models import AdverseEvent
 
 from .models import Administration, DoseModification
 
@@ -45,14 +44,17 @@ class ModificationForm(forms.Form):
     effective_on = forms.DateField(label="From", widget=DATE)
     decided_by = forms.ModelChoiceField(queryset=User.objects.none(), label="Decided by (investigator)")
     adverse_event = forms.ModelChoiceField(
-        queryset=AdverseEvent.objects.none(), required=False, label="For the adverse event", help_text="The toxicity that required it (rules H5/N7 read it)"
+        queryset=DoseModification.adverse_event.field.related_model.objects.none(),
+        required=False,
+        label="For the adverse event",
+        help_text="The toxicity that required it (rules H5/N7 read it)",
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, trial, patient=None, **kwargs):
         super().__init__(*args, **kwargs)
         if patient is not None:
-            self.fields["adverse_event"].queryset = AdverseEvent.objects.filter(patient=patient, in_error=False).order_by("-onset")
+            self.fields["adverse_event"].queryset = patient.adverse_events.filter(in_error=False).order_by("-onset")  # toxicity is above dosing: no import
         self.fields["drug"].queryset = Drug.objects.filter(trial=trial).order_by("order")
         self.fields["to_level"].queryset = DoseLevel.objects.filter(trial=trial).order_by("order")
         self.fields["decided_by"].queryset = User.objects.filter(role__in=[Role.INVESTIGATOR], is_active=True).order_by("last_name")

@@ -21,8 +21,8 @@ from enum import StrEnum
 from django.db import transaction
 from django.utils import timezone
 
-from cohorts.decisions import escalation_reevaluate
 from cohorts.models import Trial
+from escalation.services import escalation_reevaluate
 from response.services import endpoints_compute, response_compute_many
 from toxicity.selectors import patients_in_window
 from toxicity.services import dlt_evaluate_many

@@ -858,8 +858,8 @@ def escalation_characteristics() -> list[str]:
 
     from django.conf import settings
 
-    from cohorts.escalation import simulate_exact, simulate_trials
-    from cohorts.protocol import ladder_of, read_protocol
+    from cohorts.protocol import read_protocol
+    from escalation.rules import ladder_of, simulate_exact, simulate_trials
 
     ladder = ladder_of(read_protocol(settings.TRIALSITE_DEFAULT_PROTOCOL))
 
@@ -970,10 +970,10 @@ def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float,
     from django.db import transaction
     from django.utils import timezone
 
-    from cohorts.demo import synthetic_trial
-    from cohorts.models import EscalationDecision
     from cohorts.services import patient_enroll
     from dosing.services import cycle_start
+    from escalation.models import EscalationDecision
+    from portal.demo.seed import synthetic_trial
     from tests.factories import register_patient
     from toxicity.models import DltProposal
     from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, lab_record

@@ -157,7 +157,7 @@ class Dlt(models.Model):
 
 
 class DltEvaluation(models.Model):
-    """The patient's latest DLT evaluation: evaluability and when it was computed."""
+    """The patient's latest DLT evaluation: evaluability (with the proposals, and of the window alone) and when it was computed."""
 
     class Status(models.TextChoices):
         EVALUABLE = "evaluable", "Evaluable"
@@ -168,6 +168,12 @@ class DltEvaluation(models.Model):
     status = models.CharField(max_length=14, choices=Status.choices)
     reason = models.TextField()
     until = models.DateField(null=True, blank=True)
+    # The evaluability if no proposal counted (the rules' evaluability of the window alone): what the escalation
+    # engine reads once the patient's proposals are adjudicated (a rejected proposal leaves the window to decide).
+    window_status = models.CharField(max_length=14, choices=Status.choices, blank=True)
+    window_reason = models.TextField(blank=True)
+    window_until = models.DateField(null=True, blank=True)
+    window_end = models.DateField(null=True, blank=True, help_text="The last day of the DLT window")
     evaluated_on = models.DateField()
     evaluated_at = models.DateTimeField()
     inputs_digest = models.CharField(max_length=64, help_text="Hash of the inputs: a re-run on the same data changes nothing")

@@ -97,8 +97,10 @@ def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
 
 def patients_in_window(today: date) -> QuerySet:
     """Patients the nightly run re-evaluates: cycle 1 started and the DLT evaluation not yet final
-    (never evaluated, pending, or pending past its date)."""
-    final = DltEvaluation.objects.filter(status__in=[DltEvaluation.Status.EVALUABLE, DltEvaluation.Status.NOT_EVALUABLE])
+    (never evaluated, pending, or pending past its date), with the proposals or of the window alone
+    (a patient with a proposal is evaluable, but the escalation engine reads the window once it is rejected)."""
+    done = [DltEvaluation.Status.EVALUABLE, DltEvaluation.Status.NOT_EVALUABLE]
+    final = DltEvaluation.objects.filter(status__in=done, window_status__in=done)
     return Patient.objects.filter(cycles__number=1).exclude(pk__in=final.values("patient_id")).values_list("pk", flat=True).order_by("pk")
 
 

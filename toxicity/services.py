@@ -437,7 +437,18 @@ def _digest(a: dlt.Assessment) -> str:
 
 
 PROPOSAL_FIELDS = ["rule", "onset", "sentence", "evidence", "event_ids", "attribution_recorded", "status", "proposed_at", "review_note"]
-EVALUATION_FIELDS = ["status", "reason", "until", "evaluated_on", "evaluated_at", "inputs_digest"]
+EVALUATION_FIELDS = [
+    "status",
+    "reason",
+    "until",
+    "window_status",
+    "window_reason",
+    "window_until",
+    "window_end",
+    "evaluated_on",
+    "evaluated_at",
+    "inputs_digest",
+]
 
 
 @dataclass
@@ -513,10 +524,27 @@ def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltPropos
         writes.changed_proposals.append(row)
 
 
-def _sync(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], evaluation: DltEvaluation | None, writes: _Writes, *, today: date, now) -> bool:
+def _window_fields(w: dlt.PatientWindow, a: dlt.Assessment, *, today: date) -> dict:
+    """The evaluability if no proposal counted: what the escalation engine reads once every proposal is adjudicated."""
+    e = dlt.evaluability(w, [], today=today, pending_rules=list(a.pending_rules))
+    return {"window_status": e.status.value, "window_reason": e.reason, "window_until": e.until, "window_end": w.window_end}
+
+
+def _sync(
+    patient_id: int,
+    w: dlt.PatientWindow,
+    a: dlt.Assessment,
+    existing: list[DltProposal],
+    evaluation: DltEvaluation | None,
+    writes: _Writes,
+    *,
+    today: date,
+    now,
+) -> bool:
     """One patient's assessment into proposals (by key) and the evaluability. Returns whether anything changed."""
     digest = _digest(a)
-    if evaluation is not None and evaluation.inputs_digest == digest:
+    window = _window_fields(w, a, today=today)
+    if evaluation is not None and evaluation.inputs_digest == digest and all(getattr(evaluation, k) == v for k, v in window.items()):
         return False
     _sync_proposals(patient_id, a, existing, writes, now=now)
     e = a.evaluability
@@ -526,6 +554,8 @@ def _sync(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], evalu
     evaluation.status = e.status.value
     evaluation.reason = e.reason
     evaluation.until = e.until
+    for k, v in window.items():
+        setattr(evaluation, k, v)
     evaluation.evaluated_on = today
     evaluation.evaluated_at = now
     evaluation.inputs_digest = digest
@@ -562,7 +592,7 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                     continue
                 stats["patients"] += 1
                 assessment = dlt.assess(window, today=today)
-                if _sync(pid, assessment, proposals.get(pid, []), evaluations.get(pid), writes, today=today, now=now):
+                if _sync(pid, window, assessment, proposals.get(pid, []), evaluations.get(pid), writes, today=today, now=now):
                     stats["changed"] += 1
             writes.flush()
     return stats

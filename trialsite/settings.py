@@ -58,9 +58,11 @@ INSTALLED_APPS = [
     "cohorts",
     "dosing",
     "toxicity",
+    "escalation",
     "response",
     "datamanagement",
     "pipeline",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -76,7 +78,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
-ROOT_URLCONF = "trialsite.urls"
+ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "trialsite.wsgi.application"
 
 TEMPLATES = [

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from django.db.models import Model, OuterRef, Subquery
 
 from accounts.models import User
-from cohorts.escalation import Action
-from cohorts.models import Cohort, DoseLevel, Drug, EscalationDecision, Patient, Trial
+from cohorts.models import Cohort, DoseLevel, Drug, Patient, Trial
 from cohorts.status import OFF_STUDY_REASONS, OFF_TREATMENT_REASONS
 from dosing.models import Administration, Cycle, PlannedDose
+from escalation.models import EscalationDecision
+from escalation.rules import Action
 from response.endpoints import CATEGORIES, DEFINITIONS
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
 from toxicity.ctcae import BY_CODE

@@ -7,9 +7,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from cohorts.models import Cohort, EscalationDecision
+from cohorts.models import Cohort
 from cohorts.services import patient_enroll
 from dosing.services import cycle_start
+from escalation.models import EscalationDecision
 from tests.factories import register_patient
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cohorts.decisions import decision_sign
-from cohorts.models import EscalationDecision
 from cohorts.services import patient_enroll
 from dosing.services import cycle_start
+from escalation.models import EscalationDecision
+from escalation.services import decision_sign
 from tests.factories import PASSWORD, register_patient
 from toxicity.models import DltProposal
 from toxicity.services import ae_record, dlt_confirm, lab_record

@@ -6,11 +6,13 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from cohorts.decisions import decision_reject, decision_sign, decisions_flag_for_review, escalation_propose, escalation_state
-from cohorts.models import Cohort, EscalationDecision
+from cohorts.models import Cohort
 from cohorts.services import patient_enroll
+from escalation.models import EscalationDecision
+from escalation.selectors import escalation_state
+from escalation.services import decision_reject, decision_sign, escalation_reevaluate
 from tests.factories import PASSWORD, register_patient, treat_patient
-from toxicity.models import DltProposal
+from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
 
 pytestmark = pytest.mark.django_db
@@ -53,10 +55,10 @@ def h2(patient, by):
 
 
 def test_three_patients_without_dlt_propose_escalation_and_a_signature_opens_level_2(trial, cohort1, ivan, alice, site_a):
-    decision = escalation_propose(trial=trial)
+    decision = escalation_reevaluate(trial=trial)[0]
     assert (decision.action, decision.level.label, decision.rule, decision.status) == ("escalate", 2, "E0of3", "proposed")
     assert [p["outcome"] for p in decision.tally[0]["patients"]] == ["no_dlt"] * 3
-    assert escalation_propose(trial=trial).pk == decision.pk  # idempotent
+    assert escalation_reevaluate(trial=trial)[0].pk == decision.pk  # idempotent
     signed = decision_sign(decision=decision, by=ivan, password=PASSWORD)
     assert (signed.status, signed.signed_by, signed.signature_meaning) == ("signed", ivan, "I approve: 0 DLTs in 3 at level 1: escalate to level 2.")
     cohort = Cohort.objects.get(trial=trial, status="open")
@@ -67,11 +69,11 @@ def test_three_patients_without_dlt_propose_escalation_and_a_signature_opens_lev
 
 def test_a_confirmed_dlt_expands_the_level(trial, cohort1, ivan, alice):
     proposal = h2(cohort1[0], alice)
-    pending = escalation_propose(trial=trial)
+    pending = escalation_reevaluate(trial=trial)[0]
     assert (pending.action, pending.rule) == ("wait", "WAIT")  # the proposal awaits adjudication
     assert "awaits adjudication" in str(pending.tally)
     dlt_confirm(proposal=proposal, by=ivan)
-    decision = escalation_propose(trial=trial)
+    decision = escalation_reevaluate(trial=trial)[0]
     assert (decision.action, decision.level.label, decision.rule) == ("expand", 1, "E1of3")
     assert EscalationDecision.objects.get(pk=pending.pk).status == "superseded"
 
@@ -80,15 +82,15 @@ def test_a_rejected_proposal_leaves_the_patient_without_dlt(trial, cohort1, ivan
     """The rules still flag the window, but the investigator has decided it is not a DLT: the patient counts
     as evaluable without a DLT (not "pending" for ever) and the level escalates."""
     proposal = h2(cohort1[0], alice)
-    assert escalation_propose(trial=trial).action == "wait"
+    assert escalation_reevaluate(trial=trial)[0].action == "wait"
     dlt_reject(proposal=proposal, by=ivan, reason="G-CSF given prophylactically; neutropenia expected")
-    decision = escalation_propose(trial=trial)
+    decision = escalation_reevaluate(trial=trial)[0]
     assert (decision.action, decision.rule) == ("escalate", "E0of3")
     assert [p["outcome"] for p in decision.tally[0]["patients"]] == ["no_dlt"] * 3
 
 
 def test_signing_needs_the_investigators_own_password_and_role(trial, cohort1, ivan, alice):
-    decision = escalation_propose(trial=trial)
+    decision = escalation_reevaluate(trial=trial)[0]
     with pytest.raises(ValidationError) as info:
         decision_sign(decision=decision, by=ivan, password="wrong")
     assert "password is not correct" in info.value.message_dict["password"][0]
@@ -101,7 +103,7 @@ def test_signing_needs_the_investigators_own_password_and_role(trial, cohort1, i
 
 def test_a_wait_cannot_be_signed_and_a_rejection_needs_a_reason(trial, cohort1, alice, ivan):
     h2(cohort1[0], alice)
-    waiting = escalation_propose(trial=trial)
+    waiting = escalation_reevaluate(trial=trial)[0]
     assert waiting.action == "wait"
     with pytest.raises(ValidationError) as info:
         decision_sign(decision=waiting, by=ivan, password=PASSWORD)
@@ -117,9 +119,9 @@ def test_a_wait_cannot_be_signed_and_a_rejection_needs_a_reason(trial, cohort1, 
 def test_a_change_to_a_dlt_behind_a_signed_decision_marks_it_for_re_review(trial, cohort1, ivan, alice):
     proposal = h2(cohort1[0], alice)
     dlt_confirm(proposal=proposal, by=ivan)
-    decision = decision_sign(decision=escalation_propose(trial=trial), by=ivan, password=PASSWORD)
+    decision = decision_sign(decision=escalation_reevaluate(trial=trial)[0], by=ivan, password=PASSWORD)
     lab_record(patient=cohort1[0], by=alice, on=day(19), anc="2.0", reason_for_change="transcription error")
-    assert decisions_flag_for_review(trial=trial) == 1
+    assert escalation_reevaluate(trial=trial)[1] == 1
     decision.refresh_from_db()
     assert decision.needs_review
     assert "changed after it was signed" in decision.review_note
@@ -133,19 +135,64 @@ def test_state_lists_each_patient_with_window_and_outcome(trial, cohort1):
 
 
 def test_after_signing_the_open_cohort_carries_the_decision_out_and_nothing_new_needs_a_signature(trial, cohort1, ivan, alice, site_a):
-    decision_sign(decision=escalation_propose(trial=trial), by=ivan, password=PASSWORD)
+    decision_sign(decision=escalation_reevaluate(trial=trial)[0], by=ivan, password=PASSWORD)
     newcomer = register_patient(trial, site_a, alice)
     patient_enroll(patient=newcomer, by=alice)
-    assert escalation_propose(trial=trial) is None  # level 2 needs 2 more: the open cohort has them
+    assert escalation_reevaluate(trial=trial)[0] is None  # level 2 needs 2 more: the open cohort has them
     assert escalation_state(trial).decision.reason.startswith("Level 2 needs 2 more patient(s)")
     assert not EscalationDecision.objects.filter(status="proposed").exists()
 
 
 def test_a_signed_decision_cannot_be_changed(trial, cohort1, ivan):
-    decision = decision_sign(decision=escalation_propose(trial=trial), by=ivan, password=PASSWORD)
+    decision = decision_sign(decision=escalation_reevaluate(trial=trial)[0], by=ivan, password=PASSWORD)
     decision.reason = "something else"
     with pytest.raises(ValueError, match="signed and cannot be changed"):
         decision.save()
     decision.refresh_from_db()
     decision.needs_review = True  # the re-review flag is not the signed content
     decision.save()
+
+
+def test_a_patient_without_a_stored_evaluation_is_pending(trial, site_a, alice):
+    """The engine reads only stored facts: before the DLT evaluation has run, a patient counts as pending."""
+    started = treat(trial, site_a, alice)
+    waiting = register_patient(trial, site_a, alice)
+    patient_enroll(patient=waiting, by=alice)
+    rows = {p.study_id: (p.outcome.value, p.why) for p in escalation_state(trial).patients}
+    assert rows == {started.study_id: ("pending", "DLT evaluation pending"), waiting.study_id: ("pending", "cycle 1 not started")}
+    dlt_evaluate_many([started.pk])
+    assert escalation_state(trial).patients[0].outcome.value == "no_dlt"
+
+
+def test_the_evaluation_stores_the_window_without_the_proposals(trial, cohort1, alice):
+    """With a proposal the rules say "evaluable: DLT proposed"; the window alone is what counts once it is rejected."""
+    h2(cohort1[0], alice)
+    evaluation = DltEvaluation.objects.get(patient=cohort1[0])
+    assert (evaluation.status, evaluation.reason.startswith("DLT proposed")) == ("evaluable", True)
+    assert (evaluation.window_status, evaluation.window_end) == ("evaluable", C1 + timedelta(days=trial.dlt_window_days - 1))
+    assert evaluation.window_reason.startswith("Cycle 1 complete")
+
+
+def test_a_rejected_proposal_in_an_open_window_leaves_the_patient_pending_until_the_window_ends(trial, site_a, alice, ivan):
+    recent = TODAY - timedelta(days=20)
+    patient = treat_patient(trial, site_a, alice, day1=recent, cycle2_after=None)
+    ae_record(
+        patient=patient,
+        by=alice,
+        term="neutrophil_count_decreased",
+        grade=4,
+        onset=recent + timedelta(days=2),
+        resolved=recent + timedelta(days=11),
+        outcome="recovered",
+        attribution=RELATED,
+        supportive=["gcsf"],
+    )
+    for n, anc in ((2, "0.4"), (11, "0.9")):
+        lab_record(patient=patient, by=alice, on=recent + timedelta(days=n), anc=anc)
+    dlt_evaluate_many([patient.pk])
+    dlt_reject(proposal=DltProposal.objects.get(patient=patient, rule="H2"), by=ivan, reason="expected with G-CSF prophylaxis")
+    row = escalation_state(trial).patients[0]
+    evaluation = DltEvaluation.objects.get(patient=patient)
+    assert (row.outcome.value, row.until) == ("pending", evaluation.window_until)
+    assert evaluation.window_until > TODAY
+    assert row.window_end == recent + timedelta(days=trial.dlt_window_days - 1)

@@ -16,13 +16,14 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
-from cohorts.decisions import decision_sign, escalation_propose
-from cohorts.models import Drug, EscalationDecision, Patient
+from cohorts.models import Drug, Patient
 from datamanagement import services
 from datamanagement.exports import CDISC, DOMAINS, TYPES, Filters, csv_stream, dictionary_rows, engine
 from datamanagement.models import ExportLog
 from dosing.models import Administration, Cycle, PlannedDose
 from dosing.services import administration_record
+from escalation.models import EscalationDecision
+from escalation.services import decision_sign, escalation_reevaluate
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
 from response.services import assessment_record, endpoints_compute, followup_record, response_compute_many
 from tests.factories import PASSWORD, register_patient, treat_patient
@@ -60,7 +61,7 @@ def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
     p1, p2 = treat(trial, site_a, alice, C1), treat(trial, site_a, alice, C1)
     p3 = treat(trial, site_b, bob, C1)
     dlt_evaluate_many([p1.pk, p2.pk, p3.pk])
-    decision = escalation_propose(trial=trial)
+    decision = escalation_reevaluate(trial=trial)[0]
     decision_sign(decision=decision, by=ivan, password=PASSWORD)
     p4 = treat(trial, site_b, bob, TODAY - timedelta(days=20), cycle2=False)
     p5 = register_patient(trial, site_a, alice)

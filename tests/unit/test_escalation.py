@@ -10,18 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cohorts.escalation import (
+from cohorts.protocol import read_protocol
+from escalation.rules import (
     Action,
     EscalationError,
     Ladder,
     Outcome,
     Patient,
     decide,
+    ladder_of,
     parse_outcomes,
     simulate_exact,
     simulate_trials,
 )
-from cohorts.protocol import ladder_of, read_protocol
 
 L = ladder_of(read_protocol(Path(__file__).resolve().parents[2] / "protocols" / "bpd.toml"))  # levels -1..4, start 1, 3/6, cap 24
 

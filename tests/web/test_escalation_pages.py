@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cohorts.decisions import escalation_propose
-from cohorts.models import Cohort, EscalationDecision
+from cohorts.models import Cohort
+from escalation.models import EscalationDecision
+from escalation.services import escalation_reevaluate
 from tests.factories import PASSWORD, treat_patient
 from toxicity.services import dlt_evaluate_many
 
@@ -25,7 +26,7 @@ def treat(trial, site, by):
 def proposal(trial, site_a, alice):
     patients = [treat(trial, site_a, alice) for _ in range(3)]
     dlt_evaluate_many([p.pk for p in patients])
-    return escalation_propose(trial=trial)
+    return escalation_reevaluate(trial=trial)[0]
 
 
 @pytest.mark.parametrize(("persona", "status"), [("alice", 200), ("ivan", 200), ("dana", 200), ("mona", 200), ("olga", 403)])

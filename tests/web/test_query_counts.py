@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cohorts.demo import seed_synthetic
 from cohorts.services import patient_update
+from portal.demo.seed import seed_synthetic
 
 pytestmark = pytest.mark.django_db
 

@@ -46,6 +46,8 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from math import comb
 
+from cohorts.protocol import ProtocolSpec
+
 
 class EscalationError(Exception):
     """Inputs the rules cannot be applied to."""
@@ -424,3 +426,10 @@ def parse_outcomes(text: str, ladder: Ladder) -> tuple[dict[str, list[Patient]],
             patients.setdefault(label, []).append(Patient(letters[mark], who=f"cohort {number} patient {k}"))
         current = label
     return patients, current
+
+
+def ladder_of(spec: ProtocolSpec) -> Ladder:
+    """The 3+3 ladder the protocol defines: its levels lowest first, the starting level, the cohort sizes, the escalation cap."""
+    t = spec.trial
+    labels = tuple(str(level.label) for level in sorted(spec.levels, key=lambda level: level.order))
+    return Ladder(labels=labels, start=str(t.starting_level), cohort_size=t.cohort_size, expanded_size=t.cohort_max_size, escalation_cap=t.cap_escalation)

@@ -13,8 +13,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cohorts.escalation import EscalationError, Ladder, decide, parse_outcomes, simulate_exact, simulate_trials
-from cohorts.protocol import ladder_of, read_protocol
+from cohorts.protocol import read_protocol
+from escalation.rules import EscalationError, Ladder, decide, ladder_of, parse_outcomes, simulate_exact, simulate_trials
 
 
 def default_ladder() -> Ladder:

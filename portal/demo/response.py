@@ -36,8 +36,7 @@ from simple_history.utils import bulk_create_with_history
 from accounts.models import User
 from cohorts.models import Patient
 from dosing.models import Cycle
-
-from .models import FollowUp, MyelomaAssessment
+from response.models import FollowUp, MyelomaAssessment
 
 REASON = "Synthetic data"
 KINDS = (("serum", 75), ("urine", 12), ("flc", 13))
@@ -228,7 +227,7 @@ def _course(rng: random.Random, patient: Patient, dates: list[date], today: date
 def synthetic_assessments(patients: Iterable[Patient], *, seed: int, by: User, today: date, per_patient: int = 20) -> Summary:
     """Myeloma assessments (and some follow-up) for each patient who has started cycle 1, as known on `today`."""
     patients = list(patients)
-    rng = random.Random(f"response:{seed}")  # noqa: S311 - synthetic data, not security
+    rng = random.Random(f"response:{seed}")
     day1s: dict[int, dict[int, date]] = {}
     for pid, number, day1 in Cycle.objects.filter(patient__in=[p.pk for p in patients]).values_list("patient_id", "number", "day1"):
         day1s.setdefault(pid, {})[number] = day1

@@ -1,3 +1,5 @@
+"""The site's URLs (ROOT_URLCONF): every app's pages and API, and the pages that show several apps."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -5,10 +7,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from cohorts import api as cohorts_api
-from cohorts import decisions_api
 from dosing import api as dosing_api
+from escalation import api as escalation_api
 from response import api as response_api
 from toxicity import api as toxicity_api
+
+from . import views
 
 router = DefaultRouter()
 router.register("trials", cohorts_api.TrialViewSet, basename="trial")
@@ -24,7 +28,7 @@ router.register("off-treatment", dosing_api.OffTreatmentViewSet, basename="off-t
 router.register("assessments", response_api.AssessmentViewSet, basename="assessment")
 router.register("follow-up", response_api.FollowUpViewSet, basename="follow-up")
 router.register("responses", response_api.ResponseViewSet, basename="response")
-router.register("decisions", decisions_api.DecisionViewSet, basename="decision")
+router.register("decisions", escalation_api.DecisionViewSet, basename="decision")
 router.register("adverse-events", toxicity_api.AdverseEventViewSet, basename="adverse-event")
 router.register("labs", toxicity_api.LabResultViewSet, basename="lab")
 router.register("dlt-proposals", toxicity_api.DltProposalViewSet, basename="dlt-proposal")
@@ -36,13 +40,16 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/worklist/", dosing_api.WorklistView.as_view(), name="api-worklist"),
-    path("api/v1/trials/<str:code>/escalation/", decisions_api.EscalationStateView.as_view(), name="api-escalation"),
+    path("api/v1/trials/<str:code>/escalation/", escalation_api.EscalationStateView.as_view(), name="api-escalation"),
     path("api/v1/trials/<str:code>/endpoints/", response_api.EndpointsView.as_view(), name="api-endpoints"),
     path("api/v1/trials/<str:code>/recompute/", response_api.RecomputeView.as_view(), name="api-recompute"),
     path("api/v1/ctcae-terms/", toxicity_api.CtcaeTermsView.as_view(), name="api-ctcae-terms"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("trials/<str:code>/", views.trial_home, name="trial_home"),
+    path("patients/<str:study_id>/", views.patient_detail, name="patient_detail"),
+    path("", include("escalation.urls")),
     path("", include("dosing.urls")),
     path("", include("toxicity.urls")),
     path("", include("response.urls")),

@@ -8,8 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Perm
+from cohorts.selectors import trial_get
 
-from . import decisions, selectors
+from . import selectors, services
 from .models import EscalationDecision
 
 
@@ -62,7 +63,7 @@ class EscalationStateView(APIView):
     @extend_schema(responses=StateSerializer)
     def get(self, request, code):
         """What the 3+3 engine answers now, with each escalation patient's outcome and window."""
-        state = decisions.escalation_state(selectors.trial_get(code))
+        state = selectors.escalation_state(trial_get(code))
         d = state.decision
         body = {"action": d.action.value, "level": d.level, "mtd": d.mtd, "rule": d.rule, "reason": d.reason, "slots": d.slots, "patients": state.patients}
         return Response(StateSerializer(body).data)
@@ -82,7 +83,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         """Sign the current proposal (password re-entered); the trial moves as proposed."""
         s = SignSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        decision = decisions.decision_sign(decision=get_object_or_404(self.get_queryset(), pk=pk), by=request.user, password=s.validated_data["password"])
+        decision = services.decision_sign(decision=get_object_or_404(self.get_queryset(), pk=pk), by=request.user, password=s.validated_data["password"])
         return Response(DecisionSerializer(decision).data)
 
     @extend_schema(request=RejectSerializer, responses={200: DecisionSerializer})
@@ -90,5 +91,5 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
     def reject(self, request, pk=None):
         s = RejectSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        decision = decisions.decision_reject(decision=get_object_or_404(self.get_queryset(), pk=pk), by=request.user, **s.validated_data)
+        decision = services.decision_reject(decision=get_object_or_404(self.get_queryset(), pk=pk), by=request.user, **s.validated_data)
         return Response(DecisionSerializer(decision).data)

@@ -29,10 +29,9 @@ from simple_history.utils import bulk_create_with_history
 from accounts.models import User
 from cohorts.models import Drug, Patient
 from dosing.models import Cycle
-
-from . import ctcae
-from .dlt import ANC_FN, MARROW_EXEMPT_PCT
-from .models import AdverseEvent, LabResult
+from toxicity import ctcae
+from toxicity.dlt import ANC_FN, MARROW_EXEMPT_PCT
+from toxicity.models import AdverseEvent, LabResult
 
 VISIT_DAYS = (1, 8, 15, 22)  # the protocol's cycle-1 panels
 EXTRA_DAYS = (4, 11, 18, 25)  # panels some patients also have
@@ -273,7 +272,7 @@ def _n2(s: _Patient, exempt: bool) -> None:
 def synthetic_toxicity(patients: Iterable[Patient], *, seed: int, by: User, today: date) -> Summary:
     """Cycle-1 lab panels and adverse events for each patient who has started cycle 1, as known on `today`."""
     patients = list(patients)
-    rng = random.Random(f"toxicity:{seed}")  # noqa: S311 - synthetic data, not security
+    rng = random.Random(f"toxicity:{seed}")
     day1s = dict(Cycle.objects.filter(patient__in=[p.pk for p in patients], number=1).values_list("patient_id", "day1"))
     drugs: dict[int, list[str]] = {}
     for trial_id, code in Drug.objects.filter(trial_id__in={p.trial_id for p in patients}).order_by("order").values_list("trial_id", "code"):

@@ -10,10 +10,9 @@ from __future__ import annotations
 import random
 import secrets
 import string
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -23,15 +22,22 @@ from simple_history.utils import bulk_create_with_history
 
 from accounts.models import Site, User
 from accounts.roles import Role
+from cohorts.models import Cohort, DoseLevel, Enrolment, Patient, Trial
+from cohorts.protocol import read_protocol
+from cohorts.services import patient_enroll, patient_register, protocol_load
+from cohorts.status import PatientStatus
+from dosing import schedule
+from dosing.models import Administration, Cycle, PlannedDose
+from dosing.services import administration_record, cycle_start, level_doses
+from response.models import MyelomaAssessment
+from response.services import assessment_record, endpoints_compute, response_compute_many
+from toxicity.models import AdverseEvent, LabResult
+from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
-from .models import Cohort, DoseLevel, Enrolment, Patient, Trial
-from .protocol import read_protocol
-from .services import patient_enroll, patient_register, protocol_load
-from .status import PatientStatus
-
-if TYPE_CHECKING:
-    from response.demo import Summary as ResponseSummary
-    from toxicity.demo import Summary as ToxicitySummary
+from .response import Summary as ResponseSummary
+from .response import synthetic_assessments
+from .toxicity import Summary as ToxicitySummary
+from .toxicity import synthetic_toxicity
 
 DEMO_SITES = [("01", "City Hospital Myeloma Unit"), ("02", "University Cancer Centre")]
 DEMO_USERS = [
@@ -126,9 +132,6 @@ def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
 
 def _demo_treatment(patient: Patient, by: User, *, day1: date, today: date, held_day: int | None) -> None:
     """Cycle 1 with every dose up to today recorded (one pomalidomide dose held)."""
-    from dosing.models import PlannedDose
-    from dosing.services import administration_record, cycle_start
-
     cycle = cycle_start(patient=patient, by=by, day1=day1, weight_kg=patient.weight_kg, today=today)
     for planned in PlannedDose.objects.filter(cycle=cycle, planned_on__lte=today).select_related("drug").order_by("day", "drug__order"):
         if planned.day == held_day and planned.drug.code == "pomalidomide":
@@ -171,9 +174,6 @@ def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
     JD's grade 4 neutropenia with G-CSF lasting 9 days, documented by ANC values, then the DLT
     rules run so that an H2 proposal awaits the investigator. Does nothing when JD already has
     adverse events or labs (idempotent)."""
-    from dosing.models import Cycle
-    from toxicity.models import AdverseEvent, LabResult
-    from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
     first = {c.patient.initials: c for c in Cycle.objects.filter(patient__trial=trial, number=1).select_related("patient__site").order_by("pk")}
     jd, mk = first.get("JD"), first.get("MK")
@@ -231,9 +231,6 @@ def seed_demo_response(trial: Trial, *, today: date) -> bool:
     """JD's myeloma assessments through the real service, entered by the site coordinator, then JD's
     course and the trial's endpoints computed: a confirmed PR. Does nothing when JD already has
     assessments (idempotent) or has not started cycle 1; days after `today` are not recorded."""
-    from dosing.models import Cycle
-    from response.models import MyelomaAssessment
-    from response.services import assessment_record, endpoints_compute, response_compute_many
 
     cycle = Cycle.objects.filter(patient__trial=trial, patient__initials="JD", number=1).select_related("patient__site").order_by("pk").first()
     if cycle is None or MyelomaAssessment.objects.filter(patient=cycle.patient).exists():
@@ -319,110 +316,31 @@ def seed_synthetic(
     With `cycles`, every treated patient also gets up to that many cycles (as many as
     fit between enrolment and today), each with its plan and every dose recorded as given.
     With `toxicity`, every patient who started cycle 1 also gets its lab panels and adverse
-    events (toxicity/demo.py: about one in five with a pattern the DLT rules propose).
+    events (portal/demo/toxicity.py: about one in five with a pattern the DLT rules propose).
     With `assessments`, every patient who started cycle 1 also gets up to that many myeloma
-    assessments (a baseline, then one each cycle length) and some follow-up (response/demo.py).
+    assessments (a baseline, then one each cycle length) and some follow-up (portal/demo/response.py).
     """
     rng = random.Random(seed)
     today = today or timezone.localdate()
     sites = list(Site.objects.filter(active=True).order_by("number")) or ensure_sites()
-    system = User.objects.filter(username="synthetic").first()
-    if system is None:
-        system = User.objects.create(username="synthetic", role=Role.MONITOR, is_active=False, first_name="Synthetic data")
-        system.set_unusable_password()
-        system.save()
+    system = _synthetic_user()
     levels = list(DoseLevel.objects.filter(trial=trial).order_by("order"))
-    existing_cohorts = Cohort.objects.filter(trial=trial).count()
-    used = Enrolment.objects.filter(cohort__trial=trial).count()
-    plan = _escalation_plan(trial, levels) if existing_cohorts <= 1 and used == 0 else []
+    fresh = Cohort.objects.filter(trial=trial).count() <= 1 and not Enrolment.objects.filter(cohort__trial=trial).exists()
+    plan = _escalation_plan(trial, levels) if fresh else []
     enrol_total = min(patients, sum(size for _, _, size in plan))
-    span = span_days
-    last_sequence = Patient.objects.filter(trial=trial).values("site_id").annotate(last=Max("site_sequence"))
-    sequences = {s.id: 0 for s in sites} | {row["site_id"]: row["last"] for row in last_sequence}
-    criteria = dict.fromkeys(trial.criteria_codes, True)
-    new_patients, slots = [], []
-    cohort_rows: list[Cohort] = []
-    remaining = enrol_total
-    cohort_number = 0
-    for level, phase, size in plan:
-        if remaining <= 0:
-            break
-        take = min(size, remaining)
-        cohort_number += 1
-        cohort_rows.append(Cohort(trial=trial, level=level, number=cohort_number, phase=phase, capacity=size, status=Cohort.Status.CLOSED, opened_on=today))
-        slots.extend((len(cohort_rows) - 1, slot) for slot in range(1, take + 1))
-        remaining -= take
-    for index in range(patients):
-        site = sites[index % len(sites)]
-        sequences[site.id] += 1
-        seq = sequences[site.id]
-        enrolled = index < enrol_total
-        days_ago = latest_days_ago + span - int(span * index / max(patients, 1))
-        consent = today - timedelta(days=days_ago + rng.randint(1, 20))
-        born = consent - timedelta(days=rng.randint(45 * 365, 82 * 365))
-        sex = rng.choice("FM")
-        height = Decimal(rng.randint(150, 192) if sex == "M" else rng.randint(145, 180))
-        weight = Decimal(rng.randint(50, 105)) + Decimal(rng.randint(0, 9)) / 10
-        if enrolled:
-            if days_ago > 2 * 365 + 180:
-                status, reason = PatientStatus.OFF_STUDY, "follow_up_complete"
-            elif days_ago > 240:
-                status, reason = PatientStatus.FOLLOW_UP, ""
-            elif days_ago > 120:
-                status, reason = PatientStatus.OFF_TREATMENT, rng.choice(["progression", "toxicity", "withdrawal"])
-            else:
-                status, reason = PatientStatus.ON_TREATMENT, ""
-        else:
-            status, reason = rng.choice([(PatientStatus.SCREENING, ""), (PatientStatus.OFF_STUDY, "screen_failure")])
-        new_patients.append(
-            Patient(
-                trial=trial,
-                site=site,
-                study_id=f"{trial.code}-{site.number}-{seq:03d}",
-                site_sequence=seq,
-                initials=rng.choice(FIRST) + rng.choice(FIRST),
-                date_of_birth=born,
-                sex=sex,
-                height_cm=height,
-                weight_kg=weight,
-                consent_date=consent,
-                eligibility=criteria if enrolled or status == PatientStatus.SCREENING else {**criteria, trial.criteria_codes[0]: False},
-                baseline_anc=Decimal(rng.randint(80, 450)) / 100,
-                baseline_platelets=Decimal(rng.randint(60, 320)),
-                baseline_marrow_pc_pct=Decimal(rng.randint(5, 80)),
-                status=status,
-                status_reason=reason,
-                status_date=min(consent + timedelta(days=rng.randint(1, 10)), today),
-                registered_by=system,
-            )
-        )
+    cohort_rows, slots = _planned_cohorts(trial, plan, enrol_total, today=today)
+    people = Population(trial=trial, sites=sites, rng=rng, count=patients, enrol_total=enrol_total, span=span_days, latest_days_ago=latest_days_ago)
+    new_patients = [people.patient(index, registered_by=system, today=today) for index in range(patients)]
     if cohort_rows:
-        # The trial keeps one open cohort: after the synthetic history it is the last planned level's.
-        open_cohort = Cohort.objects.get(trial=trial, status=Cohort.Status.OPEN)
-        last_level, last_phase, _ = plan[-1]
-        open_cohort.number, open_cohort.level, open_cohort.phase = len(cohort_rows) + 1, last_level, last_phase
-        open_cohort._history_user, open_cohort._change_reason = system, "Synthetic data"
-        open_cohort.save()
+        _move_open_cohort(trial, plan, len(cohort_rows) + 1, by=system)
     created_cohorts = bulk_create_with_history(cohort_rows, Cohort, default_user=system, default_change_reason="Synthetic data")
     created_patients = bulk_create_with_history(new_patients, Patient, batch_size=1000, default_user=system, default_change_reason="Synthetic data")
     if created_cohorts and created_cohorts[0].pk is None:  # a backend that returns no primary keys
-        created_cohorts = list(Cohort.objects.filter(trial=trial, number__lte=cohort_number).order_by("number"))
+        created_cohorts = list(Cohort.objects.filter(trial=trial, number__lte=len(cohort_rows)).order_by("number"))
     if created_patients and created_patients[0].pk is None:
         by_id = {p.study_id: p for p in Patient.objects.filter(trial=trial, study_id__in=[p.study_id for p in new_patients])}
         created_patients = [by_id[p.study_id] for p in new_patients]
-    enrolments = []
-    for patient, (cohort_index, slot) in zip(created_patients[:enrol_total], slots, strict=True):
-        cohort = created_cohorts[cohort_index]
-        enrolments.append(
-            Enrolment(
-                patient=patient,
-                cohort=cohort,
-                level_id=cohort.level_id,
-                slot=slot,
-                enrolled_on=min(patient.consent_date + timedelta(days=rng.randint(1, 7)), today),
-                enrolled_by=system,
-            )
-        )
+    enrolments = _enrolments(rng, created_patients[:enrol_total], created_cohorts, slots, by=system, today=today)
     bulk_create_with_history(enrolments, Enrolment, batch_size=1000, default_user=system, default_change_reason="Synthetic data")
     result = SyntheticResult(trial=trial, patients=patients, enrolled=len(enrolments))
     if cycles:
@@ -432,27 +350,127 @@ def seed_synthetic(
     return result
 
 
+def _synthetic_user() -> User:
+    """The inactive user that synthetic data is recorded by."""
+    system = User.objects.filter(username="synthetic").first()
+    if system is None:
+        system = User.objects.create(username="synthetic", role=Role.MONITOR, is_active=False, first_name="Synthetic data")
+        system.set_unusable_password()
+        system.save()
+    return system
+
+
+def _planned_cohorts(trial: Trial, plan: list[tuple[DoseLevel, str, int]], enrol_total: int, *, today: date) -> tuple[list[Cohort], list[tuple[int, int]]]:
+    """The closed cohorts of the synthetic history, and each enrolled patient's (cohort index, slot)."""
+    cohort_rows: list[Cohort] = []
+    slots: list[tuple[int, int]] = []
+    remaining = enrol_total
+    for level, phase, size in plan:
+        if remaining <= 0:
+            break
+        take = min(size, remaining)
+        number = len(cohort_rows) + 1
+        cohort_rows.append(Cohort(trial=trial, level=level, number=number, phase=phase, capacity=size, status=Cohort.Status.CLOSED, opened_on=today))
+        slots.extend((len(cohort_rows) - 1, slot) for slot in range(1, take + 1))
+        remaining -= take
+    return cohort_rows, slots
+
+
+def _move_open_cohort(trial: Trial, plan: list[tuple[DoseLevel, str, int]], number: int, *, by: User) -> None:
+    """The trial keeps one open cohort: after the synthetic history it is the last planned level's."""
+    open_cohort = Cohort.objects.get(trial=trial, status=Cohort.Status.OPEN)
+    last_level, last_phase, _ = plan[-1]
+    open_cohort.number, open_cohort.level, open_cohort.phase = number, last_level, last_phase
+    open_cohort._history_user, open_cohort._change_reason = by, "Synthetic data"
+    open_cohort.save()
+
+
+@dataclass
+class Population:
+    """Synthetic patients of a trial, one site after the other, consents oldest first (drawn from `rng` in order)."""
+
+    trial: Trial
+    sites: list[Site]
+    rng: random.Random
+    count: int
+    enrol_total: int
+    span: int
+    latest_days_ago: int
+    sequences: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        last_sequence = Patient.objects.filter(trial=self.trial).values("site_id").annotate(last=Max("site_sequence"))
+        self.sequences = {s.id: 0 for s in self.sites} | {row["site_id"]: row["last"] for row in last_sequence}
+        self.criteria = dict.fromkeys(self.trial.criteria_codes, True)
+
+    def patient(self, index: int, *, registered_by: User, today: date) -> Patient:
+        rng, trial = self.rng, self.trial
+        site = self.sites[index % len(self.sites)]
+        self.sequences[site.id] += 1
+        seq = self.sequences[site.id]
+        enrolled = index < self.enrol_total
+        days_ago = self.latest_days_ago + self.span - int(self.span * index / max(self.count, 1))
+        consent = today - timedelta(days=days_ago + rng.randint(1, 20))
+        born = consent - timedelta(days=rng.randint(45 * 365, 82 * 365))
+        sex = rng.choice("FM")
+        height = Decimal(rng.randint(150, 192) if sex == "M" else rng.randint(145, 180))
+        weight = Decimal(rng.randint(50, 105)) + Decimal(rng.randint(0, 9)) / 10
+        status, reason = self.status(days_ago) if enrolled else rng.choice([(PatientStatus.SCREENING, ""), (PatientStatus.OFF_STUDY, "screen_failure")])
+        eligible = enrolled or status == PatientStatus.SCREENING
+        return Patient(
+            trial=trial,
+            site=site,
+            study_id=f"{trial.code}-{site.number}-{seq:03d}",
+            site_sequence=seq,
+            initials=rng.choice(FIRST) + rng.choice(FIRST),
+            date_of_birth=born,
+            sex=sex,
+            height_cm=height,
+            weight_kg=weight,
+            consent_date=consent,
+            eligibility=self.criteria if eligible else {**self.criteria, trial.criteria_codes[0]: False},
+            baseline_anc=Decimal(rng.randint(80, 450)) / 100,
+            baseline_platelets=Decimal(rng.randint(60, 320)),
+            baseline_marrow_pc_pct=Decimal(rng.randint(5, 80)),
+            status=status,
+            status_reason=reason,
+            status_date=min(consent + timedelta(days=rng.randint(1, 10)), today),
+            registered_by=registered_by,
+        )
+
+    def status(self, days_ago: int) -> tuple[str, str]:
+        """An enrolled patient's status by how long ago they consented."""
+        if days_ago > 2 * 365 + 180:
+            return PatientStatus.OFF_STUDY, "follow_up_complete"
+        if days_ago > 240:
+            return PatientStatus.FOLLOW_UP, ""
+        if days_ago > 120:
+            return PatientStatus.OFF_TREATMENT, self.rng.choice(["progression", "toxicity", "withdrawal"])
+        return PatientStatus.ON_TREATMENT, ""
+
+
+def _enrolments(rng: random.Random, patients: list[Patient], cohorts: list[Cohort], slots: list[tuple[int, int]], *, by: User, today: date) -> list[Enrolment]:
+    enrolments = []
+    for patient, (cohort_index, slot) in zip(patients, slots, strict=True):
+        cohort = cohorts[cohort_index]
+        enrolled_on = min(patient.consent_date + timedelta(days=rng.randint(1, 7)), today)
+        enrolments.append(Enrolment(patient=patient, cohort=cohort, level_id=cohort.level_id, slot=slot, enrolled_on=enrolled_on, enrolled_by=by))
+    return enrolments
+
+
 def _synthetic_clinical(
     result: SyntheticResult, treated: list[Patient], *, seed: int, by: User, today: date, toxicity: bool, assessments: int
 ) -> SyntheticResult:
     """Toxicity and myeloma assessments for the treated synthetic patients, as asked."""
     if toxicity:
-        from toxicity.demo import synthetic_toxicity
-
         result = replace(result, toxicity=synthetic_toxicity(treated, seed=seed, by=by, today=today))
     if assessments:
-        from response.demo import synthetic_assessments
-
         result = replace(result, response=synthetic_assessments(treated, seed=seed, by=by, today=today, per_patient=assessments))
     return result
 
 
 def synthetic_treatment(enrolments: list[Enrolment], *, cycles: int, by: User, today: date) -> int:
     """Bulk cycles, plans and administrations (all given as planned) for synthetic patients."""
-    from dosing import schedule
-    from dosing.models import Administration, Cycle, PlannedDose
-    from dosing.services import level_doses
-
     if not enrolments:
         return 0
     trial = enrolments[0].cohort.trial

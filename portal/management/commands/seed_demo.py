@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cohorts import demo
 from cohorts.models import Trial
+from portal.demo import seed as demo
 
 
 class Command(BaseCommand):

@@ -1,0 +1,174 @@
+"""Reads for escalation: the 3+3 engine (escalation/rules.py) on the trial's stored, adjudicated facts.
+
+The engine reads, per escalation-phase patient: a confirmed DLT (toxicity.Dlt, not
+withdrawn) -> DLT; a stored DLT proposal awaiting adjudication (proposed or
+reopened) -> pending; otherwise the stored evaluability of the patient's DLT window
+without a proposal (toxicity.DltEvaluation.window_*): evaluable -> no DLT, pending
+until a date, not evaluable -> replaced. No evaluation stored yet -> pending. The
+DLT rules are never run here: toxicity.services.dlt_evaluate_many stores what they say.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+from django.utils import timezone
+
+from cohorts.models import Cohort, DoseLevel, Enrolment, Trial
+from cohorts.selectors import open_cohort
+from dosing.models import Cycle
+from toxicity.models import Dlt, DltEvaluation, DltProposal
+from toxicity.selectors import OPEN_PROPOSALS
+
+from . import rules
+from .models import EscalationDecision
+from .plots import CohortMark
+
+OPENS_A_COHORT = (rules.Action.ENROL, rules.Action.ESCALATE, rules.Action.EXPAND, rules.Action.DE_ESCALATE)
+WINDOW_OUTCOME = {
+    DltEvaluation.Status.EVALUABLE: rules.Outcome.NO_DLT,
+    DltEvaluation.Status.PENDING: rules.Outcome.PENDING,
+    DltEvaluation.Status.NOT_EVALUABLE: rules.Outcome.NOT_EVALUABLE,
+}
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    study_id: str
+    level: str
+    outcome: rules.Outcome
+    why: str
+    until: date | None
+    dlts: tuple[Dlt, ...]
+    window_end: date | None
+    days_left: int | None
+
+
+@dataclass(frozen=True)
+class State:
+    trial: Trial
+    ladder: rules.Ladder
+    decision: rules.Decision
+    patients: tuple[PatientRow, ...]
+    current: str | None
+    dlt_snapshot: dict[str, str]
+
+    def by_level(self) -> list[tuple[DoseLevel | str, list[PatientRow]]]:
+        return [(label, [p for p in self.patients if p.level == label]) for label in reversed(self.ladder.labels)]
+
+
+def ladder_for(trial: Trial) -> rules.Ladder:
+    labels = tuple(str(label) for label in DoseLevel.objects.filter(trial=trial).order_by("order").values_list("label", flat=True))
+    start = str(trial.starting_level.label) if trial.starting_level_id else labels[0]
+    return rules.Ladder(labels=labels, start=start, cohort_size=trial.cohort_size, expanded_size=trial.cohort_max_size, escalation_cap=trial.cap_escalation)
+
+
+def _outcome(dlts: list[Dlt], proposals: list[DltProposal], evaluation: DltEvaluation | None, started: bool) -> tuple[rules.Outcome, str, date | None]:
+    """A patient's outcome for the engine. `proposals`: the patient's stored proposals, whatever their status."""
+    if dlts:
+        first = min(dlts, key=lambda d: d.onset)
+        return rules.Outcome.DLT, f"DLT {first.rule} from {first.onset.isoformat()}", None
+    open_proposals = [p for p in proposals if p.status in OPEN_PROPOSALS]
+    if open_proposals:
+        return rules.Outcome.PENDING, f"DLT proposal {open_proposals[0].rule} awaits adjudication", None
+    if evaluation is None or not evaluation.window_status:
+        return rules.Outcome.PENDING, "DLT evaluation pending" if started else "cycle 1 not started", None
+    return WINDOW_OUTCOME[evaluation.window_status], evaluation.window_reason, evaluation.window_until
+
+
+def escalation_state(trial: Trial, *, today: date | None = None) -> State:
+    """The engine's inputs and answer for the trial now (a bounded number of queries)."""
+    today = today or timezone.localdate()
+    ladder = ladder_for(trial)
+    enrolments = list(
+        Enrolment.objects.filter(cohort__trial=trial, cohort__phase=Cohort.Phase.ESCALATION).select_related("patient", "level").order_by("enrolled_on", "pk")
+    )
+    ids = [e.patient_id for e in enrolments]
+    dlts: dict[int, list[Dlt]] = {}
+    for d in Dlt.objects.filter(patient_id__in=ids, withdrawn_at__isnull=True).select_related("proposal").order_by("onset", "pk"):
+        dlts.setdefault(d.patient_id, []).append(d)
+    proposals: dict[int, list[DltProposal]] = {}
+    for p in DltProposal.objects.filter(patient_id__in=ids).order_by("onset"):
+        proposals.setdefault(p.patient_id, []).append(p)
+    evaluations = {e.patient_id: e for e in DltEvaluation.objects.filter(patient_id__in=ids)}
+    started = set(Cycle.objects.filter(patient_id__in=ids, number=1).values_list("patient_id", flat=True))
+    rows, patients = [], {}
+    for e in enrolments:
+        evaluation = evaluations.get(e.patient_id)
+        outcome, why, until = _outcome(dlts.get(e.patient_id, []), proposals.get(e.patient_id, []), evaluation, e.patient_id in started)
+        label = str(e.level.label)
+        end = evaluation.window_end if evaluation else None
+        rows.append(
+            PatientRow(
+                e.patient.study_id, label, outcome, why, until, tuple(dlts.get(e.patient_id, [])), end, (end - today).days if end and end >= today else None
+            )
+        )
+        patients.setdefault(label, []).append(rules.Patient(outcome, e.patient.study_id, until))
+    cohort = Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN).select_related("level").first()
+    last_signed = EscalationDecision.objects.filter(trial=trial, status=EscalationDecision.Status.SIGNED).select_related("level").first()
+    current = str(cohort.level.label) if cohort else (str(last_signed.level.label) if last_signed and last_signed.level else None)
+    decision = rules.decide(ladder, patients, current=current)
+    snapshot = {str(d.pk): f"{d.rule} {d.onset.isoformat()}" for ds in dlts.values() for d in ds}
+    return State(trial, ladder, decision, tuple(rows), current, snapshot)
+
+
+def path_marks(state: State) -> list[CohortMark]:
+    """One mark per cohort of the trial, with its patients' outcomes as the engine sees them."""
+    outcome = {p.study_id: p.outcome for p in state.patients}
+    by_cohort: dict[int, tuple[Cohort, list[str]]] = {}
+    enrolments = Enrolment.objects.filter(cohort__trial=state.trial).select_related("cohort__level", "patient").order_by("cohort__number", "pk")
+    for e in enrolments:  # one query; a cohort without patients has no mark
+        by_cohort.setdefault(e.cohort_id, (e.cohort, []))[1].append(e.patient.study_id)
+    marks = []
+    for c, ids in by_cohort.values():
+        dlts = sum(outcome.get(i) == rules.Outcome.DLT for i in ids)
+        pending = sum(outcome.get(i) == rules.Outcome.PENDING for i in ids)
+        marks.append(CohortMark(c.number, str(c.level.label), len(ids), dlts, pending, c.phase))
+    return marks
+
+
+def tally_json(state: State) -> list[dict]:
+    return [
+        {
+            "level": label,
+            "patients": [
+                {
+                    "study_id": p.study_id,
+                    "outcome": p.outcome.value,
+                    "why": p.why,
+                    "until": p.until.isoformat() if p.until else None,
+                    "dlts": [d.pk for d in p.dlts],
+                }
+                for p in rows
+            ],
+        }
+        for label, rows in state.by_level()
+        if rows
+    ]
+
+
+def state_digest(state: State) -> str:
+    d = state.decision
+    return hashlib.sha256(
+        repr((d.action, d.level, d.mtd, d.rule, d.reason, d.slots, tally_json(state), sorted(state.dlt_snapshot.items()))).encode()
+    ).hexdigest()
+
+
+def covered_by_open_cohort(trial: Trial, d: rules.Decision) -> bool:
+    """The engine asks for patients where the open cohort (opened by a signed decision) still has the slots: nothing to sign."""
+    cohort = open_cohort(trial)
+    if cohort is None or cohort.phase != Cohort.Phase.ESCALATION or d.action not in OPENS_A_COHORT or str(cohort.level.label) != d.level:
+        return False
+    return cohort.capacity - cohort.taken >= d.slots
+
+
+def decisions_for_page(trial: Trial, limit: int = 50) -> list[EscalationDecision]:
+    """The trial's decisions, newest first, with what the pages show."""
+    return list(EscalationDecision.objects.filter(trial=trial).select_related("level", "mtd", "signed_by")[:limit])
+
+
+def decisions_for_home(trial: Trial) -> list[EscalationDecision]:
+    """The trial home's decisions: the current proposal and the flagged ones among the last 20 (superseded left out)."""
+    return list(EscalationDecision.objects.filter(trial=trial).exclude(status=EscalationDecision.Status.SUPERSEDED).select_related("level")[:20])

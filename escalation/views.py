@@ -1,0 +1,80 @@
+"""The escalation page: the engine's proposal and answer, the sign, reject and re-review forms (house style point 7)."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.permissions import role_required
+from accounts.roles import Perm
+from cohorts import selectors as cohort_selectors
+from trialsite.forms import apply_errors
+
+from . import selectors, services
+from .forms import RejectDecisionForm, SignForm
+from .models import EscalationDecision
+from .plots import path_svg
+
+
+def _decision_post(request, trial, sign_form, reject_form):
+    """Sign, reject or re-review a decision; returns a redirect, or None to show the form errors."""
+    if not request.user.can(Perm.SIGN):
+        return render(request, "403.html", status=403)
+    decision = get_object_or_404(EscalationDecision, pk=request.POST.get("decision"), trial=trial)
+    op = request.POST.get("op")
+    back = redirect("trial_escalation", code=trial.code)
+    try:
+        if op == "sign" and sign_form.is_valid():
+            services.decision_sign(decision=decision, by=request.user, password=sign_form.cleaned_data["password"])
+            messages.success(request, f"Signed: {decision.action}{f' at level {decision.level.label}' if decision.level else ''}.")
+            return back
+        if op == "reject" and reject_form.is_valid():
+            services.decision_reject(decision=decision, by=request.user, **reject_form.cleaned_data)
+            messages.success(request, "Proposal rejected.")
+            return back
+        if op == "rereview":
+            services.decision_rereview(decision=decision, by=request.user, password=request.POST.get("password", ""), note=request.POST.get("note", ""))
+            messages.success(request, "Decision re-reviewed.")
+            return back
+    except ValidationError as exc:
+        if op == "rereview":
+            for m in exc.messages:
+                messages.error(request, m)
+            return back
+        apply_errors(sign_form if op == "sign" else reject_form, exc)
+    return None
+
+
+@role_required(Perm.VIEW)
+@require_http_methods(["GET", "POST"])
+def trial_escalation(request, code):
+    trial = cohort_selectors.trial_get(code)
+    op = request.POST.get("op") if request.method == "POST" else None
+    sign_form = SignForm(request.POST if op == "sign" else None)
+    reject_form = RejectDecisionForm(request.POST if op == "reject" else None)
+    if op is not None:
+        response = _decision_post(request, trial, sign_form, reject_form)
+        if response is not None:
+            return response
+    state = selectors.escalation_state(trial)
+    history = selectors.decisions_for_page(trial)
+    proposal = next((d for d in history if d.status == EscalationDecision.Status.PROPOSED), history[0] if history else None)
+    open_cohort = cohort_selectors.open_cohort(trial)
+    return render(
+        request,
+        "escalation/escalation.html",
+        {
+            "trial": trial,
+            "state": state,
+            "levels": [(label, rows) for label, rows in state.by_level() if rows],
+            "proposal": proposal,
+            "decisions": history,
+            "flagged": [d for d in history if d.needs_review],
+            "path": path_svg(state.ladder.labels, selectors.path_marks(state)),
+            "open_cohort": open_cohort,
+            "open_slots": cohort_selectors.free_slots(open_cohort, cohort_selectors.enrolment_caps(trial)),  # as the trial home counts them
+            "sign_form": sign_form,
+            "reject_form": reject_form,
+            "can_sign": request.user.can(Perm.SIGN),
+        },
+    )
