@@ -85,7 +85,7 @@ class Ladder:
     expanded_size: int = 6
     escalation_cap: int = 24
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(set(self.labels)) != len(self.labels) or not self.labels:
             raise EscalationError("Dose level labels must be distinct and at least one.")
         if self.start not in self.labels:
@@ -134,7 +134,7 @@ class Decision:
     waiting_for: tuple[Patient, ...] = ()
     tallies: tuple[Tally, ...] = field(default=(), compare=False)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {"action": self.action.value, "level": self.level, "mtd": self.mtd, "reason": self.reason}
 
 
@@ -289,7 +289,7 @@ class Characteristics:
     p_cap: float = 0.0  # part of p_stop: stopped by the escalation cap
     trials: int | None = None  # Monte Carlo: number of simulated trials
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {
             "p_mtd": self.p_mtd,
             "p_stop": self.p_stop,
@@ -315,6 +315,17 @@ def _step(ladder: Ladder, counts: tuple[tuple[int, int], ...], current: str) -> 
     return decide(ladder, _state_patients(ladder, counts), current=current)
 
 
+# What an exact walk returns from a state on: P(MTD per level), P(stop), P(stop at the cap), E[n per level], E[DLTs].
+_Walk = tuple[tuple[float, ...], float, float, tuple[float, ...], float]
+
+
+def _named(label: str | None, decision: Decision) -> str:
+    """The level a decision names (every action the simulators follow names one: the MTD, or where patients go)."""
+    if label is None:
+        raise EscalationError(f"The decision {decision.action.value} ({decision.rule}) names no level.")
+    return label
+
+
 def simulate_exact(ladder: Ladder, true_tox: Sequence[float]) -> Characteristics:
     """Exact operating characteristics by enumerating every cohort outcome (binomial), with memoisation.
 
@@ -326,7 +337,7 @@ def simulate_exact(ladder: Ladder, true_tox: Sequence[float]) -> Characteristics
     n_levels = len(labels)
 
     @cache
-    def walk(counts: tuple[tuple[int, int], ...], current: str):
+    def walk(counts: tuple[tuple[int, int], ...], current: str) -> _Walk:
         """(P(mtd per level), P(stop), P(cap), E[n per level], E[dlt]) from this state on."""
         decision = _step(ladder, counts, current)
         zero = (0.0,) * n_levels
@@ -334,7 +345,8 @@ def simulate_exact(ladder: Ladder, true_tox: Sequence[float]) -> Characteristics
             return tuple(1.0 if label == decision.mtd else 0.0 for label in labels), 0.0, 0.0, zero, 0.0
         if decision.action == Action.STOP:
             return zero, 1.0, 1.0 if decision.rule == "CAP" else 0.0, zero, 0.0
-        i = labels.index(decision.level)
+        level = _named(decision.level, decision)
+        i = labels.index(level)
         k, p = decision.slots, tox[i]
         mtd, stop, cap, n_by, dlt = [0.0] * n_levels, 0.0, 0.0, [0.0] * n_levels, 0.0
         for d in range(k + 1):
@@ -343,7 +355,7 @@ def simulate_exact(ladder: Ladder, true_tox: Sequence[float]) -> Characteristics
                 continue
             n, dd = counts[i]
             nxt = (*counts[:i], (n + k, dd + d), *counts[i + 1 :])
-            m2, s2, c2, nb2, dl2 = walk(nxt, decision.level)
+            m2, s2, c2, nb2, dl2 = walk(nxt, level)
             for j in range(n_levels):
                 mtd[j] += w * m2[j]
                 n_by[j] += w * nb2[j]
@@ -382,19 +394,20 @@ def simulate_trials(ladder: Ladder, true_tox: Sequence[float], *, trials: int, s
         while True:
             decision = step(counts, current)
             if decision.action == Action.MTD:
-                mtd[decision.mtd] += 1
+                mtd[_named(decision.mtd, decision)] += 1
                 break
             if decision.action == Action.STOP:
                 stops += 1
                 caps += decision.rule == "CAP"
                 break
-            i = labels.index(decision.level)
+            level = _named(decision.level, decision)
+            i = labels.index(level)
             d = sum(rng.random() < tox[i] for _ in range(decision.slots))
             n, dd = counts[i]
             counts = (*counts[:i], (n + decision.slots, dd + d), *counts[i + 1 :])
-            n_by[decision.level] += decision.slots
+            n_by[level] += decision.slots
             dlts += d
-            current = decision.level
+            current = level
     return Characteristics(
         p_mtd={k: v / trials for k, v in mtd.items()},
         p_stop=stops / trials,

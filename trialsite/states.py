@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .audit import audit
 
@@ -43,7 +44,7 @@ class Machine:
             raise StateError(f"A {self.name} cannot move from {self.label(current)} to {self.label(target)}.")
 
 
-def move(instance, target: str, *, machine: Machine, by, reason: str, save: bool = True, status_field: str = "status", **changes) -> None:
+def move(instance: Any, target: str, *, machine: Machine, by: object, reason: str, save: bool = True, status_field: str = "status", **changes: object) -> None:
     """Move `instance` to `target` if its table allows it, set the other `changes`, and record who and why
     for the history row; saved unless `save=False` (a bulk writer saves it with its history)."""
     machine.check(getattr(instance, status_field), target)
