@@ -5,10 +5,6 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
-# The pure response rules compiled with mypyc (needs a C compiler only while building).
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && scripts/build-native python \
-    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 1000 trialsite && chown -R trialsite /app
 USER trialsite
 EXPOSE 8000

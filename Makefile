@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint venv native browser clean
+.PHONY: run test bench lint venv browser clean
 
 venv: $(STAMP)
 
@@ -17,13 +17,8 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-## make native: compile the pure response modules (response.NATIVE) with mypyc, again whenever one changes
-## (scripts/build-native asks the package, which checks its compiled modules against their source on import)
-native: venv
-	scripts/build-native --if-changed $(BIN)/python
-
 ## make run: install, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)
-run: venv native
+run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo --demo
@@ -31,7 +26,7 @@ run: venv native
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: lint, migration check, architecture check, the whole suite (incl. browser journeys)
-test: venv browser native
+test: venv browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
@@ -46,8 +41,8 @@ browser:
 	@bash scripts/ensure-chromium
 
 ## make bench: the figures in docs/benchmarks.md
-bench: venv native
+bench: venv
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache response/*.so response/native.sha256
+	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache
