@@ -506,7 +506,7 @@ def response_recompute() -> list[str]:
         f"{kinds_s.get('history', 0):,} history dates and {kinds_s.get('result', 0):,} stored results (c'); "
         f"queries are the median of 5 after {WARMUP} warm-up, the second run the median of {RESP_REPEAT}"
     )
-    print("| step | patients | queries | of which writes (not the job's progress; a COPY is not a query) | rows | ms | of which endpoints ms | ratio to (c) |")
+    print("| step | patients | queries | of which writes (not the job's progress) | rows | ms | of which endpoints ms | ratio to (c) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     rows_a = rows_s - kinds_s.get("result", 0)  # no results stored yet
     print(f"| (a) first run, in this process | {len(ids):,} | {qa.total:,} | {qa.writes:,} | {rows_a:,} | {ta * 1000:.0f} | {ea * 1000:.0f} | {ta / tc:.1f} |")
