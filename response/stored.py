@@ -111,7 +111,7 @@ def row(response: Response) -> tuple[list[Any], str]:
     return values, digest(values)
 
 
-def _changes_at(changes: dict[str, list[str | None]], i: int) -> dict[str, str]:
+def _changes_at(changes: dict[str, list[str | None]], i: int) -> dict[str, str | None]:
     """The % changes of the i-th assessment (the parameters it has one for)."""
     return {name: column[i] for name, column in changes.items() if column[i] is not None}
 
