@@ -264,7 +264,8 @@ def _stored_digests(part: list[int]) -> dict[int, tuple[int, str]]:
 
 @transaction.atomic
 def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, endpoints.CourseResponse] | None) -> None:
-    """One chunk of `response_compute_many`: five queries to read, one or two to write."""
+    """One chunk of `response_compute_many`: five queries to read; the new and the changed courses written in
+    batches (`bulk_create`, `bulk_update`: one statement each where the database takes the chunk's parameters)."""
     day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
     next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
     assessments = _inputs(part)
