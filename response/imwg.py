@@ -268,19 +268,30 @@ def _lower_nadir(nadir: dict[str, Decimal], v: dict[str, Decimal | None]) -> Non
             nadir[name] = value
 
 
-def _rise_of_a_quarter(rise: Decimal, nadir: Decimal) -> bool:
-    """A rise of at least 25% from the nadir."""
-    return rise * HUNDRED >= nadir * 25
+def _risen(value: Decimal, nadir: Decimal, minimum: Decimal | int) -> bool:
+    """At least 25% and at least `minimum` above the nadir (IMWG 2016: progression is measured from the nadir)."""
+    rise = value - nadir
+    return rise * HUNDRED >= nadir * 25 and rise >= minimum
 
 
 def _serum_progression(s: Decimal, nadir: Decimal) -> bool:
     """Serum +25% and +0.5 g/dL from the nadir (from a nadir of 0: +0.5 g/dL), or +1 g/dL when the nadir was >= 5 g/dL."""
-    rise = s - nadir
-    if nadir >= 5 and rise >= 1:
+    if nadir >= 5 and s - nadir >= 1:
         return True
     if nadir == 0:
-        return rise >= HALF
-    return _rise_of_a_quarter(rise, nadir) and rise >= HALF
+        return s - nadir >= HALF
+    return _risen(s, nadir, HALF)
+
+
+def _dflc_progression(d: Decimal, nadir: Decimal) -> bool:
+    """dFLC +25% and more than 10 mg/dL from the nadir (the protocol's "> 10", not ">=")."""
+    rise = d - nadir
+    return rise * HUNDRED >= nadir * 25 and rise > 10
+
+
+def _half_larger(size: Decimal, nadir: Decimal) -> bool:
+    """A plasmacytoma at least 50% larger than at its nadir (a nadir of 0 cm2 has no size to compare)."""
+    return nadir > 0 and (size - nadir) * 2 >= nadir
 
 
 def _progression(a: Assessment, v: dict[str, Decimal | None], ctx: _Context) -> list[str]:
@@ -290,24 +301,19 @@ def _progression(a: Assessment, v: dict[str, Decimal | None], ctx: _Context) -> 
     s, u, d, m, size = (v[name] for name in PARAMETERS)
     if s is not None and "spep" in b.measurable and "spep" in n and _serum_progression(s, n["spep"]):
         found.append(f"serum M-protein {_fmt(s)} g/dL, +{_fmt(s - n['spep'])} from the nadir {_fmt(n['spep'])}")
-    if u is not None and "upep" in b.measurable and "upep" in n and _rise_of_a_quarter(u - n["upep"], n["upep"]) and u - n["upep"] >= 200:
+    if u is not None and "upep" in b.measurable and "upep" in n and _risen(u, n["upep"], 200):
         found.append(f"urine M-protein {_fmt(u)} mg/24 h, +{_fmt(u - n['upep'])} from the nadir {_fmt(n['upep'])}")
-    if d is not None and b.driver == "dflc" and "dflc" in n and _dflc_escape(d, n["dflc"]):
+    if d is not None and b.driver == "dflc" and "dflc" in n and _dflc_progression(d, n["dflc"]):
         found.append(f"dFLC {_fmt(d)} mg/dL, +{_fmt(d - n['dflc'])} from the nadir {_fmt(n['dflc'])}")
-    if m is not None and "marrow_pc" in n and _rise_of_a_quarter(m - n["marrow_pc"], n["marrow_pc"]) and m - n["marrow_pc"] >= 10:
+    if m is not None and "marrow_pc" in n and _risen(m, n["marrow_pc"], 10):
         found.append(f"marrow plasma cells {_fmt(m)}%, +{_fmt(m - n['marrow_pc'])} points from the nadir {_fmt(n['marrow_pc'])}%")
     if a.new_lesions:
         found.append("a new bone lesion")
-    if size is not None and "plasmacytoma_size" in n and n["plasmacytoma_size"] > 0 and (size - n["plasmacytoma_size"]) * 2 >= n["plasmacytoma_size"]:
+    if size is not None and "plasmacytoma_size" in n and _half_larger(size, n["plasmacytoma_size"]):
         found.append(f"plasmacytoma {_fmt(size)} cm2, >= 50% larger than the nadir {_fmt(n['plasmacytoma_size'])}")
     if a.plasmacytoma and b.plasmacytoma is False:
         found.append("a new soft-tissue plasmacytoma")
     return found
-
-
-def _dflc_escape(d: Decimal, nadir: Decimal) -> bool:
-    """dFLC +25% and more than 10 mg/dL from the nadir (the protocol's "> 10", not ">=")."""
-    return _rise_of_a_quarter(d - nadir, nadir) and d - nadir > 10
 
 
 def _changes(v: dict[str, Decimal | None], base: Baseline) -> dict[str, Decimal]:
@@ -468,7 +474,7 @@ def _check(assessments: Sequence[Assessment]) -> None:
 def _light_chain_escape(a: Assessment, v: dict[str, Decimal | None], ctx: _Context) -> str | None:
     """A flag for a clinician: in a patient followed by serum M-protein, a dFLC rise that would be progression."""
     d, nadir = v["dflc"], ctx.nadir.get("dflc")
-    if ctx.base.driver != "spep" or d is None or nadir is None or not _dflc_escape(d, nadir):
+    if ctx.base.driver != "spep" or d is None or nadir is None or not _dflc_progression(d, nadir):
         return None
     return (
         f"dFLC {_fmt(d)} mg/dL on {a.on.isoformat()}, +{_fmt(d - nadir)} from its nadir, in a patient followed by serum M-protein: look for light-chain escape."
