@@ -10,7 +10,7 @@ PORT ?= 8000
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint venv venv-dev native browser clean
+.PHONY: run test bench lint venv venv-dev browser clean
 
 venv: $(RUNTIME_STAMP)
 venv-dev: $(DEV_STAMP)
@@ -31,13 +31,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $(DEV_STAMP) $(RUNTIME_STAMP)
 
-## make native: compile the pure response modules (response.NATIVE) with mypyc, again whenever one changes
-## (scripts/build-native asks the package, which checks its compiled modules against their source on import)
-native: venv-dev
-	scripts/build-native --if-changed $(BIN)/python
-
 ## make run: install the runtime, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)
-## (the response rules run as their Python source: compiling them needs mypyc, one of the tools)
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
@@ -47,7 +41,7 @@ run: venv
 
 ## make test: lint, migration check, architecture check, types, the whole suite (incl. browser journeys)
 ## (mypy checks the pure rule modules listed in pyproject.toml's [tool.mypy] files)
-test: venv-dev browser native
+test: venv-dev browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
@@ -63,8 +57,8 @@ browser:
 	@bash scripts/ensure-chromium
 
 ## make bench: the figures in docs/benchmarks.md
-bench: venv-dev native
+bench: venv-dev
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache .mypy_cache response/*.so response/native.sha256
+	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -1,5 +1,4 @@
-"""Trial endpoints as protocol section 5 defines them. Pure Python (Kaplan-Meier from response/survival.py),
-compiled by mypyc with response/imwg.py and response/stored.py (`make native`).
+"""Trial endpoints as protocol section 5 defines them. Pure Python (Kaplan-Meier from response/survival.py).
 
 Each endpoint carries its definition beside its number. Times are in months
 (days / 30.4375) from the origin each definition names.
@@ -24,10 +23,10 @@ Each endpoint carries its definition beside its number. Times are in months
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .imwg import Category
 from .survival import Curve, kaplan_meier
@@ -85,7 +84,7 @@ def months(a: date, b: date) -> float:
     return max((b - a).days, 0) / DAYS_PER_MONTH
 
 
-def _rate(numerator: int, denominator: int) -> dict:
+def _rate(numerator: int, denominator: int) -> dict[str, Any]:
     return {"n": numerator, "of": denominator, "pct": round(100 * numerator / denominator, 1) if denominator else None}
 
 
@@ -127,7 +126,7 @@ def ttnt(c: Course) -> tuple[float, bool] | None:
     return months(c.start, max(last) if last else c.start), False
 
 
-def _km(points: list[tuple[float, bool]]) -> dict:
+def _km(points: list[tuple[float, bool]]) -> dict[str, Any]:
     if not points:
         return {"n": 0, "events": 0, "median": None, "median_ci": [None, None], "curve": None}
     curve: Curve = kaplan_meier([t for t, _ in points], [e for _, e in points])
@@ -148,48 +147,39 @@ def _km(points: list[tuple[float, bool]]) -> dict:
     }
 
 
-class _Patient(NamedTuple):
-    """What the groups count of one course, worked out once for the trial and again for its dose level."""
-
-    evaluable: bool
-    initial: bool  # a confirmed PR or better dated by the end of cycle 2
-    best: str
-    pfs: tuple[float, bool] | None
-    ttp: tuple[float, bool] | None
-    ttnt: tuple[float, bool] | None
+def _initial_response(c: Course) -> bool:
+    """A confirmed PR or better dated by the end of cycle 2."""
+    return c.end_of_cycle2 is not None and any(cat in RESPONSE and on <= c.end_of_cycle2 for cat, on in c.confirmed)
 
 
-def _patient(c: Course) -> _Patient:
-    evaluable = c.evaluable
-    end = c.end_of_cycle2
-    initial = evaluable and end is not None and any(cat in RESPONSE and on <= end for cat, on in c.confirmed)
-    return _Patient(evaluable, initial, c.best, pfs(c), ttp(c), ttnt(c))
+def _times(courses: Sequence[Course], endpoint: Callable[[Course], tuple[float, bool] | None]) -> list[tuple[float, bool]]:
+    """Each course's time to `endpoint` and whether it was an event (the courses the endpoint applies to)."""
+    return [t for t in map(endpoint, courses) if t is not None]
 
 
-def _group(patients: Sequence[_Patient]) -> dict:
-    evaluable = [p for p in patients if p.evaluable]
-    best = Counter(p.best for p in evaluable)
+def _group(courses: Sequence[Course]) -> dict[str, Any]:
+    evaluable = [c for c in courses if c.evaluable]
+    best = Counter(c.best for c in evaluable)
     return {
-        "patients": len(patients),
+        "patients": len(courses),
         "evaluable": len(evaluable),
-        "initial_response_rate": _rate(sum(p.initial for p in evaluable), len(evaluable)),
+        "initial_response_rate": _rate(sum(_initial_response(c) for c in evaluable), len(evaluable)),
         "disease_control_rate": _rate(sum(best[k] for k in CONTROL), len(evaluable)),
         "orr": _rate(sum(best[k] for k in RESPONSE), len(evaluable)),
         "best_response": {k: best.get(k, 0) for k in CATEGORIES},
-        "pfs": _km([p.pfs for p in patients if p.pfs is not None]),
-        "ttp": _km([p.ttp for p in patients if p.ttp is not None]),
-        "ttnt": _km([p.ttnt for p in patients if p.ttnt is not None]),
+        "pfs": _km(_times(courses, pfs)),
+        "ttp": _km(_times(courses, ttp)),
+        "ttnt": _km(_times(courses, ttnt)),
     }
 
 
-def compute(courses: Sequence[Course], *, levels: Sequence[str]) -> dict:
+def compute(courses: Sequence[Course], *, levels: Sequence[str]) -> dict[str, Any]:
     """Every endpoint, overall and per dose level, with the definitions (JSON-ready)."""
-    patients = [_patient(c) for c in courses]
-    by_level = {level: _group([p for c, p in zip(courses, patients, strict=True) if c.level == level]) for level in levels}
+    by_level = {level: _group([c for c in courses if c.level == level]) for level in levels}
     return {
         "rule_version": RULE_VERSION,
         "definitions": DEFINITIONS,
-        "overall": _group(patients),
+        "overall": _group(courses),
         "by_level": {k: v for k, v in by_level.items() if v["patients"]},
         "at_risk_months": AT_RISK_MONTHS,
     }

@@ -54,7 +54,6 @@ FLC_MEASURABLE = Decimal(10)  # mg/dL, involved light chain
 RATIO_LOW, RATIO_HIGH = Decimal("0.26"), Decimal("1.65")
 HUNDRED = Decimal(100)
 HALF = Decimal("0.5")
-CENT = Decimal("0.01")
 
 PARAMETERS = ("spep", "upep", "dflc", "marrow_pc", "plasmacytoma_size")
 CHANGES = ("spep", "upep", "dflc")  # the parameters of Result.change_pct (% change from baseline)
@@ -84,13 +83,10 @@ class Category(StrEnum):
 
 RANKS = {Category.SCR: 7, Category.CR: 6, Category.VGPR: 5, Category.PR: 4, Category.MR: 3, Category.SD: 2, Category.PD: 1, Category.NE: 0}
 RESPONSES = (Category.SCR, Category.CR, Category.VGPR, Category.PR)  # "PR or better"
-PD, NE, SD = Category.PD, Category.NE, Category.SD
 
 
 class Assessment(NamedTuple):
-    """One dated myeloma assessment; units: g/dL, mg/24 h, mg/dL, %, cm2. None = not done.
-
-    A named tuple (immutable, and cheap to build from a database row in this field order)."""
+    """One dated myeloma assessment; units: g/dL, mg/24 h, mg/dL, %, cm2. None = not done."""
 
     on: date
     id: int | str = ""
@@ -114,7 +110,8 @@ class Assessment(NamedTuple):
             if "kappa" in self.spurious or "lambda" in self.spurious or self.kappa is None or self.lambda_ is None:
                 return None
             return abs(self.kappa - self.lambda_)
-        return getattr(self, name)
+        value: Decimal | None = getattr(self, name)
+        return value
 
     @property
     def ratio(self) -> Decimal | None:
@@ -185,7 +182,7 @@ def _fmt(value: Decimal) -> str:
 
 
 def _pct_text(value: Decimal) -> str:
-    return f"{value.quantize(CENT):f}%"  # round(value, 2): the context's half-even rounding
+    return f"{_fmt(round(value, 2))}%"
 
 
 # ---------------------------------------------------------------- baseline
@@ -234,14 +231,12 @@ def baseline(assessments: Sequence[Assessment], cycle1_day1: date, *, serum_meas
 
 
 # ---------------------------------------------------------------- one assessment
-#
-# The functions below take an assessment's values as arguments (s: serum M-protein, u: urine
-# M-protein, d: dFLC, spurious values already None) and its % changes from baseline `ch`; they
-# run once per assessment, so they avoid building what they do not return.
 
 
 @dataclass
 class _Context:
+    """What the assessments so far leave for the next: the nadirs, and the marrow and imaging carried forward."""
+
     base: Baseline
     nadir: dict[str, Decimal]
     marrow_pc: Decimal | None = None
@@ -250,162 +245,178 @@ class _Context:
     plasmacytoma_size: Decimal | None = None
 
 
-def _progression(a: Assessment, s, u, d, m, size, ctx: _Context) -> list[str]:
+def _values(a: Assessment) -> dict[str, Decimal | None]:
+    """The assessment's value of each parameter (None where missing or spurious)."""
+    return {name: a.value(name) for name in PARAMETERS}
+
+
+def _carry_forward(ctx: _Context, a: Assessment, v: dict[str, Decimal | None]) -> None:
+    """Marrow and imaging need no confirmation: their latest results are carried to later assessments."""
+    if v["marrow_pc"] is not None:
+        ctx.marrow_pc = v["marrow_pc"]
+    if a.marrow_clonal is not None:
+        ctx.marrow_clonal = a.marrow_clonal
+    if a.plasmacytoma is not None:
+        ctx.plasmacytoma = a.plasmacytoma
+    if v["plasmacytoma_size"] is not None:
+        ctx.plasmacytoma_size = v["plasmacytoma_size"]
+
+
+def _lower_nadir(nadir: dict[str, Decimal], v: dict[str, Decimal | None]) -> None:
+    """IMWG 2016: progression is measured from the nadir, the lowest value so far."""
+    for name, value in v.items():
+        if value is not None and (name not in nadir or value < nadir[name]):
+            nadir[name] = value
+
+
+def _risen(value: Decimal, nadir: Decimal, minimum: Decimal | int) -> bool:
+    """At least 25% and at least `minimum` above the nadir (IMWG 2016: progression is measured from the nadir)."""
+    rise = value - nadir
+    return rise * HUNDRED >= nadir * 25 and rise >= minimum
+
+
+def _serum_progression(s: Decimal, nadir: Decimal) -> bool:
+    """Serum +25% and +0.5 g/dL from the nadir (from a nadir of 0: +0.5 g/dL), or +1 g/dL when the nadir was >= 5 g/dL."""
+    if nadir >= 5 and s - nadir >= 1:
+        return True
+    if nadir == 0:
+        return s - nadir >= HALF
+    return _risen(s, nadir, HALF)
+
+
+def _dflc_progression(d: Decimal, nadir: Decimal) -> bool:
+    """dFLC +25% and more than 10 mg/dL from the nadir (the protocol's "> 10", not ">=")."""
+    rise = d - nadir
+    return rise * HUNDRED >= nadir * 25 and rise > 10
+
+
+def _half_larger(size: Decimal, nadir: Decimal) -> bool:
+    """A plasmacytoma at least 50% larger than at its nadir (a nadir of 0 cm2 has no size to compare)."""
+    return nadir > 0 and (size - nadir) * 2 >= nadir
+
+
+def _progression(a: Assessment, v: dict[str, Decimal | None], ctx: _Context) -> list[str]:
+    """The protocol's progression criteria this assessment meets, each as a sentence."""
     found = []
     b, n = ctx.base, ctx.nadir
-    measurable = b.measurable
-    if s is not None and "spep" in measurable and "spep" in n:
-        ns = n["spep"]
-        rise = s - ns
-        if (ns > 0 and rise * HUNDRED >= ns * 25 and rise >= HALF) or (ns == 0 and rise >= HALF) or (ns >= 5 and rise >= 1):
-            found.append(f"serum M-protein {_fmt(s)} g/dL, +{_fmt(rise)} from the nadir {_fmt(ns)}")
-    if u is not None and "upep" in measurable and "upep" in n:
-        nu = n["upep"]
-        rise = u - nu
-        if rise * HUNDRED >= nu * 25 and rise >= 200:
-            found.append(f"urine M-protein {_fmt(u)} mg/24 h, +{_fmt(rise)} from the nadir {_fmt(nu)}")
-    if d is not None and b.driver == "dflc" and "dflc" in n:
-        nd = n["dflc"]
-        rise = d - nd
-        if rise * HUNDRED >= nd * 25 and rise > 10:
-            found.append(f"dFLC {_fmt(d)} mg/dL, +{_fmt(rise)} from the nadir {_fmt(nd)}")
-    if m is not None and "marrow_pc" in n:
-        nm = n["marrow_pc"]
-        rise = m - nm
-        if rise * HUNDRED >= nm * 25 and rise >= 10:
-            found.append(f"marrow plasma cells {_fmt(m)}%, +{_fmt(rise)} points from the nadir {_fmt(nm)}%")
+    s, u, d, m, size = (v[name] for name in PARAMETERS)
+    if s is not None and "spep" in b.measurable and "spep" in n and _serum_progression(s, n["spep"]):
+        found.append(f"serum M-protein {_fmt(s)} g/dL, +{_fmt(s - n['spep'])} from the nadir {_fmt(n['spep'])}")
+    if u is not None and "upep" in b.measurable and "upep" in n and _risen(u, n["upep"], 200):
+        found.append(f"urine M-protein {_fmt(u)} mg/24 h, +{_fmt(u - n['upep'])} from the nadir {_fmt(n['upep'])}")
+    if d is not None and b.driver == "dflc" and "dflc" in n and _dflc_progression(d, n["dflc"]):
+        found.append(f"dFLC {_fmt(d)} mg/dL, +{_fmt(d - n['dflc'])} from the nadir {_fmt(n['dflc'])}")
+    if m is not None and "marrow_pc" in n and _risen(m, n["marrow_pc"], 10):
+        found.append(f"marrow plasma cells {_fmt(m)}%, +{_fmt(m - n['marrow_pc'])} points from the nadir {_fmt(n['marrow_pc'])}%")
     if a.new_lesions:
         found.append("a new bone lesion")
-    if size is not None and "plasmacytoma_size" in n:
-        np_ = n["plasmacytoma_size"]
-        if np_ > 0 and (size - np_) * 2 >= np_:
-            found.append(f"plasmacytoma {_fmt(size)} cm2, >= 50% larger than the nadir {_fmt(np_)}")
+    if size is not None and "plasmacytoma_size" in n and _half_larger(size, n["plasmacytoma_size"]):
+        found.append(f"plasmacytoma {_fmt(size)} cm2, >= 50% larger than the nadir {_fmt(n['plasmacytoma_size'])}")
     if a.plasmacytoma and b.plasmacytoma is False:
         found.append("a new soft-tissue plasmacytoma")
     return found
 
 
-def _changes(s, u, d, values: dict[str, Decimal | None]) -> dict[str, Decimal]:
+def _changes(v: dict[str, Decimal | None], base: Baseline) -> dict[str, Decimal]:
     """% change from baseline of serum, urine and dFLC (where both values exist and the baseline is not 0)."""
     out = {}
-    b = values["spep"]
-    if s is not None and b:
-        out["spep"] = (s - b) * HUNDRED / b  # pct(new, b)
-    b = values["upep"]
-    if u is not None and b:
-        out["upep"] = (u - b) * HUNDRED / b
-    b = values["dflc"]
-    if d is not None and b:
-        out["dflc"] = (d - b) * HUNDRED / b
+    for name in CHANGES:
+        new, before = v[name], base.values[name]
+        if new is not None and before:
+            out[name] = pct(new, before)
     return out
 
 
 def _all(*parts: bool | None) -> bool | None:
     """True when every part holds, False when one fails, None when one is missing (and none fails)."""
-    missing = False
-    for p in parts:
-        if p is False:
-            return False
-        if p is None:
-            missing = True
-    return None if missing else True
+    if False in parts:
+        return False
+    if None in parts:
+        return None
+    return True
 
 
-def _category(a: Assessment, s, u, d, m, size, ch: dict[str, Decimal], ctx: _Context) -> tuple[Category, str]:
-    """The unconfirmed category of one assessment (its values s, u, d, m, size; its changes `ch`) and the sentence that justifies it."""
+def _category(a: Assessment, v: dict[str, Decimal | None], ch: dict[str, Decimal], ctx: _Context) -> tuple[Category, str]:
+    """The unconfirmed category of one assessment (its values `v`, its changes `ch`) and the sentence that justifies it."""
     b = ctx.base
-    driver = b.driver
-    if driver is None:
-        return NE, "no measurable disease at baseline"
-    pd = _progression(a, s, u, d, m, size, ctx)
+    if b.driver is None:
+        return Category.NE, "no measurable disease at baseline"
+    pd = _progression(a, v, ctx)
     if pd:
-        return PD, "progression: " + "; ".join(pd)
-    if (s if driver == "spep" else u if driver == "upep" else d) is None:
-        return NE, f"{LABELS[driver]} not assessed"
-    missing: list[str] = []
-    found = _cr(a, ctx, missing)
-    if found is None:
-        found = _vgpr(s, u, b, ch, missing)
-        if found is None:
-            found = _pr(u, b, ch, ctx, missing)
-            if found is None:
-                found = _mr(u, b, ch, missing)
-                if found is None:
-                    return SD, _sd_reason(ch, b, missing)
-    return found
+        return Category.PD, "progression: " + "; ".join(pd)
+    if v[b.driver] is None:
+        return Category.NE, f"{LABELS[b.driver]} not assessed"
+    missing: list[str] = []  # criteria not assessed, named in the reason of the category given instead
+    for step in (_cr, _vgpr, _pr, _mr):
+        found = step(a, v, ctx, ch, missing)
+        if found is not None:
+            return found
+    return Category.SD, _sd_reason(ch, b, missing)
 
 
-def _serum(s, b: Baseline, ch: dict[str, Decimal], limit: int) -> bool | None:
+def _serum(v: dict[str, Decimal | None], b: Baseline, ch: dict[str, Decimal], limit: int) -> bool | None:
     """Serum reduced by at least `limit` % (True where serum is not the measurable parameter)."""
     if "spep" not in b.measurable:
         return True
-    return None if s is None else -ch["spep"] >= limit
+    return None if "spep" not in ch else -ch["spep"] >= limit
 
 
 CR_PARTS = ("negative serum immunofixation", "negative urine immunofixation", "no soft-tissue plasmacytoma", "< 5% marrow plasma cells")
-CR_TEXT = ", ".join(CR_PARTS)
 
 
-def _cr(a: Assessment, ctx: _Context, missing: list[str]):
+def _cr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]) -> tuple[Category, str] | None:
     """CR and sCR: both immunofixations negative, no plasmacytoma, < 5% marrow plasma cells (the latest marrow)."""
-    serum_ife = a.serum_ife
-    if serum_ife:
-        return None
-    urine_ife = a.urine_ife
-    if urine_ife:
-        return None
-    plasmacytoma = ctx.plasmacytoma
-    no_plasmacytoma = (None if plasmacytoma is None else not plasmacytoma) if ctx.base.plasmacytoma else not plasmacytoma
-    if no_plasmacytoma is False:
-        return None
-    marrow = ctx.marrow_pc
-    low_marrow = None if marrow is None else marrow < 5
-    if low_marrow is False:
-        return None
-    parts = (None if serum_ife is None else True, None if urine_ife is None else True, no_plasmacytoma, low_marrow)
-    if None in parts:
-        missing += [f"{name} (CR)" for name, ok in zip(CR_PARTS, parts, strict=True) if ok is None]
+    no_plasmacytoma = (None if ctx.plasmacytoma is None else not ctx.plasmacytoma) if ctx.base.plasmacytoma else not ctx.plasmacytoma
+    values = (
+        None if a.serum_ife is None else not a.serum_ife,
+        None if a.urine_ife is None else not a.urine_ife,
+        no_plasmacytoma,
+        None if ctx.marrow_pc is None else ctx.marrow_pc < 5,
+    )
+    parts = dict(zip(CR_PARTS, values, strict=True))
+    cr = _all(*parts.values())
+    if cr is None:
+        missing += [f"{name} (CR)" for name, ok in parts.items() if ok is None]
+    if not cr:
         return None
     ratio = a.ratio
     normal = ratio_normal(ratio)
     if normal and ratio is not None and ctx.marrow_clonal is False:
         return Category.SCR, f"CR with a normal FLC ratio {_fmt(round(ratio, 4))} and no clonal marrow plasma cells"
     why = "FLC ratio not normal" if normal is False else "FLC ratio not done" if normal is None else "clonal marrow plasma cells not excluded"
-    return Category.CR, f"{CR_TEXT} (not sCR: {why})"
+    return Category.CR, f"{', '.join(parts)} (not sCR: {why})"
 
 
-def _vgpr(s, u, b: Baseline, ch: dict[str, Decimal], missing: list[str]):
+def _vgpr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]) -> tuple[Category, str] | None:
     """VGPR: serum 0 by electrophoresis (detectable by immunofixation only) or reduced >= 90%, and urine < 100 mg/24 h."""
-    serum = None if s is None else (-ch["spep"] >= 90 if "spep" in b.measurable else s == 0)
-    if serum is False:
-        return None
+    b, s, u = ctx.base, v["spep"], v["upep"]
+    serum = _serum(v, b, ch, 90) if "spep" in b.measurable else (None if s is None else s == 0)
     urine = None if u is None else u < 100
-    if urine is False:
-        return None
-    if serum and urine:
+    vgpr = _all(serum, urine)
+    if vgpr and u is not None:
         serum_text = "serum M-protein 0 by electrophoresis" if s == 0 else f"serum M-protein {_pct_text(ch['spep'])} from baseline"
         return Category.VGPR, f"{serum_text}; urine {_fmt(u)} mg/24 h < 100"
-    missing.append("urine M-protein (VGPR)" if urine is None else "serum M-protein (VGPR)")
+    if vgpr is None:
+        missing.append("urine M-protein (VGPR)" if urine is None else "serum M-protein (VGPR)")
     return None
 
 
-def _pr(u, b: Baseline, ch: dict[str, Decimal], ctx: _Context, missing: list[str]):
+def _pr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]) -> tuple[Category, str] | None:
     """PR: serum reduced >= 50% and urine reduced >= 90% or to < 200 mg/24 h; FLC-only: dFLC reduced >= 50%;
     a plasmacytoma present at baseline >= 50% smaller."""
+    b, u = ctx.base, v["upep"]
     half: bool | None = True
-    base_size = b.values["plasmacytoma_size"]
-    if base_size:
-        half = None if ctx.plasmacytoma_size is None else ctx.plasmacytoma_size * 2 <= base_size
+    if b.values["plasmacytoma_size"]:
+        half = None if ctx.plasmacytoma_size is None else ctx.plasmacytoma_size * 2 <= b.values["plasmacytoma_size"]
     if b.driver == "dflc":
         pr = _all(-ch["dflc"] >= 50, half)
         if pr:
             return Category.PR, f"dFLC {_pct_text(ch['dflc'])} from baseline (>= 50% reduction)"
         if pr is None:
             missing.append("plasmacytoma size (PR)")
-        return SD, _sd_reason(ch, b, missing)
-    measurable = b.measurable
-    urine = (None if u is None else (-ch["upep"] >= 90 or u < 200)) if "upep" in measurable else True
-    serum = True if "spep" not in measurable else None if "spep" not in ch else -ch["spep"] >= 50
+        return Category.SD, _sd_reason(ch, b, missing)
+    urine = (None if u is None else (-ch["upep"] >= 90 or u < 200)) if "upep" in b.measurable else True
+    serum = _serum(v, b, ch, 50)
     pr = _all(serum, urine, half)
     if pr:
         return Category.PR, _reduction_text(ch, u, b)
@@ -414,13 +425,13 @@ def _pr(u, b: Baseline, ch: dict[str, Decimal], ctx: _Context, missing: list[str
     return None
 
 
-def _mr(u, b: Baseline, ch: dict[str, Decimal], missing: list[str]):
+def _mr(a: Assessment, v: dict[str, Decimal | None], ctx: _Context, ch: dict[str, Decimal], missing: list[str]) -> tuple[Category, str] | None:
     """MR (serum-measurable disease): serum reduced >= 25% and, where urine was measurable, urine reduced >= 50%."""
-    measurable = b.measurable
-    if "spep" not in measurable:
+    b, u = ctx.base, v["upep"]
+    if "spep" not in b.measurable:
         return None
-    urine = (None if u is None else -ch["upep"] >= 50) if "upep" in measurable else True
-    serum = None if "spep" not in ch else -ch["spep"] >= 25
+    urine = (None if u is None else -ch["upep"] >= 50) if "upep" in b.measurable else True
+    serum = _serum(v, b, ch, 25)
     mr = _all(serum, urine)
     if mr:
         return Category.MR, _reduction_text(ch, u, b) + (f" (not PR: {', '.join(dict.fromkeys(missing))} missing)" if missing else "")
@@ -437,32 +448,38 @@ def _sd_reason(ch: dict[str, Decimal], b: Baseline, missing: list[str]) -> str:
 
 
 def _reduction_text(ch: dict[str, Decimal], u: Decimal | None, b: Baseline) -> str:
+    parts = []
     if "spep" in b.measurable:
-        text = f"serum M-protein {_pct_text(ch['spep'])} from baseline"
-        if "upep" in b.measurable and u is not None:
-            text += f"; urine {_fmt(u)} mg/24 h ({_pct_text(ch['upep'])})"
-        return text
+        parts.append(f"serum M-protein {_pct_text(ch['spep'])} from baseline")
     if "upep" in b.measurable and u is not None:
-        return f"urine {_fmt(u)} mg/24 h ({_pct_text(ch['upep'])})"
-    return ""
+        parts.append(f"urine {_fmt(u)} mg/24 h ({_pct_text(ch['upep'])})")
+    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------- the course
 
 
 def _check(assessments: Sequence[Assessment]) -> None:
-    if len({a.on for a in assessments}) != len(assessments):
+    dates = [a.on for a in assessments]
+    if len(set(dates)) != len(dates):
         raise ImwgError("Two assessments on the same date: one sample per date.")
-    values = [v for a in assessments for v in (a.spep, a.upep, a.kappa, a.lambda_, a.marrow_pc, a.plasmacytoma_size) if v is not None]
-    marrow = [a.marrow_pc for a in assessments if a.marrow_pc is not None]
-    if (values and min(values) < 0) or (marrow and max(marrow) > 100):
-        for a in assessments:
-            for name in ("spep", "upep", "kappa", "lambda_", "marrow_pc", "plasmacytoma_size"):
-                v = getattr(a, name)
-                if v is not None and v < 0:
-                    raise ImwgError(f"Assessment of {a.on.isoformat()}: {name.rstrip('_')} cannot be negative.")
-            if a.marrow_pc is not None and a.marrow_pc > 100:
-                raise ImwgError(f"Assessment of {a.on.isoformat()}: marrow plasma cells above 100%.")
+    for a in assessments:
+        for name in ("spep", "upep", "kappa", "lambda_", "marrow_pc", "plasmacytoma_size"):
+            v = getattr(a, name)
+            if v is not None and v < 0:
+                raise ImwgError(f"Assessment of {a.on.isoformat()}: {name.rstrip('_')} cannot be negative.")
+        if a.marrow_pc is not None and a.marrow_pc > 100:
+            raise ImwgError(f"Assessment of {a.on.isoformat()}: marrow plasma cells above 100%.")
+
+
+def _light_chain_escape(a: Assessment, v: dict[str, Decimal | None], ctx: _Context) -> str | None:
+    """A flag for a clinician: in a patient followed by serum M-protein, a dFLC rise that would be progression."""
+    d, nadir = v["dflc"], ctx.nadir.get("dflc")
+    if ctx.base.driver != "spep" or d is None or nadir is None or not _dflc_progression(d, nadir):
+        return None
+    return (
+        f"dFLC {_fmt(d)} mg/dL on {a.on.isoformat()}, +{_fmt(d - nadir)} from its nadir, in a patient followed by serum M-protein: look for light-chain escape."
+    )
 
 
 def evaluate(
@@ -475,90 +492,67 @@ def evaluate(
     """Every assessment's category, confirmation, the best response and progression."""
     _check(assessments)
     base = baseline(assessments, cycle1_day1, serum_measurable=serum_measurable)
-    nadir = {k: v for k, v in base.values.items() if v is not None}
-    ctx = _Context(base, nadir)
-    driver = base.driver
-    base_values = base.values
+    ctx = _Context(base, nadir={k: v for k, v in base.values.items() if v is not None})
     results: list[Result] = []
     confirmed: list[tuple[Category, date]] = []
-    flags: dict[date, list[str]] = {}
-    post = sorted((a for a in assessments if a.on > cycle1_day1), key=lambda a: a.on)
-    prev: Result | None = None
-    for a in post:
-        if a.spurious:
-            s, u, d, m, size = (a.value(name) for name in PARAMETERS)
-        else:
-            s, u, m, size = a.spep, a.upep, a.marrow_pc, a.plasmacytoma_size
-            kappa, lam = a.kappa, a.lambda_
-            d = None if kappa is None or lam is None else abs(kappa - lam)
-        if m is not None:  # a.marrow_pc, unless spurious
-            ctx.marrow_pc = m
-        if a.marrow_clonal is not None:
-            ctx.marrow_clonal = a.marrow_clonal
-        if a.plasmacytoma is not None:
-            ctx.plasmacytoma = a.plasmacytoma
-        if size is not None:
-            ctx.plasmacytoma_size = size
-        ch = _changes(s, u, d, base_values)
-        category, reason = _category(a, s, u, d, m, size, ch, ctx)
+    escapes: list[str] = []
+    for a in sorted((a for a in assessments if a.on > cycle1_day1), key=lambda a: a.on):
+        v = _values(a)
+        _carry_forward(ctx, a, v)
+        ch = _changes(v, base)
+        category, reason = _category(a, v, ch, ctx)
         after = next_therapy_on is not None and a.on >= next_therapy_on
-        if driver == "spep" and d is not None and "dflc" in nadir and category is not PD and not after:
-            rise = d - nadir["dflc"]
-            if rise * HUNDRED >= nadir["dflc"] * 25 and rise > 10:
-                flags.setdefault(a.on, []).append(
-                    f"dFLC {_fmt(d)} mg/dL on {a.on.isoformat()}, +{_fmt(rise)} from its nadir, in a patient followed by serum M-protein: "
-                    "look for light-chain escape."
-                )
+        if category is not Category.PD and not after and (escape := _light_chain_escape(a, v, ctx)):
+            escapes.append(escape)
         # Confirmation by two consecutive assessments (the lower category, dated at the first).
+        prev = results[-1] if results else None
         conf = None if prev is None or after else _confirm(prev.category, category)
-        if conf is not None and prev is not None:
-            confirmed.append((conf, prev.on))
-            r = Result(a.on, a.id, category, reason, ch, dict(nadir), conf, prev.on, after)
-        else:
-            r = Result(a.on, a.id, category, reason, ch, dict(nadir), None, None, after)
-        results.append(r)
-        prev = r
-        for name, value in (("spep", s), ("upep", u), ("dflc", d), ("marrow_pc", m), ("plasmacytoma_size", size)):
-            if value is not None:
-                low = nadir.get(name)
-                if low is None or value < low:
-                    nadir[name] = value
-    return _course(base, results, confirmed, next_therapy_on, flags)
+        confirmed_from = prev.on if conf is not None and prev is not None else None
+        if conf is not None and confirmed_from is not None:
+            confirmed.append((conf, confirmed_from))
+        results.append(Result(a.on, a.id, category, reason, ch, dict(ctx.nadir), conf, confirmed_from, after))
+        _lower_nadir(ctx.nadir, v)
+    return _course(base, results, confirmed, next_therapy_on, escapes)
 
 
 def _confirm(first: Category, second: Category) -> Category | None:
     """The category two consecutive assessments confirm (the lower of the two; PD by two PD), or None."""
-    if first is NE or second is NE:
+    if first is Category.NE or second is Category.NE:
         return None
-    if first is PD and second is PD:
-        return PD
-    if first is PD or second is PD:
+    if first is Category.PD and second is Category.PD:
+        return Category.PD
+    if first is Category.PD or second is Category.PD:
         return None
-    return first if RANKS[first] <= RANKS[second] else second
+    return first if first.rank <= second.rank else second
 
 
-def _course(
-    base: Baseline, out: list[Result], confirmed: list[tuple[Category, date]], next_therapy_on: date | None, r_flags: dict[date, list[str]]
-) -> Response:
+def _before_progression(confirmed: list[tuple[Category, date]], progression_on: date | None) -> list[tuple[Category, date]]:
+    """The confirmed categories other than PD dated before progression."""
+    return [(cat, on) for cat, on in confirmed if cat is not Category.PD and (progression_on is None or on < progression_on)]
+
+
+def _best(confirmed: list[tuple[Category, date]], progression_on: date | None, assessed: bool) -> tuple[Category, date | None, str]:
+    """The best confirmed category before progression, the date it was first confirmed from, and why."""
+    responses = _before_progression(confirmed, progression_on)
+    if responses:
+        best = max((cat for cat, _ in responses), key=lambda cat: cat.rank)
+        best_on = min(on for cat, on in responses if cat is best)
+        return best, best_on, f"{best} confirmed from {best_on.isoformat()}"
+    if progression_on is not None:
+        return Category.PD, progression_on, f"PD confirmed from {progression_on.isoformat()} with no confirmed response before"
+    return Category.NE, None, "no category confirmed by two consecutive assessments" if assessed else "no assessment after baseline"
+
+
+def _course(base: Baseline, out: list[Result], confirmed: list[tuple[Category, date]], next_therapy_on: date | None, escapes: list[str]) -> Response:
     flags: list[str] = []
     before = [r for r in out if not r.after_next_therapy]
-    if next_therapy_on is not None and before and before[-1].category is PD and before[-1].confirmed is not PD:
+    if next_therapy_on is not None and before and before[-1].category is Category.PD and before[-1].confirmed is not Category.PD:
         flags.append(f"Progression on {before[-1].on.isoformat()} not confirmed before the next therapy started {next_therapy_on.isoformat()}.")
-    if r_flags:
-        flags += [f for r in out for f in r_flags.get(r.on, ())][:1]
-    progression_on = min((on for cat, on in confirmed if cat is PD), default=None)
-    responses = [(cat, on) for cat, on in confirmed if cat is not PD and (progression_on is None or on < progression_on)]
-    if responses:
-        best_rank = max(RANKS[c] for c, _ in responses)
-        best_cat = next(c for c, _ in responses if RANKS[c] == best_rank)
-        best_on = min(on for c, on in responses if c is best_cat)
-        best_reason = f"{best_cat} confirmed from {best_on.isoformat()}"
-    elif progression_on is not None:
-        best_cat, best_on, best_reason = PD, progression_on, f"PD confirmed from {progression_on.isoformat()} with no confirmed response before"
-    else:
-        best_cat, best_on = NE, None
-        best_reason = "no category confirmed by two consecutive assessments" if before else "no assessment after baseline"
-    first_response = min((on for c, on in responses if c in RESPONSES), default=None)
+    flags += escapes[:1]  # the first light-chain escape
+    progression_on = min((on for cat, on in confirmed if cat is Category.PD), default=None)
+    best, best_on, best_reason = _best(confirmed, progression_on, bool(before))
+    first_response = min((on for cat, on in _before_progression(confirmed, progression_on) if cat in RESPONSES), default=None)
     driver = base.driver
-    best_change = min((r.change_pct[driver] for r in before if driver in r.change_pct), default=None) if driver else None
-    return Response(base, tuple(out), best_cat, best_on, best_reason, progression_on, first_response, best_change, tuple(flags), RULE_VERSION, tuple(confirmed))
+    changes = [r.change_pct[driver] for r in before if driver is not None and driver in r.change_pct]
+    best_change = min(changes, default=None)
+    return Response(base, tuple(out), best, best_on, best_reason, progression_on, first_response, best_change, tuple(flags), RULE_VERSION, tuple(confirmed))

@@ -12,23 +12,6 @@ from simple_history.models import HistoricalRecords
 
 from .stored import result_rows
 
-
-class StoredJSONField(models.JSONField):
-    """JSON kept as text: PostgreSQL's `json`, not `jsonb` (elsewhere as JSONField). For computed values that are
-    written in bulk by a recompute and always read whole, never queried by key: `jsonb` parses every value
-    into its binary form on the way in and prints it again on the way out, which was a third of the time of
-    writing 5,000 stored courses. `json` has no equality operator, so such a column is never filtered,
-    grouped or made DISTINCT on."""
-
-    def db_type(self, connection):
-        return "json" if connection.vendor == "postgresql" else super().db_type(connection)
-
-    def from_db_value(self, value, expression, connection):
-        if connection.vendor == "postgresql":  # psycopg2 decodes `json` itself (Django stops it only for `jsonb`)
-            return value
-        return super().from_db_value(value, expression, connection)
-
-
 SPURIOUS_PARAMETERS = {
     "spep": "Serum M-protein",
     "upep": "Urine M-protein",
@@ -116,16 +99,16 @@ class ResponseResult(models.Model):
 
     patient = models.OneToOneField("cohorts.Patient", on_delete=models.PROTECT, related_name="response")
     driver = models.CharField(max_length=20, blank=True)
-    baseline = StoredJSONField(default=dict)
-    results = StoredJSONField(default=dict, help_text="Per assessment, by column: date, id, category, reason, changes, confirmation")
+    baseline = models.JSONField(default=dict)
+    results = models.JSONField(default=dict, help_text="Per assessment, by column: date, id, category, reason, changes, confirmation")
     best = models.CharField(max_length=4)
     best_on = models.DateField(null=True, blank=True)
     best_reason = models.TextField(blank=True)
     best_change_pct = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     first_response_on = models.DateField(null=True, blank=True)
     progression_on = models.DateField(null=True, blank=True)
-    confirmed = StoredJSONField(default=list, blank=True)
-    flags = StoredJSONField(default=list, blank=True)
+    confirmed = models.JSONField(default=list, blank=True)
+    flags = models.JSONField(default=list, blank=True)
     rule_version = models.CharField(max_length=40)
     inputs_at = models.DateTimeField(null=True, blank=True, help_text="When its inputs last changed")
     computed_at = models.DateTimeField()

@@ -7,19 +7,15 @@ pipeline (pipeline/flow.py) recomputes the patient's course and then the trial's
 
 from __future__ import annotations
 
-import gc
-import io
 import json
-import sqlite3
 from collections.abc import Iterable
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import DecimalField, F, JSONField, Max
+from django.db import transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -217,116 +213,24 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
 
 
 RESULT_FIELDS = (*stored.STORED_FIELDS, "inputs_at", "computed_at", "digest")
-# The columns the IMWG rules read, in `imwg.Assessment`'s field order but `spurious` (the model field for
-# `lambda_` is `lambda_flc`), read with one raw query a chunk: a whole-trial recompute reads 100,000 rows,
-# and building model instances or running Django's per-value converters would cost more than the rules.
-INPUT_COLUMNS = tuple({"lambda_": "lambda_flc"}.get(name, name) for name in imwg.Assessment._fields if name != "spurious")
-_NO_SPURIOUS: frozenset[str] = frozenset()
-SQLITE_DECIMAL = "trialsite_decimal"  # a column alias "x [trialsite_decimal]" makes sqlite3 call the converter registered below
+# The model's names for the fields of `imwg.Assessment` (the model field for `lambda_` is `lambda_flc`).
+ASSESSMENT_FIELDS = {name: {"lambda_": "lambda_flc"}.get(name, name) for name in imwg.Assessment._fields}
+INPUT_COLUMNS = tuple(field for field in ASSESSMENT_FIELDS.values() if field != "spurious")
 
 
-def register_sqlite_decimal() -> None:
-    """The sqlite3 converter for SQLITE_DECIMAL (ResponseConfig.ready, on SQLite only)."""
-    sqlite3.register_converter(SQLITE_DECIMAL, lambda raw: Decimal(raw.decode()))
-
-
-def _input_sql(count: int) -> str:
-    """SELECT patient_id, the INPUT_COLUMNS, spurious (NULL when there is none) for `count` patients.
-
-    PostgreSQL returns the numerics as Decimals of the column's scale, booleans and dates. SQLite keeps
-    the decimals as floats: printf gives them back as text with the column's places ("1.50", as
-    Django's DecimalField converter would quantize them), which the registered converter makes a
-    Decimal; its declared "bool" and "date" columns are converted by the converters Django registers."""
-    qn = connection.ops.quote_name
-    sqlite = connection.vendor == "sqlite"
-    columns = []
-    for name in INPUT_COLUMNS:
-        field = MyelomaAssessment._meta.get_field(name)
-        column = qn(field.column)
-        if sqlite and isinstance(field, DecimalField):
-            column = f"CASE WHEN {column} IS NULL THEN NULL ELSE printf('%%.{field.decimal_places}f', {column}) END AS \"{name} [{SQLITE_DECIMAL}]\""
-        columns.append(column)
-    spurious = qn(MyelomaAssessment._meta.get_field("spurious").column)
-    spurious = f"CASE WHEN {spurious} = '{{}}' THEN NULL ELSE {spurious} END" if sqlite else f"NULLIF({spurious}, '{{}}'::jsonb)::text"
-    table, placeholders = qn(MyelomaAssessment._meta.db_table), ", ".join(["%s"] * count)  # names from the model; ids are parameters
-    return f"SELECT patient_id, {', '.join(columns)}, {spurious} FROM {table} WHERE patient_id IN ({placeholders}) ORDER BY patient_id, {qn('on')}"  # noqa: S608
+def _assessment(values: dict) -> imwg.Assessment:
+    """An assessment as the IMWG rules read it, from the model's values."""
+    fields = {name: values[field] for name, field in ASSESSMENT_FIELDS.items()}
+    return imwg.Assessment(**{**fields, "spurious": frozenset(fields["spurious"])})
 
 
 def _inputs(patient_ids: list[int]) -> dict[int, list[imwg.Assessment]]:
     """Each patient's assessments as `imwg.Assessment`s, in date order (one query)."""
     out: dict[int, list[imwg.Assessment]] = {}
-    make = tuple.__new__
-    assessment = imwg.Assessment
-    with connection.cursor() as cursor:
-        cursor.execute(_input_sql(len(patient_ids)), patient_ids)
-        pid, current = None, []
-        for row in cursor.fetchall():
-            if row[0] != pid:
-                pid = row[0]
-                current = out[pid] = []
-            spurious = row[14]
-            current.append(make(assessment, (*row[1:14], frozenset(json.loads(spurious)) if spurious else _NO_SPURIOUS)))
+    rows = MyelomaAssessment.objects.filter(patient_id__in=patient_ids).order_by("patient_id", "on").values("patient_id", *ASSESSMENT_FIELDS.values())
+    for values in rows:
+        out.setdefault(values["patient_id"], []).append(_assessment(values))
     return out
-
-
-@contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector during a batch: the rules allocate millions of small acyclic
-    objects, and collections walking every live object took about 40% of a recompute's time."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-def _copy_field(value) -> str:
-    """A value in COPY's text format (the JSON fields are JSON text already; dates, numbers, times print as PostgreSQL reads them)."""
-    if value is None:
-        return "\\N"
-    if not isinstance(value, str):
-        return str(value)
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-def _write_results(rows: list[list], *, update: bool) -> None:
-    """Insert, or update by patient, stored courses (rows: patient id and RESULT_FIELDS' values, the JSON fields
-    as JSON text). On PostgreSQL one COPY (an update copies into a temporary table, then one UPDATE ... FROM it):
-    a first recompute writes 5,000 courses of about 3 KB, and a multi-row INSERT of them took three times as
-    long, most of it spent by the server parsing the statement. COPY is not an `execute`, so query counters
-    see only the UPDATE. Elsewhere one executemany, the values prepared by their model fields."""
-    if not rows:
-        return
-    meta = ResponseResult._meta
-    fields = [meta.get_field(name) for name in ("patient", *RESULT_FIELDS)]
-    qn = connection.ops.quote_name
-    table, columns = qn(meta.db_table), [qn(f.column) for f in fields]
-    listed = ", ".join(columns)
-    if connection.vendor != "postgresql":
-        prepare = [None if isinstance(f, JSONField) else f.get_db_prep_save for f in fields]
-        values = [[v if p is None else p(v, connection) for p, v in zip(prepare, row, strict=True)] for row in rows]
-        with connection.cursor() as cursor:
-            if update:
-                sets = ", ".join(f"{c} = %s" for c in columns[1:])
-                cursor.executemany(f"UPDATE {table} SET {sets} WHERE {columns[0]} = %s", [[*row[1:], row[0]] for row in values])  # noqa: S608
-            else:
-                cursor.executemany(f"INSERT INTO {table} ({listed}) VALUES ({', '.join(['%s'] * len(columns))})", values)  # noqa: S608
-        return
-    data = io.StringIO("".join("\t".join([_copy_field(v) for v in row]) + "\n" for row in rows))
-    with transaction.atomic(), connection.cursor() as cursor:
-        if not update:
-            cursor.copy_expert(f"COPY {table} ({listed}) FROM STDIN", data)
-            return
-        new = qn("response_result_new")
-        cursor.execute(f"CREATE TEMPORARY TABLE {new} AS SELECT {listed} FROM {table} WITH NO DATA")  # noqa: S608
-        cursor.copy_expert(f"COPY {new} ({listed}) FROM STDIN", data)
-        sets = ", ".join(f"{c} = v.{c}" for c in columns[1:])
-        cursor.execute(f"UPDATE {table} AS r SET {sets} FROM {new} AS v WHERE r.{columns[0]} = v.{columns[0]}")  # noqa: S608
-        cursor.execute(f"DROP TABLE {new}")
 
 
 def response_compute_many(
@@ -340,24 +244,30 @@ def response_compute_many(
     """
     ids = sorted(set(patient_ids))
     stats = {"patients": 0, "changed": 0, "skipped": 0}
-    with _gc_paused():
-        for start in range(0, len(ids), chunk):
-            _compute_chunk(ids[start : start + chunk], stats, courses)
-            if progress is not None:
-                progress(min(start + chunk, len(ids)))
+    for start in range(0, len(ids), chunk):
+        _compute_chunk(ids[start : start + chunk], stats, courses)
+        if progress is not None:
+            progress(min(start + chunk, len(ids)))
     return stats
+
+
+def _stored_digests(part: list[int]) -> dict[int, tuple[int, str]]:
+    """Each stored course of these patients: its id and digest (locked until the chunk's transaction ends)."""
+    rows = ResponseResult.objects.select_for_update().filter(patient_id__in=part).values_list("patient_id", "pk", "digest")
+    return {pid: (pk, digest) for pid, pk, digest in rows}
 
 
 @transaction.atomic
 def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, endpoints.CourseResponse] | None) -> None:
-    """One chunk of `response_compute_many`: six queries to read, one or two to write."""
+    """One chunk of `response_compute_many`: five queries to read; the new and the changed courses written in
+    batches (`bulk_create`, `bulk_update`: one statement each where the database takes the chunk's parameters)."""
     day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
     next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
     assessments = _inputs(part)
     latest = dict(
         MyelomaAssessment.history.filter(patient_id__in=part).order_by().values("patient_id").annotate(at=Max("history_date")).values_list("patient_id", "at")
     )
-    digests = dict(ResponseResult.objects.select_for_update().filter(patient_id__in=part).values_list("patient_id", "digest"))
+    existing = _stored_digests(part)
     now = timezone.now()
     new, changed = [], []
     for pid in part:
@@ -372,14 +282,16 @@ def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, en
             continue
         if courses is not None:
             courses[pid] = stored.course_inputs(response)
-        row, digest = stored.row(response)
-        old = digests.get(pid)
-        if old == digest:
+        values, digest = stored.row(response)
+        pk, old_digest = existing.get(pid, (None, None))
+        if old_digest == digest:
             continue
-        (new if old is None else changed).append([pid, *row, latest.get(pid), now, digest])
+        fields = dict(zip(stored.STORED_FIELDS, values, strict=True))
+        result = ResponseResult(pk=pk, patient_id=pid, **fields, inputs_at=latest.get(pid), computed_at=now, digest=digest)
+        (new if pk is None else changed).append(result)
         stats["changed"] += 1
-    _write_results(new, update=False)
-    _write_results(changed, update=True)
+    ResponseResult.objects.bulk_create(new)
+    ResponseResult.objects.bulk_update(changed, RESULT_FIELDS)
 
 
 def courses_for(trial: Trial, computed: dict[int, endpoints.CourseResponse] | None = None) -> list[endpoints.Course]:
@@ -395,21 +307,11 @@ def courses_for(trial: Trial, computed: dict[int, endpoints.CourseResponse] | No
     # Filtered by the trial, not by a list of thousands of ids.
     for pid, number, day1 in Cycle.objects.filter(patient__trial=trial, number__in=(1, 2)).values_list("patient_id", "number", "day1"):
         cycles.setdefault(pid, {})[number] = day1
-    fromiso = date.fromisoformat
     results = dict(computed)
     unread = [pid for pid in ids if pid not in computed]
     stored_results = ResponseResult.objects.filter(patient_id__in=unread) if computed else ResponseResult.objects.filter(patient__trial=trial)
-    for pid, by_column, confirmed, best, progression_on, first_response_on in stored_results.values_list(
-        "patient_id", "results", "confirmed", "best", "progression_on", "first_response_on"
-    ):
-        assessed = zip(by_column["on"], by_column["category"], by_column["after_next_therapy"], strict=True)
-        results[pid] = endpoints.CourseResponse(
-            tuple((fromiso(on), cat) for on, cat, after in assessed if not after),
-            tuple((cat, fromiso(on)) for cat, on in confirmed),
-            best,
-            progression_on,
-            first_response_on,
-        )
+    for pid, *course in stored_results.values_list("patient_id", "results", "confirmed", "best", "progression_on", "first_response_on"):
+        results[pid] = stored.stored_course_inputs(*course)
     follow = {f[0]: f for f in FollowUp.objects.filter(patient__trial=trial).values_list("patient_id", "death_on", "next_therapy_on", "last_contact_on")}
     out = []
     none = endpoints.CourseResponse()
@@ -485,7 +387,7 @@ def trial_recompute_chunk(job_id: int, patient_ids: list[int]) -> dict:
         _fail(job_id, exc)
         raise
     RecomputeJob.objects.filter(pk=job_id).update(done=F("done") + len(patient_ids))
-    return {"stats": stats, "courses": {str(pid): stored.course_text(c) for pid, c in computed.items()}}
+    return {"stats": stats, "courses": {str(pid): stored.course_json(c) for pid, c in computed.items()}}
 
 
 def trial_recompute_finish(job_id: int, chunks: list[dict]) -> RecomputeJob:
@@ -496,10 +398,9 @@ def trial_recompute_finish(job_id: int, chunks: list[dict]) -> RecomputeJob:
     for part in chunks:
         for key, n in part["stats"].items():
             stats[key] += n
-        computed.update((int(pid), stored.course_from_text(c)) for pid, c in part["courses"].items())
+        computed.update((int(pid), stored.course_from_json(c)) for pid, c in part["courses"].items())
     try:
-        with _gc_paused():
-            endpoints_compute(trial=job.trial, computed=computed)
+        endpoints_compute(trial=job.trial, computed=computed)
     except Exception as exc:
         _fail(job_id, exc)
         raise

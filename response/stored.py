@@ -1,28 +1,25 @@
-"""The stored form of an IMWG course, and what the endpoints read of one. Pure Python (compiled by mypyc with
-response/imwg.py: `make native`).
+"""The stored form of an IMWG course, and what the endpoints read of one. Pure Python (standard library only).
 
 - `row`: a course as the database stores it (response.models.ResponseResult: the values of STORED_FIELDS, the
-  JSON fields as JSON text) and its digest. The per-assessment results are stored by column (RESULT_COLUMNS:
-  one list per column in date order; change_pct one list per parameter with a change, None where an assessment
-  has none): a whole-trial recompute writes 100,000 of them, and columns are half the JSON of one object per
-  assessment. Each course is serialized once, for the digest and for the write: a course whose stored values
-  would not change is not rewritten.
+  JSON fields as lists and dicts of text, numbers and booleans) and its digest. The per-assessment results are
+  stored by column (RESULT_COLUMNS: one list per column in date order; change_pct one list per parameter with a
+  change, None where an assessment has none). A course whose digest has not changed is not rewritten.
 - `result_rows`: the stored columns back as one dict per assessment (the pages, the API, the exports).
-- `course_inputs`, `course_text`, `course_from_text`: what the endpoints read of a course just computed, and the
-  compact text a Celery result carries it in from a chunk of the recompute to the endpoints.
+- `course_inputs`, `stored_course_inputs`: what the endpoints read of a course, just computed or as stored.
+- `course_json`, `course_from_json`: a course's inputs to the endpoints in the JSON a Celery result carries
+  from a chunk of the recompute to the endpoints.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from .endpoints import CourseResponse
-from .imwg import CHANGES, Category, Response, Result
+from .imwg import CHANGES, Baseline, Category, Response, Result
 
 STORED_FORM = 3  # part of every digest: change it whenever `row` stores something else for the same course
 STORED_FIELDS = (
@@ -41,119 +38,136 @@ STORED_FIELDS = (
 )
 JSON_FIELDS = ("baseline", "results", "confirmed", "flags")
 RESULT_COLUMNS = ("on", "id", "category", "reason", "change_pct", "confirmed", "confirmed_from", "after_next_therapy")
-_VALUE = {c: c.value for c in Category}
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-_string: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # a JSON string, as _dumps writes it
+PCT_PLACES = 2  # % changes are stored rounded to 2 places
+RATIO_PLACES = 4  # the baseline FLC ratio to 4
 
 
-def _pct(value: Decimal) -> str:
-    return str(round(value, 2))
+def _text(value: Decimal | None, places: int | None = None) -> str | None:
+    """A decimal as stored in JSON: text (rounded to `places` when given), None when missing."""
+    if value is None:
+        return None
+    return str(value if places is None else round(value, places))
 
 
-def _listed(items: list[str]) -> str:
-    """A JSON list of items already in JSON."""
-    return "[" + ",".join(items) + "]"
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
-def _results_json(results: tuple[Result, ...]) -> str:
-    """The per-assessment results by column (RESULT_COLUMNS, in that order) as JSON text, exactly as `_dumps` would
-    write the dict of lists (test_stored_course checks it). Written directly, since 100,000 results are written per
-    recompute and all but the reasons and string ids are dates, categories, numbers and booleans that need no escaping."""
-    value = _VALUE
-    changes = [
-        f'"{name}":' + _listed(['"' + _pct(r.change_pct[name]) + '"' if name in r.change_pct else "null" for r in results])
-        for name in CHANGES
-        if any(name in r.change_pct for r in results)
-    ]
-    columns = {
-        "on": _listed(['"' + r.on.isoformat() + '"' for r in results]),
-        "id": _listed([str(r.id) if isinstance(r.id, int) else _string(r.id) for r in results]),
-        "category": _listed(['"' + value[r.category] + '"' for r in results]),
-        "reason": _listed([_string(r.reason) for r in results]),
-        "change_pct": "{" + ",".join(changes) + "}",
-        "confirmed": _listed(['"' + value[r.confirmed] + '"' if r.confirmed is not None else "null" for r in results]),
-        "confirmed_from": _listed(['"' + r.confirmed_from.isoformat() + '"' if r.confirmed_from is not None else "null" for r in results]),
-        "after_next_therapy": _listed(["true" if r.after_next_therapy else "false" for r in results]),
-    }
-    return "{" + ",".join([f'"{name}":{columns[name]}' for name in RESULT_COLUMNS]) + "}"
+def _category(value: Category | None) -> str | None:
+    return None if value is None else str(value)
 
 
-def row(response: Response) -> tuple[list[Any], str]:
-    """A course as stored (the values of STORED_FIELDS; the JSON fields as JSON text) and their sha256."""
-    b = response.baseline
-    value = _VALUE
-    baseline = {
-        "values": {k: (str(v) if v is not None else None) for k, v in b.values.items()},
-        "ratio": str(round(b.ratio, 4)) if b.ratio is not None else None,
+def _baseline(b: Baseline) -> dict[str, Any]:
+    return {
+        "values": {name: _text(value) for name, value in b.values.items()},
+        "ratio": _text(b.ratio, RATIO_PLACES),
         "involved": b.involved,
         "measurable": list(b.measurable),
         "reason": b.reason,
     }
-    best_change = response.best_change_pct
-    stored: list[Any] = [
-        b.driver or "",
-        _dumps(baseline),
-        _results_json(response.results),
-        value[response.best],
+
+
+def _changes_by_column(results: tuple[Result, ...]) -> dict[str, list[str | None]]:
+    """One list per parameter that has a % change at some assessment (None where an assessment has none)."""
+    return {name: [_text(r.change_pct.get(name), PCT_PLACES) for r in results] for name in CHANGES if any(name in r.change_pct for r in results)}
+
+
+def _results_by_column(results: tuple[Result, ...]) -> dict[str, Any]:
+    """The per-assessment results as one list per column (RESULT_COLUMNS, in that order)."""
+    return {
+        "on": [r.on.isoformat() for r in results],
+        "id": [r.id for r in results],
+        "category": [str(r.category) for r in results],
+        "reason": [r.reason for r in results],
+        "change_pct": _changes_by_column(results),
+        "confirmed": [_category(r.confirmed) for r in results],
+        "confirmed_from": [_day(r.confirmed_from) for r in results],
+        "after_next_therapy": [r.after_next_therapy for r in results],
+    }
+
+
+def digest(values: list[Any]) -> str:
+    """The sha256 of a course's stored values (STORED_FIELDS' values, the JSON fields as compact JSON)."""
+    texts = [json.dumps(v, separators=(",", ":")) if name in JSON_FIELDS else str(v) for name, v in zip(STORED_FIELDS, values, strict=True)]
+    return hashlib.sha256("\x1f".join([str(STORED_FORM), *texts]).encode()).hexdigest()
+
+
+def row(response: Response) -> tuple[list[Any], str]:
+    """A course as stored (the values of STORED_FIELDS, in that order) and their digest."""
+    values = [
+        response.baseline.driver or "",
+        _baseline(response.baseline),
+        _results_by_column(response.results),
+        str(response.best),
         response.best_on,
         response.best_reason,
-        round(best_change, 2) if best_change is not None else None,
+        None if response.best_change_pct is None else round(response.best_change_pct, PCT_PLACES),
         response.first_response_on,
         response.progression_on,
-        _dumps([[value[c], on.isoformat()] for c, on in response.confirmed]),
-        _dumps(list(response.flags)),
+        [[str(category), on.isoformat()] for category, on in response.confirmed],
+        list(response.flags),
         response.rule_version,
     ]
-    text = "\x1f".join([str(STORED_FORM), *[str(v) for v in stored]])
-    return stored, hashlib.sha256(text.encode()).hexdigest()
+    return values, digest(values)
+
+
+def _changes_at(changes: dict[str, list[str | None]], i: int) -> dict[str, str | None]:
+    """The % changes of the i-th assessment (the parameters it has one for)."""
+    return {name: column[i] for name, column in changes.items() if column[i] is not None}
 
 
 def result_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """A stored course's per-assessment results, one dict per assessment (keys RESULT_COLUMNS)."""
     if not results:
         return []
-    changes: dict[str, list[str | None]] = results["change_pct"]
     return [
-        {name: {k: v[i] for k, v in changes.items() if v[i] is not None} if name == "change_pct" else results[name][i] for name in RESULT_COLUMNS}
+        {name: _changes_at(results["change_pct"], i) if name == "change_pct" else results[name][i] for name in RESULT_COLUMNS}
         for i in range(len(results["on"]))
     ]
 
 
 def course_inputs(response: Response) -> CourseResponse:
-    """What the endpoints read of a course just computed (services.courses_for reads the same from a stored one)."""
-    value = _VALUE
+    """What the endpoints read of a course just computed (`stored_course_inputs` reads the same from a stored one)."""
     return CourseResponse(
-        tuple((r.on, value[r.category]) for r in response.results if not r.after_next_therapy),
-        tuple((value[c], on) for c, on in response.confirmed),
-        value[response.best],
-        response.progression_on,
-        response.first_response_on,
+        assessments=tuple((r.on, str(r.category)) for r in response.results if not r.after_next_therapy),
+        confirmed=tuple((str(category), on) for category, on in response.confirmed),
+        best=str(response.best),
+        progression_on=response.progression_on,
+        first_response_on=response.first_response_on,
     )
 
 
-def course_text(course: CourseResponse) -> str:
-    """A course's inputs to the endpoints as one string ("on cat,on cat|cat on,...|best|progression|first
-    response"): a Celery result carries 5,000 of them, and JSON decodes one string per patient far faster
-    than nested lists."""
-    assessments, confirmed, best, progression_on, first_response_on = course
-    return "|".join(
-        (
-            ",".join([f"{on} {cat}" for on, cat in assessments]),
-            ",".join([f"{cat} {on}" for cat, on in confirmed]),
-            best,
-            str(progression_on or ""),
-            str(first_response_on or ""),
-        )
+def stored_course_inputs(
+    results: dict[str, Any], confirmed: list[list[str]], best: str, progression_on: date | None, first_response_on: date | None
+) -> CourseResponse:
+    """What the endpoints read of a stored course (its `results` by column and `confirmed` as stored)."""
+    assessed = zip(results["on"], results["category"], results["after_next_therapy"], strict=True)
+    return CourseResponse(
+        assessments=tuple((date.fromisoformat(on), category) for on, category, after in assessed if not after),
+        confirmed=tuple((category, date.fromisoformat(on)) for category, on in confirmed),
+        best=best,
+        progression_on=progression_on,
+        first_response_on=first_response_on,
     )
 
 
-def course_from_text(text: str) -> CourseResponse:
-    fromiso = date.fromisoformat
-    assessments, confirmed, best, progression_on, first_response_on = text.split("|")
+def course_json(course: CourseResponse) -> dict[str, Any]:
+    """A course's inputs to the endpoints as JSON-ready data (dates as ISO text)."""
+    return {
+        "assessments": [[on.isoformat(), category] for on, category in course.assessments],
+        "confirmed": [[category, on.isoformat()] for category, on in course.confirmed],
+        "best": course.best,
+        "progression_on": _day(course.progression_on),
+        "first_response_on": _day(course.first_response_on),
+    }
+
+
+def course_from_json(data: dict[str, Any]) -> CourseResponse:
+    """`course_json` read back."""
     return CourseResponse(
-        tuple([(fromiso(item[:10]), item[11:]) for item in assessments.split(",")]) if assessments else (),  # "YYYY-MM-DD cat"
-        tuple([(item[:-11], fromiso(item[-10:])) for item in confirmed.split(",")]) if confirmed else (),  # "cat YYYY-MM-DD"
-        best,
-        fromiso(progression_on) if progression_on else None,
-        fromiso(first_response_on) if first_response_on else None,
+        assessments=tuple((date.fromisoformat(on), category) for on, category in data["assessments"]),
+        confirmed=tuple((category, date.fromisoformat(on)) for category, on in data["confirmed"]),
+        best=data["best"],
+        progression_on=None if data["progression_on"] is None else date.fromisoformat(data["progression_on"]),
+        first_response_on=None if data["first_response_on"] is None else date.fromisoformat(data["first_response_on"]),
     )

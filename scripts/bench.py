@@ -396,8 +396,7 @@ def response_rows_sql(ids: list[int], *, also_stored: bool = False) -> str:
     values = ", ".join(f"({int(i)})" for i in ids)
     text = "varchar" if connection.vendor == "postgresql" else "text"
     within = "IN (SELECT id FROM ids)"
-    # kind, patient, id, date1, date2, date3, n1..n6, flag1..flag5, text1, text2, json (as text: the stored courses
-    # are PostgreSQL `json`, the assessments' spurious marks `jsonb`, which UNION does not match)
+    # kind, patient, id, date1, date2, date3, n1..n6, flag1..flag5, text1, text2, json (as text, in one column with the other texts)
     branches = [
         # The first branch types every column (PostgreSQL resolves the NULLs of the others from it).
         f"SELECT 'assessment', a.patient_id, a.id, a.{q('on')}, CAST(NULL AS date), CAST(NULL AS date), a.spep, a.upep, a.kappa, a.lambda_flc, "
@@ -506,7 +505,7 @@ def response_recompute() -> list[str]:
         f"{kinds_s.get('history', 0):,} history dates and {kinds_s.get('result', 0):,} stored results (c'); "
         f"queries are the median of 5 after {WARMUP} warm-up, the second run the median of {RESP_REPEAT}"
     )
-    print("| step | patients | queries | of which writes (not the job's progress; a COPY is not a query) | rows | ms | of which endpoints ms | ratio to (c) |")
+    print("| step | patients | queries | of which writes (not the job's progress) | rows | ms | of which endpoints ms | ratio to (c) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     rows_a = rows_s - kinds_s.get("result", 0)  # no results stored yet
     print(f"| (a) first run, in this process | {len(ids):,} | {qa.total:,} | {qa.writes:,} | {rows_a:,} | {ta * 1000:.0f} | {ea * 1000:.0f} | {ta / tc:.1f} |")

@@ -1,10 +1,16 @@
-"""The stored courses' JSON as text (response.models.StoredJSONField: PostgreSQL `json`, not `jsonb`), and the
+"""The stored courses' JSON as text (StoredJSONField: PostgreSQL `json`, not `jsonb`), and the
 two large ones compressed with lz4 where the server has it: a whole-trial recompute writes 5,000 of them, and
-parsing them into `jsonb` and compressing them with the default pglz was most of the time of that write."""
+parsing them into `jsonb` and compressing them with the default pglz was most of the time of that write.
+(Undone by 0004_results_jsonb: the columns are ordinary JSONFields again.)"""
 
-from django.db import migrations
+from django.db import migrations, models
 
-import response.models
+
+class StoredJSONField(models.JSONField):
+    """The field as this migration made it (response.models had it until 0004): `json` on PostgreSQL."""
+
+    def db_type(self, connection):
+        return "json" if connection.vendor == "postgresql" else super().db_type(connection)
 
 LARGE = ("baseline", "results")
 
@@ -37,22 +43,22 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="responseresult",
             name="baseline",
-            field=response.models.StoredJSONField(default=dict),
+            field=StoredJSONField(default=dict),
         ),
         migrations.AlterField(
             model_name="responseresult",
             name="confirmed",
-            field=response.models.StoredJSONField(blank=True, default=list),
+            field=StoredJSONField(blank=True, default=list),
         ),
         migrations.AlterField(
             model_name="responseresult",
             name="flags",
-            field=response.models.StoredJSONField(blank=True, default=list),
+            field=StoredJSONField(blank=True, default=list),
         ),
         migrations.AlterField(
             model_name="responseresult",
             name="results",
-            field=response.models.StoredJSONField(default=dict, help_text="Per assessment, by column: date, id, category, reason, changes, confirmation"),
+            field=StoredJSONField(default=dict, help_text="Per assessment, by column: date, id, category, reason, changes, confirmation"),
         ),
         migrations.RunPython(compression("lz4"), compression("default")),
     ]
