@@ -171,31 +171,40 @@ def ae_record(
     )
     check_unlocked(patient, "an adverse event", onset)
     errors = _check_ae(patient, values, today=today, drugs=_trial_drugs(patient))
-    previous = None
-    if continues is not None:
-        previous = AdverseEvent.objects.select_for_update().get(pk=continues.pk)
-        if previous.patient_id != patient.pk or previous.in_error:
-            _add(errors, "continues", "The previous episode must be a current event of the same patient.")
-        else:
-            if previous.term != term:
-                _add(errors, "term", f"A new episode keeps the event's term ({previous.get_term_display()}).")
-            if onset is not None and onset < previous.onset:
-                _add(errors, "onset", f"A new episode cannot start before the previous one ({previous.onset.isoformat()}).")
-            if grade == previous.grade:
-                _add(errors, "grade", f"The previous episode is already grade {grade}: a new episode records a change of grade.")
+    previous = None if continues is None else _previous_episode(patient, continues, term=term, grade=grade, onset=onset, errors=errors)
     _raise(errors)
     ae = AdverseEvent(patient=patient, entered_by=by, **values)
     if previous is not None:
         ae.event_id = previous.event_id or previous.pk
-        if previous.resolved is None or previous.resolved > onset:
-            previous.resolved = onset
-            if previous.outcome == AdverseEvent.Outcome.NOT_RECOVERED:
-                previous.outcome = AdverseEvent.Outcome.RECOVERING if grade < previous.grade else AdverseEvent.Outcome.NOT_RECOVERED
-            audited_save(previous, by=by, reason=f"Grade changed to {grade} on {onset.isoformat()}: continues as a new episode")
+        _close_previous_episode(previous, grade=grade, onset=onset, by=by)
     audited_save(ae, by=by, reason=f"Recorded: {ae.get_term_display()} grade {grade}" + (" (new episode)" if previous else ""))
     _reopen_for_events(patient, [ae.pk] + ([previous.pk] if previous else []), by=by, why=f"{ae} recorded")
     record_change(patient, Kind.TOXICITY)
     return ae
+
+
+def _previous_episode(patient: Patient, continues: AdverseEvent, *, term: str, grade: int, onset: date, errors: dict[str, list[str]]) -> AdverseEvent:
+    """The episode a new one continues, locked; what forbids the continuation goes into `errors`."""
+    previous = AdverseEvent.objects.select_for_update().get(pk=continues.pk)
+    if previous.patient_id != patient.pk or previous.in_error:
+        _add(errors, "continues", "The previous episode must be a current event of the same patient.")
+    else:
+        if previous.term != term:
+            _add(errors, "term", f"A new episode keeps the event's term ({previous.get_term_display()}).")
+        if onset is not None and onset < previous.onset:
+            _add(errors, "onset", f"A new episode cannot start before the previous one ({previous.onset.isoformat()}).")
+        if grade == previous.grade:
+            _add(errors, "grade", f"The previous episode is already grade {grade}: a new episode records a change of grade.")
+    return previous
+
+
+def _close_previous_episode(previous: AdverseEvent, *, grade: int, onset: date, by: User) -> None:
+    """The previous episode, if still open on the new onset, ends there (recovering when the grade went down)."""
+    if previous.resolved is None or previous.resolved > onset:
+        previous.resolved = onset
+        if previous.outcome == AdverseEvent.Outcome.NOT_RECOVERED:
+            previous.outcome = AdverseEvent.Outcome.RECOVERING if grade < previous.grade else AdverseEvent.Outcome.NOT_RECOVERED
+        audited_save(previous, by=by, reason=f"Grade changed to {grade} on {onset.isoformat()}: continues as a new episode")
 
 
 @transaction.atomic
