@@ -12,8 +12,9 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Patient
-from trialsite.audit import audit, audited_save, reason_missing
+from trialsite.audit import audited_save, reason_missing
 from trialsite.outbox import Kind, record_change
+from trialsite.states import move
 
 from .. import dlt, selectors
 from ..models import Dlt, DltProposal
@@ -27,10 +28,7 @@ def _reopen(patient: Patient, matches, *, by: User, why: str) -> int:
     n = 0
     for p in adjudicated:
         if matches(p):
-            p.status = DltProposal.Status.REOPENED
-            p.review_note = why
-            audit(p, by=by, reason=f"Reopened: {why}")
-            p.save()
+            move(p, DltProposal.Status.REOPENED, machine=DltProposal.MOVES, by=by, reason=f"Reopened: {why}", review_note=why)
             n += 1
     return n
 
@@ -50,14 +48,37 @@ def _check_adjudicator(by: User) -> None:
         raise PermissionDenied("DLTs are adjudicated by an investigator.")
 
 
+def _check_open(proposal: DltProposal, target: str, what: str) -> None:
+    """A proposal is adjudicated only where its table allows (proposed or reopened), before anything is written."""
+    if target not in DltProposal.MOVES.allowed(proposal.status):
+        raise ValidationError({"__all__": [f"This proposal is {proposal.get_status_display().lower()}: nothing to {what}."]})
+
+
+def _adjudicate(proposal: DltProposal, target: str, *, by: User, now, note: str, reason: str) -> None:
+    """Move the proposal to the investigator's decision, validated and saved with who and why (as audited_save)."""
+    move(
+        proposal,
+        target,
+        machine=DltProposal.MOVES,
+        by=by,
+        reason=reason,
+        save=False,
+        adjudicated_by=by,
+        adjudicated_at=now,
+        adjudication_reason=note,
+        review_note="",
+    )
+    proposal.full_clean()
+    proposal.save()
+
+
 @transaction.atomic
 def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     """An investigator confirms a proposed (or reopened) DLT: the DLT-flagged event the escalation engine reads."""
     _check_adjudicator(by)
     patient = Patient.objects.select_for_update().get(pk=proposal.patient_id)
     proposal = DltProposal.objects.select_for_update().get(pk=proposal.pk)
-    if proposal.status not in (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED):
-        raise ValidationError({"__all__": [f"This proposal is {proposal.get_status_display().lower()}: nothing to confirm."]})
+    _check_open(proposal, DltProposal.Status.CONFIRMED, "confirm")
     if not proposal.attribution_recorded and reason_missing(reason):
         raise ValidationError({"reason": ["No adverse event records the attribution of these values: give the reason you judge them related."]})
     now = timezone.now()
@@ -70,10 +91,7 @@ def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     dlt_row.confirmed_by, dlt_row.confirmed_at = by, now
     dlt_row.withdrawn_at, dlt_row.withdrawn_reason = None, ""
     audited_save(dlt_row, by=by, reason=f"DLT {proposal.rule} confirmed" + (" again after review" if existing else "") + (f": {note}" if note else ""))
-    proposal.status = DltProposal.Status.CONFIRMED
-    proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, note
-    proposal.review_note = ""
-    audited_save(proposal, by=by, reason="Confirmed" + (f": {note}" if note else ""))
+    _adjudicate(proposal, DltProposal.Status.CONFIRMED, by=by, now=now, note=note, reason="Confirmed" + (f": {note}" if note else ""))
     record_change(patient, Kind.ADJUDICATION)
     return dlt_row
 
@@ -86,17 +104,13 @@ def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
         raise ValidationError({"reason": ["Give the reason this is not a DLT."]})
     patient = Patient.objects.select_for_update().get(pk=proposal.patient_id)
     proposal = DltProposal.objects.select_for_update().get(pk=proposal.pk)
-    if proposal.status not in (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED):
-        raise ValidationError({"__all__": [f"This proposal is {proposal.get_status_display().lower()}: nothing to reject."]})
+    _check_open(proposal, DltProposal.Status.REJECTED, "reject")
     now = timezone.now()
     existing = Dlt.objects.select_for_update().filter(proposal=proposal, withdrawn_at__isnull=True).first()
     if existing is not None:
         existing.withdrawn_at, existing.withdrawn_reason = now, reason.strip()
         audited_save(existing, by=by, reason=f"Withdrawn on review: {reason.strip()}")
-    proposal.status = DltProposal.Status.REJECTED
-    proposal.adjudicated_by, proposal.adjudicated_at, proposal.adjudication_reason = by, now, reason.strip()
-    proposal.review_note = ""
-    audited_save(proposal, by=by, reason=f"Rejected: {reason.strip()}")
+    _adjudicate(proposal, DltProposal.Status.REJECTED, by=by, now=now, note=reason.strip(), reason=f"Rejected: {reason.strip()}")
     record_change(patient, Kind.ADJUDICATION)
     return proposal
 

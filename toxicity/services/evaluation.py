@@ -13,6 +13,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from cohorts.models import Patient
 from trialsite.audit import audit
+from trialsite.states import move
 
 from .. import dlt, selectors
 from ..models import DltEvaluation, DltProposal
@@ -62,6 +63,11 @@ class _Writes:
             bulk_update_with_history(self.changed_evaluations, DltEvaluation, EVALUATION_FIELDS, default_change_reason="DLT rules re-evaluated")
 
 
+def _rules_move(row: DltProposal, target: str, why: str, **changes) -> None:
+    """A move the rules make (no user): refused if the proposal's table does not list it; the chunk saves it in bulk with its history."""
+    move(row, target, machine=DltProposal.MOVES, by=None, reason=why, save=False, **changes)
+
+
 def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], writes: _Writes, *, now) -> None:
     by_key = {p.key: p for p in existing}
     seen = set()
@@ -83,35 +89,27 @@ def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltPropos
             continue
         changed = [k for k, v in fields.items() if getattr(row, k) != v]
         if row.status == DltProposal.Status.WITHDRAWN:
-            row.status = DltProposal.Status.PROPOSED
-            row.proposed_at = now
-            why = f"Proposed again by rule {prop.rule}"
+            _rules_move(row, DltProposal.Status.PROPOSED, f"Proposed again by rule {prop.rule}", proposed_at=now)
         elif changed and row.status in (DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED):
-            row.status = DltProposal.Status.REOPENED
-            row.review_note = f"The data behind it changed ({', '.join(changed)})."
-            why = f"Reopened: {row.review_note}"
+            note = f"The data behind it changed ({', '.join(changed)})."
+            _rules_move(row, DltProposal.Status.REOPENED, f"Reopened: {note}", review_note=note)
         elif changed:
-            why = f"Evidence updated ({', '.join(changed)})"
+            audit(row, by=None, reason=f"Evidence updated ({', '.join(changed)})")
         else:
             continue
         for k, v in fields.items():
             setattr(row, k, v)
-        audit(row, by=None, reason=why)
         writes.changed_proposals.append(row)
     gone = "The rules no longer propose it: confirm it as a DLT the rules missed, or reject it."
     for row in existing:
         if row.key in seen or row.status in (DltProposal.Status.WITHDRAWN, DltProposal.Status.REJECTED):
             continue
         if row.status == DltProposal.Status.PROPOSED:
-            row.status = DltProposal.Status.WITHDRAWN
-            why = "No longer proposed by the rules"
+            _rules_move(row, DltProposal.Status.WITHDRAWN, "No longer proposed by the rules")
         elif row.review_note != gone:  # confirmed, or reopened for another reason
-            row.status = DltProposal.Status.REOPENED
-            row.review_note = gone
-            why = f"Reopened: {gone}"
+            _rules_move(row, DltProposal.Status.REOPENED, f"Reopened: {gone}", review_note=gone)
         else:
             continue
-        audit(row, by=None, reason=why)
         writes.changed_proposals.append(row)
 
 
