@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from trialsite.states import Machine
+
 from .ctcae import TERMS
 from .dlt import RULE_TITLES, Supportive
 
@@ -108,6 +110,22 @@ class DltProposal(models.Model):
         REJECTED = "rejected", "Rejected"
         WITHDRAWN = "withdrawn", "No longer proposed by the rules"
         REOPENED = "reopened", "Reopened: data behind it changed"
+
+    # House style 11: the moves the services make, and no other (trialsite.states.move refuses the rest).
+    # The rules propose, withdraw, propose again and reopen (services/evaluation.py); investigators confirm or
+    # reject an open proposal, and a correction of the data behind an adjudicated one reopens it
+    # (services/adjudication.py). A reopened proposal the rules no longer make is reopened again, with that reason.
+    MOVES = Machine(
+        "DLT proposal",
+        {
+            Status.PROPOSED: frozenset({Status.CONFIRMED, Status.REJECTED, Status.WITHDRAWN}),
+            Status.CONFIRMED: frozenset({Status.REOPENED}),
+            Status.REJECTED: frozenset({Status.REOPENED}),
+            Status.WITHDRAWN: frozenset({Status.PROPOSED}),
+            Status.REOPENED: frozenset({Status.CONFIRMED, Status.REJECTED, Status.REOPENED}),
+        },
+        labels=dict(Status.choices),
+    )
 
     patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="dlt_proposals")
     key = models.CharField(max_length=200, help_text="rule:onset:events, stable across re-evaluations")

@@ -36,39 +36,9 @@ def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
         "patient_id", "number", "planned_day1", "day1"
     ):
         cycles[pid][number] = (planned, day1)
-    events: dict[int, list[dlt.AdverseEvent]] = defaultdict(list)
-    rows = AdverseEvent.objects.filter(patient_id__in=patient_ids, in_error=False).values_list(
-        "patient_id", "pk", "term", "grade", "onset", "resolved", "attribution", "progression", "supportive", "with_pain", "event_id"
-    )
-    for pid, pk, term, grade, onset, resolved, attribution, progression, supportive, pain, event_id in rows.order_by("onset", "pk"):
-        t = ctcae.BY_CODE.get(term)
-        events[pid].append(
-            dlt.AdverseEvent(
-                id=pk,
-                term=term,
-                name=t.name if t else term,
-                kind=t.kind if t else ctcae.Kind.OTHER,
-                grade=grade,
-                onset=onset,
-                resolved=resolved,
-                attribution=attribution or {},
-                progression=progression,
-                supportive=frozenset(supportive or ()),
-                with_pain=pain,
-                event=event_id or pk,
-            )
-        )
-    labs: dict[int, list[dlt.LabValue]] = defaultdict(list)
-    for pid, on, anc, plt, temp in (
-        LabResult.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "on", "anc", "platelets", "temperature").order_by("on")
-    ):
-        labs[pid].append(dlt.LabValue(on=on, anc=anc, platelets=plt, temperature=temp))
-    mods: dict[int, list[dlt.Modification]] = defaultdict(list)
-    mod_rows = DoseModification.objects.filter(patient_id__in=patient_ids, cycle__number=1).values_list(
-        "patient_id", "pk", "effective_on", "kind", "in_cycle_1", "adverse_event_id"
-    )
-    for pid, pk, on, kind, in_c1, event_id in mod_rows.order_by("effective_on", "pk"):
-        mods[pid].append(dlt.Modification(id=pk, on=on, kind=kind, in_cycle_1=in_c1, event_id=event_id))
+    events = _rule_events(patient_ids)
+    labs = _rule_labs(patient_ids)
+    mods = _rule_modifications(patient_ids)
     stops = {pid: (on, reason) for pid, on, reason in OffTreatment.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "decided_on", "reason")}
     out = {}
     for pid, (anc, plt, marrow, window_days, length) in patients.items():
@@ -93,6 +63,54 @@ def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
             window_days=window_days,
         )
     return out
+
+
+def _rule_events(patient_ids: list[int]) -> dict[int, list[dlt.AdverseEvent]]:
+    """Each patient's current adverse events (not entered in error) as the rules read them, by onset: one query."""
+    events: dict[int, list[dlt.AdverseEvent]] = defaultdict(list)
+    rows = AdverseEvent.objects.filter(patient_id__in=patient_ids, in_error=False).values_list(
+        "patient_id", "pk", "term", "grade", "onset", "resolved", "attribution", "progression", "supportive", "with_pain", "event_id"
+    )
+    for pid, pk, term, grade, onset, resolved, attribution, progression, supportive, pain, event_id in rows.order_by("onset", "pk"):
+        t = ctcae.BY_CODE.get(term)
+        events[pid].append(
+            dlt.AdverseEvent(
+                id=pk,
+                term=term,
+                name=t.name if t else term,
+                kind=t.kind if t else ctcae.Kind.OTHER,
+                grade=grade,
+                onset=onset,
+                resolved=resolved,
+                attribution=attribution or {},
+                progression=progression,
+                supportive=frozenset(supportive or ()),
+                with_pain=pain,
+                event=event_id or pk,
+            )
+        )
+    return events
+
+
+def _rule_labs(patient_ids: list[int]) -> dict[int, list[dlt.LabValue]]:
+    """Each patient's lab panels as the rules read them, by date: one query."""
+    labs: dict[int, list[dlt.LabValue]] = defaultdict(list)
+    for pid, on, anc, plt, temp in (
+        LabResult.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "on", "anc", "platelets", "temperature").order_by("on")
+    ):
+        labs[pid].append(dlt.LabValue(on=on, anc=anc, platelets=plt, temperature=temp))
+    return labs
+
+
+def _rule_modifications(patient_ids: list[int]) -> dict[int, list[dlt.Modification]]:
+    """Each patient's cycle 1 dose modifications as the rules read them, by effective date: one query."""
+    mods: dict[int, list[dlt.Modification]] = defaultdict(list)
+    mod_rows = DoseModification.objects.filter(patient_id__in=patient_ids, cycle__number=1).values_list(
+        "patient_id", "pk", "effective_on", "kind", "in_cycle_1", "adverse_event_id"
+    )
+    for pid, pk, on, kind, in_c1, event_id in mod_rows.order_by("effective_on", "pk"):
+        mods[pid].append(dlt.Modification(id=pk, on=on, kind=kind, in_cycle_1=in_c1, event_id=event_id))
+    return mods
 
 
 def patients_in_window(today: date) -> QuerySet:
