@@ -46,7 +46,8 @@ class Machine:
         if target not in self.moves:
             raise StateError(f"Unknown {self.name} status: {target!r}.")
         if target not in self.allowed(current):
-            raise StateError(f"A {self.name} cannot move from {self.label(current)} to {self.label(target)}.")
+            article = "An" if self.name[:1].lower() in "aeiou" else "A"
+            raise StateError(f"{article} {self.name} cannot move from {self.label(current)} to {self.label(target)}.")
 
 
 def move(instance, target: str, *, machine: Machine, by, reason: str, save: bool = True, status_field: str = "status", **changes) -> None:
