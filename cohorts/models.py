@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from trialsite.states import Machine
+
 from .protocol import UNITS
 from .status import STATUS_LABELS, PatientStatus
 
@@ -141,6 +143,11 @@ class Cohort(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
+
+    # The allowed moves (house style 11): a cohort opens when it is created (the protocol's first cohort,
+    # cohorts/services.py; the next one, by a signed decision) and closes once, when a decision is signed
+    # (escalation/services.py `_apply`); a closed cohort is never reopened, the next one is a new row.
+    MOVES = Machine("cohort", {Status.OPEN: frozenset({Status.CLOSED}), Status.CLOSED: frozenset()}, labels=dict(Status.choices))
 
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="cohorts")
     level = models.ForeignKey(DoseLevel, on_delete=models.PROTECT, related_name="cohorts")

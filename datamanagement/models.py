@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from trialsite.states import Machine
+
 
 class ExportLog(models.Model):
     class Format(models.TextChoices):
@@ -21,6 +23,22 @@ class ExportLog(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+
+    # The allowed moves (house style 11), made by datamanagement/services.py with guarded updates (`move_rows`:
+    # the worker, the stream and the reaper write the same row): a streamed CSV is created running, a zip queued.
+    # A build starts a queued job, starts again a job found running (its worker died) and rebuilds a done zip
+    # whose file is gone; it ends done or failed; the reaper fails a running job whose heartbeat stopped.
+    # Failed is final: a retry is a new job.
+    MOVES = Machine(
+        "export job",
+        {
+            Status.QUEUED: frozenset({Status.RUNNING}),
+            Status.RUNNING: frozenset({Status.RUNNING, Status.DONE, Status.FAILED}),
+            Status.DONE: frozenset({Status.RUNNING}),
+            Status.FAILED: frozenset(),
+        },
+        labels=dict(Status.choices),
+    )
 
     trial = models.ForeignKey("cohorts.Trial", on_delete=models.PROTECT, related_name="export_logs")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_logs")
@@ -64,6 +82,19 @@ class DataQuery(models.Model):
         OPEN = "open", "Open"
         ANSWERED = "answered", "Answered"
         CLOSED = "closed", "Closed"
+
+    # The allowed moves (house style 11), made by datamanagement/quality.py: the site answers an open query (and
+    # may answer an answered one again: the new answer replaces the old), a data manager closes an open or
+    # answered query and re-opens a closed one (it is open again, its answer kept).
+    MOVES = Machine(
+        "data query",
+        {
+            Status.OPEN: frozenset({Status.ANSWERED, Status.CLOSED}),
+            Status.ANSWERED: frozenset({Status.ANSWERED, Status.CLOSED}),
+            Status.CLOSED: frozenset({Status.OPEN}),
+        },
+        labels=dict(Status.choices),
+    )
 
     patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="queries")
     record_type = models.CharField(max_length=20, help_text="A record type of the audit trail (adverse_event, lab, cycle, ...)")

@@ -21,6 +21,7 @@ from dosing.models import Administration, Cycle
 from dosing.services import cycle_end
 from toxicity.models import AdverseEvent, LabResult
 from trialsite.audit import audited_save, reason_missing
+from trialsite.states import move
 
 from . import audit, editchecks
 from .models import DataQuery
@@ -29,6 +30,12 @@ from .models import DataQuery
 def _need(by: User, perm: Perm, what: str) -> None:
     if not by.can(perm):
         raise PermissionDenied(what)
+
+
+def _may_move(query: DataQuery, target: str, refusal: str) -> None:
+    """Refuse, with the page's message, a move the query's table (DataQuery.MOVES) does not list."""
+    if target not in DataQuery.MOVES.allowed(query.status):
+        raise ValidationError({"__all__": [refusal]})
 
 
 def _text(value: str, field: str, message: str) -> str:
@@ -75,11 +82,20 @@ def query_answer(*, query: DataQuery, by: User, answer: str) -> DataQuery:
     query = DataQuery.objects.select_for_update().select_related("patient").get(pk=query.pk)
     if by.site_scoped and by.site_id != query.patient.site_id:
         raise PermissionDenied("Coordinators answer their own site's queries only.")
-    if query.status == DataQuery.Status.CLOSED:
-        raise ValidationError({"__all__": ["This query is closed."]})
-    query.answer = _text(answer, "answer", "Write the answer (what was checked or corrected).")
-    query.status, query.answered_by, query.answered_at = DataQuery.Status.ANSWERED, by, timezone.now()
-    audited_save(query, by=by, reason=f"Answered: {query.answer}")
+    _may_move(query, DataQuery.Status.ANSWERED, "This query is closed.")
+    text = _text(answer, "answer", "Write the answer (what was checked or corrected).")
+    move(
+        query,
+        DataQuery.Status.ANSWERED,
+        machine=DataQuery.MOVES,
+        by=by,
+        reason=f"Answered: {text}",
+        save=False,
+        answer=text,
+        answered_by=by,
+        answered_at=timezone.now(),
+    )
+    audited_save(query, by=by, reason=f"Answered: {text}")
     return query
 
 
@@ -87,10 +103,11 @@ def query_answer(*, query: DataQuery, by: User, answer: str) -> DataQuery:
 def query_close(*, query: DataQuery, by: User, note: str = "") -> DataQuery:
     _need(by, Perm.QUERY, "Queries are closed by a data manager.")
     query = DataQuery.objects.select_for_update().get(pk=query.pk)
-    if query.status == DataQuery.Status.CLOSED:
-        raise ValidationError({"__all__": ["This query is already closed."]})
-    query.status, query.closed_by, query.closed_at, query.note = DataQuery.Status.CLOSED, by, timezone.now(), (note or "").strip()
-    audited_save(query, by=by, reason="Closed" + (f": {query.note}" if query.note else ""))
+    _may_move(query, DataQuery.Status.CLOSED, "This query is already closed.")
+    note = (note or "").strip()
+    reason = "Closed" + (f": {note}" if note else "")
+    move(query, DataQuery.Status.CLOSED, machine=DataQuery.MOVES, by=by, reason=reason, save=False, closed_by=by, closed_at=timezone.now(), note=note)
+    audited_save(query, by=by, reason=reason)
     return query
 
 
@@ -98,11 +115,10 @@ def query_close(*, query: DataQuery, by: User, note: str = "") -> DataQuery:
 def query_reopen(*, query: DataQuery, by: User, note: str) -> DataQuery:
     _need(by, Perm.QUERY, "Queries are re-opened by a data manager.")
     query = DataQuery.objects.select_for_update().get(pk=query.pk)
-    if query.status != DataQuery.Status.CLOSED:
-        raise ValidationError({"__all__": ["Only a closed query can be re-opened."]})
-    query.note = _text(note, "note", "Say why the query is re-opened.")
-    query.status, query.closed_by, query.closed_at = DataQuery.Status.OPEN, None, None
-    audited_save(query, by=by, reason=f"Re-opened: {query.note}")
+    _may_move(query, DataQuery.Status.OPEN, "Only a closed query can be re-opened.")
+    note = _text(note, "note", "Say why the query is re-opened.")
+    move(query, DataQuery.Status.OPEN, machine=DataQuery.MOVES, by=by, reason=f"Re-opened: {note}", save=False, note=note, closed_by=None, closed_at=None)
+    audited_save(query, by=by, reason=f"Re-opened: {note}")
     return query
 
 

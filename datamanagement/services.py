@@ -32,6 +32,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import Perm
 from cohorts.models import Trial
+from trialsite.states import move_rows
 from trialsite.tasks import delay_on_commit
 
 from . import exports
@@ -73,9 +74,14 @@ def export_stream(*, user: User, trial: Trial, domain: Domain, filters: Filters,
         progress_total=1,
     )
 
-    def done(rows: int) -> None:
-        ExportLog.objects.filter(pk=log.pk).update(
-            row_counts={domain.file_name: rows}, status=ExportLog.Status.DONE, progress_done=1, finished_at=timezone.now()
+    def done(rows: int) -> None:  # a job the reaper failed meanwhile stays failed (ExportLog.MOVES)
+        move_rows(
+            ExportLog.objects.filter(pk=log.pk),
+            ExportLog.Status.DONE,
+            machine=ExportLog.MOVES,
+            row_counts={domain.file_name: rows},
+            progress_done=1,
+            finished_at=timezone.now(),
         )
 
     columns = domain.columns(trial)
@@ -176,9 +182,19 @@ def export_zip_build(*, log: ExportLog) -> ExportLog:
         return log
     domains = _domains_of(log)
     target, part = _zip_path(log), _part_path(log)
-    ExportLog.objects.filter(pk=log.pk).update(
-        status=ExportLog.Status.RUNNING, heartbeat_at=timezone.now(), progress_done=0, progress_total=len(domains), row_counts={}, message=""
+    started = move_rows(
+        ExportLog.objects.filter(pk=log.pk),
+        ExportLog.Status.RUNNING,
+        machine=ExportLog.MOVES,
+        heartbeat_at=timezone.now(),
+        progress_done=0,
+        progress_total=len(domains),
+        row_counts={},
+        message="",
     )
+    if not started:  # failed since it was read (the reaper): it stays failed
+        log.refresh_from_db()
+        return log
     part.unlink(missing_ok=True)  # left by a build whose worker died
     try:
         counts = _write_zip(log, domains, part)
@@ -189,8 +205,8 @@ def export_zip_build(*, log: ExportLog) -> ExportLog:
         return log
     except Exception as exc:
         part.unlink(missing_ok=True)
-        running = ExportLog.objects.filter(pk=log.pk, status=ExportLog.Status.RUNNING)  # a reaped job keeps the reaper's message
-        running.update(status=ExportLog.Status.FAILED, finished_at=timezone.now(), message=str(exc)[:500])
+        # only a running job fails (ExportLog.MOVES): a reaped job keeps the reaper's message
+        move_rows(ExportLog.objects.filter(pk=log.pk), ExportLog.Status.FAILED, machine=ExportLog.MOVES, finished_at=timezone.now(), message=str(exc)[:500])
         raise
     _finish(log, target, counts)
     log.refresh_from_db()
@@ -213,8 +229,10 @@ def _write_zip(log: ExportLog, domains: list[Domain], part: Path) -> dict[str, i
 
 def _finish(log: ExportLog, target: Path, counts: dict[str, int]) -> None:
     """Done, unless the reaper failed the job since its last heartbeat: then its zip is not kept."""
-    done = ExportLog.objects.filter(pk=log.pk, status=ExportLog.Status.RUNNING).update(
-        status=ExportLog.Status.DONE,
+    done = move_rows(
+        ExportLog.objects.filter(pk=log.pk),
+        ExportLog.Status.DONE,
+        machine=ExportLog.MOVES,
         file_path=str(target),
         row_counts=counts,
         progress_done=len(counts),
@@ -235,9 +253,8 @@ def export_zip_reap() -> list[int]:
     reaped = []
     for log in ExportLog.objects.filter(stale, status=ExportLog.Status.RUNNING).select_related("trial"):
         # Only if nothing moved since it was read: a build that came back to life keeps its job.
-        if ExportLog.objects.filter(pk=log.pk, status=ExportLog.Status.RUNNING, heartbeat_at=log.heartbeat_at).update(
-            status=ExportLog.Status.FAILED, finished_at=now, message=REAPED_MESSAGE
-        ):
+        same = ExportLog.objects.filter(pk=log.pk, heartbeat_at=log.heartbeat_at)  # and still running: move_rows
+        if move_rows(same, ExportLog.Status.FAILED, machine=ExportLog.MOVES, finished_at=now, message=REAPED_MESSAGE):
             _part_path(log).unlink(missing_ok=True)
             reaped.append(log.pk)
     return reaped

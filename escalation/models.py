@@ -9,6 +9,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from cohorts.models import DoseLevel, Trial
+from trialsite.states import Machine
 
 
 class EscalationDecision(models.Model):
@@ -23,6 +24,21 @@ class EscalationDecision(models.Model):
         SIGNED = "signed", "Signed"
         REJECTED = "rejected", "Rejected"
         SUPERSEDED = "superseded", "Superseded by a newer proposal"
+
+    # The allowed moves (house style 11), made by escalation/services.py: a proposal is signed or rejected by an
+    # investigator, or superseded by the engine when the data behind it changed; the three outcomes are final.
+    # `needs_review` is a flag on a signed decision, not a status: the engine raises it (signed, not flagged) and
+    # a re-review clears it (flagged), each guarded in its service; a table of two values would refuse no more.
+    MOVES = Machine(
+        "escalation decision",
+        {
+            Status.PROPOSED: frozenset({Status.SIGNED, Status.REJECTED, Status.SUPERSEDED}),
+            Status.SIGNED: frozenset(),
+            Status.REJECTED: frozenset(),
+            Status.SUPERSEDED: frozenset(),
+        },
+        labels=dict(Status.choices),
+    )
 
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="decisions")
     action = models.CharField(max_length=12)

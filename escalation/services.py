@@ -18,6 +18,7 @@ from accounts.roles import Perm
 from cohorts.models import Cohort, DoseLevel, Trial
 from toxicity.models import Dlt, DltProposal
 from trialsite.audit import audit, audited_save, reason_missing
+from trialsite.states import move
 
 from . import rules
 from .models import EscalationDecision
@@ -40,9 +41,7 @@ def _propose(trial: Trial, state: State) -> EscalationDecision | None:
     if current is not None and current.inputs_digest == digest:
         return current
     if current is not None:
-        current.status = EscalationDecision.Status.SUPERSEDED
-        audit(current, by=None, reason="Superseded: the data behind it changed")
-        current.save()
+        move(current, EscalationDecision.Status.SUPERSEDED, machine=EscalationDecision.MOVES, by=None, reason="Superseded: the data behind it changed")
     d = state.decision
     if covered_by_open_cohort(trial, d):
         return None
@@ -91,7 +90,7 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
     errors = _signature_errors(by, password)
     if errors:
         raise ValidationError(errors)
-    if decision.status != EscalationDecision.Status.PROPOSED:
+    if EscalationDecision.Status.SIGNED not in EscalationDecision.MOVES.allowed(decision.status):
         raise ValidationError({"__all__": [f"This decision is {decision.get_status_display().lower()}: only the current proposal can be signed."]})
     if decision.action == rules.Action.WAIT:
         raise ValidationError({"__all__": ["The engine is waiting for pending patients: there is nothing to sign yet."]})
@@ -100,18 +99,17 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
         raise ValidationError({"__all__": ["The data changed since this proposal: review the new proposal."]})
     now = timezone.now()
     meaning = f"I approve: {decision.reason}"[:300]
-    decision.status = EscalationDecision.Status.SIGNED
-    decision.signed_by, decision.signed_at, decision.signature_meaning = by, now, meaning
-    audited_save(decision, by=by, reason=f"Signed by {by.get_full_name() or by.username}: {decision.action}")
+    reason = f"Signed by {by.get_full_name() or by.username}: {decision.action}"
+    changes = {"signed_by": by, "signed_at": now, "signature_meaning": meaning}
+    move(decision, EscalationDecision.Status.SIGNED, machine=EscalationDecision.MOVES, by=by, reason=reason, save=False, **changes)
+    audited_save(decision, by=by, reason=reason)
     _apply(trial, decision, by=by, today=today)
     return decision
 
 
 def _apply(trial: Trial, decision: EscalationDecision, *, by: User, today: date) -> None:
     for cohort in Cohort.objects.select_for_update().filter(trial=trial, status=Cohort.Status.OPEN):
-        cohort.status, cohort.closed_on = Cohort.Status.CLOSED, today
-        audit(cohort, by=by, reason=f"Closed by the signed decision: {decision.action}")
-        cohort.save()
+        move(cohort, Cohort.Status.CLOSED, machine=Cohort.MOVES, by=by, reason=f"Closed by the signed decision: {decision.action}", closed_on=today)
     number = (Cohort.objects.filter(trial=trial).order_by("-number").values_list("number", flat=True).first() or 0) + 1
     if decision.action in OPENS_A_COHORT and decision.slots:
         cohort = Cohort(trial=trial, level=decision.level, number=number, phase=Cohort.Phase.ESCALATION, capacity=decision.slots, opened_on=today)
@@ -132,10 +130,13 @@ def decision_reject(*, decision: EscalationDecision, by: User, password: str, re
     if errors:
         raise ValidationError(errors)
     decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
-    if decision.status != EscalationDecision.Status.PROPOSED:
+    if EscalationDecision.Status.REJECTED not in EscalationDecision.MOVES.allowed(decision.status):
         raise ValidationError({"__all__": [f"This decision is {decision.get_status_display().lower()}."]})
-    decision.status, decision.rejection_reason = EscalationDecision.Status.REJECTED, reason.strip()
-    audited_save(decision, by=by, reason=f"Rejected: {reason.strip()}")
+    reason = reason.strip()
+    move(
+        decision, EscalationDecision.Status.REJECTED, machine=EscalationDecision.MOVES, by=by, reason=f"Rejected: {reason}", save=False, rejection_reason=reason
+    )
+    audited_save(decision, by=by, reason=f"Rejected: {reason}")
     return decision
 
 

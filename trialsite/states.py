@@ -37,11 +37,18 @@ class Machine:
     def allowed(self, current: str) -> frozenset[str]:
         return self.moves.get(current, frozenset())
 
+    def sources_of(self, target: str) -> frozenset[str]:
+        """The statuses a row may be in to move to `target`: the guard of a bulk update (`move_rows`)."""
+        if target not in self.moves:
+            raise StateError(f"Unknown {self.name} status: {target!r}.")
+        return frozenset(source for source, targets in self.moves.items() if target in targets)
+
     def check(self, current: str, target: str) -> None:
         if target not in self.moves:
             raise StateError(f"Unknown {self.name} status: {target!r}.")
         if target not in self.allowed(current):
-            raise StateError(f"A {self.name} cannot move from {self.label(current)} to {self.label(target)}.")
+            article = "An" if self.name[:1].lower() in "aeiou" else "A"
+            raise StateError(f"{article} {self.name} cannot move from {self.label(current)} to {self.label(target)}.")
 
 
 def move(instance: Any, target: str, *, machine: Machine, by: object, reason: str, save: bool = True, status_field: str = "status", **changes: object) -> None:
@@ -54,3 +61,14 @@ def move(instance: Any, target: str, *, machine: Machine, by: object, reason: st
     audit(instance, by=by, reason=reason)
     if save:
         instance.save()
+
+
+def move_rows(rows, target: str, *, machine: Machine, status_field: str = "status", **changes) -> int:
+    """Move the rows of a queryset that may move to `target` (their status one of `machine.sources_of(target)`),
+    setting the other `changes`, in one UPDATE; the others are left as they are. Returns how many moved.
+
+    For jobs whose row another process may move meanwhile (a worker, the reaper): the guard is in the
+    WHERE clause, so a row moved since it was read is refused by the database, not by a stale copy.
+    No history row is written (an UPDATE bypasses django-simple-history): for models without history."""
+    sources = machine.sources_of(target)
+    return int(rows.filter(**{f"{status_field}__in": sorted(sources)}).update(**{status_field: target}, **changes))

@@ -102,3 +102,26 @@ def test_the_nightly_edit_checks_task_raises_queries_once(on_c1, alice, trial):
     lab_record(patient=on_c1, by=alice, on=C1 + timedelta(days=9), anc="0.6")
     assert edit_checks_nightly.delay().get() == {trial.code: 1}
     assert edit_checks_nightly.delay().get() == {trial.code: 0}
+
+
+def test_a_query_moves_only_as_its_table_allows_with_the_pages_messages(on_c1, dana, alice):
+    ae = ae_record(patient=on_c1, by=alice, term="nausea", grade=2, onset=C1 + timedelta(days=3), attribution=RELATED)
+    q = query_raise(patient=on_c1, by=dana, record_type="adverse_event", object_id=ae.pk, field="grade", text="Source says grade 3?")
+    with pytest.raises(ValidationError) as info:
+        query_reopen(query=q, by=dana, note="still open")
+    assert info.value.messages == ["Only a closed query can be re-opened."]
+    query_answer(query=q, by=alice, answer="Checked: grade 2")
+    q = query_answer(query=q, by=alice, answer="Corrected to grade 3")  # a second answer replaces the first
+    assert (q.status, q.answer) == ("answered", "Corrected to grade 3")
+    q = query_close(query=q, by=dana, note="resolved")
+    for refused, message in (
+        (lambda: query_close(query=q, by=dana), "This query is already closed."),
+        (lambda: query_answer(query=q, by=alice, answer="late answer"), "This query is closed."),
+    ):
+        with pytest.raises(ValidationError) as info:
+            refused()
+        assert info.value.messages == [message]
+    q.refresh_from_db()
+    assert (q.status, q.answer, q.note) == ("closed", "Corrected to grade 3", "resolved")
+    reasons = [h.history_change_reason for h in q.history.order_by("history_date", "history_id")]
+    assert reasons == ["Query raised", "Answered: Checked: grade 2", "Answered: Corrected to grade 3", "Closed: resolved"]

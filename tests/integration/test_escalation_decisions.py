@@ -196,3 +196,33 @@ def test_a_rejected_proposal_in_an_open_window_leaves_the_patient_pending_until_
     assert (row.outcome.value, row.until) == ("pending", evaluation.window_until)
     assert evaluation.window_until > TODAY
     assert row.window_end == recent + timedelta(days=trial.dlt_window_days - 1)
+
+
+def test_only_the_current_proposal_is_signed_or_rejected_and_each_outcome_is_final(trial, cohort1, ivan, alice):
+    rejected = escalation_reevaluate(trial=trial)[0]
+    decision_reject(decision=rejected, by=ivan, password=PASSWORD, reason="waiting for the safety committee")
+    with pytest.raises(ValidationError) as info:
+        decision_sign(decision=rejected, by=ivan, password=PASSWORD)
+    assert info.value.messages == ["This decision is rejected: only the current proposal can be signed."]
+    with pytest.raises(ValidationError) as info:
+        decision_reject(decision=rejected, by=ivan, password=PASSWORD, reason="twice")
+    assert info.value.messages == ["This decision is rejected."]
+    superseded = EscalationDecision.objects.create(
+        trial=trial, action="escalate", rule="E0of3", reason="old data", inputs_digest="old", proposed_at=timezone.now() - timedelta(days=1)
+    )
+    signed = escalation_reevaluate(trial=trial)[0]  # supersedes the proposal whose data changed
+    assert EscalationDecision.objects.get(pk=superseded.pk).status == "superseded"
+    with pytest.raises(ValidationError) as info:
+        decision_sign(decision=superseded, by=ivan, password=PASSWORD)
+    assert info.value.messages == ["This decision is superseded by a newer proposal: only the current proposal can be signed."]
+    decision_sign(decision=signed, by=ivan, password=PASSWORD)
+    with pytest.raises(ValidationError) as info:
+        decision_reject(decision=signed, by=ivan, password=PASSWORD, reason="second thoughts")
+    assert info.value.messages == ["This decision is signed."]
+    assert [d.status for d in EscalationDecision.objects.filter(pk__in=[rejected.pk, superseded.pk, signed.pk]).order_by("pk")] == [
+        "rejected",
+        "superseded",
+        "signed",
+    ]
+    closed = Cohort.objects.get(trial=trial, number=1)
+    assert (closed.status, closed.history.first().history_change_reason) == ("closed", "Closed by the signed decision: escalate")

@@ -564,3 +564,20 @@ def test_heartbeats_within_a_file_are_seen_by_other_connections_while_the_file_i
         outside.close()
     assert observed
     assert all(observed)
+
+
+def test_a_job_the_reaper_failed_after_its_worker_read_it_is_not_started_again(trial, dana, settings, tmp_path):
+    settings.TRIALSITE_EXPORT_DIR = str(tmp_path)
+    read_by_the_worker = ExportLog.objects.select_related("trial", "user").get(pk=queued_zip(dana, trial).pk)
+    ExportLog.objects.filter(pk=read_by_the_worker.pk).update(status="failed", message=services.REAPED_MESSAGE)
+    log = services.export_zip_build(log=read_by_the_worker)  # the stale copy says queued: the guarded update refuses
+    assert (log.status, log.message, log.file_path) == ("failed", services.REAPED_MESSAGE, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_streamed_csv_the_reaper_failed_meanwhile_stays_failed(trial, dana):
+    log, chunks = services.export_stream(user=dana, trial=trial, domain=DOMAINS["labs"], filters=Filters())
+    ExportLog.objects.filter(pk=log.pk).update(status="failed", message=services.REAPED_MESSAGE)
+    assert "".join(chunks)  # the download itself is whole
+    log.refresh_from_db()
+    assert (log.status, log.row_counts, log.finished_at) == ("failed", {}, None)

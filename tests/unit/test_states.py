@@ -2,7 +2,7 @@
 
 import pytest
 
-from trialsite.states import Machine, StateError, move
+from trialsite.states import Machine, StateError, move, move_rows
 
 DOOR = Machine(
     "door",
@@ -48,3 +48,37 @@ def test_save_false_leaves_the_write_to_the_caller():
 def test_every_target_needs_a_row_of_its_own():
     with pytest.raises(StateError, match="missing: final"):
         Machine("thing", {"start": frozenset({"final"})})
+
+
+def test_the_sources_of_a_status_are_the_statuses_that_may_move_to_it():
+    assert (DOOR.sources_of("closed"), DOOR.sources_of("locked"), DOOR.sources_of("gone")) == ({"open", "locked"}, {"closed"}, frozenset())
+    with pytest.raises(StateError, match="Unknown door status"):
+        DOOR.sources_of("ajar")
+
+
+class Rows:
+    """A queryset's filter().update() as move_rows calls it."""
+
+    def __init__(self, statuses):
+        self.statuses, self.filters, self.updates = statuses, {}, {}
+
+    def filter(self, **filters):
+        self.filters = filters
+        return self
+
+    def update(self, **updates):
+        self.updates = updates
+        return sum(s in self.filters["status__in"] for s in self.statuses)
+
+
+def test_move_rows_updates_only_the_rows_whose_status_may_move_to_the_target():
+    rows = Rows(["open", "closed", "locked", "gone"])
+    assert move_rows(rows, "closed", machine=DOOR, note="why") == 2
+    assert (rows.filters, rows.updates) == ({"status__in": ["locked", "open"]}, {"status": "closed", "note": "why"})
+
+
+def test_move_rows_to_an_unknown_status_is_refused_before_any_update():
+    rows = Rows(["open"])
+    with pytest.raises(StateError, match="Unknown door status"):
+        move_rows(rows, "ajar", machine=DOOR)
+    assert rows.updates == {}
