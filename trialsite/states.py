@@ -63,7 +63,7 @@ def move(instance: Any, target: str, *, machine: Machine, by: object, reason: st
         instance.save()
 
 
-def move_rows(rows, target: str, *, machine: Machine, status_field: str = "status", **changes) -> int:
+def move_rows(rows: Any, target: str, *, machine: Machine, status_field: str = "status", **changes: object) -> int:
     """Move the rows of a queryset that may move to `target` (their status one of `machine.sources_of(target)`),
     setting the other `changes`, in one UPDATE; the others are left as they are. Returns how many moved.
 
