@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from trialsite.states import Machine
+
 from .stored import result_rows
 
 SPURIOUS_PARAMETERS = {
@@ -111,6 +113,9 @@ class ResponseResult(models.Model):
     flags = models.JSONField(default=list, blank=True)
     rule_version = models.CharField(max_length=40)
     inputs_at = models.DateTimeField(null=True, blank=True, help_text="When its inputs last changed")
+    inputs_version = models.BigIntegerField(
+        default=0, help_text="The patient's newest outbox change (trialsite.models.Change) when its inputs were read: newer ones make it stale"
+    )
     computed_at = models.DateTimeField()
     digest = models.CharField(max_length=64)
 
@@ -155,6 +160,7 @@ class RecomputeJob(models.Model):
     done = models.PositiveIntegerField(default=0)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="The last sign of life of the worker running it (a chunk done)")
     finished_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True)
 
@@ -167,3 +173,16 @@ class RecomputeJob(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+# A recompute job's moves (house style 11); a failed or done job is final: running it again is a new job.
+RECOMPUTE_MOVES = Machine(
+    "recompute",
+    {
+        RecomputeJob.Status.QUEUED: frozenset({RecomputeJob.Status.RUNNING, RecomputeJob.Status.FAILED}),
+        RecomputeJob.Status.RUNNING: frozenset({RecomputeJob.Status.DONE, RecomputeJob.Status.FAILED}),
+        RecomputeJob.Status.DONE: frozenset(),
+        RecomputeJob.Status.FAILED: frozenset(),
+    },
+    labels=dict(RecomputeJob.Status.choices),
+)

@@ -8,14 +8,16 @@ pipeline (pipeline/flow.py) recomputes the patient's course and then the trial's
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -24,12 +26,14 @@ from cohorts.services import patient_lock as _lock_patient
 from dosing.models import Cycle
 from dosing.services import check_unlocked
 from trialsite.audit import audited_save, reason_missing
+from trialsite.models import Change
 from trialsite.outbox import Kind, record_change
+from trialsite.states import move_rows
 from trialsite.tasks import delay_on_commit
 from trialsite.units import to_stored_places
 
 from . import endpoints, imwg, selectors, stored
-from .models import SPURIOUS_PARAMETERS, EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
+from .models import RECOMPUTE_MOVES, SPURIOUS_PARAMETERS, EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
 
 # value name -> {unit: factor to the stored unit}
 UNITS = {
@@ -212,6 +216,7 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
 # ---------------------------------------------------------------- computing responses
 
 
+ENDPOINT_RULES = f"{imwg.RULE_VERSION}+{endpoints.RULE_VERSION}"  # what an endpoint snapshot was computed with
 RESULT_FIELDS = (*stored.STORED_FIELDS, "inputs_at", "computed_at", "digest")
 # The model's names for the fields of `imwg.Assessment` (the model field for `lambda_` is `lambda_flc`).
 ASSESSMENT_FIELDS = {name: {"lambda_": "lambda_flc"}.get(name, name) for name in imwg.Assessment._fields}
@@ -233,17 +238,32 @@ def _inputs(patient_ids: list[int]) -> dict[int, list[imwg.Assessment]]:
     return out
 
 
+def stale_patients(*, trial: Trial | None = None, patient_ids: Iterable[int] | None = None) -> list[int]:
+    """The patients (of the trial, or among these ids) whose stored course is missing, from other rules, or older
+    than their newest outbox change: the only ones a recompute evaluates. One query: each patient's input
+    version is the id of their newest change (trialsite.models.Change), written in the same transaction as
+    any data the rules read; patients without cycle 1 or without an assessment have no course to compute."""
+    newest = Change.objects.filter(patient_id=OuterRef("pk")).order_by("-id").values("id")[:1]
+    patients = Patient.objects.filter(trial=trial) if trial is not None else Patient.objects.filter(pk__in=list(patient_ids or ()))
+    stale = (
+        patients.filter(Exists(Cycle.objects.filter(patient=OuterRef("pk"), number=1)), Exists(MyelomaAssessment.objects.filter(patient=OuterRef("pk"))))
+        .annotate(version=Coalesce(Subquery(newest), 0))
+        .filter(Q(response__isnull=True) | ~Q(response__rule_version=imwg.RULE_VERSION) | Q(response__inputs_version__lt=F("version")))
+    )
+    return sorted(stale.values_list("pk", flat=True))
+
+
 def response_compute_many(
     patient_ids: Iterable[int], *, chunk: int = 500, progress=None, courses: dict[int, endpoints.CourseResponse] | None = None
 ) -> dict[str, int]:
-    """Recompute and store the IMWG course of these patients (idempotent: unchanged results are not rewritten).
-
-    Every patient's course is evaluated again; a fixed number of queries per chunk; `progress(done)` is
-    called after each chunk. With `courses` (a dict), each computed patient's inputs to the endpoints
-    are put in it (`stored.course_inputs`), so the trial's endpoints need not read the stored courses again.
-    """
-    ids = sorted(set(patient_ids))
-    stats = {"patients": 0, "changed": 0, "skipped": 0}
+    """Recompute and store the IMWG course of these patients where it is stale (`stale_patients`): the others
+    are not read, and are counted as skipped (with those that have no course to compute). Idempotent: a course the rules give again is not rewritten. A fixed
+    number of queries per chunk; `progress(done)` is called after each chunk. With `courses` (a dict), each
+    computed patient's inputs to the endpoints are put in it (`stored.course_inputs`), so the trial's endpoints
+    need not read the stored courses again."""
+    asked = set(patient_ids)
+    ids = stale_patients(patient_ids=asked)
+    stats = {"patients": 0, "changed": 0, "skipped": len(asked) - len(ids)}
     for start in range(0, len(ids), chunk):
         _compute_chunk(ids[start : start + chunk], stats, courses)
         if progress is not None:
@@ -261,6 +281,7 @@ def _stored_digests(part: list[int]) -> dict[int, tuple[int, str]]:
 def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, endpoints.CourseResponse] | None) -> None:
     """One chunk of `response_compute_many`: five queries to read; the new and the changed courses written in
     batches (`bulk_create`, `bulk_update`: one statement each where the database takes the chunk's parameters)."""
+    versions = _input_versions(part)  # read first: a change committed after it leaves the course stale, never current
     day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
     next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
     assessments = _inputs(part)
@@ -269,7 +290,7 @@ def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, en
     )
     existing = _stored_digests(part)
     now = timezone.now()
-    new, changed = [], []
+    new, changed, same = [], [], []
     for pid in part:
         if pid not in day1 or pid not in assessments:
             stats["skipped"] += 1
@@ -284,14 +305,23 @@ def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, en
             courses[pid] = stored.course_inputs(response)
         values, digest = stored.row(response)
         pk, old_digest = existing.get(pid, (None, None))
-        if old_digest == digest:
+        version = versions.get(pid, 0)
+        if old_digest == digest:  # the same course: only the input version it is current for moves
+            same.append(ResponseResult(pk=pk, inputs_version=version))
             continue
         fields = dict(zip(stored.STORED_FIELDS, values, strict=True))
-        result = ResponseResult(pk=pk, patient_id=pid, **fields, inputs_at=latest.get(pid), computed_at=now, digest=digest)
+        result = ResponseResult(pk=pk, patient_id=pid, **fields, inputs_at=latest.get(pid), inputs_version=version, computed_at=now, digest=digest)
         (new if pk is None else changed).append(result)
         stats["changed"] += 1
     ResponseResult.objects.bulk_create(new)
-    ResponseResult.objects.bulk_update(changed, RESULT_FIELDS)
+    ResponseResult.objects.bulk_update(changed, [*RESULT_FIELDS, "inputs_version"])
+    ResponseResult.objects.bulk_update(same, ["inputs_version"])
+
+
+def _input_versions(part: list[int]) -> dict[int, int]:
+    """Each patient's newest outbox change id (their input version)."""
+    rows = Change.objects.filter(patient_id__in=part).order_by().values("patient_id").annotate(version=Max("id"))
+    return {r["patient_id"]: r["version"] for r in rows}
 
 
 def courses_for(trial: Trial, computed: dict[int, endpoints.CourseResponse] | None = None) -> list[endpoints.Course]:
@@ -347,7 +377,7 @@ def endpoints_compute(*, trial: Trial, computed: dict[int, endpoints.CourseRespo
     return EndpointSnapshot.objects.create(
         trial=trial,
         data=data,
-        rule_version=f"{imwg.RULE_VERSION}+{endpoints.RULE_VERSION}",
+        rule_version=ENDPOINT_RULES,
         inputs_at=inputs_at,
         computed_at=timezone.now(),
         patients=len(courses),
@@ -365,16 +395,31 @@ def trial_recompute_start(*, trial: Trial, by: User | None) -> RecomputeJob:
 # A whole-trial recompute runs in three steps, so that Celery can spread the chunks over its worker
 # processes (response.tasks.recompute_trial: a chord of chunks, then the endpoints):
 # trial_recompute_begin -> trial_recompute_chunk for each chunk (independent transactions) -> trial_recompute_finish.
+# Only stale courses are computed (`stale_patients`): after a rule change every course, when nothing changed none.
+# Each step beats the job's heart; `trial_recompute_reap` fails a job whose worker stopped (response.reap_recomputes).
+STALE_AFTER = timedelta(minutes=5)  # a chunk of 500 patients takes seconds: a job silent for this long lost its worker
+WORKER_STOPPED = "The worker stopped during this recompute (no progress for 5 minutes): start it again."
+NEVER_STARTED = "This recompute never started (was the broker down?): start it again."
+
+
+def _job_move(job_id: int, target: str, **changes) -> bool:
+    """Move the job to `target` if its table allows it from where it is now (one guarded UPDATE); False if not."""
+    rows = RecomputeJob.objects.filter(pk=job_id)
+    return bool(move_rows(rows, target, machine=RECOMPUTE_MOVES, heartbeat_at=timezone.now(), **changes))
+
+
 def trial_recompute_begin(job: RecomputeJob, *, chunk: int | None = None) -> list[list[int]]:
-    """Mark the job running and split the trial's patients with cycle 1 into chunks (settings.TRIALSITE_RECOMPUTE_CHUNK)."""
+    """Mark the job running and split the trial's stale patients into chunks (settings.TRIALSITE_RECOMPUTE_CHUNK).
+    A job that is no longer queued (failed by the reaper, or started already) is not run again: []."""
     chunk = chunk or settings.TRIALSITE_RECOMPUTE_CHUNK
-    ids = sorted(Patient.objects.filter(trial=job.trial_id, cycles__number=1).values_list("pk", flat=True))
-    RecomputeJob.objects.filter(pk=job.pk).update(status=RecomputeJob.Status.RUNNING, total=len(ids), done=0)
+    ids = stale_patients(trial=job.trial)
+    if not _job_move(job.pk, RecomputeJob.Status.RUNNING, total=len(ids), done=0):
+        return []
     return [ids[i : i + chunk] for i in range(0, len(ids), chunk)]
 
 
-def _fail(job_id: int, exc: Exception) -> None:
-    RecomputeJob.objects.filter(pk=job_id).update(status=RecomputeJob.Status.FAILED, finished_at=timezone.now(), message=str(exc)[:500])
+def _fail(job_id: int, message: str) -> None:
+    _job_move(job_id, RecomputeJob.Status.FAILED, finished_at=timezone.now(), message=message[:500])
 
 
 def trial_recompute_chunk(job_id: int, patient_ids: list[int]) -> dict:
@@ -384,14 +429,17 @@ def trial_recompute_chunk(job_id: int, patient_ids: list[int]) -> dict:
     try:
         stats = response_compute_many(patient_ids, chunk=len(patient_ids) or 1, courses=computed)
     except Exception as exc:
-        _fail(job_id, exc)
+        _fail(job_id, str(exc))
         raise
-    RecomputeJob.objects.filter(pk=job_id).update(done=F("done") + len(patient_ids))
+    RecomputeJob.objects.filter(pk=job_id, status=RecomputeJob.Status.RUNNING).update(done=F("done") + len(patient_ids), heartbeat_at=timezone.now())
+    if settings.TRIALSITE_RECOMPUTE_CHUNK_PAUSE:  # the killed-worker test slows the chunks down; 0 everywhere else
+        time.sleep(settings.TRIALSITE_RECOMPUTE_CHUNK_PAUSE)
     return {"stats": stats, "courses": {str(pid): stored.course_json(c) for pid, c in computed.items()}}
 
 
 def trial_recompute_finish(job_id: int, chunks: list[dict]) -> RecomputeJob:
-    """The endpoints from the courses the chunks computed; the job is done."""
+    """The endpoints from the courses the chunks computed; the job is done. When no course changed and the
+    trial's endpoints are from the current rules, they are current already (the pipeline keeps them so)."""
     job = RecomputeJob.objects.select_related("trial").get(pk=job_id)
     stats = {"patients": 0, "changed": 0, "skipped": 0}
     computed: dict[int, endpoints.CourseResponse] = {}
@@ -400,16 +448,13 @@ def trial_recompute_finish(job_id: int, chunks: list[dict]) -> RecomputeJob:
             stats[key] += n
         computed.update((int(pid), stored.course_from_json(c)) for pid, c in part["courses"].items())
     try:
-        endpoints_compute(trial=job.trial, computed=computed)
+        latest = selectors.latest_snapshot(job.trial)
+        if stats["changed"] or latest is None or latest.rule_version != ENDPOINT_RULES:
+            endpoints_compute(trial=job.trial, computed=computed)
     except Exception as exc:
-        _fail(job_id, exc)
+        _fail(job_id, str(exc))
         raise
-    RecomputeJob.objects.filter(pk=job_id).update(
-        status=RecomputeJob.Status.DONE,
-        done=job.total,
-        finished_at=timezone.now(),
-        message=f"{stats['patients']} patients, {stats['changed']} changed",
-    )
+    _job_move(job_id, RecomputeJob.Status.DONE, done=job.total, finished_at=timezone.now(), message=f"{stats['patients']} patients, {stats['changed']} changed")
     job.refresh_from_db()
     return job
 
@@ -418,3 +463,18 @@ def trial_recompute(*, job: RecomputeJob) -> RecomputeJob:
     """The three steps in this process, one chunk after the other (what the chord does across workers)."""
     chunks = trial_recompute_begin(job)
     return trial_recompute_finish(job.pk, [trial_recompute_chunk(job.pk, part) for part in chunks])
+
+
+def trial_recompute_reap(*, now: datetime | None = None) -> list[int]:
+    """Fail every recompute that lost its worker: running without a heartbeat for STALE_AFTER, or still queued
+    that long after it was requested. The dashboard shows the message and the button to start it again."""
+    now = now or timezone.now()
+    cutoff = now - STALE_AFTER
+    running = RecomputeJob.objects.filter(status=RecomputeJob.Status.RUNNING, heartbeat_at__lt=cutoff)
+    queued = RecomputeJob.objects.filter(status=RecomputeJob.Status.QUEUED, requested_at__lt=cutoff)
+    reaped = []
+    for jobs, message in ((running, WORKER_STOPPED), (queued, NEVER_STARTED)):
+        for pk in jobs.values_list("pk", flat=True):
+            _fail(pk, message)
+            reaped.append(pk)
+    return reaped

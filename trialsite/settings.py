@@ -211,6 +211,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "edit-checks-nightly": {"task": "datamanagement.edit_checks_nightly", "schedule": crontab(hour=3, minute=15)},
     # Export zips whose worker stopped (no heartbeat for a few minutes): failed, with a Retry on the page.
     "reap-exports": {"task": "datamanagement.reap_exports", "schedule": crontab(minute="*")},
+    # Whole-trial recomputes whose worker stopped: failed, with the button to start them again.
+    "reap-recomputes": {"task": "response.reap_recomputes", "schedule": crontab(minute="*")},
 }
 # A save never waits for the broker: one quick try to publish, no retries (the outbox row is already
 # committed and the beat drains it); a broker that does not answer within half a second is taken as down.
@@ -239,3 +241,5 @@ TRIALSITE_EXPORT_ROW_DELAY = float(os.environ.get("TRIALSITE_EXPORT_ROW_DELAY") 
 TRIALSITE_DEFAULT_PROTOCOL = BASE_DIR / "protocols" / "bpd.toml"
 # A whole-trial response recompute is a chord of chunks of this many patients, spread over the worker processes.
 TRIALSITE_RECOMPUTE_CHUNK = int(os.environ.get("TRIALSITE_RECOMPUTE_CHUNK") or 500)
+# Seconds a recompute chunk waits after its work: 0, except for the test that kills a worker mid-recompute.
+TRIALSITE_RECOMPUTE_CHUNK_PAUSE = float(os.environ.get("TRIALSITE_RECOMPUTE_CHUNK_PAUSE") or 0)

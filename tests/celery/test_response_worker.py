@@ -52,8 +52,9 @@ def test_a_whole_trial_recompute_is_a_chord_over_the_worker(chunks_of_one, celer
     patient_enroll(patient=second, by=alice, enrolled_on=TODAY - timedelta(days=394))
     cycle_start(patient=second, by=alice, day1=TODAY - timedelta(days=389), weight_kg=Decimal("70.0"))
 
-    for day, spep in ((-2, "3.0"), (28, "1.5"), (56, "1.4")):
-        assessment_record(patient=on_c1, by=alice, on=C1 + timedelta(days=day), values={"spep": spep, "upep": "0"})
+    for patient in (on_c1, second):  # a patient without an assessment has no course to recompute
+        for day, spep in ((-2, "3.0"), (28, "1.5"), (56, "1.4")):
+            assessment_record(patient=patient, by=alice, on=C1 + timedelta(days=day), values={"spep": spep, "upep": "0"})
     log = celery_worker_process["log"]
     assert wait_for(lambda: ResponseResult.objects.filter(patient=on_c1).exists()), log.read_text()[-3000:]
     ResponseResult.objects.all().delete()  # computed results only: the recompute must store them again
@@ -67,3 +68,56 @@ def test_a_whole_trial_recompute_is_a_chord_over_the_worker(chunks_of_one, celer
     text = log.read_text()
     assert text.count("response.recompute_chunk[") >= 2 * with_cycle1  # received and succeeded, one per chunk
     assert "response.finish_trial_recompute" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recompute_whose_worker_is_killed_is_failed_by_the_reaper_and_started_again(on_c1, site_a, alice, dana, trial, tmp_path, client):
+    """A real worker SIGKILLed between two chunks: the job would stay "running" for ever; the reaper fails it
+    within minutes and the dashboard's button starts it again."""
+    import os
+    import signal
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from cohorts.services import patient_enroll
+    from dosing.services import cycle_start
+    from response.models import RecomputeJob
+    from response.services import WORKER_STOPPED, stale_patients, trial_recompute_reap, trial_recompute_start
+    from tests.factories import register_patient
+
+    from .conftest import running_worker
+
+    second = register_patient(trial, site_a, alice, consent_date=TODAY - timedelta(days=399), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
+    patient_enroll(patient=second, by=alice, enrolled_on=TODAY - timedelta(days=394))
+    cycle_start(patient=second, by=alice, day1=TODAY - timedelta(days=389), weight_kg=Decimal("70.0"))
+    for patient in (on_c1, second):
+        for day, spep in ((-2, "3.0"), (28, "1.5"), (56, "1.4")):
+            assessment_record(patient=patient, by=alice, on=C1 + timedelta(days=day), values={"spep": spep, "upep": "0"})
+    ResponseResult.objects.update(rule_version="imwg-2016/bpd-0", digest="")  # as after a rule change: both courses are stale
+    assert len(stale_patients(trial=trial)) == 2
+
+    slow = {"TRIALSITE_RECOMPUTE_CHUNK": "1", "TRIALSITE_RECOMPUTE_CHUNK_PAUSE": "5"}  # chunks of one, 5 s after each
+    with running_worker(tmp_path, env=slow) as worker:
+        with transaction.atomic():
+            job = trial_recompute_start(trial=trial, by=dana)
+        started = wait_for(lambda: RecomputeJob.objects.filter(pk=job.pk, status="running", done=1).exists(), timeout=60)
+        assert started, worker["log"].read_text()[-3000:]
+        os.kill(worker["process"].pid, signal.SIGKILL)
+        worker["process"].wait(timeout=10)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total) == ("running", 1, 2)  # nobody is left to finish it
+
+    assert trial_recompute_reap() == []  # its heartbeat is fresh: not yet
+    assert trial_recompute_reap(now=timezone.now() + timedelta(minutes=6)) == [job.pk]
+    job.refresh_from_db()
+    assert (job.status, job.message) == ("failed", WORKER_STOPPED)
+
+    client.force_login(dana)
+    page = client.get(f"/trials/{trial.code}/response/").content.decode()
+    assert WORKER_STOPPED in page
+    assert "Start the recompute again" in page
+    assert client.post(f"/trials/{trial.code}/response/").status_code == 302  # inline now: no worker in this process
+    again = RecomputeJob.objects.exclude(pk=job.pk).get()
+    assert (again.status, again.total, again.done) == ("done", 1, 1)  # the course the killed job did not reach
+    assert stale_patients(trial=trial) == []

@@ -192,3 +192,98 @@ def test_the_trial_recompute_task_runs_the_chord_inline(responder, trial, dana, 
     assert (job.status, job.total, job.done) == ("done", 1, 1)
     assert ResponseResult.objects.filter(patient=responder, best="PR").exists()
     assert EndpointSnapshot.objects.filter(trial=trial).exists()
+
+
+# ---------------------------------------------------------------- only what changed (issue #14 point 2)
+
+
+def test_a_stored_course_is_stale_only_when_its_patient_changed_or_the_rules_did(responder, alice, django_assert_num_queries):
+    assert services.stale_patients(patient_ids=[responder.pk]) == [responder.pk]  # never computed
+    response_compute_many([responder.pk])
+    assert services.stale_patients(patient_ids=[responder.pk]) == []  # computed after the last change
+    trial = responder.trial
+    with django_assert_num_queries(1):
+        services.stale_patients(trial=trial)
+    record(responder, alice, 84, spep="1.3", upep="0")
+    assert services.stale_patients(patient_ids=[responder.pk]) == [responder.pk]
+    response_compute_many([responder.pk])
+    assert services.stale_patients(trial=responder.trial) == []
+    ResponseResult.objects.update(rule_version="imwg-2016/bpd-0", digest="")  # as after a rule change
+    assert services.stale_patients(trial=responder.trial) == [responder.pk]
+
+
+def test_a_recompute_where_nothing_changed_evaluates_nobody_and_writes_nothing(responder, django_assert_max_num_queries):
+    response_compute_many([responder.pk])
+    before = ResponseResult.objects.values().get(patient=responder)
+    with django_assert_max_num_queries(1):
+        stats = response_compute_many([responder.pk])
+    assert stats == {"patients": 0, "changed": 0, "skipped": 1}
+    assert ResponseResult.objects.values().get(patient=responder) == before
+
+
+def test_a_change_that_leaves_the_course_as_it_was_moves_only_its_input_version(responder, alice):
+    from response.services import followup_record
+
+    response_compute_many([responder.pk])
+    before = ResponseResult.objects.values().get(patient=responder)
+    followup_record(patient=responder, by=alice, last_contact_on=d(90))  # the rules read no last contact
+    assert services.stale_patients(patient_ids=[responder.pk]) == [responder.pk]
+    assert response_compute_many([responder.pk]) == {"patients": 1, "changed": 0, "skipped": 0}
+    after = ResponseResult.objects.values().get(patient=responder)
+    assert after["inputs_version"] > before["inputs_version"]
+    assert {k: v for k, v in after.items() if k != "inputs_version"} == {k: v for k, v in before.items() if k != "inputs_version"}
+    assert services.stale_patients(patient_ids=[responder.pk]) == []
+
+
+def test_a_whole_trial_recompute_after_a_rule_change_computes_every_course_and_then_none(responder, trial, dana):
+    response_compute_many([responder.pk])
+    ResponseResult.objects.update(rule_version="imwg-2016/bpd-0", digest="")
+    first = services.trial_recompute(job=RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now()))
+    assert (first.status, first.total, first.done) == ("done", 1, 1)
+    assert ResponseResult.objects.get(patient=responder).rule_version == "imwg-2016/bpd-1"
+    snapshots = EndpointSnapshot.objects.count()
+    steady = services.trial_recompute(job=RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now()))
+    assert (steady.status, steady.total, steady.done, steady.message) == ("done", 0, 0, "0 patients, 0 changed")
+    assert EndpointSnapshot.objects.count() == snapshots
+
+
+# ---------------------------------------------------------------- a worker that stops (issue #14 point 4)
+
+
+def test_the_reaper_fails_a_recompute_whose_worker_stopped_and_one_that_never_started(responder, trial, dana):
+    now = timezone.now()
+    running = RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=now)
+    services.trial_recompute_begin(running)
+    queued = RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=now)
+    assert services.trial_recompute_reap(now=now + timedelta(minutes=4)) == []  # still within STALE_AFTER
+    assert sorted(services.trial_recompute_reap(now=now + timedelta(minutes=6))) == sorted([running.pk, queued.pk])
+    running.refresh_from_db()
+    queued.refresh_from_db()
+    assert (running.status, running.message) == ("failed", services.WORKER_STOPPED)
+    assert (queued.status, queued.message) == ("failed", services.NEVER_STARTED)
+    assert running.finished_at is not None
+
+
+def test_a_reaped_recompute_stays_failed_when_its_lost_work_comes_back(responder, trial, dana):
+    job = RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now())
+    response_compute_many([responder.pk])
+    ResponseResult.objects.update(rule_version="imwg-2016/bpd-0", digest="")
+    chunks = services.trial_recompute_begin(job)
+    assert chunks == [[responder.pk]]
+    services.trial_recompute_reap(now=timezone.now() + timedelta(minutes=6))
+    part = services.trial_recompute_chunk(job.pk, chunks[0])  # the message delivered again after the reaper
+    job = services.trial_recompute_finish(job.pk, [part])
+    assert (job.status, job.message) == ("failed", services.WORKER_STOPPED)
+    assert services.trial_recompute_begin(job) == []  # a failed job is not started again: a new one is
+
+
+def test_the_dashboard_offers_to_start_a_failed_recompute_again(client, dana, responder, trial):
+    job = RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now() - timedelta(minutes=10))
+    services.trial_recompute_reap()
+    client.force_login(dana)
+    html = client.get(f"/trials/{trial.code}/response/").content.decode()
+    assert "Failed" in html
+    assert services.NEVER_STARTED in html
+    assert "Start the recompute again" in html
+    job.refresh_from_db()
+    assert job.status == "failed"
