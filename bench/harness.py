@@ -71,6 +71,17 @@ def timed_fetch(sql: str, repeat: int) -> tuple[int, float, dict[str, int]]:
     return len(rows), statistics.median(times), dict(Counter(row[0] for row in rows))
 
 
+def redis_problem(broker: str) -> str:
+    """Why Redis cannot be used at `broker`, or "" when it answers."""
+    import redis
+
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
+    except redis.exceptions.RedisError as exc:
+        return f"Redis is not reachable at {broker} ({exc})"
+    return ""
+
+
 def start_worker(broker: str, queue: str, log: Path, *, pool: str = "solo", concurrency: int = 1) -> subprocess.Popen:
     """A real Celery worker (solo pool unless told) on the bench database, taking only `queue`."""
     env = os.environ | {

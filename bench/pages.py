@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
 from .harness import REPEAT, WARMUP
 
 SIZES = (("SYNA", 50), ("SYNB", 5000))
 GOAL_RATIO = 3.0
+PAGES = {"patient list": "/trials/{code}/patients/", "trial home": "/trials/{code}/"}
+
+
+def page_measure(client):
+    """A function of a URL: the SQL queries of one GET by `client`, and the median seconds of REPEAT GETs after WARMUP."""
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    def measure(url: str) -> tuple[int, float]:
+        reset_queries()  # DEBUG keeps a bounded log; start it empty so the capture is exact
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        queries = len(ctx.captured_queries)
+        for _ in range(WARMUP):
+            client.get(url)
+        times = []
+        for _ in range(REPEAT):
+            t0 = time.perf_counter()
+            client.get(url)
+            times.append(time.perf_counter() - t0)
+        return queries, statistics.median(times)
+
+    return measure
 
 
 def list_pages(pages: dict[str, str], measure, seeded: float) -> list[str]:
