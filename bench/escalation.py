@@ -67,24 +67,19 @@ ESC_ROUNDS, ESC_POLL, ESC_TIMEOUT = 10, 0.005, 60.0
 ESC_RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
 
 
-def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float, float, object]:
-    """A fresh copy of the protocol with three patients treated at level 1, one with an H2 DLT proposal
-    awaiting adjudication and the worker idle; then the investigator confirms it. Returns
-    (seconds from the commit to the stored "expand" proposal, seconds dlt_confirm took, the decision)."""
+def escalation_trial(n: int, coordinator):
+    """A fresh copy of the protocol (ESC<n>) with three patients treated at level 1 (cycles 1-2 from 90 days ago),
+    the first with grade 4 neutropenia despite G-CSF; their DLT windows evaluated. Returns (trial, first patient)."""
     from datetime import timedelta
     from decimal import Decimal
 
-    from django.db import transaction
     from django.utils import timezone
 
     from cohorts.services import patient_enroll
     from dosing.services import cycle_start
-    from escalation.models import EscalationDecision
     from portal.demo.seed import synthetic_trial
     from tests.factories import register_patient
-    from toxicity.models import DltProposal
-    from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, lab_record
-    from trialsite.models import Change
+    from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
     c1 = timezone.localdate() - timedelta(days=90)
     trial = synthetic_trial(f"ESC{n}", 0)  # a copy of the BPD protocol: level 1 open for 3 patients
@@ -111,6 +106,21 @@ def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float,
     for day, anc in ((10, "0.4"), (14, "0.3"), (19, "0.9")):  # ANC < 0.5 from day 10 to day 18 despite G-CSF: H2
         lab_record(patient=first, by=coordinator, on=c1 + timedelta(days=day - 1), anc=anc)
     dlt_evaluate_many([p.pk for p in patients])
+    return trial, first
+
+
+def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float, float, object]:
+    """A fresh copy of the protocol with three patients treated at level 1, one with an H2 DLT proposal
+    awaiting adjudication and the worker idle; then the investigator confirms it. Returns
+    (seconds from the commit to the stored "expand" proposal, seconds dlt_confirm took, the decision)."""
+    from django.db import transaction
+
+    from escalation.models import EscalationDecision
+    from toxicity.models import DltProposal
+    from toxicity.services import dlt_confirm
+    from trialsite.models import Change
+
+    trial, first = escalation_trial(n, coordinator)
     # Once the outbox is drained the worker has run the pipeline for every change so far and is idle;
     # the trial's proposal is then "wait".
     deadline = time.perf_counter() + ESC_TIMEOUT

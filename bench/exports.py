@@ -150,17 +150,104 @@ def export_profile(user, trial, top: int = 12) -> list[tuple[str, int, float, fl
     return sorted(rows, key=lambda r: r[2], reverse=True)[:top]
 
 
+def copy_runs(sql: str, header: list[str]) -> tuple[float, CopySink, list[float], str]:
+    """(b) PostgreSQL's own CSV of the export's query into a sink, EXPORT_REPEAT times after a warm-up that also hashes
+    it (with the app's header line). Returns (median seconds, the last sink, each run's seconds, the md5)."""
+    import hashlib
+
+    from django.db import connection
+
+    copy = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+    copy_digest = hashlib.md5(usedforsecurity=False)
+    copy_digest.update((",".join(header) + "\r\n").encode())  # the app's header line
+    copy_times, sink = [], None
+    for i in range(1 + EXPORT_REPEAT):
+        sink = CopySink(copy_digest if i == 0 else None)
+        t0 = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.copy_expert(copy, sink)
+        if i:
+            copy_times.append(time.perf_counter() - t0)
+    return statistics.median(copy_times), sink, copy_times, copy_digest.hexdigest()
+
+
+def app_runs(client) -> tuple[float, int, int, list[float]]:
+    """(a) the app: GET of the download URL as a data manager, the streamed body read to the end, EXPORT_REPEAT times.
+    Returns (median seconds, rows, bytes, each run's seconds)."""
+    app_times, rows, size = [], 0, 0
+    for _ in range(EXPORT_REPEAT):
+        t0 = time.perf_counter()
+        response = client.get(EXPORT_URL)
+        assert response.status_code == 200, response.status_code
+        rows, size = consume(response)
+        app_times.append(time.perf_counter() - t0)
+    return statistics.median(app_times), rows, size, app_times
+
+
+def read_only_run(user, trial) -> float:
+    """(a') what part of (a) is reading the rows: the export's values_list(...).iterator(chunk_size=2000) alone, seconds."""
+    from datamanagement.exports import DOMAINS, Filters
+
+    domain = DOMAINS["labs"]
+    fields = domain.fetch_fields(domain.columns(trial))
+    t0 = time.perf_counter()
+    for _ in domain.queryset(user, trial, Filters()).values_list(*fields).iterator(chunk_size=2000):
+        pass
+    return time.perf_counter() - t0
+
+
+def memory_runs() -> dict[str, dict]:
+    """(c) memory: the same GET in a fresh process (peak RSS), and again under tracemalloc (Python allocations)."""
+    import json
+
+    env = os.environ | {"DATABASE_URL": os.environ["DATABASE_URL"], "DJANGO_SETTINGS_MODULE": "trialsite.settings"}
+    child = {}
+    for mode in ("rss", "trace"):
+        done = subprocess.run([sys.executable, "-m", "bench", "--exports-child", mode], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise RuntimeError(f"the export subprocess ({mode}) failed:\n{done.stderr[-3000:]}")
+        child[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    return child
+
+
+def print_memory(child: dict[str, dict]) -> None:
+    print("| export in a fresh process | peak RSS (VmHWM) MB | RSS before the export MB | grown during it MB | tracemalloc peak during it MB | s |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, run in (("without tracemalloc", child["rss"]), ("with tracemalloc", child["trace"])):
+        grown = run["rss_peak_mb"] - run["rss_before_mb"]
+        trace = f"{run['traced_peak_mb']:.1f}" if run["traced_peak_mb"] is not None else "-"
+        print(f"| {name} | {run['rss_peak_mb']:.1f} | {run['rss_before_mb']:.1f} | {grown:.1f} | {trace} | {run['seconds']:.2f} |")
+
+
+def export_goals(user, trial, *, labs: int, rows: int, copied: int, same: bool, ta: float, tb: float, mem: dict) -> list[str]:
+    """The goals missed (rows, bytes, rows/s ratio, peak RSS); a cProfile of the export printed when the ratio is missed."""
+    ratio = (rows / ta) / (copied / tb)
+    failed = []
+    if rows != labs or copied != labs:
+        failed.append(f"labs export: {rows:,} rows exported and {copied:,} copied, {labs:,} stored")
+    if not same:
+        failed.append("labs export: the CSV differs from COPY's (formats)")
+    if ratio < EXPORT_GOAL_RATIO:
+        failed.append(f"labs export: {rows / ta:,.0f} rows/s is {ratio:.2f} of COPY's {copied / tb:,.0f} (goal >= {EXPORT_GOAL_RATIO:g})")
+        print("cProfile of the export generator (services.export_stream, read to the end), by own time:")
+        print("| function | calls | own s | cumulative s |")
+        print("| --- | --- | --- | --- |")
+        for where, calls, own, cumulative in export_profile(user, trial):
+            print(f"| {where} | {calls:,} | {own:.2f} | {cumulative:.2f} |")
+    if mem["rss_peak_mb"] >= EXPORT_GOAL_MB:
+        grown = mem["rss_peak_mb"] - mem["rss_before_mb"]
+        failed.append(f"labs export: peak RSS {mem['rss_peak_mb']:.0f} MB (goal < {EXPORT_GOAL_MB:g}), of which {grown:.0f} MB grown during the export")
+    return failed
+
+
 def labs_export(client, user) -> list[str]:
     """Issue #7: the labs CSV export of 1,000,000 rows through the download URL against PostgreSQL's COPY of the
     same query (rows/s ratio, goal >= 0.5), and the export's peak memory in a fresh process (goal < 150 MB)."""
-    import hashlib
-    import json
-
     from django.core.management import call_command
     from django.db import connection
 
     from cohorts.models import Trial
-    from datamanagement.exports import DOMAINS, Filters
+    from datamanagement.exports import DOMAINS
 
     if connection.vendor != "postgresql":
         print("labs export of 1,000,000 rows against COPY: needs PostgreSQL (set BENCH_DATABASE_URL); not measured on", connection.vendor)
@@ -173,49 +260,11 @@ def labs_export(client, user) -> list[str]:
     labs = seed_lab_rows(trial, days=EXPORT_DAYS)
     seeded, inserted = t1 - t0, time.perf_counter() - t1
 
-    # (b) PostgreSQL's own CSV of the export's query, into a sink; the first run (warm-up) also hashes it.
-    sql = export_sql(user, trial)
-    copy = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
-    copy_digest = hashlib.md5(usedforsecurity=False)
-    copy_digest.update((",".join(DOMAINS["labs"].header(trial)) + "\r\n").encode())  # the app's header line
-    copy_times, sink = [], None
-    for i in range(1 + EXPORT_REPEAT):
-        sink = CopySink(copy_digest if i == 0 else None)
-        t0 = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.copy_expert(copy, sink)
-        if i:
-            copy_times.append(time.perf_counter() - t0)
-    tb = statistics.median(copy_times)
-
-    # (a) the app: GET of the download URL as a data manager, the streamed body read to the end.
-    app_times, rows, size = [], 0, 0
-    for _ in range(EXPORT_REPEAT):
-        t0 = time.perf_counter()
-        response = client.get(EXPORT_URL)
-        assert response.status_code == 200, response.status_code
-        rows, size = consume(response)
-        app_times.append(time.perf_counter() - t0)
-    ta = statistics.median(app_times)
-
-    # (a') what part of (a) is reading the rows: the export's values_list(...).iterator(chunk_size=2000) alone.
-    domain = DOMAINS["labs"]
-    fields = domain.fetch_fields(domain.columns(trial))
-    t0 = time.perf_counter()
-    for _ in domain.queryset(user, trial, Filters()).values_list(*fields).iterator(chunk_size=2000):
-        pass
-    t_read = time.perf_counter() - t0
-
-    # (c) memory: the same GET in a fresh process (peak RSS), and again under tracemalloc (Python allocations).
-    env = os.environ | {"DATABASE_URL": os.environ["DATABASE_URL"], "DJANGO_SETTINGS_MODULE": "trialsite.settings"}
-    child = {}
-    for mode in ("rss", "trace"):
-        done = subprocess.run([sys.executable, "-m", "bench", "--exports-child", mode], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-        if done.returncode:
-            raise RuntimeError(f"the export subprocess ({mode}) failed:\n{done.stderr[-3000:]}")
-        child[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-    mem = child["rss"]
-    same = mem["md5"] == copy_digest.hexdigest()  # the app's body is COPY's output with \r\n line ends and a header
+    tb, sink, copy_times, copy_md5 = copy_runs(export_sql(user, trial), DOMAINS["labs"].header(trial))
+    ta, rows, size, app_times = app_runs(client)
+    t_read = read_only_run(user, trial)
+    child = memory_runs()
+    same = child["rss"]["md5"] == copy_md5  # the app's body is COPY's output with \r\n line ends and a header
 
     ratio = (rows / ta) / (sink.rows / tb)
     print(
@@ -233,26 +282,5 @@ def labs_export(client, user) -> list[str]:
     print(f"| (a') of which reading the rows (values_list iterator, chunk 2,000) | {rows:,} | {t_read:.2f} | {rows / t_read:,.0f} | - |")
     print(f"| (b) COPY ... TO STDOUT (FORMAT csv) | {sink.rows:,} | {tb:.2f} | {sink.rows / tb:,.0f} | 1.00 |")
     print(f"runs (s): app {', '.join(f'{x:.2f}' for x in app_times)}; COPY {', '.join(f'{x:.2f}' for x in copy_times)}")
-    traced = child["trace"]
-    print("| export in a fresh process | peak RSS (VmHWM) MB | RSS before the export MB | grown during it MB | tracemalloc peak during it MB | s |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, run in (("without tracemalloc", mem), ("with tracemalloc", traced)):
-        grown = run["rss_peak_mb"] - run["rss_before_mb"]
-        trace = f"{run['traced_peak_mb']:.1f}" if run["traced_peak_mb"] is not None else "-"
-        print(f"| {name} | {run['rss_peak_mb']:.1f} | {run['rss_before_mb']:.1f} | {grown:.1f} | {trace} | {run['seconds']:.2f} |")
-    failed = []
-    if rows != labs or sink.rows != labs:
-        failed.append(f"labs export: {rows:,} rows exported and {sink.rows:,} copied, {labs:,} stored")
-    if not same:
-        failed.append("labs export: the CSV differs from COPY's (formats)")
-    if ratio < EXPORT_GOAL_RATIO:
-        failed.append(f"labs export: {rows / ta:,.0f} rows/s is {ratio:.2f} of COPY's {sink.rows / tb:,.0f} (goal >= {EXPORT_GOAL_RATIO:g})")
-        print("cProfile of the export generator (services.export_stream, read to the end), by own time:")
-        print("| function | calls | own s | cumulative s |")
-        print("| --- | --- | --- | --- |")
-        for where, calls, own, cumulative in export_profile(user, trial):
-            print(f"| {where} | {calls:,} | {own:.2f} | {cumulative:.2f} |")
-    if mem["rss_peak_mb"] >= EXPORT_GOAL_MB:
-        grown = mem["rss_peak_mb"] - mem["rss_before_mb"]
-        failed.append(f"labs export: peak RSS {mem['rss_peak_mb']:.0f} MB (goal < {EXPORT_GOAL_MB:g}), of which {grown:.0f} MB grown during the export")
-    return failed
+    print_memory(child)
+    return export_goals(user, trial, labs=labs, rows=rows, copied=sink.rows, same=same, ta=ta, tb=tb, mem=child["rss"])
