@@ -42,7 +42,7 @@ from contextlib import redirect_stdout
 from .dlt import dlt_nightly
 from .escalation import escalation_characteristics, escalation_latency
 from .exports import exports_child, labs_export
-from .harness import prepare_database
+from .harness import prepare_database, print_goals
 from .pages import PAGES, SIZES, list_pages, page_measure
 from .pipeline import PIPE_PATIENTS, pipeline_figures
 from .response import response_recompute
@@ -119,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.exports_child:
         return exports_child(args.exports_child)
     failed = run(set(args.only or AREAS), args)
-    for problem in failed:
-        print("FAIL", problem)
-    print("all goals met" if not failed else f"{len(failed)} goal(s) missed")
+    print_goals(failed)
     return 1 if failed else 0
 
 

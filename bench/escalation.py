@@ -6,7 +6,7 @@ import os
 import statistics
 import time
 
-from .harness import BROKER, bench_worker
+from .harness import BROKER, bench_worker, redis_problem
 
 ESC_SCENARIOS = (("issue #5", (0.05, 0.1, 0.2, 0.3, 0.5)), ("low toxicity", (0.02, 0.05, 0.08, 0.1, 0.15)))
 ESC_TRIALS, ESC_SEED, ESC_REPEAT, ESC_SE = 10_000, 1, 7, 4.0
@@ -155,7 +155,6 @@ def escalation_latency() -> list[str]:
     """Issue #5 (2): DLT confirmed -> the engine's new proposal stored by a real Celery worker on Redis."""
     import re
 
-    import redis
     from celery.backends.redis import RedisBackend
 
     from accounts.models import User
@@ -163,11 +162,9 @@ def escalation_latency() -> list[str]:
 
     broker = os.environ.get("BENCH_CELERY_BROKER_URL") or BROKER
     print(f"DLT-to-proposal latency through a Celery worker (solo pool) on Redis {broker}")
-    try:
-        redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
-    except redis.exceptions.RedisError as exc:
-        print(f"Redis is not reachable at {broker} ({exc}): latency not measured")
-        return [f"escalation latency: Redis is not reachable at {broker} ({exc}); start redis-server or set BENCH_CELERY_BROKER_URL"]
+    if problem := redis_problem(broker):
+        print(f"{problem}: latency not measured")
+        return [f"escalation latency: {problem}; start redis-server or set BENCH_CELERY_BROKER_URL"]
     failed: list[str] = []
     rounds: list[tuple[float, float, object]] = []
     log_text = ""

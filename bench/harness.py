@@ -71,6 +71,27 @@ def timed_fetch(sql: str, repeat: int) -> tuple[int, float, dict[str, int]]:
     return len(rows), statistics.median(times), dict(Counter(row[0] for row in rows))
 
 
+def print_table(header: tuple[str, ...], rows: list[tuple]) -> None:
+    """A Markdown table, as docs/benchmarks.md shows them."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def goal_row(name: str, seconds: list[float], goal: str, met: bool) -> tuple:
+    """A row of timings against a goal: name, how many, median and max ms, the goal, met or MISSED, each in ms."""
+    each = ", ".join(f"{v * 1000:.0f}" for v in seconds)
+    return name, len(seconds), f"{statistics.median(seconds) * 1000:.0f}", f"{max(seconds) * 1000:.0f}", goal, "met" if met else "MISSED", each
+
+
+def print_goals(failed: list[str]) -> None:
+    """The goals missed, one a line, and the verdict."""
+    for problem in failed:
+        print("FAIL", problem)
+    print("all goals met" if not failed else f"{len(failed)} goal(s) missed")
+
+
 def redis_problem(broker: str) -> str:
     """Why Redis cannot be used at `broker`, or "" when it answers."""
     import redis

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager, redirect_stdout
 from decimal import Decimal
 
-from .harness import bench_worker, redis_problem
+from .harness import bench_worker, goal_row, print_table, redis_problem
 
 PIPE_TRIAL, PIPE_PATIENTS, PIPE_ASSESSMENTS = "SYNP", 5000, 6
 # Consents 200-340 days ago: every treated patient has had its 6 cycle days 1 (a baseline + 5 assessments) by today.
@@ -147,12 +147,6 @@ def broker_down(patients: list, by, broker: str) -> dict:
     return {"saves": saves, "stored": stored, "pending": pending, "from_start": drained - t0, "from_ready": drained - ready}
 
 
-def goal_row(name: str, values: list[float], goal: str, met: bool) -> str:
-    ms = ", ".join(f"{v * 1000:.0f}" for v in values)
-    median, top = statistics.median(values) * 1000, max(values) * 1000
-    return f"| {name} | {len(values)} | {median:.0f} | {top:.0f} | {goal} | {'met' if met else 'MISSED'} | {ms} |"
-
-
 def pipeline_figures(patients: int = PIPE_PATIENTS) -> list[str]:
     """Issue #14: save-to-result latency and the broker down, through a real worker on Redis."""
     from django.db import connection
@@ -177,12 +171,15 @@ def pipeline_figures(patients: int = PIPE_PATIENTS) -> list[str]:
         f"process; {seeded:.1f} s); {connection.vendor}, a real worker (solo pool) on Redis {broker}, polled every {PIPE_POLL * 1000:g} ms"
     )
     print("each save: assessment_record of today for a patient without progression (M-protein doubled, new lesions), committed")
-    print("| figure | saves | median ms | max ms | goal | | each, ms |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
     latency_met = statistics.median(latencies) <= GOAL_LATENCY
-    print(goal_row("(a) save-to-result: the response and a new endpoint snapshot stored", latencies, f"median <= {GOAL_LATENCY:g} s", latency_met))
     save_met = max(down["saves"]) < GOAL_SAVE
-    print(goal_row(f"(b) a save with the broker unreachable ({UNREACHABLE})", down["saves"], f"< {GOAL_SAVE:g} s each", save_met))
+    print_table(
+        ("figure", "saves", "median ms", "max ms", "goal", "", "each, ms"),
+        [
+            goal_row("(a) save-to-result: the response and a new endpoint snapshot stored", latencies, f"median <= {GOAL_LATENCY:g} s", latency_met),
+            goal_row(f"(b) a save with the broker unreachable ({UNREACHABLE})", down["saves"], f"< {GOAL_SAVE:g} s each", save_met),
+        ],
+    )
     print(
         f"broker down: {down['stored']} of {PIPE_ROUNDS} assessments saved, {down['pending']} outbox rows pending; a worker started: "
         f"the outbox drained {down['from_start']:.2f} s after its start ({down['from_ready']:.2f} s after its 'ready.')"
