@@ -9,6 +9,7 @@ outbox rows pending; then a worker started, the time from its start to a drained
 from __future__ import annotations
 
 import io
+import logging
 import os
 import statistics
 import time
@@ -125,32 +126,92 @@ def broker_at(url: str):
         app._after_fork()
 
 
+def saves_unreachable(patients: list, by, *, each_tries: bool) -> list[float]:
+    """Seconds of each save with the broker unreachable. As the app runs, only the first kick tries the broker and
+    the next KICK_BACKOFF_SECONDS skip it (trialsite/outbox.py); with `each_tries`, every save tries it."""
+    from trialsite import outbox
+
+    times = []
+    for patient in patients:
+        if each_tries:
+            outbox._kick.failed_at = 0.0  # forget the last failed kick (the bench's worst case, not the app's path)
+        t0 = time.perf_counter()
+        save_progression(patient, by)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def broker_down(patients: list, by, broker: str) -> dict:
-    """10 saves with the broker unreachable, then a worker started: the saves' times, what was saved and
-    left pending, and the seconds from the worker's start (and from its "ready.") to a drained outbox."""
+    """Saves with the broker unreachable (half as the app runs, half each trying the broker), then a worker started:
+    the saves' times, what was saved and left pending, and the seconds from the worker's start (and its "ready.")
+    to a drained outbox."""
     from response.models import MyelomaAssessment
     from trialsite.models import Change
 
     first_change = Change.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    saves, saved = [], []
-    with broker_at(UNREACHABLE):
-        for patient in patients:
-            t0 = time.perf_counter()
-            saved.append(save_progression(patient, by).pk)
-            saves.append(time.perf_counter() - t0)
-    stored = MyelomaAssessment.objects.filter(pk__in=saved).count()
+    first_assessment = MyelomaAssessment.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    half = len(patients) // 2
+    outbox_log = logging.getLogger("trialsite.outbox")
+    level = outbox_log.level
+    outbox_log.setLevel(logging.ERROR)  # its warning of each failed kick, with the traceback: expected here
+    try:
+        with broker_at(UNREACHABLE):
+            saves = saves_unreachable(patients[:half], by, each_tries=False)
+            tried = saves_unreachable(patients[half:], by, each_tries=True)
+    finally:
+        outbox_log.setLevel(level)
+    stored = MyelomaAssessment.objects.filter(pk__gt=first_assessment).count()
     pending = Change.objects.filter(pk__gt=first_change, done_at__isnull=True).count()
     t0 = time.perf_counter()
     with bench_worker(broker):  # the worker drains the outbox when it starts (pipeline.tasks)
         ready = time.perf_counter()
         drained = wait_until(outbox_drained, "the outbox after the worker started")
-    return {"saves": saves, "stored": stored, "pending": pending, "from_start": drained - t0, "from_ready": drained - ready}
+    return {"saves": saves, "tried": tried, "stored": stored, "pending": pending, "from_start": drained - t0, "from_ready": drained - ready}
+
+
+def save_to_result(patients: list, by, broker: str) -> tuple[list[float], list[float]]:
+    """Latency rounds through a worker started for them; returns (each round's seconds, each pipeline.drain's
+    seconds in the worker, from its log)."""
+    import re
+
+    with bench_worker(broker) as log:
+        latencies = [latency_round(patient, by) for patient in patients]
+        drains = [float(x) for x in re.findall(r"pipeline\.drain\[[^\]]+\] succeeded in ([0-9.]+)s", log.read_text())]
+    return latencies, drains
+
+
+def report(patients: int, seeded: float, broker: str, latencies: list[float], drains: list[float], down: dict) -> tuple[bool, bool]:
+    """Print the figures; returns (latency goal met, save goal met)."""
+    from django.db import connection
+
+    print(
+        f"pipeline: {PIPE_TRIAL} {patients:,} synthetic patients (seed_demo --synthetic {PIPE_TRIAL} --patients {patients} --seed 1 --cycles 2 "
+        f"--assessments {PIPE_ASSESSMENTS} --span-days {PIPE_SPAN_DAYS} --latest-days-ago {PIPE_LATEST_DAYS_AGO}, results computed once in "
+        f"process; {seeded:.1f} s); {connection.vendor}, a real worker (solo pool) on Redis {broker}, polled every {PIPE_POLL * 1000:g} ms"
+    )
+    print("each save: assessment_record of today for a patient without progression (M-protein doubled, new lesions), committed; one patient a save")
+    latency_met = statistics.median(latencies) <= GOAL_LATENCY
+    save_met = max(down["saves"] + down["tried"]) < GOAL_SAVE
+    goal = f"< {GOAL_SAVE:g} s each"
+    rows = [
+        goal_row("(a) save-to-result: the response and a new endpoint snapshot stored", latencies, f"median <= {GOAL_LATENCY:g} s", latency_met),
+        goal_row(f"(b) a save, broker unreachable ({UNREACHABLE}), as the app runs", down["saves"], goal, max(down["saves"]) < GOAL_SAVE),
+        goal_row("(b') the same, every save trying the broker (kick backoff reset)", down["tried"], goal, max(down["tried"]) < GOAL_SAVE),
+    ]
+    if drains:
+        name, n, median, top, _, _, each = goal_row("of (a): each pipeline.drain in the worker (its log)", drains, "-", True)
+        rows.append((name, n, median, top, "-", "-", each))  # where the time goes: no goal of its own
+    print_table(("figure", "saves", "median ms", "max ms", "goal", "", "each, ms"), rows)
+    saves = len(down["saves"]) + len(down["tried"])
+    print(
+        f"broker down: {down['stored']} of {saves} assessments saved, {down['pending']} outbox rows pending; then a worker started: "
+        f"the outbox drained {down['from_start']:.2f} s after its start ({down['from_ready']:.2f} s after its 'ready.')"
+    )
+    return latency_met, save_met
 
 
 def pipeline_figures(patients: int = PIPE_PATIENTS) -> list[str]:
     """Issue #14: save-to-result latency and the broker down, through a real worker on Redis."""
-    from django.db import connection
-
     from accounts.models import User
 
     broker = os.environ.get("BENCH_PIPELINE_BROKER_URL") or PIPE_BROKER
@@ -161,34 +222,16 @@ def pipeline_figures(patients: int = PIPE_PATIENTS) -> list[str]:
     trial = seed(patients)
     seeded = time.perf_counter() - t0
     by = User.objects.get(username="investigator")  # not site-scoped: enters data for every site
-    chosen = candidates(trial, 2 * PIPE_ROUNDS)  # ten for each figure, each patient saved once
-    with bench_worker(broker):
-        latencies = [latency_round(patient, by) for patient in chosen[:PIPE_ROUNDS]]
+    chosen = candidates(trial, 3 * PIPE_ROUNDS)  # ten for each series, each patient saved once
+    latencies, drains = save_to_result(chosen[:PIPE_ROUNDS], by, broker)
     down = broker_down(chosen[PIPE_ROUNDS:], by, broker)
-    print(
-        f"pipeline: {PIPE_TRIAL} {patients:,} synthetic patients (seed_demo --synthetic {PIPE_TRIAL} --patients {patients} --seed 1 --cycles 2 "
-        f"--assessments {PIPE_ASSESSMENTS} --span-days {PIPE_SPAN_DAYS} --latest-days-ago {PIPE_LATEST_DAYS_AGO}, results computed once in "
-        f"process; {seeded:.1f} s); {connection.vendor}, a real worker (solo pool) on Redis {broker}, polled every {PIPE_POLL * 1000:g} ms"
-    )
-    print("each save: assessment_record of today for a patient without progression (M-protein doubled, new lesions), committed")
-    latency_met = statistics.median(latencies) <= GOAL_LATENCY
-    save_met = max(down["saves"]) < GOAL_SAVE
-    print_table(
-        ("figure", "saves", "median ms", "max ms", "goal", "", "each, ms"),
-        [
-            goal_row("(a) save-to-result: the response and a new endpoint snapshot stored", latencies, f"median <= {GOAL_LATENCY:g} s", latency_met),
-            goal_row(f"(b) a save with the broker unreachable ({UNREACHABLE})", down["saves"], f"< {GOAL_SAVE:g} s each", save_met),
-        ],
-    )
-    print(
-        f"broker down: {down['stored']} of {PIPE_ROUNDS} assessments saved, {down['pending']} outbox rows pending; a worker started: "
-        f"the outbox drained {down['from_start']:.2f} s after its start ({down['from_ready']:.2f} s after its 'ready.')"
-    )
+    latency_met, save_met = report(patients, seeded, broker, latencies, drains, down)
     failed = []
     if not latency_met:
         failed.append(f"pipeline: save-to-result median {statistics.median(latencies):.2f} s (goal <= {GOAL_LATENCY:g} s)")
     if not save_met:
-        failed.append(f"pipeline: a save with the broker down took {max(down['saves']):.2f} s (goal < {GOAL_SAVE:g} s)")
-    if down["stored"] != PIPE_ROUNDS or down["pending"] < PIPE_ROUNDS:
-        failed.append(f"pipeline: with the broker down {down['stored']} assessments saved and {down['pending']} changes pending, {PIPE_ROUNDS} expected")
+        failed.append(f"pipeline: a save with the broker down took {max(down['saves'] + down['tried']):.2f} s (goal < {GOAL_SAVE:g} s)")
+    expected = 2 * PIPE_ROUNDS
+    if down["stored"] != expected or down["pending"] < expected:
+        failed.append(f"pipeline: with the broker down {down['stored']} assessments saved and {down['pending']} changes pending, {expected} expected")
     return failed
