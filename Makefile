@@ -58,7 +58,7 @@ browser:
 
 ## make bench: the figures in docs/benchmarks.md
 bench: venv-dev
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""make bench (python -m bench): the figures in docs/benchmarks.md; see bench/__main__.py."""
