@@ -20,7 +20,9 @@ and the export's peak memory in a fresh process (goal: peak RSS under 150 MB). P
 on SQLite this part is reported as "needs PostgreSQL" and skipped (not a missed goal).
 Issue #14: the save-to-result latency (an assessment saved until the patient's response and a new endpoint
 snapshot are stored by a real worker; goal: median <= 2 s at 5,000 patients), and with the broker down the time
-of a save (goal < 1 s) and from a worker's start to a drained outbox (bench/pipeline.py, --only pipeline).
+of a save (goal < 1 s) and from a worker's start to a drained outbox (bench/pipeline.py, --only pipeline); the
+whole-trial recompute when nothing changed (goal <= 1x the one query that reads the input versions) and after a rule
+change at 5,000 and 20,000 patients (goal: linear, <= 4.5x) (bench/recompute.py, --only recompute).
 
 Default database: a fresh SQLite file in a temporary folder. With
 BENCH_DATABASE_URL=postgres://user@host:port/name, a PostgreSQL database of
@@ -45,10 +47,11 @@ from .exports import exports_child, labs_export
 from .harness import prepare_database, print_goals
 from .pages import PAGES, SIZES, list_pages, page_measure
 from .pipeline import PIPE_PATIENTS, pipeline_figures
+from .recompute import recompute_figures
 from .response import response_recompute
 from .treatment import treatment_tab
 
-AREAS = ("pages", "treatment", "dlt", "escalation", "response", "exports", "pipeline")
+AREAS = ("pages", "treatment", "dlt", "escalation", "response", "exports", "pipeline", "recompute")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -106,6 +109,7 @@ def run(areas: set[str], args: argparse.Namespace) -> list[str]:
         ("response", response_recompute),
         ("exports", lambda: labs_export(client, user)),
         ("pipeline", lambda: pipeline_figures(args.patients or PIPE_PATIENTS)),
+        ("recompute", recompute_figures),
     )
     for area, step in steps:
         if area in areas:

@@ -138,13 +138,20 @@ def course_inputs(response: Response) -> CourseResponse:
 
 
 def stored_course_inputs(
-    results: dict[str, Any], confirmed: list[list[str]], best: str, progression_on: date | None, first_response_on: date | None
+    on: list[str],
+    category: list[str],
+    after_next_therapy: list[bool],
+    confirmed: list[list[str]],
+    best: str,
+    progression_on: date | None,
+    first_response_on: date | None,
 ) -> CourseResponse:
-    """What the endpoints read of a stored course (its `results` by column and `confirmed` as stored)."""
-    assessed = zip(results["on"], results["category"], results["after_next_therapy"], strict=True)
+    """What the endpoints read of a stored course: three columns of its `results` (the assessments' dates,
+    categories and whether each is after the next therapy) and its `confirmed` as stored."""
+    assessed = zip(on, category, after_next_therapy, strict=True)
     return CourseResponse(
-        assessments=tuple((date.fromisoformat(on), category) for on, category, after in assessed if not after),
-        confirmed=tuple((category, date.fromisoformat(on)) for category, on in confirmed),
+        assessments=tuple((date.fromisoformat(day), cat) for day, cat, after in assessed if not after),
+        confirmed=tuple((cat, date.fromisoformat(day)) for cat, day in confirmed),
         best=best,
         progression_on=progression_on,
         first_response_on=first_response_on,

@@ -1,0 +1,143 @@
+"""Issue #14: the whole-trial recompute through a real Celery worker (one process a core, as deployed).
+
+- Steady: nothing changed since the last recompute. The job does the one query that finds the stale courses
+  (response.services.stale_patients) and nothing else; goal: its time <= 1x that query's time (the query
+  timed in this process right after each run; median of the runs' ratios).
+- Full: after a rule-version change every course is stale (simulated by marking the stored courses as from
+  older rules). Reported for each size, with its progress on the dashboard (done of total); goal: 20,000
+  patients take <= 4.5x the 5,000 figure (linear growth).
+Sizes: BENCH_RECOMPUTE_SIZES (default "5000,20000"), 20 myeloma assessments each.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import time
+from contextlib import redirect_stdout
+
+from .harness import BROKER, bench_worker, print_table, redis_problem
+
+SIZES = tuple(int(n) for n in (os.environ.get("BENCH_RECOMPUTE_SIZES") or "5000,20000").split(","))
+ASSESSMENTS, CYCLES, SPAN_DAYS, LATEST_DAYS_AGO = 20, 2, 140, 560
+REPEAT = 3
+LINEAR_GOAL = 4.5  # 20,000 : 5,000 patients
+
+
+def seed(patients: int):
+    from django.core.management import call_command
+    from django.db import connection
+
+    from cohorts.models import Trial
+
+    code = f"SYNR{patients}"
+    t0 = time.perf_counter()
+    with redirect_stdout(io.StringIO()):
+        call_command(
+            "seed_demo",
+            patients=patients,
+            seed=1,
+            synthetic=code,
+            cycles=CYCLES,
+            assessments=ASSESSMENTS,
+            span_days=SPAN_DAYS,
+            latest_days_ago=LATEST_DAYS_AGO,
+        )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    return Trial.objects.get(code=code), time.perf_counter() - t0
+
+
+def run_job(trial) -> tuple[float, str, int]:
+    """response.recompute_trial sent to the worker; seconds from dispatch to the job done, its message and total."""
+    from django.utils import timezone
+
+    from response.models import RecomputeJob
+    from response.tasks import recompute_trial
+
+    job = RecomputeJob.objects.create(trial=trial, requested_at=timezone.now())
+    t0 = time.perf_counter()
+    recompute_trial.delay(job.pk)
+    deadline = time.monotonic() + 900
+    while (state := RecomputeJob.objects.filter(pk=job.pk).values_list("status", "message", "total").get())[0] not in ("done", "failed"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the recompute did not finish in 900 s")
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - t0
+    if state[0] != "done":
+        raise RuntimeError(f"the recompute failed: {state[1]}")
+    return elapsed, state[1], state[2]
+
+
+def stale_query(trial) -> float:
+    """The one query that reads the patients' input versions (median of 5 after a warm-up), seconds."""
+    from response.services import stale_patients
+
+    stale_patients(trial=trial)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        stale_patients(trial=trial)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def mark_stale(trial) -> None:
+    from response.models import ResponseResult
+
+    ResponseResult.objects.filter(patient__trial=trial).update(rule_version="imwg-2016/bpd-0", digest="")
+
+
+def measure(trial) -> dict:
+    full, steady = [], []
+    run_job(trial)  # warm-up: the first run stores every course; each worker process imports scipy once
+    for _ in range(REPEAT):
+        mark_stale(trial)
+        full.append(run_job(trial))
+    for _ in range(REPEAT):
+        seconds, message, total = run_job(trial)
+        steady.append((seconds, message, total, stale_query(trial)))
+    return {"full": full, "steady": steady}
+
+
+def recompute_figures() -> list[str]:
+    from django.db import connection
+
+    broker = os.environ.get("BENCH_CELERY_BROKER_URL") or BROKER
+    problem = redis_problem(broker)
+    if problem:
+        return [f"recompute: {problem}"]
+    failed: list[str] = []
+    results = {}
+    for patients in SIZES:
+        trial, seeded = seed(patients)
+        print(f"recompute: {trial.code}, {patients:,} synthetic patients x {ASSESSMENTS} assessments, seeded in {seeded:.0f} s ({connection.vendor})")
+        with bench_worker(broker, pool="prefork", concurrency=os.cpu_count() or 1):
+            results[patients] = measure(trial)
+    rows = []
+    for patients, r in results.items():
+        full = statistics.median(s for s, _, _ in r["full"])
+        ratio = statistics.median(s / q for s, _, _, q in r["steady"])
+        rows.append((f"{patients:,}", f"{full:.1f} s ({', '.join(f'{s:.1f}' for s, _, _ in r['full'])})", r["full"][-1][1], "", ""))
+        rows.append(
+            (
+                f"{patients:,}",
+                "steady: " + ", ".join(f"{s * 1000:.0f}" for s, _, _, _ in r["steady"]) + " ms",
+                r["steady"][-1][1],
+                ", ".join(f"{q * 1000:.0f}" for _, _, _, q in r["steady"]) + " ms",
+                f"{ratio:.2f} (goal <= 1)",
+            )
+        )
+        if ratio > 1:
+            failed.append(f"recompute at {patients:,}: the steady run took {ratio:.2f}x the input-version query (goal <= 1)")
+    print_table(("patients", "full recompute after a rule change (median; each run)", "job message", "input-version query", "steady : query"), rows)
+    if len(results) >= 2:
+        small, large = min(results), max(results)
+        growth = statistics.median(s for s, _, _ in results[large]["full"]) / statistics.median(s for s, _, _ in results[small]["full"])
+        goal = LINEAR_GOAL * large / small / 4
+        print(f"full recompute {large:,} : {small:,} patients = {growth:.2f} (goal <= {goal:.2f})")
+        if growth > goal:
+            failed.append(f"recompute: {large:,} patients took {growth:.2f}x the {small:,} figure (goal <= {goal:.2f})")
+    return failed
