@@ -26,8 +26,27 @@ def test_coordinator_enters_neutropenia_and_investigator_confirms_the_dlt(page, 
     page.goto(f"{live_server.url}/patients/{treated.study_id}/treatment/")
     page.click("nav.tabs >> text=Safety")
     expect(page.locator("#proposals")).to_contain_text("The rules propose no DLT.")
+    record_neutropenia(page, day)
+    record_anc_values(page, day)
 
-    # The adverse event: search the term, read the grade's CTCAE description, attribute it, G-CSF given.
+    # The rules proposed H2 on commit; the coordinator sees it but cannot adjudicate.
+    proposal = page.locator('#proposals .proposal[data-rule="H2"]')
+    expect(proposal).to_contain_text("9 days")
+    expect(proposal.locator("form.adjudicate")).to_have_count(0)
+
+    page.click("header button:has-text('Log out')")
+    login(page, ivan)
+    confirm_in_the_review_queue(page, treated, day)
+
+    page.goto(f"{live_server.url}/patients/{treated.study_id}/safety/")
+    expect(page.locator("#dlts")).to_contain_text("H2 Grade 4 neutropenia more than 7 days despite G-CSF")
+    expect(page.locator("#evaluability-status")).to_contain_text("Evaluable")
+    row = Dlt.objects.get()
+    assert (row.rule, row.confirmed_by, row.patient) == ("H2", ivan, treated)
+
+
+def record_neutropenia(page, day) -> None:
+    """The adverse event: search the term, read the grade's CTCAE description, attribute it, G-CSF given."""
     page.click("text=Record an adverse event")
     page.wait_for_load_state()  # the term search is a script at the end of the page
     page.fill("#term-filter", "neutrophil")
@@ -45,7 +64,9 @@ def test_coordinator_enters_neutropenia_and_investigator_confirms_the_dlt(page, 
     expect(page.locator(".messages")).to_contain_text("Neutrophil count decreased grade 4")
     expect(page.locator("#ae-table")).to_contain_text("Neutrophil count decreased")
 
-    # The ANC values: one entered per microlitre, one mistaken unit questioned and corrected.
+
+def record_anc_values(page, day) -> None:
+    """The ANC values: one entered per microlitre, one mistaken unit questioned and corrected."""
     for n, value, unit in ((10, "400", "/uL"), (14, "0.3", "10^9/L"), (19, "900", "10^9/L")):
         page.fill("#id_lab-on", day(n))
         page.fill("#id_lab-anc", value)
@@ -59,13 +80,9 @@ def test_coordinator_enters_neutropenia_and_investigator_confirms_the_dlt(page, 
     expect(page.locator(f'#lab-table tr[data-on="{day(14)}"]')).to_contain_text("G4")
     expect(page.locator("#anc-plot svg")).to_be_visible()
 
-    # The rules proposed H2 on commit; the coordinator sees it but cannot adjudicate.
-    proposal = page.locator('#proposals .proposal[data-rule="H2"]')
-    expect(proposal).to_contain_text("9 days")
-    expect(proposal.locator("form.adjudicate")).to_have_count(0)
 
-    page.click("header button:has-text('Log out')")
-    login(page, ivan)
+def confirm_in_the_review_queue(page, treated, day) -> None:
+    """The investigator reads the proposal's sentence and evidence in the queue and confirms it."""
     page.click("header >> text=DLT review")
     card = page.locator('#queue .proposal[data-rule="H2"]')
     expect(card).to_contain_text(treated.study_id)
@@ -77,9 +94,3 @@ def test_coordinator_enters_neutropenia_and_investigator_confirms_the_dlt(page, 
     expect(page.locator(".messages")).to_contain_text(f"{treated.study_id}: DLT H2 from {day(10)} confirmed")
     expect(page.locator("#queue-empty")).to_be_visible()
     expect(page.locator("#recent")).to_contain_text("Confirmed")
-
-    page.goto(f"{live_server.url}/patients/{treated.study_id}/safety/")
-    expect(page.locator("#dlts")).to_contain_text("H2 Grade 4 neutropenia more than 7 days despite G-CSF")
-    expect(page.locator("#evaluability-status")).to_contain_text("Evaluable")
-    row = Dlt.objects.get()
-    assert (row.rule, row.confirmed_by, row.patient) == ("H2", ivan, treated)
