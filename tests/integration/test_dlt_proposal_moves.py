@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from toxicity.models import AdverseEvent, Dlt, DltProposal
-from toxicity.services import ae_update, dlt_confirm, dlt_evaluate, dlt_reject, lab_record
+from toxicity.services import ae_update, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
 from trialsite.states import StateError, move
 
 from .test_toxicity_services import anc_series, day, neutropenia
@@ -20,7 +20,7 @@ GONE = "Reopened: The rules no longer propose it: confirm it as a DLT the rules 
 def proposed(on_c1, alice):
     neutropenia(on_c1, alice)
     anc_series(on_c1, alice, [(10, "0.4"), (19, "0.9")])
-    dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
     return DltProposal.objects.get(patient=on_c1)
 
 
@@ -33,7 +33,7 @@ def last(proposal):
 
 def withdraw(proposal, alice):
     ae_update(ae=AdverseEvent.objects.get(), by=alice, reason="G-CSF was not given", supportive=[])
-    dlt_evaluate(patient=proposal.patient)
+    dlt_evaluate_many([proposal.patient.pk])
 
 
 def correct_lab(proposal, alice):
@@ -43,7 +43,7 @@ def correct_lab(proposal, alice):
 def add_lab(proposal, alice):
     """A new panel inside the episode: no correction, but the rules' evidence changes."""
     lab_record(patient=proposal.patient, by=alice, on=day(14), anc="0.3")
-    dlt_evaluate(patient=proposal.patient)
+    dlt_evaluate_many([proposal.patient.pk])
 
 
 # ---------------------------------------------------------------- the moves the services make
@@ -67,7 +67,7 @@ def test_proposed_to_withdrawn_when_the_rules_no_longer_propose_it(proposed, ali
 def test_withdrawn_to_proposed_when_the_rules_propose_it_again(proposed, alice):
     withdraw(proposed, alice)
     ae_update(ae=AdverseEvent.objects.get(), by=alice, reason="G-CSF was given after all", supportive=["gcsf"])
-    dlt_evaluate(patient=proposed.patient)
+    dlt_evaluate_many([proposed.patient.pk])
     assert last(proposed) == ("proposed", "proposed", None, "Proposed again by rule H2")
 
 
@@ -116,7 +116,7 @@ def test_reopened_to_reopened_when_the_rules_no_longer_propose_it(proposed, ivan
     dlt_confirm(proposal=proposed, by=ivan)
     ae_update(ae=AdverseEvent.objects.get(), by=alice, reason="attribution reviewed", supportive=[])
     assert last(proposed)[:3] == ("reopened", "reopened", alice)
-    dlt_evaluate(patient=proposed.patient)
+    dlt_evaluate_many([proposed.patient.pk])
     assert last(proposed) == ("reopened", "reopened", None, GONE)
 
 

@@ -14,7 +14,6 @@ from toxicity.services import (
     ae_retract,
     ae_update,
     dlt_confirm,
-    dlt_evaluate,
     dlt_evaluate_many,
     dlt_record_missed,
     dlt_reject,
@@ -153,7 +152,8 @@ def test_a_lab_before_consent_or_in_the_future_is_refused(on_c1, alice):
 def test_grade_4_neutropenia_for_9_days_with_gcsf_is_proposed_as_h2(on_c1, alice):
     neutropenia(on_c1, alice)
     anc_series(on_c1, alice, [(10, "0.4"), (14, "0.3"), (19, "0.9")])
-    evaluation = dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
+    evaluation = DltEvaluation.objects.get(patient=on_c1)
     proposal = DltProposal.objects.get(patient=on_c1)
     assert (proposal.rule, proposal.onset, proposal.status) == ("H2", day(10), "proposed")
     assert "9 days" in proposal.sentence
@@ -173,21 +173,21 @@ def test_evaluating_twice_writes_nothing_the_second_time(on_c1, alice):
 def test_a_proposal_the_rules_no_longer_make_is_withdrawn(on_c1, alice):
     ae = neutropenia(on_c1, alice)
     anc_series(on_c1, alice, [(10, "0.4"), (19, "0.9")])
-    dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
     ae_update(ae=ae, by=alice, reason="G-CSF was not given", supportive=[])
-    dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
     assert DltProposal.objects.get(patient=on_c1).status == "withdrawn"
 
 
 def test_an_event_unresolved_when_cycle_2_is_14_days_late_is_h6(on_c1, alice):
     neutropenia(on_c1, alice, grade=3, resolved=None, outcome="not_recovered", supportive=[])
-    dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
     proposal = DltProposal.objects.get(patient=on_c1)
     assert (proposal.rule, proposal.onset) == ("H6", day(29) + timedelta(days=14))
 
 
 def test_a_patient_before_cycle_1_is_not_evaluated(treated):
-    assert dlt_evaluate(patient=treated) is None
+    assert dlt_evaluate_many([treated.pk]) == {"patients": 0, "changed": 0, "skipped": 1}  # nothing to evaluate
     assert DltEvaluation.objects.count() == 0
 
 
@@ -203,7 +203,7 @@ def test_a_reduction_linked_to_a_hematologic_event_in_cycle_1_is_h5(on_c1, alice
         to_level=on_c1.trial.levels.get(label=-1),
         adverse_event=ae,
     )
-    dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
     assert list(DltProposal.objects.values_list("rule", flat=True)) == ["H5"]
 
 
@@ -214,7 +214,7 @@ def test_a_reduction_linked_to_a_hematologic_event_in_cycle_1_is_h5(on_c1, alice
 def proposed(on_c1, alice):
     neutropenia(on_c1, alice)
     anc_series(on_c1, alice, [(10, "0.4"), (19, "0.9")])
-    dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
     return DltProposal.objects.get(patient=on_c1)
 
 
@@ -258,7 +258,7 @@ def test_editing_an_adverse_event_behind_a_confirmed_dlt_reopens_it(proposed, iv
     ae_update(ae=ae, by=alice, reason="attribution reviewed", attribution=UNRELATED)
     proposed.refresh_from_db()
     assert proposed.status == "reopened"
-    dlt_evaluate(patient=proposed.patient)
+    dlt_evaluate_many([proposed.patient.pk])
     proposed.refresh_from_db()
     assert (proposed.status, proposed.review_note.startswith("The rules no longer")) == ("reopened", True)
 
@@ -268,7 +268,7 @@ def test_retracting_an_event_entered_in_error_keeps_it_and_the_rules_ignore_it(p
     ae_retract(ae=ae, by=alice, reason="entered for the wrong patient")
     ae.refresh_from_db()
     assert ae.in_error
-    dlt_evaluate(patient=proposed.patient)
+    dlt_evaluate_many([proposed.patient.pk])
     proposed.refresh_from_db()
     assert proposed.status == "withdrawn"  # H2 needs G-CSF, recorded only on the retracted event
 

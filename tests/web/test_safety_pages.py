@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from dosing.services import cycle_start
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
-from toxicity.services import ae_record, dlt_evaluate, lab_record
+from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -28,7 +28,7 @@ def proposed(on_c1, alice):
     ae_record(patient=on_c1, by=alice, attribution=RELATED, supportive=["gcsf"], **values)
     for n, anc in ((10, "0.4"), (14, "0.3"), (19, "0.9")):
         lab_record(patient=on_c1, by=alice, on=day(n), anc=anc, platelets="140")
-    dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
     return DltProposal.objects.get(patient=on_c1)
 
 
@@ -214,7 +214,7 @@ def test_safety_tab_queries_do_not_grow_with_events_and_labs(client, alice, prop
     for n in range(2, 28):
         lab_record(patient=proposed.patient, by=alice, on=day(n), anc="1.2", platelets="90", reason_for_change="repeat")
         ae_record(patient=proposed.patient, by=alice, term="fatigue", grade=1, onset=day(n), resolved=day(n), outcome="recovered", attribution=RELATED)
-    dlt_evaluate(patient=proposed.patient)
+    dlt_evaluate_many([proposed.patient.pk])
     with django_assert_max_num_queries(few):
         assert client.get(url).status_code == 200
 
@@ -228,7 +228,7 @@ def test_review_queue_queries_do_not_grow_with_proposals(client, ivan, alice, tr
         patient_enroll(patient=p, by=alice, enrolled_on=C1 - timedelta(days=5))
         cycle_start(patient=p, by=alice, day1=C1, weight_kg=Decimal("70.0"))
         ae_record(patient=p, by=alice, term="nausea", grade=3, onset=day(3 + i), attribution=RELATED, supportive=["max_antiemetic"])
-        dlt_evaluate(patient=p)
+        dlt_evaluate_many([p.pk])
 
     add_patient(0)
     client.force_login(ivan)

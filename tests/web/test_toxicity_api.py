@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from toxicity.models import AdverseEvent, Dlt, LabResult
-from toxicity.services import dlt_evaluate
+from toxicity.services import dlt_evaluate_many
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -56,7 +56,7 @@ def test_record_an_event_and_labs_then_the_proposal_is_adjudicated(api, alice, i
         r = api.post("/api/v1/labs/", {"patient": on_c1.study_id, "on": day(n), "anc": anc, "units": {"anc": "/uL"}}, format="json")
         assert r.status_code == 201, r.content
     assert api.get("/api/v1/labs/", {"patient": on_c1.study_id}).json()["results"][0]["grades"] == {"anc": 4}
-    dlt_evaluate(patient=on_c1)
+    dlt_evaluate_many([on_c1.pk])
     proposals = api.get("/api/v1/dlt-proposals/", {"status": "proposed"}).json()["results"]
     assert [p["rule"] for p in proposals] == ["H2"]
     pid = proposals[0]["id"]

@@ -13,7 +13,7 @@ committed (the outbox: trialsite.outbox.record_change; the pipeline runs the rul
 """
 
 from .adjudication import dlt_confirm, dlt_record_missed, dlt_reject, dlt_withdraw
-from .evaluation import dlt_evaluate, dlt_evaluate_many
+from .evaluation import dlt_evaluate_many
 from .events import AE_FIELDS, ae_record, ae_retract, ae_update
 from .labs import COUNT_UNITS, HB_UNITS, LAB_LABELS, convert_labs, lab_record
 
@@ -27,7 +27,6 @@ __all__ = [
     "ae_update",
     "convert_labs",
     "dlt_confirm",
-    "dlt_evaluate",
     "dlt_evaluate_many",
     "dlt_record_missed",
     "dlt_reject",

@@ -185,9 +185,3 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
                     stats["changed"] += 1
             writes.flush()
     return stats
-
-
-def dlt_evaluate(*, patient: Patient, today: date | None = None) -> DltEvaluation | None:
-    """One patient's evaluation (None before cycle 1 day 1)."""
-    dlt_evaluate_many([patient.pk], today=today)
-    return DltEvaluation.objects.filter(patient=patient).first()
