@@ -90,6 +90,23 @@ def mark_stale(trial) -> None:
     ResponseResult.objects.filter(patient__trial=trial).update(rule_version="imwg-2016/bpd-0", digest="")
 
 
+def steady_in_process(trial) -> tuple[float, float]:
+    """The steady recompute as the embedded mode runs it (services.trial_recompute in this process, no broker
+    hop) and the input-version query, medians of 5: what the job itself costs beside that query."""
+    from django.utils import timezone
+
+    from response.models import RecomputeJob
+    from response.services import trial_recompute
+
+    runs = []
+    for _ in range(5):
+        job = RecomputeJob.objects.create(trial=trial, requested_at=timezone.now())
+        t0 = time.perf_counter()
+        trial_recompute(job=job)
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs), stale_query(trial)
+
+
 def measure(trial) -> dict:
     full, steady = [], []
     run_job(trial)  # warm-up: the first run stores every course; each worker process imports scipy once
@@ -116,6 +133,7 @@ def recompute_figures() -> list[str]:
         print(f"recompute: {trial.code}, {patients:,} synthetic patients x {ASSESSMENTS} assessments, seeded in {seeded:.0f} s ({connection.vendor})")
         with bench_worker(broker, pool="prefork", concurrency=os.cpu_count() or 1):
             results[patients] = measure(trial)
+        results[patients]["in_process"] = steady_in_process(trial)
     rows = []
     for patients, r in results.items():
         full = statistics.median(s for s, _, _ in r["full"])
@@ -130,6 +148,8 @@ def recompute_figures() -> list[str]:
                 f"{ratio:.2f} (goal <= 1)",
             )
         )
+        alone, query = r["in_process"]
+        rows.append((f"{patients:,}", f"steady, in this process: {alone * 1000:.0f} ms", "", f"{query * 1000:.0f} ms", f"{alone / query:.2f}"))
         if ratio > 1:
             failed.append(f"recompute at {patients:,}: the steady run took {ratio:.2f}x the input-version query (goal <= 1)")
     print_table(("patients", "full recompute after a rule change (median; each run)", "job message", "input-version query", "steady : query"), rows)
