@@ -155,3 +155,26 @@ def bench_worker(broker: str, *, pool: str = "solo", concurrency: int = 1):
         app._after_fork()
         ids = set(re.findall(r"Task [\w.]+\[([0-9a-f-]{36})\]", log.read_text()))
         redis.Redis.from_url(broker).delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}", *(f"celery-task-meta-{i}" for i in ids))
+
+
+def seed_trial(code: str, patients: int, *, cycles: int, assessments: int, span_days: int, latest_days_ago: int):
+    """A synthetic trial with myeloma assessments (`seed_demo --synthetic CODE ... --seed 1`), quietly; the Trial."""
+    import io
+    from contextlib import redirect_stdout
+
+    from django.core.management import call_command
+
+    from cohorts.models import Trial
+
+    with redirect_stdout(io.StringIO()):
+        call_command(
+            "seed_demo",
+            patients=patients,
+            seed=1,
+            synthetic=code,
+            cycles=cycles,
+            assessments=assessments,
+            span_days=span_days,
+            latest_days_ago=latest_days_ago,
+        )
+    return Trial.objects.get(code=code)

@@ -8,15 +8,14 @@ outbox rows pending; then a worker started, the time from its start to a drained
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import statistics
 import time
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from decimal import Decimal
 
-from .harness import bench_worker, goal_row, print_table, redis_problem
+from .harness import bench_worker, goal_row, print_table, redis_problem, seed_trial
 
 PIPE_TRIAL, PIPE_PATIENTS, PIPE_ASSESSMENTS = "SYNP", 5000, 6
 # Consents 200-340 days ago: every treated patient has had its 6 cycle days 1 (a baseline + 5 assessments) by today.
@@ -29,24 +28,12 @@ PIPE_BROKER = "redis://127.0.0.1:6379/13"  # a Redis db of its own (the other ar
 
 def seed(patients: int):
     """The synthetic trial with its assessments, its derived results computed once in this process."""
-    from django.core.management import call_command
 
-    from cohorts.models import Patient, Trial
+    from cohorts.models import Patient
     from pipeline.flow import drain
     from response.services import endpoints_compute, response_compute_many
 
-    with redirect_stdout(io.StringIO()):
-        call_command(
-            "seed_demo",
-            patients=patients,
-            seed=1,
-            synthetic=PIPE_TRIAL,
-            cycles=2,
-            assessments=PIPE_ASSESSMENTS,
-            span_days=PIPE_SPAN_DAYS,
-            latest_days_ago=PIPE_LATEST_DAYS_AGO,
-        )
-    trial = Trial.objects.get(code=PIPE_TRIAL)
+    trial = seed_trial(PIPE_TRIAL, patients, cycles=2, assessments=PIPE_ASSESSMENTS, span_days=PIPE_SPAN_DAYS, latest_days_ago=PIPE_LATEST_DAYS_AGO)
     drain()  # what the demo left pending
     ids = sorted(Patient.objects.filter(trial=trial, cycles__number=1).values_list("pk", flat=True))
     for i in range(0, len(ids), 500):  # the seed writes no outbox rows: the results are computed here, once

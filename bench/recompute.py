@@ -11,13 +11,11 @@ Sizes: BENCH_RECOMPUTE_SIZES (default "5000,20000"), 20 myeloma assessments each
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import time
-from contextlib import redirect_stdout
 
-from .harness import BROKER, bench_worker, print_table, redis_problem
+from .harness import BROKER, bench_worker, print_table, redis_problem, seed_trial
 
 SIZES = tuple(int(n) for n in (os.environ.get("BENCH_RECOMPUTE_SIZES") or "5000,20000").split(","))
 ASSESSMENTS, CYCLES, SPAN_DAYS, LATEST_DAYS_AGO = 20, 2, 140, 560
@@ -26,28 +24,14 @@ LINEAR_GOAL = 4.5  # 20,000 : 5,000 patients
 
 
 def seed(patients: int):
-    from django.core.management import call_command
     from django.db import connection
 
-    from cohorts.models import Trial
-
-    code = f"SYNR{patients}"
     t0 = time.perf_counter()
-    with redirect_stdout(io.StringIO()):
-        call_command(
-            "seed_demo",
-            patients=patients,
-            seed=1,
-            synthetic=code,
-            cycles=CYCLES,
-            assessments=ASSESSMENTS,
-            span_days=SPAN_DAYS,
-            latest_days_ago=LATEST_DAYS_AGO,
-        )
+    trial = seed_trial(f"SYNR{patients}", patients, cycles=CYCLES, assessments=ASSESSMENTS, span_days=SPAN_DAYS, latest_days_ago=LATEST_DAYS_AGO)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
-    return Trial.objects.get(code=code), time.perf_counter() - t0
+    return trial, time.perf_counter() - t0
 
 
 def run_job(trial) -> tuple[float, str, int]:
