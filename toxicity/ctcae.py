@@ -27,7 +27,8 @@ class Kind(StrEnum):
     THROMBOCYTOPENIA = "thrombocytopenia"
     ANEMIA = "anemia"
     LEUKOPENIA = "leukopenia"
-    NAUSEA_VOMITING_DIARRHEA = "nvd"
+    NAUSEA_VOMITING = "nausea_vomiting"  # N2 with maximal antiemetic therapy
+    DIARRHEA = "diarrhea"  # N2 with maximal antidiarrheal therapy
     NEUROPATHY = "neuropathy"
     RASH = "rash"
     THROMBOEMBOLIC = "thromboembolic"
@@ -125,7 +126,7 @@ TERMS: tuple[Term, ...] = (
         "nausea",
         "Nausea",
         GI,
-        Kind.NAUSEA_VOMITING_DIARRHEA,
+        Kind.NAUSEA_VOMITING,
         "Loss of appetite without alteration in eating habits",
         "Oral intake decreased without significant weight loss, dehydration or malnutrition",
         "Inadequate oral caloric or fluid intake; tube feeding, TPN, or hospitalization indicated",
@@ -134,7 +135,7 @@ TERMS: tuple[Term, ...] = (
         "vomiting",
         "Vomiting",
         GI,
-        Kind.NAUSEA_VOMITING_DIARRHEA,
+        Kind.NAUSEA_VOMITING,
         "Intervention not indicated",
         "Outpatient IV hydration; medical intervention indicated",
         "Tube feeding, TPN, or hospitalization indicated",
@@ -145,7 +146,7 @@ TERMS: tuple[Term, ...] = (
         "diarrhea",
         "Diarrhea",
         GI,
-        Kind.NAUSEA_VOMITING_DIARRHEA,
+        Kind.DIARRHEA,
         "Increase of <4 stools per day over baseline",
         "Increase of 4 - 6 stools per day over baseline; limiting instrumental ADL",
         "Increase of >=7 stools per day over baseline; hospitalization indicated; limiting self care ADL",

@@ -510,8 +510,8 @@ def _nonhem_rule(w: PatientWindow, e: AdverseEvent) -> tuple[str | None, str]:
     base = f"{e.name} grade {e.grade} from {_d(e.onset)}"
     if not e.related():
         return None, ""
-    if e.kind == Kind.NAUSEA_VOMITING_DIARRHEA:
-        need = Supportive.ANTIDIARRHEAL if e.term == "diarrhea" else Supportive.ANTIEMETIC
+    if e.kind in (Kind.NAUSEA_VOMITING, Kind.DIARRHEA):
+        need = Supportive.ANTIDIARRHEAL if e.kind == Kind.DIARRHEA else Supportive.ANTIEMETIC
         if e.grade >= 3 and need in e.supportive:
             return "N2", f"{base} despite maximal {'antidiarrheal' if need == Supportive.ANTIDIARRHEAL else 'antiemetic'} therapy."
         return None, ""
