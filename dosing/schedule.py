@@ -5,7 +5,9 @@ Protocol s.1 (shared/protocol/README.md):
   the actual date may be later (a delay), never earlier.
 - Bendamustine mg = mg/m2 x BSA, BSA by Mosteller sqrt(height cm x weight kg / 3600)
   from the weight of that cycle's day 1 (or the last recorded weight), rounded
-  to the nearest mg (half up). Pomalidomide and dexamethasone are flat doses.
+  to the nearest mg (half up). The dose is computed from the unrounded BSA; the
+  BSA is shown to 2 decimals (and recorded on the cycle to 4). Pomalidomide and
+  dexamethasone are flat doses.
 - From cycle 7 an investigator may reduce dexamethasone (40 -> 20 mg).
 - A drug is given in the cycles its schedule names (bendamustine cycles 1-12;
   from cycle 13, maintenance, none).
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-BSA_PLACES = Decimal("0.0001")
+BSA_SHOWN = Decimal("0.01")  # s.1: BSA is shown to 2 decimals
+BSA_RECORDED = Decimal("0.0001")  # the cycle's record (Cycle.bsa_m2 has 4 decimals)
 
 
 class ScheduleError(Exception):
@@ -67,17 +70,25 @@ class PlannedDose:
 
 
 def bsa_mosteller(height_cm: Decimal, weight_kg: Decimal) -> Decimal:
-    """Body surface area in m2, sqrt(height cm x weight kg / 3600), to 4 decimals.
+    """Body surface area in m2, sqrt(height cm x weight kg / 3600), unrounded (28 significant digits).
 
-    The dose is computed from this 4-decimal value; 4 decimals change no dose
-    by a whole mg below 25,000 mg/m2.
+    The bendamustine dose is computed from this value (s.1); `bsa_shown` is what a page shows.
     """
     if height_cm <= 0 or weight_kg <= 0:
         raise ScheduleError("Height and weight must be positive to compute the body surface area.")
     with localcontext() as ctx:
         ctx.prec = 28
-        value = (Decimal(height_cm) * Decimal(weight_kg) / Decimal(3600)).sqrt()
-    return value.quantize(BSA_PLACES, rounding=ROUND_HALF_UP)
+        return (Decimal(height_cm) * Decimal(weight_kg) / Decimal(3600)).sqrt()
+
+
+def bsa_shown(bsa: Decimal) -> Decimal:
+    """The BSA as pages show it: 2 decimals, halves up."""
+    return bsa.quantize(BSA_SHOWN, rounding=ROUND_HALF_UP)
+
+
+def bsa_recorded(height_cm: Decimal, weight_kg: Decimal) -> Decimal:
+    """The BSA recorded on a cycle: 4 decimals, halves up (a record; doses never start from it)."""
+    return bsa_mosteller(height_cm, weight_kg).quantize(BSA_RECORDED, rounding=ROUND_HALF_UP)
 
 
 def round_mg(value: Decimal) -> Decimal:
@@ -128,7 +139,10 @@ def cycle_plan(
         elif dose.unit == "mg/m2":
             bsa = bsa if bsa is not None else bsa_mosteller(height_cm, weight_kg)
             dose_mg = round_mg(dose.amount * bsa)
-            basis = f"{dose.amount.normalize():f} mg/m2 x BSA {bsa} m2 (height {height_cm} cm, weight {weight_kg} kg) = {dose_mg} mg"
+            basis = (
+                f"{dose.amount.normalize():f} mg/m2 x BSA {bsa_shown(bsa)} m2 (height {height_cm} cm, weight {weight_kg} kg;"
+                f" unrounded BSA {bsa.quantize(Decimal('0.000001'), rounding=ROUND_HALF_UP)}) = {dose_mg} mg"
+            )
             used_bsa, used_weight = bsa, Decimal(weight_kg)
         elif dose.unit == "mg":
             dose_mg, used_bsa, used_weight = round_mg(dose.amount), None, None

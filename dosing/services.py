@@ -184,7 +184,7 @@ def cycle_start(
         level=level,
         height_cm=patient.height_cm,
         weight_kg=Decimal(weight_kg).quantize(Decimal("0.1")),
-        bsa_m2=schedule.bsa_mosteller(patient.height_cm, Decimal(weight_kg).quantize(Decimal("0.1"))),
+        bsa_m2=schedule.bsa_recorded(patient.height_cm, Decimal(weight_kg).quantize(Decimal("0.1"))),
         started_by=by,
     )
     record_change(patient, Kind.DOSING)

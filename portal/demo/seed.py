@@ -486,7 +486,7 @@ def synthetic_treatment(enrolments: list[Enrolment], *, cycles: int, by: User, t
             day1 = e.enrolled_on + timedelta(days=1 + length * (n - 1))
             if day1 > today:
                 break
-            bsa = schedule.bsa_mosteller(p.height_cm, p.weight_kg)
+            bsa = schedule.bsa_recorded(p.height_cm, p.weight_kg)
             cycle_rows.append(
                 Cycle(
                     patient=p,

@@ -23,7 +23,7 @@ def test_coordinator_starts_cycle_records_a_week_and_sees_the_grid(page, live_se
     page.click("#cycle button[type=submit]")
     expect(page.locator(".messages")).to_contain_text("Cycle 1 started")
     expect(page.locator("#patient-status")).to_have_text("On treatment")
-    expect(page.locator("#cycle-1 h2")).to_contain_text("BSA 2.0000 m2")
+    expect(page.locator("#cycle-1 h2")).to_contain_text("BSA 2.00 m2")
 
     # Bendamustine and dexamethasone on day 1 through the dose form.
     for drug in ("Bendamustine", "Dexamethasone"):

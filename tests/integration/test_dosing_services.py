@@ -40,7 +40,7 @@ def test_cycle_1_stores_the_plan_with_its_bsa_and_starts_treatment(treated, alic
     assert (cycle.number, cycle.planned_day1, cycle.bsa_m2, cycle.level.label) == (1, START, Decimal("2.0000"), 1)
     plan = {(p.drug.code, p.day): p for p in PlannedDose.objects.filter(cycle=cycle).select_related("drug")}
     assert plan[("bendamustine", 1)].dose_mg == Decimal(240)
-    assert "BSA 2.0000 m2" in plan[("bendamustine", 1)].basis
+    assert "BSA 2.00 m2" in plan[("bendamustine", 1)].basis
     assert [d for (code, d) in plan if code == "pomalidomide"] == list(range(1, 22))
     assert plan[("dexamethasone", 22)].planned_on == START + timedelta(days=21)
     assert len(plan) == 1 + 21 + 4

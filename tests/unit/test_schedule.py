@@ -10,6 +10,8 @@ from dosing.schedule import (
     DrugDose,
     ScheduleError,
     bsa_mosteller,
+    bsa_recorded,
+    bsa_shown,
     check_reduction,
     cycle_plan,
     delay_days,
@@ -38,16 +40,36 @@ DAY1 = date(2026, 1, 5)
 
 
 @pytest.mark.parametrize(
-    ("height", "weight", "bsa"),
+    ("height", "weight", "shown", "four_places"),
     [
-        (D(180), D(80), D("2.0000")),  # sqrt(14400/3600) = 2 exactly
-        (D(170), D(70), D("1.8181")),  # sqrt(3.30555...) = 1.81811...
-        (D(150), D(45), D("1.3693")),
-        (D("165.5"), D("62.3"), D("1.6924")),  # sqrt(2.86409...) = 1.692356...
+        (D(180), D(80), D("2.00"), D("2.0000")),  # sqrt(14400/3600) = 2 exactly
+        (D(170), D(70), D("1.82"), D("1.8181")),  # sqrt(3.30555...) = 1.81811...
+        (D(150), D(45), D("1.37"), D("1.3693")),
+        (D("165.5"), D("62.3"), D("1.69"), D("1.6924")),  # sqrt(2.86409...) = 1.692356...
+        (D(150), D("54.3"), D("1.50"), D("1.5042")),  # 1.504160...
     ],
 )
-def test_bsa_is_mosteller_to_four_decimals(height, weight, bsa):
-    assert bsa_mosteller(height, weight) == bsa
+def test_bsa_is_mosteller_unrounded_shown_to_two_decimals(height, weight, shown, four_places):
+    bsa = bsa_mosteller(height, weight)
+    assert bsa * bsa == pytest.approx(height * weight / 3600, rel=D("1e-25"))  # not rounded
+    assert (bsa_shown(bsa), bsa_recorded(height, weight)) == (shown, four_places)
+
+
+@pytest.mark.parametrize(
+    ("height", "weight", "mg_m2", "dose"),
+    [
+        # The BSA rounded to 4 places first would give the other side of the half mg (s.1: the unrounded BSA).
+        (D(150), D("54.3"), "120", D(180)),  # 120 x 1.504160... = 180.4993 (120 x 1.5042 = 180.504 would give 181)
+        (D(150), D("62.4"), "120", D(193)),  # 193.4942 (120 x 1.6125 = 193.5000 would give 194)
+        (D(150), D("49.5"), "180", D(259)),  # 258.5053 (180 x 1.4361 = 258.498 would give 258)
+        (D(150), D("54.2"), "180", D(270)),  # 270.4995 (180 x 1.5028 = 270.504 would give 271)
+    ],
+)
+def test_the_bendamustine_dose_comes_from_the_unrounded_bsa(height, weight, mg_m2, dose):
+    plan = cycle_plan(cycle=1, day1=DAY1, doses=level(mg_m2, "4"), height_cm=height, weight_kg=weight)
+    benda = next(p for p in plan if p.drug == "bendamustine")
+    assert benda.dose_mg == dose
+    assert f"BSA {bsa_shown(bsa_mosteller(height, weight))} m2" in benda.basis
 
 
 @pytest.mark.parametrize(("value", "mg"), [(D("218.49"), D(218)), (D("218.5"), D(219)), (D("218.51"), D(219))])
@@ -82,9 +104,9 @@ def test_cycle_13_is_maintenance_without_bendamustine():
 def test_level_4_bendamustine_uses_that_days_weight():
     plan = cycle_plan(cycle=2, day1=DAY1, doses=LEVEL_4, height_cm=D(170), weight_kg=D(70))
     benda = next(p for p in plan if p.drug == "bendamustine")
-    assert benda.dose_mg == D(327)  # 180 x 1.8181 = 327.258
-    assert (benda.bsa_m2, benda.weight_kg) == (D("1.8181"), D(70))
-    assert "180 mg/m2 x BSA 1.8181 m2" in benda.basis
+    assert benda.dose_mg == D(327)  # 180 x 1.818118... = 327.26
+    assert (bsa_shown(benda.bsa_m2), benda.weight_kg) == (D("1.82"), D(70))
+    assert "180 mg/m2 x BSA 1.82 m2 (height 170 cm, weight 70 kg; unrounded BSA 1.818119) = 327 mg" in benda.basis
 
 
 def test_reduced_dexamethasone_applies_from_cycle_7():

@@ -45,7 +45,7 @@ def test_grid_shows_plan_given_and_held(client, alice, treated, cycle1, trial):
     assert 'class="cell-given" data-day="1"' in html
     assert 'class="cell-held" data-day="2" title="planned 3 mg (flat 3 mg); held: ANC 0.4"' in html
     assert 'class="cell-planned" data-day="3"' in html
-    assert "BSA 2.0000 m2" in html
+    assert "BSA 2.00 m2" in html
 
 
 def test_treatment_tab_shows_cumulative_dose_given_per_drug(client, alice, treated, cycle1, trial):
