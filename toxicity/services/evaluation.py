@@ -115,7 +115,7 @@ def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltPropos
 
 def _window_fields(w: dlt.PatientWindow, a: dlt.Assessment, *, today: date) -> dict:
     """The evaluability if no proposal counted: what the escalation engine reads once every proposal is adjudicated."""
-    e = dlt.evaluability(w, [], today=today, pending_rules=list(a.pending_rules))
+    e = dlt.evaluability(w, [], today=today, pending_rules=list(a.pending_rules), pending_until=a.pending_until)
     return {"window_status": e.status.value, "window_reason": e.reason, "window_until": e.until, "window_end": w.window_end}
 
 
