@@ -442,8 +442,8 @@ def rule_h1(w: PatientWindow) -> list[Proposal]:
         sentence = f"Febrile neutropenia grade {e.grade} from {_d(e.onset)}"
         if labs:
             first = labs[0]
-            sentence += f", ANC {first.anc} x10^9/L (< 1.0) with fever {first.temperature} C (>= 38.5) on {_d(first.on)}"
-        sentence += f"; H1 from {_d(onset)}, in cycle 1, at least possibly related ({_attribution_text(e)})."
+            sentence += f", ANC {first.anc} x10^9/L (< 1.0) with fever {first.temperature} C (>= 38.5) on {_d(first.on)}; H1 from {_d(onset)}"
+        sentence += ", in cycle 1, at least possibly related."  # without values, the sentence of rule version 1
         evidence = (_ae_evidence(e), *(ev for lab in labs for ev in _lab_evidence(lab)))
         out.append(Proposal("H1", RULE_TITLES["H1"], onset, sentence, evidence, (e.id,)))
     if loose:
@@ -468,7 +468,7 @@ Condition = Callable[[list[date], AdverseEvent | None], tuple[bool, str, tuple[E
 
 
 def _no_condition(lows: list[date], ae: AdverseEvent | None) -> tuple[bool, str, tuple[Evidence, ...]]:
-    return True, "" if ae else "; attribution not recorded", ()
+    return True, "", ()  # H3: "attribution not recorded" is the proposal's flag, as in rule version 1
 
 
 def _duration_rule(
@@ -569,7 +569,7 @@ def rule_h4(w: PatientWindow) -> list[Proposal]:
     return out
 
 
-NOT_LINKED = "a toxicity not linked to the reduction (H5/N7 not linked: hematologic or not, for the investigator to classify)"
+NOT_LINKED = "a toxicity not linked to the reduction"  # H5/N7 "not linked": the investigator classifies it
 
 
 def rule_reductions(w: PatientWindow) -> list[Proposal]:

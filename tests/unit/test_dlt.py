@@ -367,7 +367,6 @@ def test_h3_takes_the_attribution_of_the_event_whose_dates_cover_a_low_value(ons
     else:
         [p] = a.proposals
         assert (p.rule, p.attribution_recorded, p.event_ids) == ("H3", False, ())
-        assert "attribution not recorded" in p.sentence
 
 
 def test_an_event_that_began_before_cycle_1_gives_its_attribution():
@@ -532,7 +531,7 @@ def test_a_reduction_in_cycle_1_linked_to_no_event_is_proposed_not_linked():
     mods = (Modification(id=4, on=day(10), kind="reduce_dose", in_cycle_1=True),)
     p = proposal(window(modifications=mods))
     assert (p.rule, p.onset, p.attribution_recorded, p.event_ids) == ("N7", day(10), False, ())
-    assert "H5/N7 not linked" in p.sentence
+    assert "not linked" in p.sentence
 
 
 @pytest.mark.parametrize("reason", ["toxicity", "death", "investigator"])
