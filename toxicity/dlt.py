@@ -547,8 +547,9 @@ def rule_h4(w: PatientWindow) -> list[Proposal]:
         counting = [c for c in candidates if c[0] is not None and _counts(c[0])]
         if counting:
             t = _strongest([c[0] for c in counting if c[0] is not None])
-            with_count = [c for c in counting if c[0] is t and c[1] is not None]
-            count = min((c[1] for c in with_count if c[1] is not None), key=lambda p: p[1], default=None)
+            # The low count shown: one this event covers, else any within 2 days of the bleeding.
+            counts = [c[1] for c in counting if c[0] is t and c[1] is not None] or [c[1] for c in candidates if c[1] is not None]
+            count = min(counts, key=lambda p: p[1], default=None)
         else:
             unrecorded = [c[1] for c in candidates if c[0] is None and c[1] is not None]
             if not unrecorded:

@@ -571,3 +571,11 @@ def test_a_lab_episode_that_cannot_count_never_keeps_a_patient_pending(events):
 def test_an_h2_episode_recorded_without_gcsf_never_keeps_a_patient_pending():
     w = window(labs=anc((22, "0.3"), (26, "0.2")), events=(ae(grade=4, onset=22),))
     assert assess(w, today=day(50)).evaluability.status == Status.EVALUABLE
+
+
+def test_h4_inside_the_thrombocytopenia_event_names_the_low_count_near_the_bleeding():
+    b = ae(id=2, **BLEED, onset=10)
+    t = ae(id=3, **THROMBO, grade=3, onset=9, attribution={"pomalidomide": "possible"})
+    p = proposal(window(labs=plt((8, "30")), events=(b, t)))
+    assert (p.rule, p.event_ids, p.attribution_recorded) == ("H4", (2, 3), True)
+    assert "platelets 30 x10^9/L (< 50)" in p.sentence
