@@ -24,7 +24,7 @@ from django.utils import timezone
 from cohorts.models import Trial
 from escalation.services import escalation_reevaluate
 from response.services import endpoints_compute, response_compute_many
-from toxicity.selectors import patients_in_window
+from toxicity.selectors import patients_in_window, patients_under_other_rules
 from toxicity.services import dlt_evaluate_many
 from trialsite import outbox
 from trialsite.models import Change
@@ -120,11 +120,14 @@ def _drain_trial(trial_id: int, *, batch: int, today: date | None, totals: Count
 
 def nightly(*, today: date | None = None) -> dict[str, int]:
     """What the passage of time alone changes: DLT windows and cycle 2 deadlines that complete (and with
-    them the escalation), and the endpoints' censoring. Every trial, in the same order as the drain."""
+    them the escalation), and the endpoints' censoring; also every patient whose stored DLT evaluation was
+    made under another version of the rules (a corrected rule reopens the decided proposals it changes).
+    Every trial, in the same order as the drain."""
     today = today or timezone.localdate()
-    waiting: dict[int, list[int]] = {}
-    for patient_id, trial_id in patients_in_window(today).values_list("pk", "trial_id"):
-        waiting.setdefault(trial_id, []).append(patient_id)
+    found: dict[int, set[int]] = {}
+    for patient_id, trial_id in [*patients_in_window(today).values_list("pk", "trial_id"), *patients_under_other_rules()]:
+        found.setdefault(trial_id, set()).add(patient_id)
+    waiting = {trial_id: sorted(ids) for trial_id, ids in found.items()}
     totals: Counter[str] = Counter()
     for trial in Trial.objects.order_by("pk"):
         stages = {Stage.ENDPOINTS: []} | ({Stage.DLT: waiting[trial.pk], Stage.ESCALATION: waiting[trial.pk]} if trial.pk in waiting else {})

@@ -292,7 +292,7 @@ class DltEvaluationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DltEvaluation
-        fields = ["patient", "status", "reason", "until", "evaluated_on", "evaluated_at"]
+        fields = ["patient", "status", "reason", "until", "evaluated_on", "evaluated_at", "rule_version"]
 
 
 class DltEvaluationViewSet(PatientScoped, viewsets.ReadOnlyModelViewSet):

@@ -1,21 +1,39 @@
-"""Dose-limiting toxicity rules H1-H6 and N1-N8 (protocol s.3). Pure Python.
+"""Dose-limiting toxicity rules H1-H6 and N1-N8 (protocol s.3 and its settled readings). Pure Python.
 
-Input: one patient's cycle-1 window, adverse events, dated lab values, cycle-1
-dose modifications, cycle 2 day 1 planned and actual dates, baseline counts and
-marrow involvement, and the date of evaluation. Output: proposed DLTs, each
-with its rule, the evidence and a sentence a clinician can check, and the
-patient's DLT evaluability.
+Input: one patient's cycle-1 window, adverse events (also those that began
+before cycle 1), dated lab values, cycle-1 dose modifications, cycle 2 day 1
+planned and actual dates, the stop of treatment, baseline counts and marrow
+involvement, and the date of evaluation. Output: proposed DLTs, each with its
+rule, the evidence and a sentence a clinician can check, and the patient's DLT
+evaluability. The rules propose; an investigator decides, so where the protocol
+is silent they propose rather than miss a DLT. `RULE_VERSION` names this set of
+rules: a stored evaluation made under another version is made again, and an
+adjudicated proposal it changes is reopened ("rules corrected (version N)").
 
 The window is cycle 1, day 1 to day 28 inclusive: an event counts when its
 onset (or a lab value's date) lies in [day 1, day 1 + 27].
 
-Attribution (protocol s.3): only events at least possibly related to study
-therapy count (possible, probable or definite for at least one drug; N1 asks
-for pomalidomide or bendamustine); an event attributed to progressive disease
-never counts. Lab-based rules (H1 by value, H2, H3) take the attribution of the
-matching adverse event (neutropenia, thrombocytopenia) in the window; with no
-such event recorded they are still proposed, marked "attribution not recorded",
-for the investigator to judge.
+Attribution: only events at least possibly related to study therapy count
+(possible, probable or definite for at least one drug; N1 asks for pomalidomide
+or bendamustine); an event attributed to progressive disease never counts.
+A lab-detected toxicity (H1-H4) takes the attribution of the adverse event of
+that toxicity (neutropenia for H2, thrombocytopenia for H3 and H4, febrile
+neutropenia for H1) whose onset-resolution dates cover the lab date (an ongoing
+event covers every date from its onset; an event that began before cycle 1
+counts too); for an episode of low values (H2, H3) every low value's date is a
+lab date. Where several events cover it the strongest attribution counts (an
+event attributed to progression is the weakest); where none does, the DLT is
+proposed marked "attribution not recorded"; where the covering event does not
+count, there is no DLT.
+
+H1: a febrile lab is ANC < 1.0 with temperature >= 38.5 in the window. A
+recorded febrile-neutropenia event (onset in the window, or covering a febrile
+lab) gives H1 its attribution: a febrile lab belongs to the event covering it,
+or else to the first later event of the same episode (no ANC >= 1.0 between
+them). A counting event is H1, dated at the earliest evidence: its first febrile
+lab, or its onset if earlier (never before day 1); an unrelated one gives no
+H1. Febrile labs that belong to no event: H1 at the first of them,
+"attribution not recorded".
 
 Durations ("more than 7 days", H2 and H3) are counted from dated values:
 an episode starts on the date of the first value below the threshold in the
@@ -26,28 +44,63 @@ when there is no recovery value and a value dated 8 or more days after the start
 is still below the threshold. If the last value is below the threshold but less
 than 8 days after the start, the rule is pending: a value on or after start + 8
 days decides. Example: ANC 0.4 on day 3, 0.3 on day 7, 0.6 on day 10: 7 days,
-not a DLT; 0.6 on day 11 instead: 8 days, a DLT.
+not a DLT; 0.6 on day 11 instead: 8 days, a DLT. An episode that cannot count
+(its event unrelated or attributed to progression, or recorded without G-CSF
+for H2) is never pending.
 
-Rash N6: a grade 3 rash episode starting on date d is a DLT unless an episode
-of the same event with grade < 2, or the event's resolution, is dated on or
-before d + 10 days; steroids must have been given.
+H2 needs G-CSF: it is given when an event of neutropenia or febrile neutropenia
+covering the episode records it; a covering neutropenia event recorded without
+G-CSF gives no H2; with no covering neutropenia event recorded, H2 is proposed
+with "attribution and G-CSF not recorded" (or "attribution not recorded" when a
+febrile-neutropenia event records G-CSF).
 
-H4: a bleeding event is associated with grade 3-4 thrombocytopenia when a
-platelet value < 50 x10^9/L is dated within 2 days before or after its onset.
+H4 is the thrombocytopenia's DLT: a bleeding event with onset in the window, of
+any attribution (progression included), completes it when its onset is within 2
+days before or after a platelet value < 50 x10^9/L (grade 3-4), or lies inside
+the dates of a thrombocytopenia event of grade 3-4 (or with a value < 50 in its
+dates). The attribution is the thrombocytopenia's: of the event covering the
+low count's date, or of the event whose dates hold the bleeding; the strongest
+counts. H4 is dated at the bleeding's onset and its sentence names the bleeding
+and its attribution.
+
+H5/N7: a dose reduction within cycle 1 is proposed as H5 when the adverse event
+that required it is hematologic, N7 when it is not, and as N7 "not linked"
+(for the investigator to classify) when no event is linked; a linked event that
+does not count gives none.
 
 H6/N8: cycle 2 day 1 not given within 14 days of its planned date (actual -
 planned > 14 days, or not given and the evaluation date is past planned + 14)
 while a drug-related toxicity with onset in cycle 1 is unresolved at planned +
-14 days; a hematologic one gives H6, a non-hematologic one N8.
+14 days; a hematologic one gives H6, a non-hematologic one N8. A patient who
+stopped treatment for toxicity, death or the investigator's decision is judged
+the same way against the planned date; one who stopped for consent withdrawal
+or progression by that date is not.
+
+N1: every grade >= 3 non-hematologic toxicity (bleeding included) related to
+pomalidomide or bendamustine that no other N rule settles; nausea, vomiting,
+diarrhoea (N2), neuropathy (N3), thromboembolic events (N4) and rash (N5, N6)
+are settled by their own rules.
+
+Rash N6: a grade 3 rash episode starting on date d, with steroids, is a DLT
+unless an episode of the same event with grade < 2, or the event's resolution,
+is dated on or before d + 10 days; it is proposed only once d + 10 has passed
+(evaluation date >= d + 11). Until then, unresolved, it makes the patient
+pending.
 
 Baseline exemption: H1 and H2 are not assessed when the baseline ANC < 1.0 and
 baseline marrow plasma cells > 30%; H3 not when baseline platelets < 50 and
 marrow > 30% (the source amends 50% to 30%).
+
+Evaluability (protocol s.2): evaluable once cycle 1's 28 days are complete and
+cycle 2 day 1 has been given or its planned date + 14 days has passed (also for
+a patient who stopped in cycle 1 for toxicity, death or the investigator's
+decision), and no rule is pending; at once with a proposed DLT. Stopped in
+cycle 1 for consent withdrawal or progression without a DLT: not evaluable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -55,6 +108,10 @@ from enum import StrEnum
 
 from .ctcae import HEMATOLOGIC, Kind
 
+# Version 1: the rules before issue #15 (evaluations stored without a version). Version 2: attribution from the
+# covering event (strongest), H2's G-CSF, H1 by the febrile-neutropenia event, H4 as the thrombocytopenia's DLT,
+# N1 with bleeding, N6 after 10 days, H6/N8 after a stop for toxicity, death or the investigator's decision.
+RULE_VERSION = 2
 RELATED = frozenset({"possible", "probable", "definite"})
 ATTRIBUTIONS = ("unrelated", "unlikely", "possible", "probable", "definite")  # CTCAE attribution scale
 N1_DRUGS = frozenset({"pomalidomide", "bendamustine"})
@@ -67,6 +124,7 @@ ANC_FN = Decimal("1.0")
 ANC_G4 = Decimal("0.5")
 PLT_G4 = Decimal(25)
 PLT_G3 = Decimal(50)
+NOT_EVALUABLE_STOPS = frozenset({"withdrawal", "progression"})  # protocol s.2: replaced, not evaluable
 MARROW_EXEMPT_PCT = Decimal(30)
 
 
@@ -191,6 +249,7 @@ class Assessment:
     proposals: tuple[Proposal, ...]
     evaluability: Evaluability
     pending_rules: tuple[str, ...] = ()
+    pending_until: date | None = None  # the earliest date the pending rules may be decided
 
 
 RULE_TITLES = {
@@ -219,8 +278,14 @@ def _counts(event: AdverseEvent) -> bool:
     return event.related() and not event.progression
 
 
+def _attribution_text(e: AdverseEvent) -> str:
+    if e.progression:
+        return "attributed to progression"
+    return ", ".join(f"{drug} {level}" for drug, level in sorted(e.attribution.items()) if level in RELATED) or "not related"
+
+
 def _ae_evidence(e: AdverseEvent) -> Evidence:
-    related = ", ".join(f"{drug} {level}" for drug, level in sorted(e.attribution.items()) if level in RELATED) or "not related"
+    related = _attribution_text(e)
     return Evidence(
         f"{e.name} grade {e.grade}",
         e.onset,
@@ -297,12 +362,33 @@ def _episode_evidence(name: str, ep: Episode, unit: str = "x10^9/L") -> tuple[Ev
     return tuple(Evidence(name, on, f"{value} {unit}", f"lab:{_d(on)}") for on, value in ep.values)
 
 
-def _matching_event(w: PatientWindow, kind: Kind, around: date) -> AdverseEvent | None:
-    """The adverse event of this kind in the window whose span covers `around` (else the nearest)."""
-    candidates = [e for e in w.events if e.kind == kind and w.in_window(e.onset)]
-    covering = [e for e in candidates if e.onset <= around and (e.resolved is None or e.resolved >= around)]
-    pool = covering or candidates
-    return min(pool, key=lambda e: abs((e.onset - around).days)) if pool else None
+def _covers(e: AdverseEvent, on: date) -> bool:
+    """The event's onset-resolution dates hold `on` (an ongoing event covers every date from its onset)."""
+    return e.onset <= on and (e.resolved is None or on <= e.resolved)
+
+
+def _strength(e: AdverseEvent) -> int:
+    """The event's strongest attribution on the CTCAE scale (0 unrelated .. 4 definite); -1 when attributed to progression."""
+    if e.progression:
+        return -1
+    return max((ATTRIBUTIONS.index(level) for level in e.attribution.values() if level in ATTRIBUTIONS), default=0)
+
+
+def _strongest(events: list[AdverseEvent]) -> AdverseEvent | None:
+    """The event with the strongest attribution (ties: the earliest onset, then the lowest id)."""
+    return max(events, key=lambda e: (_strength(e), -e.onset.toordinal(), -e.id)) if events else None
+
+
+def _covering(w: PatientWindow, kinds: frozenset[Kind], dates: list[date]) -> list[AdverseEvent]:
+    """The events of these kinds, whatever their onset (before cycle 1 too), whose dates cover one of `dates`."""
+    return [e for e in w.events if e.kind in kinds and any(_covers(e, on) for on in dates)]
+
+
+def _attribution(w: PatientWindow, kind: Kind, dates: list[date]) -> tuple[bool, AdverseEvent | None]:
+    """Settled reading s.3: a lab-detected toxicity takes the attribution of the event of that toxicity covering the
+    lab date, the strongest where several do. Returns (may count, event): (True, None) is "attribution not recorded"."""
+    event = _strongest(_covering(w, frozenset({kind}), dates))
+    return (event is None or _counts(event)), event
 
 
 # ---------------------------------------------------------------- the rules
@@ -316,67 +402,94 @@ def _exempt_platelets(w: PatientWindow) -> bool:
     return w.baseline_platelets < PLT_G3 and w.baseline_marrow_pct > MARROW_EXEMPT_PCT
 
 
+def _febrile(lab: LabValue) -> bool:
+    return lab.anc is not None and lab.temperature is not None and lab.anc < ANC_FN and lab.temperature >= FEVER_C
+
+
+def _lab_evidence(lab: LabValue) -> tuple[Evidence, ...]:
+    return (
+        Evidence("ANC", lab.on, f"{lab.anc} x10^9/L", f"lab:{_d(lab.on)}"),
+        Evidence("Temperature", lab.on, f"{lab.temperature} C", f"lab:{_d(lab.on)}"),
+    )
+
+
 def rule_h1(w: PatientWindow) -> list[Proposal]:
+    """H1 febrile neutropenia, by the recorded event and by values (settled reading s.3: the event gives the values
+    their attribution; H1 is dated at the earliest evidence)."""
     if _exempt_neutrophils(w):
         return []
+    febrile = [lab for lab in sorted(w.labs, key=lambda v: v.on) if w.in_window(lab.on) and _febrile(lab)]
+    events = [e for e in w.events if e.kind == Kind.FEBRILE_NEUTROPENIA and (w.in_window(e.onset) or any(_covers(e, lab.on) for lab in febrile))]
+    anc_recovered = [lab.on for lab in w.labs if lab.anc is not None and lab.anc >= ANC_FN]
+    attached: dict[int, list[LabValue]] = {e.id: [] for e in events}
+    loose: list[LabValue] = []
+    for lab in febrile:
+        covering = [e for e in events if _covers(e, lab.on)]
+        # Not covered: the first later event of the same episode (no ANC >= 1.0 between the lab and its onset).
+        later = [e for e in events if e.onset > lab.on and not any(lab.on < on < e.onset for on in anc_recovered)]
+        owner = _strongest(covering) if covering else min(later, key=lambda e: (e.onset, e.id)) if later else None
+        if owner is None:
+            loose.append(lab)
+        else:
+            attached[owner.id].append(lab)
     out = []
-    for e in w.events:
-        if e.kind == Kind.FEBRILE_NEUTROPENIA and w.in_window(e.onset) and _counts(e):
-            out.append(
-                Proposal(
-                    "H1",
-                    RULE_TITLES["H1"],
-                    e.onset,
-                    f"Febrile neutropenia grade {e.grade} from {_d(e.onset)}, in cycle 1, at least possibly related.",
-                    (_ae_evidence(e),),
-                    (e.id,),
-                )
+    for e in events:
+        labs = attached[e.id]
+        dates = [lab.on for lab in labs] + ([e.onset] if w.in_window(e.onset) else [])
+        if not _counts(e) or not dates:
+            continue
+        onset = min(dates)
+        sentence = f"Febrile neutropenia grade {e.grade} from {_d(e.onset)}"
+        if labs:
+            first = labs[0]
+            sentence += f", ANC {first.anc} x10^9/L (< 1.0) with fever {first.temperature} C (>= 38.5) on {_d(first.on)}; H1 from {_d(onset)}"
+        sentence += ", in cycle 1, at least possibly related."  # without values, the sentence of rule version 1
+        evidence = (_ae_evidence(e), *(ev for lab in labs for ev in _lab_evidence(lab)))
+        out.append(Proposal("H1", RULE_TITLES["H1"], onset, sentence, evidence, (e.id,)))
+    if loose:
+        lab = loose[0]
+        out.append(
+            Proposal(
+                "H1",
+                RULE_TITLES["H1"],
+                lab.on,
+                f"ANC {lab.anc} x10^9/L (< 1.0) with fever {lab.temperature} C (>= 38.5) on {_d(lab.on)}, in cycle 1; attribution not recorded.",
+                _lab_evidence(lab),
+                (),
+                attribution_recorded=False,
             )
-    if out:
-        return out
-    for lab in sorted(w.labs, key=lambda v: v.on):
-        if lab.anc is not None and lab.temperature is not None and w.in_window(lab.on) and lab.anc < ANC_FN and lab.temperature >= FEVER_C:
-            ae = _matching_event(w, Kind.NEUTROPENIA, lab.on)
-            if ae is not None and not _counts(ae):
-                continue
-            evidence = (
-                Evidence("ANC", lab.on, f"{lab.anc} x10^9/L", f"lab:{_d(lab.on)}"),
-                Evidence("Temperature", lab.on, f"{lab.temperature} C", f"lab:{_d(lab.on)}"),
-            )
-            return [
-                Proposal(
-                    "H1",
-                    RULE_TITLES["H1"],
-                    lab.on,
-                    f"ANC {lab.anc} x10^9/L (< 1.0) with fever {lab.temperature} C (>= 38.5) on {_d(lab.on)}, in cycle 1.",
-                    evidence + ((_ae_evidence(ae),) if ae else ()),
-                    (ae.id,) if ae else (),
-                    attribution_recorded=ae is not None,
-                )
-            ]
-    return []
+        )
+    return out
 
 
-# A duration rule's extra condition on the matching adverse event: (met, note for the sentence, extra evidence).
-Condition = Callable[[AdverseEvent | None], tuple[bool, str, tuple[Evidence, ...]]]
+# A duration rule's extra condition, given the episode's low dates and its attributing event:
+# (met: True, False = cannot count, note for the sentence, extra evidence).
+Condition = Callable[[list[date], AdverseEvent | None], tuple[bool, str, tuple[Evidence, ...]]]
+
+
+def _no_condition(lows: list[date], ae: AdverseEvent | None) -> tuple[bool, str, tuple[Evidence, ...]]:
+    return True, "", ()  # H3: "attribution not recorded" is the proposal's flag, as in rule version 1
 
 
 def _duration_rule(
     w: PatientWindow, *, rule: str, series: str, threshold: Decimal, kind: Kind, label: str, condition: Condition
-) -> tuple[list[Proposal], bool]:
-    out, pending = [], False
+) -> tuple[list[Proposal], list[date]]:
+    """Episodes below `threshold` lasting more than 7 days; also the dates from which the pending ones may be decided
+    (an episode that cannot count, by its attribution or its condition, is never pending)."""
+    out, pending = [], []
     for ep in episodes(_series(w.labs, series), threshold, start_from=w.cycle1_day1, end=w.window_end):
+        lows = [on for on, value in ep.values if value < threshold]
+        may_count, ae = _attribution(w, kind, lows)
+        if not may_count:
+            continue
+        ok, note, extra = condition(lows, ae)
+        if not ok:
+            continue
         verdict = ep.more_than(MORE_THAN_DAYS)
         if verdict is None:
-            pending = True
+            pending.append(ep.start + timedelta(days=MORE_THAN_DAYS + 1))
             continue
         if not verdict:
-            continue
-        ae = _matching_event(w, kind, ep.start)
-        if ae is not None and not _counts(ae):
-            continue
-        ok, note, extra = condition(ae)
-        if not ok:
             continue
         if ep.recovery:
             span = f"{ep.days} days ({_d(ep.start)} to recovery on {_d(ep.recovery)})"
@@ -388,54 +501,81 @@ def _duration_rule(
     return out, pending
 
 
-def rule_h2(w: PatientWindow) -> tuple[list[Proposal], bool]:
+def rule_h2(w: PatientWindow) -> tuple[list[Proposal], list[date]]:
     if _exempt_neutrophils(w):
-        return [], False
+        return [], []
 
-    def gcsf(ae: AdverseEvent | None) -> tuple[bool, str, tuple[Evidence, ...]]:
-        given = any(Supportive.GCSF in e.supportive for e in w.events if e.kind in (Kind.NEUTROPENIA, Kind.FEBRILE_NEUTROPENIA) and w.in_window(e.onset))
-        return given, "; G-CSF given" if given else "", ()
+    def gcsf(lows: list[date], ae: AdverseEvent | None) -> tuple[bool, str, tuple[Evidence, ...]]:
+        """Settled reading s.3: H2 needs G-CSF; a neutropenia event recorded without it gives no H2; with none recorded,
+        H2 is proposed with "attribution and G-CSF not recorded"."""
+        covering = _covering(w, frozenset({Kind.NEUTROPENIA, Kind.FEBRILE_NEUTROPENIA}), lows)
+        given = [e for e in covering if Supportive.GCSF in e.supportive]
+        if given:
+            extra = tuple(_ae_evidence(e) for e in given if e is not ae)
+            return True, ("; G-CSF given" if ae else "; G-CSF given; attribution not recorded"), extra
+        if ae is not None:
+            return False, "", ()
+        return True, "; attribution and G-CSF not recorded", ()
 
     return _duration_rule(w, rule="H2", series="anc", threshold=ANC_G4, kind=Kind.NEUTROPENIA, label="ANC", condition=gcsf)
 
 
-def rule_h3(w: PatientWindow) -> tuple[list[Proposal], bool]:
+def rule_h3(w: PatientWindow) -> tuple[list[Proposal], list[date]]:
     if _exempt_platelets(w):
-        return [], False
-    return _duration_rule(
-        w, rule="H3", series="platelets", threshold=PLT_G4, kind=Kind.THROMBOCYTOPENIA, label="Platelets", condition=lambda ae: (True, "", ())
-    )
+        return [], []
+    return _duration_rule(w, rule="H3", series="platelets", threshold=PLT_G4, kind=Kind.THROMBOCYTOPENIA, label="Platelets", condition=_no_condition)
 
 
 def rule_h4(w: PatientWindow) -> list[Proposal]:
+    """H4, the thrombocytopenia's DLT (settled reading s.3): a bleeding event of any attribution completes it."""
     out = []
     platelets = _series(w.labs, "platelets")
-    for e in w.events:
-        if e.kind != Kind.BLEEDING or not w.in_window(e.onset) or e.progression:
+    thrombo = [e for e in w.events if e.kind == Kind.THROMBOCYTOPENIA]
+
+    def grade_3_4(t: AdverseEvent) -> bool:
+        return t.grade >= 3 or any(v < PLT_G3 and _covers(t, on) for on, v in platelets)
+
+    for b in w.events:
+        if b.kind != Kind.BLEEDING or not w.in_window(b.onset):
             continue
-        near = [(on, v) for on, v in platelets if v < PLT_G3 and abs((on - e.onset).days) <= BLEEDING_PLATELET_DAYS]
-        if not near:
-            continue
-        thrombo = _matching_event(w, Kind.THROMBOCYTOPENIA, e.onset)
-        if thrombo is not None and not _counts(thrombo):
-            continue
-        on, value = min(near, key=lambda p: p[1])
-        out.append(
-            Proposal(
-                "H4",
-                RULE_TITLES["H4"],
-                e.onset,
-                f"{e.name} grade {e.grade} from {_d(e.onset)} with platelets {value} x10^9/L (< 50) on {_d(on)}.",
-                (_ae_evidence(e), Evidence("Platelets", on, f"{value} x10^9/L", f"lab:{_d(on)}")),
-                (e.id,) + ((thrombo.id,) if thrombo else ()),
-                attribution_recorded=thrombo is not None,
-            )
-        )
+        # Candidates: (thrombocytopenia event or None, the low count or None); each gives its attribution.
+        candidates: list[tuple[AdverseEvent | None, tuple[date, Decimal] | None]] = []
+        for on, value in platelets:
+            if value < PLT_G3 and abs((on - b.onset).days) <= BLEEDING_PLATELET_DAYS:
+                candidates.append((_strongest([t for t in thrombo if _covers(t, on)]), (on, value)))
+        candidates += [(t, None) for t in thrombo if _covers(t, b.onset) and grade_3_4(t)]
+        counting = [c for c in candidates if c[0] is not None and _counts(c[0])]
+        if counting:
+            t = _strongest([c[0] for c in counting if c[0] is not None])
+            # The low count shown: one this event covers, else any within 2 days of the bleeding.
+            counts = [c[1] for c in counting if c[0] is t and c[1] is not None] or [c[1] for c in candidates if c[1] is not None]
+            count = min(counts, key=lambda p: p[1], default=None)
+        else:
+            unrecorded = [c[1] for c in candidates if c[0] is None and c[1] is not None]
+            if not unrecorded:
+                continue
+            t, count = None, min(unrecorded, key=lambda p: p[1])
+        sentence = f"{b.name} grade {b.grade} from {_d(b.onset)} ({_attribution_text(b)})"
+        evidence = [_ae_evidence(b)]
+        if count is not None:
+            sentence += f" with platelets {count[1]} x10^9/L (< 50) on {_d(count[0])}"
+            evidence.append(Evidence("Platelets", count[0], f"{count[1]} x10^9/L", f"lab:{_d(count[0])}"))
+        if t is not None:
+            span = f"{_d(t.onset)} to {_d(t.resolved)}" if t.resolved else f"from {_d(t.onset)}"
+            sentence += f"{',' if count else ''} during {t.name.lower()} grade {t.grade} ({span}; {_attribution_text(t)})."
+            evidence.append(_ae_evidence(t))
+        else:
+            sentence += "; thrombocytopenia attribution not recorded."
+        out.append(Proposal("H4", RULE_TITLES["H4"], b.onset, sentence, tuple(evidence), (b.id,) + ((t.id,) if t else ()), attribution_recorded=t is not None))
     return out
 
 
+NOT_LINKED = "a toxicity not linked to the reduction"  # H5/N7 "not linked": the investigator classifies it
+
+
 def rule_reductions(w: PatientWindow) -> list[Proposal]:
-    """H5 and N7: a toxicity requiring a dose reduction within cycle 1."""
+    """H5 and N7: a toxicity requiring a dose reduction within cycle 1; a reduction linked to no adverse event is
+    proposed as N7 "not linked" for the investigator to classify (settled reading s.3)."""
     by_id = {e.id: e for e in w.events}
     out = []
     for m in w.modifications:
@@ -445,7 +585,11 @@ def rule_reductions(w: PatientWindow) -> list[Proposal]:
         if e is not None and not _counts(e):
             continue
         rule = "H5" if e is not None and e.hematologic else "N7"
-        what = f"{e.name} grade {e.grade}" if e else "a toxicity not linked to the reduction"
+        what = (
+            f"{e.name} grade {e.grade}"
+            if e
+            else "a toxicity not linked to the reduction (H5/N7 not linked: hematologic or not, for the investigator to classify)"
+        )
         evidence = (Evidence("Dose reduction", m.on, m.kind.replace("_", " "), f"mod:{m.id}"),) + ((_ae_evidence(e),) if e else ())
         out.append(
             Proposal(
@@ -461,18 +605,30 @@ def rule_reductions(w: PatientWindow) -> list[Proposal]:
     return out
 
 
-def rule_c2d1(w: PatientWindow, today: date) -> tuple[list[Proposal], bool]:
-    """H6 and N8: cycle 2 day 1 more than 14 days late because of a cycle-1 toxicity."""
+def _stopped_unevaluable(w: PatientWindow, by: date) -> bool:
+    """Stopped treatment for consent withdrawal or progression on or before `by`."""
+    return w.stopped_on is not None and w.stopped_reason in NOT_EVALUABLE_STOPS and w.stopped_on <= by
+
+
+def rule_c2d1(w: PatientWindow, today: date) -> list[Proposal]:
+    """H6 and N8: cycle 2 day 1 more than 14 days late because of a cycle-1 toxicity; a patient who stopped for
+    toxicity, death or the investigator's decision is judged against the planned date (settled reading s.3)."""
     planned = w.c2d1_planned or w.cycle1_day1 + timedelta(days=w.window_days)
     deadline = planned + timedelta(days=C2D1_GRACE_DAYS)
     if w.c2d1_given is not None:
         late = (w.c2d1_given - planned).days > C2D1_GRACE_DAYS
-    elif w.stopped_on is not None:
-        return [], False
+    elif _stopped_unevaluable(w, deadline):
+        return []
     else:
         late = today > deadline
     if not late:
-        return [], False
+        return []
+    if w.c2d1_given:
+        given = f"given {_d(w.c2d1_given)}"
+    elif w.stopped_on is not None:
+        given = f"not given (treatment stopped {_d(w.stopped_on)}, {w.stopped_reason})"
+    else:
+        given = f"not given by {_d(today)}"
     out = []
     for e in w.events:
         if not w.in_window(e.onset) or not _counts(e):
@@ -480,7 +636,6 @@ def rule_c2d1(w: PatientWindow, today: date) -> tuple[list[Proposal], bool]:
         if e.resolved is not None and e.resolved <= deadline:
             continue
         rule = "H6" if e.hematologic else "N8"
-        given = f"given {_d(w.c2d1_given)}" if w.c2d1_given else f"not given by {_d(today)}"
         out.append(
             Proposal(
                 rule,
@@ -491,46 +646,53 @@ def rule_c2d1(w: PatientWindow, today: date) -> tuple[list[Proposal], bool]:
                 (e.id,),
             )
         )
-    return out, False
-
-
-def rule_nonhem(w: PatientWindow) -> list[Proposal]:
-    """N1-N6 on the adverse events with onset in cycle 1."""
-    out = []
-    for e in w.events:
-        if e.hematologic or e.kind == Kind.BLEEDING or not w.in_window(e.onset) or e.progression:
-            continue
-        rule, sentence = _nonhem_rule(w, e)
-        if rule:
-            out.append(Proposal(rule, RULE_TITLES[rule], e.onset, sentence, (_ae_evidence(e),), (e.id,)))
     return out
 
 
-def _nonhem_rule(w: PatientWindow, e: AdverseEvent) -> tuple[str | None, str]:
+def rule_nonhem(w: PatientWindow, today: date) -> tuple[list[Proposal], list[date]]:
+    """N1-N6 on the adverse events with onset in cycle 1; also the dates from which pending rashes (N6) are decided."""
+    out, pending = [], []
+    for e in w.events:
+        if e.hematologic or not w.in_window(e.onset) or e.progression:
+            continue
+        rule, sentence, decides_on = _nonhem_rule(w, e, today)
+        if rule:
+            out.append(Proposal(rule, RULE_TITLES[rule], e.onset, sentence, (_ae_evidence(e),), (e.id,)))
+        elif decides_on:
+            pending.append(decides_on)
+    return out, pending
+
+
+def _nonhem_rule(w: PatientWindow, e: AdverseEvent, today: date) -> tuple[str | None, str, date | None]:
+    """The N rule this event meets and its sentence; or, for a rash that may still become N6, the date that decides."""
     base = f"{e.name} grade {e.grade} from {_d(e.onset)}"
     if not e.related():
-        return None, ""
+        return None, "", None
     if e.kind in (Kind.NAUSEA_VOMITING, Kind.DIARRHEA):
         need = Supportive.ANTIDIARRHEAL if e.kind == Kind.DIARRHEA else Supportive.ANTIEMETIC
         if e.grade >= 3 and need in e.supportive:
-            return "N2", f"{base} despite maximal {'antidiarrheal' if need == Supportive.ANTIDIARRHEAL else 'antiemetic'} therapy."
-        return None, ""
+            return "N2", f"{base} despite maximal {'antidiarrheal' if need == Supportive.ANTIDIARRHEAL else 'antiemetic'} therapy.", None
+        return None, "", None
     if e.kind == Kind.NEUROPATHY:
-        return ("N3", f"{base} with pain.") if e.grade >= 3 and e.with_pain else (None, "")
+        return ("N3", f"{base} with pain.", None) if e.grade >= 3 and e.with_pain else (None, "", None)
     if e.kind == Kind.THROMBOEMBOLIC:
-        return ("N4", f"{base}: venous thromboembolism.") if e.grade >= 3 else (None, "")
+        return ("N4", f"{base}: venous thromboembolism.", None) if e.grade >= 3 else (None, "", None)
     if e.kind == Kind.RASH:
         if e.grade >= 4:
-            return "N5", f"{base}."
+            return "N5", f"{base}.", None
         if e.grade == 3 and Supportive.STEROIDS in e.supportive:
+            limit = e.onset + timedelta(days=RASH_RECOVERY_DAYS)
             back = _rash_back_below_2(w, e)
-            if back is None or (back - e.onset).days > RASH_RECOVERY_DAYS:
-                when = f"below grade 2 only on {_d(back)}" if back else "not below grade 2"
-                return "N6", f"{base}, {when}: more than 10 days despite steroids."
-        return None, ""
+            if back is not None and back <= limit:
+                return None, "", None
+            if today <= limit:  # settled reading s.3: N6 only once onset + 10 days has passed; pending until then
+                return None, "", limit + timedelta(days=1)
+            when = f"below grade 2 only on {_d(back)}" if back else f"not below grade 2 by {_d(limit)}"
+            return "N6", f"{base}, {when}: more than 10 days despite steroids.", None
+        return None, "", None
     if e.grade >= 3 and e.related(N1_DRUGS):
-        return "N1", f"{base}, related to {', '.join(d for d, lv in sorted(e.attribution.items()) if lv in RELATED and d in N1_DRUGS)}."
-    return None, ""
+        return "N1", f"{base}, related to {', '.join(d for d, lv in sorted(e.attribution.items()) if lv in RELATED and d in N1_DRUGS)}.", None
+    return None, "", None
 
 
 def _rash_back_below_2(w: PatientWindow, e: AdverseEvent) -> date | None:
@@ -555,47 +717,62 @@ def assess(w: PatientWindow, *, today: date) -> Assessment:
         if e.resolved is not None and e.resolved < e.onset:
             raise DltError(f"Adverse event {e.id}: resolution before onset.")
     proposals: list[Proposal] = []
-    pending_rules = []
+    pending_rules: list[str] = []
+    pending_dates: list[date] = []
     proposals += rule_h1(w)
     for name, rule in (("H2", rule_h2), ("H3", rule_h3)):
         found, pending = rule(w)
         proposals += found
         if pending:
             pending_rules.append(name)
+            pending_dates += pending
     proposals += rule_h4(w)
     proposals += rule_reductions(w)
-    proposals += rule_nonhem(w)
-    found, pending = rule_c2d1(w, today)
+    found, pending = rule_nonhem(w, today)
     proposals += found
     if pending:
-        pending_rules.append("H6/N8")
+        pending_rules.append("N6")
+        pending_dates += pending
+    proposals += rule_c2d1(w, today)
     unique = {p.key: p for p in sorted(proposals, key=lambda p: (p.onset, p.rule))}
     proposals = list(unique.values())
-    return Assessment(tuple(proposals), evaluability(w, proposals, today=today, pending_rules=pending_rules), tuple(pending_rules))
+    until = max(pending_dates) if pending_dates else None
+    return Assessment(
+        tuple(proposals),
+        evaluability(w, proposals, today=today, pending_rules=pending_rules, pending_until=until),
+        tuple(pending_rules),
+        until,
+    )
 
 
-def evaluability(w: PatientWindow, proposals: list[Proposal], *, today: date, pending_rules: list[str] = ()) -> Evaluability:  # type: ignore[assignment]
-    """Protocol s.2: evaluable once cycle 1's 28 days are complete and cycle 2 day 1 has been given
-    or its planned date + 14 days has passed, or earlier if a DLT has occurred. A patient who
-    cannot complete cycle 1 because of consent withdrawal or progression, without a DLT, is not
-    evaluable (and is replaced)."""
+def evaluability(
+    w: PatientWindow, proposals: list[Proposal], *, today: date, pending_rules: Sequence[str] = (), pending_until: date | None = None
+) -> Evaluability:
+    """Protocol s.2 and the settled readings of s.3: evaluable once cycle 1's 28 days are complete and cycle 2 day 1
+    has been given or its planned date + 14 days has passed (also after a stop in cycle 1 for toxicity, death or the
+    investigator's decision: H6/N8 look that far), and no rule is pending; or earlier if a DLT has occurred. A patient
+    who cannot complete cycle 1 because of consent withdrawal or progression, without a DLT, is not evaluable (and is
+    replaced)."""
     if proposals:
         first = min(proposals, key=lambda p: p.onset)
         return Evaluability(Status.EVALUABLE, f"DLT proposed: {first.rule} from {_d(first.onset)}.")
-    if w.stopped_on is not None and w.in_window(w.stopped_on) and w.stopped_reason in ("withdrawal", "progression"):
+    if w.stopped_on is not None and w.in_window(w.stopped_on) and w.stopped_reason in NOT_EVALUABLE_STOPS:
         why = "withdrew consent" if w.stopped_reason == "withdrawal" else "progressed"
         return Evaluability(Status.NOT_EVALUABLE, f"Stopped treatment on {_d(w.stopped_on)} in cycle 1 ({why}) without a DLT: not evaluable, to be replaced.")
     window_done = today > w.window_end
     deadline = w.c2d1_deadline
-    c2_settled = w.c2d1_given is not None or today > deadline or (w.stopped_on is not None and window_done)
+    # A stop for withdrawal or progression after the window, before cycle 2: H6/N8 cannot apply, nothing to wait for.
+    c2_settled = w.c2d1_given is not None or today > deadline or (window_done and _stopped_unevaluable(w, deadline))
     if window_done and c2_settled and not pending_rules:
         return Evaluability(Status.EVALUABLE, f"Cycle 1 complete ({_d(w.cycle1_day1)} to {_d(w.window_end)}) without a DLT.")
-    until = max(w.window_end + timedelta(days=1), w.c2d1_given or deadline + timedelta(days=1)) if not window_done or not c2_settled else today
-    waits = []
+    dates, waits = [], []
     if not window_done:
+        dates.append(w.window_end + timedelta(days=1))
         waits.append(f"the window ends {_d(w.window_end)}")
     if not c2_settled:
+        dates.append(deadline + timedelta(days=1))
         waits.append(f"cycle 2 day 1 or {_d(deadline)}")
     if pending_rules:
-        waits.append(f"values that decide {', '.join(pending_rules)}")
-    return Evaluability(Status.PENDING, "Waiting for " + "; ".join(waits) + ".", until)
+        dates.append(max(pending_until or today, today))
+        waits.append(f"values that decide {', '.join(pending_rules)}" if pending_rules != ["N6"] else "the rash's course that decides N6")
+    return Evaluability(Status.PENDING, "Waiting for " + "; ".join(waits) + ".", max(dates))

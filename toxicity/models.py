@@ -195,6 +195,9 @@ class DltEvaluation(models.Model):
     evaluated_on = models.DateField()
     evaluated_at = models.DateTimeField()
     inputs_digest = models.CharField(max_length=64, help_text="Hash of the inputs: a re-run on the same data changes nothing")
+    # The rules' version (toxicity.dlt.RULE_VERSION) it was made under: the nightly run evaluates again every patient
+    # whose stored evaluation has another one. Rows stored before versions were made under version 1.
+    rule_version = models.PositiveSmallIntegerField(default=1, help_text="Version of the DLT rules it was made under")
     history = HistoricalRecords()
 
     def __str__(self) -> str:

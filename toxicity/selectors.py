@@ -122,6 +122,12 @@ def patients_in_window(today: date) -> QuerySet:
     return Patient.objects.filter(cycles__number=1).exclude(pk__in=final.values("patient_id")).values_list("pk", flat=True).order_by("pk")
 
 
+def patients_under_other_rules() -> QuerySet:
+    """Patients whose stored DLT evaluation was made under another version of the rules (toxicity.dlt.RULE_VERSION):
+    the nightly run evaluates them again, final or not, in one query (rows stored before versions are version 1)."""
+    return DltEvaluation.objects.exclude(rule_version=dlt.RULE_VERSION).values_list("patient_id", "patient__trial_id").order_by("patient_id")
+
+
 # ---------------------------------------------------------------- the safety tab
 
 

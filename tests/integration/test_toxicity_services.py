@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from dosing.services import dose_modify
+from dosing.services import dose_modify, patient_off_treatment
 from toxicity.models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 from toxicity.services import (
     ae_record,
@@ -205,6 +205,29 @@ def test_a_reduction_linked_to_a_hematologic_event_in_cycle_1_is_h5(on_c1, alice
     )
     dlt_evaluate_many([on_c1.pk])
     assert list(DltProposal.objects.values_list("rule", flat=True)) == ["H5"]
+
+
+def test_a_reduction_in_cycle_1_linked_to_no_event_is_proposed_not_linked(on_c1, alice, ivan):
+    to_level = on_c1.trial.levels.get(label=-1)
+    dose_modify(patient=on_c1, by=alice, kind="reduce_level", effective_on=day(9), reason="fatigue", decided_by=ivan, to_level=to_level)
+    dlt_evaluate_many([on_c1.pk])
+    proposal = DltProposal.objects.get(patient=on_c1)
+    assert (proposal.rule, proposal.onset, proposal.attribution_recorded, proposal.event_ids) == ("N7", day(9), False, [])
+    assert "not linked" in proposal.sentence
+
+
+def test_a_stop_in_cycle_1_for_toxicity_waits_for_planned_cycle_2_day_1_plus_14_and_h6_applies(on_c1, alice):
+    neutropenia(on_c1, alice, grade=3, resolved=None, outcome="not_recovered", supportive=[])
+    patient_off_treatment(patient=on_c1, by=alice, reason_code="toxicity", decided_on=day(12), last_dose_on=day(1))
+    deadline = day(29) + timedelta(days=14)
+    dlt_evaluate_many([on_c1.pk], today=deadline)
+    evaluation = DltEvaluation.objects.get(patient=on_c1)
+    assert (evaluation.status, evaluation.until, DltProposal.objects.count()) == ("pending", deadline + timedelta(days=1), 0)
+    dlt_evaluate_many([on_c1.pk], today=deadline + timedelta(days=1))
+    proposal = DltProposal.objects.get(patient=on_c1)
+    assert (proposal.rule, proposal.onset, "treatment stopped" in proposal.sentence) == ("H6", deadline, True)
+    evaluation.refresh_from_db()
+    assert (evaluation.status, evaluation.window_status) == ("evaluable", "evaluable")
 
 
 # ---------------------------------------------------------------- adjudication

@@ -69,7 +69,7 @@ def test_record_an_event_and_labs_then_the_proposal_is_adjudicated(api, alice, i
     dlts = api.get("/api/v1/dlts/").json()["results"]
     assert [(d["rule"], d["needs_review"]) for d in dlts] == [("H2", False)]
     evaluation = api.get("/api/v1/dlt-evaluations/", {"patient": on_c1.study_id}).json()["results"][0]
-    assert evaluation["status"] == "evaluable"
+    assert (evaluation["status"], evaluation["rule_version"]) == ("evaluable", 2)
 
 
 @pytest.mark.parametrize(

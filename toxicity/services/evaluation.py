@@ -40,6 +40,7 @@ EVALUATION_FIELDS = [
     "evaluated_on",
     "evaluated_at",
     "inputs_digest",
+    "rule_version",
 ]
 
 
@@ -68,7 +69,19 @@ def _rules_move(row: DltProposal, target: str, why: str, **changes) -> None:
     move(row, target, machine=DltProposal.MOVES, by=None, reason=why, save=False, **changes)
 
 
-def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], writes: _Writes, *, now) -> None:
+ADJUDICATED = (DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED)
+GONE = "The rules no longer propose it: confirm it as a DLT the rules missed, or reject it."
+
+
+def corrected_note(detail: str) -> str:
+    """Why a decided proposal awaits review again after the rules themselves changed (toxicity.dlt.RULE_VERSION)."""
+    return f"rules corrected (version {dlt.RULE_VERSION}): {detail}"
+
+
+def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltProposal], writes: _Writes, *, now, corrected: bool = False) -> None:
+    """The assessment's proposals into the stored ones, by key. `corrected`: the stored evaluation was made under another
+    rule version, so a decided (confirmed or rejected) proposal the new rules change or no longer make is reopened with
+    "rules corrected (version N)", never silently changed; new proposals are simply proposed."""
     by_key = {p.key: p for p in existing}
     seen = set()
     for prop in a.proposals:
@@ -90,8 +103,8 @@ def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltPropos
         changed = [k for k, v in fields.items() if getattr(row, k) != v]
         if row.status == DltProposal.Status.WITHDRAWN:
             _rules_move(row, DltProposal.Status.PROPOSED, f"Proposed again by rule {prop.rule}", proposed_at=now)
-        elif changed and row.status in (DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED):
-            note = f"The data behind it changed ({', '.join(changed)})."
+        elif changed and row.status in ADJUDICATED:
+            note = corrected_note(f"its {', '.join(changed)} changed.") if corrected else f"The data behind it changed ({', '.join(changed)})."
             _rules_move(row, DltProposal.Status.REOPENED, f"Reopened: {note}", review_note=note)
         elif changed:
             audit(row, by=None, reason=f"Evidence updated ({', '.join(changed)})")
@@ -100,13 +113,15 @@ def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltPropos
         for k, v in fields.items():
             setattr(row, k, v)
         writes.changed_proposals.append(row)
-    gone = "The rules no longer propose it: confirm it as a DLT the rules missed, or reject it."
+    gone = corrected_note(GONE[0].lower() + GONE[1:]) if corrected else GONE
     for row in existing:
-        if row.key in seen or row.status in (DltProposal.Status.WITHDRAWN, DltProposal.Status.REJECTED):
+        if row.key in seen or row.status == DltProposal.Status.WITHDRAWN:
+            continue
+        if row.status == DltProposal.Status.REJECTED and not corrected:  # the rules agree with the investigator
             continue
         if row.status == DltProposal.Status.PROPOSED:
             _rules_move(row, DltProposal.Status.WITHDRAWN, "No longer proposed by the rules")
-        elif row.review_note != gone:  # confirmed, or reopened for another reason
+        elif row.review_note not in (gone, GONE):  # confirmed, rejected under other rules, or reopened for another reason
             _rules_move(row, DltProposal.Status.REOPENED, f"Reopened: {gone}", review_note=gone)
         else:
             continue
@@ -115,7 +130,7 @@ def _sync_proposals(patient_id: int, a: dlt.Assessment, existing: list[DltPropos
 
 def _window_fields(w: dlt.PatientWindow, a: dlt.Assessment, *, today: date) -> dict:
     """The evaluability if no proposal counted: what the escalation engine reads once every proposal is adjudicated."""
-    e = dlt.evaluability(w, [], today=today, pending_rules=list(a.pending_rules))
+    e = dlt.evaluability(w, [], today=today, pending_rules=list(a.pending_rules), pending_until=a.pending_until)
     return {"window_status": e.status.value, "window_reason": e.reason, "window_until": e.until, "window_end": w.window_end}
 
 
@@ -133,9 +148,10 @@ def _sync(
     """One patient's assessment into proposals (by key) and the evaluability. Returns whether anything changed."""
     digest = _digest(a)
     window = _window_fields(w, a, today=today)
-    if evaluation is not None and evaluation.inputs_digest == digest and all(getattr(evaluation, k) == v for k, v in window.items()):
+    corrected = evaluation is not None and evaluation.rule_version != dlt.RULE_VERSION
+    if evaluation is not None and not corrected and evaluation.inputs_digest == digest and all(getattr(evaluation, k) == v for k, v in window.items()):
         return False
-    _sync_proposals(patient_id, a, existing, writes, now=now)
+    _sync_proposals(patient_id, a, existing, writes, now=now, corrected=corrected)
     e = a.evaluability
     new = evaluation is None
     if new:
@@ -148,7 +164,8 @@ def _sync(
     evaluation.evaluated_on = today
     evaluation.evaluated_at = now
     evaluation.inputs_digest = digest
-    audit(evaluation, by=None, reason=f"DLT rules: {e.status.value}")
+    evaluation.rule_version = dlt.RULE_VERSION
+    audit(evaluation, by=None, reason=f"DLT rules version {dlt.RULE_VERSION}: {e.status.value}" if corrected else f"DLT rules: {e.status.value}")
     (writes.new_evaluations if new else writes.changed_evaluations).append(evaluation)
     return True
 
