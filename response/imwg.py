@@ -481,11 +481,9 @@ def _pr_plasmacytoma(x: _Assessed) -> Criterion:
     """A plasmacytoma present at baseline >= 50% smaller (the latest imaging; recorded absent: a 100% reduction)."""
     now, before = x.ctx.plasmacytoma, x.base.values["plasmacytoma_size"]
     needs = "plasmacytoma size"
-    if now is None or now.size is None:
-        return Criterion(None, "", needs)
-    if now.size == 0:
+    if now is not None and not now.present:
         return Criterion(True, "plasmacytoma gone", needs)
-    if before is None:
+    if now is None or now.size is None or before is None:
         return Criterion(None, "", needs)
     smaller = now.size * HUNDRED <= before * (100 - PR_REDUCTION)
     return Criterion(smaller, f"plasmacytoma {_fmt(now.size)} cm2 from {_fmt(before)}", needs)
@@ -543,10 +541,14 @@ def _mr(x: _Assessed) -> list[Criterion]:
 CRITERIA: dict[Category, Callable[[_Assessed], list[Criterion]]] = {Category.PR: _pr, Category.VGPR: _vgpr, Category.CR: _cr, Category.SCR: _scr}
 
 
+def _flc_only(b: Baseline) -> bool:
+    """Protocol s.4, settled readings: FLC-only patients have PR by dFLC and no MR or VGPR by FLC alone."""
+    return b.driver == "dflc"
+
+
 def _ladder(b: Baseline) -> tuple[Category, ...]:
-    """The response categories open to the patient, lowest first, each including the ones before it. FLC-only
-    patients have PR by dFLC and no MR or VGPR by FLC alone (protocol s.4, settled readings)."""
-    if b.driver == "dflc":
+    """The response categories open to the patient from PR up, each including the criteria of the ones before it."""
+    if _flc_only(b):
         return (Category.PR, Category.CR, Category.SCR)
     return (Category.PR, Category.VGPR, Category.CR, Category.SCR)
 
@@ -579,7 +581,7 @@ def _category(x: _Assessed) -> _Judgement:
             break
         reached = category
         findings += [c.finding for c in criteria]
-    if reached is None and b.driver != "dflc":
+    if reached is None and not _flc_only(b):  # MR: below PR
         criteria = _mr(x)
         if all(c.holds for c in criteria):
             reached, findings = Category.MR, [c.finding for c in criteria]
