@@ -104,7 +104,7 @@ class ResultRowSerializer(serializers.Serializer):
     category = serializers.CharField(help_text="Unconfirmed IMWG category")
     reason = serializers.CharField()
     change_pct = serializers.DictField(child=serializers.DecimalField(max_digits=9, decimal_places=2), help_text="% change from baseline")
-    confirmed = serializers.CharField(allow_null=True, help_text="The category confirmed with the previous assessment")
+    confirmed = serializers.CharField(allow_null=True, help_text="Confirmed by this assessment: with the previous one, or alone (PD by marrow or imaging)")
     confirmed_from = serializers.DateField(allow_null=True)
     after_next_therapy = serializers.BooleanField()
 

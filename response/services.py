@@ -370,14 +370,16 @@ def courses_for(trial: Trial, computed: dict[int, endpoints.CourseResponse] | No
 
 @transaction.atomic
 def endpoints_compute(*, trial: Trial, computed: dict[int, endpoints.CourseResponse] | None = None) -> EndpointSnapshot:
-    """Compute the trial's endpoints and store a snapshot (a new one only when the numbers changed).
+    """Compute the trial's endpoints and store a snapshot (a new one only when the numbers or the rules changed:
+    a snapshot keyed by older rules is replaced even when its numbers are the same, or every recompute would
+    compute the endpoints again).
     `computed`: courses just computed by `response_compute_many` (not read back from the database)."""
     courses = courses_for(trial, computed)
     levels = [str(label) for label in DoseLevel.objects.filter(trial=trial).order_by("order").values_list("label", flat=True)]
     data = json.loads(json.dumps(endpoints.compute(courses, levels=levels), default=str))
     inputs_at = ResponseResult.objects.filter(patient__trial=trial).order_by("-computed_at").values_list("computed_at", flat=True).first()
     latest = selectors.latest_snapshot(trial)
-    if latest is not None and latest.data == data:
+    if latest is not None and latest.data == data and latest.rule_version == ENDPOINT_RULES:
         return latest
     return EndpointSnapshot.objects.create(
         trial=trial,

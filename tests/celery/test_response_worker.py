@@ -22,7 +22,7 @@ def test_assessments_saved_lead_to_a_confirmed_pr_and_endpoints_computed_by_the_
     log = celery_worker_process["log"]
     result = wait_for(lambda: ResponseResult.objects.filter(patient=on_c1, best="PR").first())
     assert result is not None, log.read_text()[-3000:]
-    assert (result.best_on, result.rule_version) == (C1 + timedelta(days=28), "imwg-2016/bpd-1")
+    assert (result.best_on, result.rule_version) == (C1 + timedelta(days=28), "imwg-2016/bpd-2")
     snapshot = wait_for(lambda: EndpointSnapshot.objects.filter(trial=trial, data__overall__orr__n=1).first())
     assert snapshot is not None, log.read_text()[-3000:]
     assert "pipeline.drain" in log.read_text()

@@ -237,14 +237,44 @@ def test_a_change_that_leaves_the_course_as_it_was_moves_only_its_input_version(
 
 def test_a_whole_trial_recompute_after_a_rule_change_computes_every_course_and_then_none(responder, trial, dana):
     response_compute_many([responder.pk])
-    ResponseResult.objects.update(rule_version="imwg-2016/bpd-0", digest="")
+    ResponseResult.objects.update(rule_version="imwg-2016/bpd-1", digest="")  # the rules before issue #15
     first = services.trial_recompute(job=RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now()))
     assert (first.status, first.total, first.done) == ("done", 1, 1)
-    assert ResponseResult.objects.get(patient=responder).rule_version == "imwg-2016/bpd-1"
+    assert ResponseResult.objects.get(patient=responder).rule_version == "imwg-2016/bpd-2"
     snapshots = EndpointSnapshot.objects.count()
     steady = services.trial_recompute(job=RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now()))
     assert (steady.status, steady.total, steady.done, steady.message) == ("done", 0, 0, "0 patients, 0 changed")
     assert EndpointSnapshot.objects.count() == snapshots
+
+
+def test_a_course_stored_by_the_rules_before_issue_15_is_recomputed_and_so_are_the_endpoints_keyed_by_them(on_c1, alice, trial, dana):
+    record(on_c1, alice, -2, spep="0.2", upep="50", kappa="41", lambda_flc="1")  # FLC-only: dFLC 40
+    for day in (28, 56):
+        record(on_c1, alice, day, spep="0", upep="0", kappa="41", lambda_flc="1")  # no response by the dFLC
+    response_compute_many([on_c1.pk])
+    endpoints_compute(trial=trial)
+    # As the rules before issue #15 stored it: serum 0 by electrophoresis made this FLC-only patient a VGPR.
+    ResponseResult.objects.update(rule_version="imwg-2016/bpd-1", best="VGPR", digest="")
+    EndpointSnapshot.objects.update(rule_version="imwg-2016/bpd-1+endpoints-bpd-1")
+    assert services.stale_patients(trial=trial) == [on_c1.pk]
+    job = services.trial_recompute(job=RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now()))
+    assert (job.status, job.total, job.done) == ("done", 1, 1)
+    result = ResponseResult.objects.get(patient=on_c1)
+    assert (result.rule_version, result.best) == ("imwg-2016/bpd-2", "SD")
+    snapshot = EndpointSnapshot.objects.filter(trial=trial).latest()
+    assert snapshot.rule_version == services.ENDPOINT_RULES == "imwg-2016/bpd-2+endpoints-bpd-1"
+    assert (snapshot.data["overall"]["best_response"]["VGPR"], snapshot.data["overall"]["best_response"]["SD"]) == (0, 1)
+
+
+def test_endpoints_keyed_by_older_rules_are_recomputed_when_no_course_changed(responder, trial, dana):
+    response_compute_many([responder.pk])
+    endpoints_compute(trial=trial)
+    EndpointSnapshot.objects.update(rule_version="imwg-2016/bpd-1+endpoints-bpd-1")
+    snapshots = EndpointSnapshot.objects.count()
+    job = services.trial_recompute(job=RecomputeJob.objects.create(trial=trial, requested_by=dana, requested_at=timezone.now()))
+    assert (job.status, job.total) == ("done", 0)
+    assert EndpointSnapshot.objects.count() == snapshots + 1
+    assert EndpointSnapshot.objects.filter(trial=trial).latest().rule_version == services.ENDPOINT_RULES
 
 
 # ---------------------------------------------------------------- a worker that stops (issue #14 point 4)

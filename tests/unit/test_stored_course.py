@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal as D
 
 from response import services, stored
+from response.endpoints import Course, end_of_cycle2, pfs, ttp
 from response.imwg import CHANGES, Assessment, Category, evaluate
 from response.stored import RESULT_COLUMNS, result_rows
 
@@ -109,3 +110,21 @@ def test_the_results_are_stored_by_column_for_any_text():
     results = tuple(x._replace(id=f"{odd}{i}", reason=odd) for i, x in enumerate(r.results))
     for variant in (r, dataclasses.replace(r, results=results), dataclasses.replace(r, results=())):
         assert stored_results(variant) == by_column(variant.results)
+
+
+def test_progression_by_imaging_reaches_the_endpoints_dated_at_its_assessment_without_confirmation():
+    values = [(-2, "3.0", False), (28, "1.4", False), (56, "1.3", False), (84, "1.3", True)]  # a new bone lesion at day 84
+    r = evaluate([Assessment(on=C1 + timedelta(days=d), id=d, spep=D(v), upep=D(0), new_lesions=lesion) for d, v, lesion in values], cycle1_day1=C1)
+    day84 = C1 + timedelta(days=84)
+    assert (r.progression_on, r.best, r.first_response_on) == (day84, Category.PR, C1 + timedelta(days=28))
+    row = dict(zip(stored.STORED_FIELDS, stored.row(r)[0], strict=True))
+    columns = row["results"]
+    from_row = stored.stored_course_inputs(
+        columns["on"], columns["category"], columns["after_next_therapy"], row["confirmed"], row["best"], row["progression_on"], row["first_response_on"]
+    )
+    inputs = stored.course_inputs(r)
+    assert from_row == inputs == stored.course_from_json(stored.course_json(inputs))
+    assert ("PD", day84) in inputs.confirmed
+    patient = Course("p", "1", start=C1, end_of_cycle2=end_of_cycle2(C1, None), **inputs._asdict())
+    assert pfs(patient) == (84 / 30.4375, True)
+    assert ttp(patient) == (56 / 30.4375, True)
