@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from cohorts.models import Trial
 from escalation.services import escalation_reevaluate
-from response.services import endpoints_compute, response_compute_many
+from response.services import endpoints_compute, response_compute_many, stale_patients
 from toxicity.selectors import patients_in_window, patients_under_other_rules
 from toxicity.services import dlt_evaluate_many
 from trialsite import outbox
@@ -121,7 +121,8 @@ def _drain_trial(trial_id: int, *, batch: int, today: date | None, totals: Count
 def nightly(*, today: date | None = None) -> dict[str, int]:
     """What the passage of time alone changes: DLT windows and cycle 2 deadlines that complete (and with
     them the escalation), and the endpoints' censoring; also every patient whose stored DLT evaluation was
-    made under another version of the rules (a corrected rule reopens the decided proposals it changes).
+    made under another version of the rules (a corrected rule reopens the decided proposals it changes), and
+    every course stored by other IMWG rules or missing (`stale_patients`: one query a trial).
     Every trial, in the same order as the drain."""
     today = today or timezone.localdate()
     found: dict[int, set[int]] = {}
@@ -130,7 +131,11 @@ def nightly(*, today: date | None = None) -> dict[str, int]:
     waiting = {trial_id: sorted(ids) for trial_id, ids in found.items()}
     totals: Counter[str] = Counter()
     for trial in Trial.objects.order_by("pk"):
-        stages = {Stage.ENDPOINTS: []} | ({Stage.DLT: waiting[trial.pk], Stage.ESCALATION: waiting[trial.pk]} if trial.pk in waiting else {})
+        stages: dict[Stage, list[int]] = {Stage.ENDPOINTS: []}
+        if trial.pk in waiting:
+            stages |= {Stage.DLT: waiting[trial.pk], Stage.ESCALATION: waiting[trial.pk]}
+        if stale := stale_patients(trial=trial):
+            stages[Stage.RESPONSE] = stale
         with transaction.atomic():
             totals.update(run(trial, stages, today=today))
     return dict(totals)

@@ -156,3 +156,16 @@ def test_the_nightly_run_evaluates_waiting_patients_and_the_endpoints(trial, sit
     assert counts["dlt changed"] == 1
     assert DltEvaluation.objects.get(patient=patient).status == "evaluable"
     assert counts["endpoints"] == Trial.objects.count()
+
+
+def test_the_nightly_run_recomputes_the_courses_stored_by_other_imwg_rules(on_c1, alice):
+    """After a deploy that corrects the IMWG rules, the nightly run brings the stored courses up to date."""
+    for day, spep in ((-2, "3.0"), (28, "1.5"), (56, "1.4")):
+        assessment_record(patient=on_c1, by=alice, on=C1 + timedelta(days=day), values={"spep": spep, "upep": "0"})
+    flow.drain()
+    assert "response patients" not in flow.nightly()  # nothing stale: the night computes no course
+    ResponseResult.objects.filter(patient=on_c1).update(rule_version="imwg-2016/bpd-1", best="VGPR", digest="")  # as stored before the correction
+    counts = flow.nightly()
+    result = ResponseResult.objects.get(patient=on_c1)
+    assert (counts["response patients"], result.rule_version, result.best) == (1, "imwg-2016/bpd-2", "PR")
+    assert "response patients" not in flow.nightly()  # up to date again
