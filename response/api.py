@@ -1,6 +1,7 @@
 """REST endpoints for response: assessments, follow-up, computed responses, endpoints, whole-trial recompute."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.db.models.fields.json import KeyTextTransform
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -20,7 +21,19 @@ FLAG_FIELDS = list(services.FLAGS)
 class AssessmentSerializer(serializers.ModelSerializer):
     patient = serializers.CharField(source="patient.study_id")
     ratio = serializers.DecimalField(max_digits=12, decimal_places=4, read_only=True, allow_null=True)
-    dflc = serializers.DecimalField(max_digits=12, decimal_places=3, read_only=True, allow_null=True)
+    dflc = serializers.SerializerMethodField(
+        help_text="Involved minus uninvolved light chain (mg/dL), the involved chain fixed at the stored course's baseline; null before it is known"
+    )
+
+    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=3, allow_null=True))
+    def get_dflc(self, a):
+        # The list annotates the involved chain (one query); a single assessment just recorded reads it here.
+        if hasattr(a, "involved"):
+            involved = a.involved
+        else:
+            involved = ResponseResult.objects.filter(patient_id=a.patient_id).values_list("baseline__involved", flat=True).first()
+        value = a.dflc(involved)
+        return None if value is None else f"{value:.3f}"
 
     class Meta:
         model = MyelomaAssessment
@@ -55,7 +68,7 @@ class SpuriousSerializer(serializers.Serializer):
 )
 class AssessmentViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = AssessmentSerializer
-    queryset = MyelomaAssessment.objects.select_related("patient")
+    queryset = MyelomaAssessment.objects.select_related("patient").annotate(involved=KeyTextTransform("involved", "patient__response__baseline"))
     ordering = ("patient__study_id", "on")
     create_serializer = AssessmentRecordSerializer
     create_service = staticmethod(services.assessment_record)

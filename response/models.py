@@ -12,6 +12,7 @@ from simple_history.models import HistoricalRecords
 
 from trialsite.states import Machine
 
+from . import imwg
 from .stored import result_rows
 
 SPURIOUS_PARAMETERS = {
@@ -76,9 +77,10 @@ class MyelomaAssessment(models.Model):
     def ratio(self):
         return self.kappa / self.lambda_flc if self.kappa is not None and self.lambda_flc else None
 
-    @property
-    def dflc(self):
-        return abs(self.kappa - self.lambda_flc) if self.kappa is not None and self.lambda_flc is not None else None
+    def dflc(self, involved: str | None):
+        """Involved minus uninvolved light chain, the involved one fixed at baseline (imwg.dflc; None before it is known)."""
+        chains = (self.kappa, self.lambda_flc) if self.kappa is not None and self.lambda_flc is not None else None
+        return imwg.dflc(chains, involved)
 
 
 class FollowUp(models.Model):

@@ -19,15 +19,17 @@ from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob,
 class AssessmentRow:
     assessment: MyelomaAssessment
     result: dict | None
+    dflc: Decimal | None = None  # involved - uninvolved, the involved chain of the stored course's baseline
 
 
 def patient_response(patient: Patient) -> dict:
     assessments = list(MyelomaAssessment.objects.filter(patient=patient).order_by("on"))
     result = ResponseResult.objects.filter(patient=patient).first()
     by_date = {r["on"]: r for r in result.rows()} if result else {}
-    rows = [AssessmentRow(a, by_date.get(a.on.isoformat())) for a in assessments]
+    involved = result.baseline.get("involved") if result else None
+    rows = [AssessmentRow(a, by_date.get(a.on.isoformat()), a.dflc(involved)) for a in assessments]
     day1 = Cycle.objects.filter(patient=patient, number=1).values_list("day1", flat=True).first()
-    return {"rows": rows, "result": result, "follow_up": FollowUp.objects.filter(patient=patient).first(), "cycle1_day1": day1}
+    return {"rows": rows, "result": result, "involved": involved, "follow_up": FollowUp.objects.filter(patient=patient).first(), "cycle1_day1": day1}
 
 
 def _km_series(name: str, summary: dict) -> plots.KmSeries | None:

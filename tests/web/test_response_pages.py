@@ -165,3 +165,21 @@ def test_api_assessments_responses_and_endpoints(alice, dana, responder, trial):
     assert api.post(f"/api/v1/trials/{trial.code}/recompute/").status_code == 403
     api.force_authenticate(dana)
     assert api.post(f"/api/v1/trials/{trial.code}/recompute/").status_code == 202
+
+
+def test_dflc_on_the_tab_and_in_the_api_is_involved_minus_uninvolved_with_the_baseline_chain(client, on_c1, alice):
+    """A lambda patient (ratio 0.1 at baseline): the involved lambda falls while kappa rises; dFLC = lambda - kappa
+    (negative once lambda is below kappa), never |kappa - lambda|."""
+    for day, kappa, lambda_ in ((-2, "2.0", "20.0"), (28, "3.0", "8.0"), (56, "6.0", "4.0")):
+        assessment_record(patient=on_c1, by=alice, on=d(day), values={"kappa": kappa, "lambda_flc": lambda_, "spep": "0", "upep": "0"})
+    response_compute_many([on_c1.pk])
+    assert ResponseResult.objects.get(patient=on_c1).baseline["involved"] == "lambda"
+    client.force_login(alice)
+    html = client.get(reverse("patient_response", args=[on_c1.study_id])).content.decode()
+    assert "(lambda involved)" in html
+    cells = [row.split("<td>")[9].split("</td>")[0] for row in html.split('<tr data-on="')[1:]]
+    assert cells == ["18.000", "5.000", "-2.000"]
+    api = APIClient()
+    api.force_authenticate(alice)
+    listed = api.get("/api/v1/assessments/", {"patient": on_c1.study_id}).json()["results"]
+    assert [a["dflc"] for a in listed] == ["18.000", "5.000", "-2.000"]
