@@ -6,6 +6,8 @@ import os
 import statistics
 import time
 
+from toxicity.services.terminology import meddra
+
 from .harness import BROKER, bench_worker, redis_problem
 
 ESC_SCENARIOS = (("issue #5", (0.05, 0.1, 0.2, 0.3, 0.5)), ("low toxicity", (0.02, 0.05, 0.08, 0.1, 0.15)))
@@ -95,7 +97,7 @@ def escalation_trial(n: int, coordinator):
     ae_record(
         patient=first,
         by=coordinator,
-        term="neutrophil_count_decreased",
+        term=meddra("Neutrophil count decreased"),
         grade=4,
         onset=c1 + timedelta(days=9),
         resolved=c1 + timedelta(days=18),

@@ -66,7 +66,7 @@ class Lab:
     anc: Decimal | None
 
 
-NEUTROPENIA_TERMS = frozenset(t.code for t in ctcae.TERMS if t.kind in (ctcae.Kind.NEUTROPENIA, ctcae.Kind.FEBRILE_NEUTROPENIA))
+NEUTROPENIA_TERMS = frozenset(code for code, kind in ctcae.KINDS.items() if kind in (ctcae.Kind.NEUTROPENIA, ctcae.Kind.FEBRILE_NEUTROPENIA))  # MedDRA codes
 
 
 def ae_dates(events: list[Event]) -> list[Finding]:

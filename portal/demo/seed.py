@@ -33,6 +33,7 @@ from response.models import MyelomaAssessment
 from response.services import assessment_record, endpoints_compute, response_compute_many
 from toxicity.models import AdverseEvent, LabResult
 from toxicity.services import ae_record, dlt_evaluate_many, lab_record
+from toxicity.services.terminology import meddra
 
 from .response import Summary as ResponseSummary
 from .response import synthetic_assessments
@@ -200,7 +201,7 @@ def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
         previous = ae_record(
             patient=jd.patient,
             by=by,
-            term="neutrophil_count_decreased",
+            term=meddra("Neutrophil count decreased"),
             grade=grade,
             onset=onset,
             resolved=resolved if resolved is not None and resolved <= today else None,

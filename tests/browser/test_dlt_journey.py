@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from dosing.services import cycle_start
 from toxicity.models import Dlt
+from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +51,7 @@ def record_neutropenia(page, day) -> None:
     page.click("text=Record an adverse event")
     page.wait_for_load_state()  # the term search is a script at the end of the page
     page.fill("#term-filter", "neutrophil")
-    expect(page.locator("#id_term")).to_have_value("neutrophil_count_decreased")
+    expect(page.locator("#id_term")).to_have_value(meddra("Neutrophil count decreased"))
     expect(page.locator('.grade-text[data-grade="4"]')).to_have_text("<0.5 x10^9/L")
     page.check('input[name="grade"][value="4"]')
     page.fill("#id_onset", day(10))

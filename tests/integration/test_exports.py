@@ -27,9 +27,9 @@ from escalation.services import decision_sign, escalation_reevaluate
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
 from response.services import assessment_record, endpoints_compute, followup_record, response_compute_many
 from tests.factories import PASSWORD, register_patient, treat_patient
-from toxicity.ctcae import TERMS
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
 from toxicity.services import ae_record, ae_retract, dlt_confirm, dlt_evaluate_many, lab_record
+from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -75,7 +75,7 @@ def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
     ae_record(
         patient=p1,
         by=alice,
-        term="neutrophil_count_decreased",
+        term=meddra("Neutrophil count decreased"),
         grade=4,
         onset=day(10),
         resolved=day(19),
@@ -88,7 +88,7 @@ def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
     for n, anc in ((10, "0.4"), (19, "0.9")):
         lab_record(patient=p1, by=alice, on=day(n), anc=anc, platelets="120", hemoglobin="10.5")
     lab_record(patient=p3, by=bob, on=day(8), wbc="3.1", temperature="37.2")
-    wrong = ae_record(patient=p3, by=bob, term="nausea", grade=1, onset=day(3), attribution=dict.fromkeys(RELATED, "unrelated"))
+    wrong = ae_record(patient=p3, by=bob, term=meddra("Nausea"), grade=1, onset=day(3), attribution=dict.fromkeys(RELATED, "unrelated"))
     ae_retract(ae=wrong, by=bob, reason="entered for the wrong patient")
     dlt_evaluate_many([p1.pk])
     dlt_confirm(proposal=DltProposal.objects.get(patient=p1, rule="H2"), by=ivan)
@@ -175,7 +175,9 @@ def computed(name, column, obj, trial):
     if column == "event_id":
         return obj.event_id_root
     if column == "soc":
-        return next(t.soc for t in TERMS if t.code == obj.term)
+        return obj.soc
+    if column == "term":
+        return obj.ctcae_term.name
     if column.startswith("attribution_"):
         return obj.attribution.get(column.removeprefix("attribution_"))
     if column in ("sae_criteria", "supportive", "flags", "event_ids"):
@@ -263,6 +265,12 @@ def test_cdisc_datasets_match_the_database(world, dana):
 
     ae = read(CDISC["AE"], dana, trial)
     assert [int(r["AESPID"]) for r in ae] == list(AdverseEvent.objects.filter(patient__trial=trial, in_error=False).values_list("pk", flat=True))
+    assert (ae[0]["AETERM"], ae[0]["AEDECOD"], ae[0]["AEPTCD"], ae[0]["AESOC"]) == (
+        "Neutrophil count decreased",
+        "Neutrophil count decreased",
+        "10029366",
+        "Investigations",
+    )
     assert (ae[0]["AEDECOD"], ae[0]["AETOXGR"], ae[0]["AESER"], ae[0]["AEREL"], ae[0]["AEOUT"]) == (
         "Neutrophil count decreased",
         "4",
@@ -336,7 +344,8 @@ def test_values_are_iso_dates_true_false_and_plain_decimals(world, dana):
     assert patient["registered_at"].endswith("+00:00")
     ae = read(DOMAINS["adverse_events"], dana, world.trial)
     assert {r["in_error"] for r in ae} == {"true", "false"}
-    assert next(r for r in ae if r["term"] == "neutrophil_count_decreased")["attribution_pomalidomide"] == "probable"
+    neutropenia = next(r for r in ae if r["meddra_code"] == meddra("Neutrophil count decreased"))
+    assert (neutropenia["term"], neutropenia["soc"], neutropenia["attribution_pomalidomide"]) == ("Neutrophil count decreased", "Investigations", "probable")
 
 
 # ---------------------------------------------------------------- the log and the zip job

@@ -20,6 +20,7 @@ from toxicity.services import (
     dlt_withdraw,
     lab_record,
 )
+from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -35,7 +36,7 @@ def day(n):
 
 def neutropenia(patient, by, **kw):
     values = {
-        "term": "neutrophil_count_decreased",
+        "term": meddra("Neutrophil count decreased"),
         "grade": 4,
         "onset": day(10),
         "resolved": day(19),
@@ -57,7 +58,7 @@ def anc_series(patient, by, series):
 
 def test_an_adverse_event_is_recorded_with_attribution_per_drug_and_history(on_c1, alice):
     ae = neutropenia(on_c1, alice)
-    assert (ae.term, ae.grade, ae.attribution["pomalidomide"], ae.supportive) == ("neutrophil_count_decreased", 4, "probable", ["gcsf"])
+    assert (ae.term, ae.grade, ae.attribution["pomalidomide"], ae.supportive) == (meddra("Neutrophil count decreased"), 4, "probable", ["gcsf"])
     assert ae.history.latest().history_change_reason == "Recorded: Neutrophil count decreased grade 4"
     assert ae.history.latest().history_user == alice
 
@@ -66,7 +67,7 @@ def test_an_adverse_event_is_recorded_with_attribution_per_drug_and_history(on_c
     ("change", "field", "message"),
     [
         ({"grade": 6}, "grade", "CTCAE grades are 1 to 5"),
-        ({"term": "nausea", "grade": 4}, "grade", "Nausea has no grade 4"),
+        ({"term": meddra("Nausea"), "grade": 4}, "grade", "Nausea has no grade 4"),
         ({"term": "no_such_term"}, "term", "Unknown CTCAE v5.0 term"),
         ({"onset": day(10), "resolved": day(9)}, "resolved", "cannot be before the onset"),
         ({"onset": C1 - timedelta(days=100)}, "onset", "before consent"),
@@ -85,12 +86,12 @@ def test_bad_adverse_events_give_field_errors_and_save_nothing(on_c1, alice, cha
 
 
 def test_a_change_of_grade_is_a_new_episode_of_the_same_event(on_c1, alice):
-    first = ae_record(patient=on_c1, by=alice, term="rash_maculopapular", grade=3, onset=day(5), attribution=RELATED, supportive=["steroids"])
-    second = ae_record(patient=on_c1, by=alice, term="rash_maculopapular", grade=1, onset=day(12), attribution=RELATED, continues=first)
+    first = ae_record(patient=on_c1, by=alice, term=meddra("Rash maculo-papular"), grade=3, onset=day(5), attribution=RELATED, supportive=["steroids"])
+    second = ae_record(patient=on_c1, by=alice, term=meddra("Rash maculo-papular"), grade=1, onset=day(12), attribution=RELATED, continues=first)
     first.refresh_from_db()
     assert (second.event_id, first.resolved, first.outcome) == (first.pk, day(12), "recovering")
     with pytest.raises(ValidationError) as info:
-        ae_record(patient=on_c1, by=alice, term="nausea", grade=2, onset=day(14), attribution=RELATED, continues=second)
+        ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=2, onset=day(14), attribution=RELATED, continues=second)
     assert "keeps the event's term" in info.value.message_dict["term"][0]
 
 
@@ -192,7 +193,9 @@ def test_a_patient_before_cycle_1_is_not_evaluated(treated):
 
 
 def test_a_reduction_linked_to_a_hematologic_event_in_cycle_1_is_h5(on_c1, alice, ivan):
-    ae = ae_record(patient=on_c1, by=alice, term="platelet_count_decreased", grade=3, onset=day(8), resolved=day(20), outcome="recovered", attribution=RELATED)
+    ae = ae_record(
+        patient=on_c1, by=alice, term=meddra("Platelet count decreased"), grade=3, onset=day(8), resolved=day(20), outcome="recovered", attribution=RELATED
+    )
     dose_modify(
         patient=on_c1,
         by=alice,

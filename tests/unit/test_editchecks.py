@@ -4,12 +4,15 @@ from datetime import date
 from decimal import Decimal as D
 
 from datamanagement import editchecks as ec
+from toxicity.services.terminology import meddra
 
 D1 = date(2026, 1, 1)
 
 
 def test_ae_onset_after_resolution():
-    found = ec.ae_dates([ec.Event(1, 9, "nausea", date(2026, 1, 5), date(2026, 1, 4)), ec.Event(2, 9, "nausea", date(2026, 1, 5), date(2026, 1, 5))])
+    found = ec.ae_dates(
+        [ec.Event(1, 9, meddra("Nausea"), date(2026, 1, 5), date(2026, 1, 4)), ec.Event(2, 9, meddra("Nausea"), date(2026, 1, 5), date(2026, 1, 5))]
+    )
     assert [(f.check, f.object_id, f.field) for f in found] == [("AE_DATES", 1, "resolved")]
 
 
@@ -33,5 +36,5 @@ def test_dose_outside_its_cycle():
 
 def test_grade_3_anc_without_a_neutropenia_event():
     labs = [ec.Lab(1, 9, date(2026, 1, 10), D("0.99")), ec.Lab(2, 9, date(2026, 1, 11), D("1.0")), ec.Lab(3, 9, date(2026, 1, 20), D("0.4"))]
-    events = [ec.Event(5, 9, "neutrophil_count_decreased", date(2026, 1, 15), date(2026, 1, 25))]
+    events = [ec.Event(5, 9, meddra("Neutrophil count decreased"), date(2026, 1, 15), date(2026, 1, 25))]
     assert [f.object_id for f in ec.anc_without_event(labs, events)] == [1]

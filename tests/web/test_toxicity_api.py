@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from toxicity.models import AdverseEvent, Dlt, LabResult
 from toxicity.services import dlt_evaluate_many
+from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -27,7 +28,7 @@ def api():
 def post_ae(api, patient, **overrides):
     body = {
         "patient": patient.study_id,
-        "term": "neutrophil_count_decreased",
+        "term": meddra("Neutrophil count decreased"),
         "grade": 4,
         "onset": day(10),
         "resolved": day(19),
@@ -42,10 +43,10 @@ def test_terms_are_searchable_with_their_grades(api, mona):
     api.force_authenticate(mona)
     terms = api.get("/api/v1/ctcae-terms/", {"q": "neutro"}).json()
     codes = [t["code"] for t in terms]
-    assert "neutrophil_count_decreased" in codes
-    assert "febrile_neutropenia" in codes
-    neutrophils = next(t for t in terms if t["code"] == "neutrophil_count_decreased")
-    assert neutrophils["grades"]["4"] == "<0.5 x10^9/L"
+    assert meddra("Neutrophil count decreased") in codes
+    assert meddra("Febrile neutropenia") in codes
+    neutrophils = next(t for t in terms if t["code"] == meddra("Neutrophil count decreased"))
+    assert neutrophils["grades"]["4"] == "<500/mm3; <0.5 x 10e9 /L"
 
 
 def test_record_an_event_and_labs_then_the_proposal_is_adjudicated(api, alice, ivan, on_c1):

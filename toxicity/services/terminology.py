@@ -1,0 +1,81 @@
+"""The CTCAE terminology: load a version's files into the table, idempotently.
+
+The files live in toxicity/data/ctcae/<version>/ (terms.tsv, grade-texts.tsv); a new CTCAE version is a new
+folder there and `manage.py load_ctcae`, no code change. Reference data, not clinical data: no audit rows,
+no outbox (no patient's data changes).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from django.db import transaction
+
+from .. import ctcae
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "ctcae"
+
+
+def versions() -> list[str]:
+    """The CTCAE versions shipped with the app (a folder each)."""
+    return sorted(p.name for p in DATA_DIR.iterdir() if (p / "terms.tsv").exists())
+
+
+def read_version(version: str) -> list[ctcae.Term]:
+    directory = DATA_DIR / version
+    if not (directory / "terms.tsv").exists():
+        raise ctcae.CtcaeError(f"No CTCAE v{version} terminology in {DATA_DIR} (have: {', '.join(versions())}).")
+    return ctcae.terms_from_rows(*ctcae.read_rows(directory))
+
+
+def upsert_terms(model, version: str, terms: list[ctcae.Term]) -> tuple[int, int]:
+    """Insert the terms the table lacks and correct those that differ: (created, updated). Works on the
+    migration's historical model too. Terms no longer in the files are kept (events may point at them)."""
+    wanted = {
+        t.code: {"term": t.name, "soc": t.soc, "grades": "".join(map(str, t.grades)), "grade_texts": {str(g): x for g, x in t.texts.items()}} for t in terms
+    }
+    existing = {row.meddra_code: row for row in model.objects.filter(version=version)}
+    new = [model(version=version, meddra_code=code, **values) for code, values in wanted.items() if code not in existing]
+    changed = []
+    for code, values in wanted.items():
+        row = existing.get(code)
+        if row is not None and any(getattr(row, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(row, k, v)
+            changed.append(row)
+    model.objects.bulk_create(new, batch_size=500)
+    if changed:
+        model.objects.bulk_update(changed, ["term", "soc", "grades", "grade_texts"], batch_size=500)
+    return len(new), len(changed)
+
+
+@transaction.atomic
+def ctcae_load(*, version: str) -> tuple[int, int]:
+    """Load one CTCAE version from its files: (created, updated); a second load changes nothing."""
+    from ..models import CtcaeTerm
+    from ..selectors import terminology_forget
+
+    created, updated = upsert_terms(CtcaeTerm, version, read_version(version))
+    if created or updated:
+        transaction.on_commit(lambda: terminology_forget(version))
+    return created, updated
+
+
+def ctcae_ensure(*, version: str) -> None:
+    """Load a version if its table is empty (the test fixtures after a flush; cheap when loaded: one query)."""
+    from ..models import CtcaeTerm
+
+    if not CtcaeTerm.objects.filter(version=version).exists():
+        ctcae_load(version=version)
+
+
+@functools.cache
+def shipped(version: str) -> ctcae.Terminology:
+    """A version's terms read from its files (no database): for the demo, the benchmarks and the tests."""
+    return ctcae.Terminology(version, read_version(version))
+
+
+def meddra(name: str, version: str = "5.0") -> str:
+    """The MedDRA code of a term named as CTCAE names it ("Nausea", "Febrile neutropenia")."""
+    return shipped(version).code_of(name)
