@@ -49,7 +49,7 @@
       var rank = name.indexOf(words[0]) === 0 ? 0 : (" " + name.replace(/-/g, " ")).indexOf(" " + words[0]) !== -1 ? 1 : name.indexOf(words[0]) !== -1 ? 2 : 3;
       if (rank < best) { best = rank; first = opt; }
     });
-    if (count) { count.textContent = shown + " terms match; choose one in the list below."; }
+    if (count) { count.textContent = shown + (shown === 1 ? " term matches" : " terms match") + "; choose one in the list below."; }
     if (words.length && first && (!select.value || select.selectedOptions[0].hidden)) {
       select.value = first.value;
       showGrades();

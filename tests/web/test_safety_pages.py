@@ -78,6 +78,11 @@ def test_coordinator_records_an_event_and_the_rules_propose_a_dlt_on_commit(clie
         ({"resolved": day(3).isoformat()}, "resolved", "cannot be before the onset"),
         ({"onset": (C1 - timedelta(days=60)).isoformat()}, "onset", "before consent"),
         ({"attr_pomalidomide": ""}, "attr_pomalidomide", "This field is required"),
+        ({"term": meddra("Febrile neutropenia"), "grade": "2"}, "grade", "Febrile neutropenia has no grade 2 in CTCAE v5.0 (grades 3, 4, 5)"),
+        ({"term": meddra("Death NOS"), "grade": "4"}, "grade", "Death NOS has no grade 4"),
+        ({"term": meddra("Asystole"), "grade": "2"}, "grade", "Asystole has no grade 2"),
+        ({"term": meddra("Cardiac disorders - Other, specify"), "grade": "2"}, "verbatim", "give the verbatim term"),
+        ({"term": meddra("Sepsis"), "grade": "5", "outcome": "fatal"}, "resolved", "date of death"),
     ],
 )
 def test_bad_events_show_the_error_on_the_form_and_save_nothing(client, alice, on_c1, overrides, field, message):
@@ -240,3 +245,39 @@ def test_review_queue_queries_do_not_grow_with_proposals(client, ivan, alice, tr
     assert DltProposal.objects.filter(status="proposed").count() >= 6
     with django_assert_max_num_queries(few):
         assert client.get(reverse("dlt_review")).status_code == 200
+
+
+def test_a_term_outside_the_regimens_list_offers_only_its_grades_with_the_generic_texts(client, alice, on_c1):
+    client.force_login(alice)
+    html = client.get(reverse("ae_new", args=[on_c1.study_id]) + "?term=" + meddra("Asystole")).content.decode()
+    assert '<optgroup label="Cardiac disorders">' in html
+    for grade in (1, 4, 5):
+        assert f'<li data-grade="{grade}">' in html
+    for grade in (2, 3):
+        assert f'<li data-grade="{grade}" hidden>' in html
+    assert '<span class="grade-text" data-grade="4">Life-threatening consequences; urgent intervention indicated</span>' in html
+    assert "the generic grade definitions" in html
+
+
+def test_the_whole_terminology_is_on_the_form_grouped_by_organ_class_and_searchable_without_javascript(client, alice, on_c1):
+    client.force_login(alice)
+    url = reverse("ae_new", args=[on_c1.study_id])
+    html = client.get(url).content.decode()
+    assert html.count("<optgroup ") == 26
+    assert html.count('<option value="1') == 837  # every MedDRA code starts with 1
+    html = client.get(url, {"q": "cardiac other"}).content.decode()  # the Search button: the list narrowed on the server
+    assert html.count('<option value="1') == 1
+    assert f'<option value="{meddra("Cardiac disorders - Other, specify")}">' in html
+    assert '1 term matching "cardiac other"' in html.replace("&quot;", '"')
+
+
+def test_an_other_specify_event_is_recorded_with_its_verbatim_term_and_shown_with_it(client, alice, on_c1):
+    client.force_login(alice)
+    other = meddra("Cardiac disorders - Other, specify")
+    response = client.post(reverse("ae_new", args=[on_c1.study_id]), ae_post(term=other, grade="2", verbatim="Atrial ectopy", supportive=[]))
+    assert response.status_code == 302
+    ae = AdverseEvent.objects.get()
+    assert (ae.term, ae.verbatim) == (other, "Atrial ectopy")
+    html = client.get(reverse("patient_safety", args=[on_c1.study_id])).content.decode()
+    assert "Cardiac disorders - Other, specify: Atrial ectopy" in html
+    assert f"MedDRA {other}" in html
