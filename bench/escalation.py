@@ -6,8 +6,6 @@ import os
 import statistics
 import time
 
-from toxicity.services.terminology import meddra
-
 from .harness import BROKER, bench_worker, redis_problem
 
 ESC_SCENARIOS = (("issue #5", (0.05, 0.1, 0.2, 0.3, 0.5)), ("low toxicity", (0.02, 0.05, 0.08, 0.1, 0.15)))
@@ -81,6 +79,7 @@ def escalation_trial(n: int, coordinator):
     from dosing.services import cycle_start
     from portal.demo.seed import synthetic_trial
     from tests.factories import register_patient
+    from toxicity.ctcae import meddra
     from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
     c1 = timezone.localdate() - timedelta(days=90)

@@ -17,6 +17,7 @@ WBC: 1 < LLN-3.0, 2 < 3.0-2.0, 3 < 2.0-1.0, 4 < 1.0 x10^9/L.
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -234,6 +235,32 @@ class Terminology:
                 found.append((rank, t.name, t))
         found.sort(key=lambda x: (x[0], x[1]))
         return [t for _, _, t in found[:limit]]
+
+
+DATA_DIR = Path(__file__).resolve().parent / "data" / "ctcae"  # one folder per version: terms.tsv, grade-texts.tsv
+
+
+def versions() -> list[str]:
+    """The CTCAE versions shipped with the app (a folder each)."""
+    return sorted(p.name for p in DATA_DIR.iterdir() if (p / "terms.tsv").exists())
+
+
+def read_version(version: str) -> list[Term]:
+    directory = DATA_DIR / version
+    if not (directory / "terms.tsv").exists():
+        raise CtcaeError(f"No CTCAE v{version} terminology in {DATA_DIR} (have: {', '.join(versions())}).")
+    return terms_from_rows(*read_rows(directory))
+
+
+@functools.cache
+def shipped(version: str) -> Terminology:
+    """A version's terms read from its files, not the table: for the demo, the benchmarks and the tests."""
+    return Terminology(version, read_version(version))
+
+
+def meddra(name: str, version: str = "5.0") -> str:
+    """The MedDRA code of a term named as CTCAE names it ("Nausea", "Febrile neutropenia")."""
+    return shipped(version).code_of(name)
 
 
 def read_rows(directory: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:

@@ -31,9 +31,9 @@ from dosing.models import Administration, Cycle, PlannedDose
 from dosing.services import administration_record, cycle_start, level_doses
 from response.models import MyelomaAssessment
 from response.services import assessment_record, endpoints_compute, response_compute_many
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, LabResult
 from toxicity.services import ae_record, dlt_evaluate_many, lab_record
-from toxicity.services.terminology import meddra
 
 from .response import Summary as ResponseSummary
 from .response import synthetic_assessments

@@ -30,9 +30,9 @@ from accounts.models import User
 from cohorts.models import Drug, Patient
 from dosing.models import Cycle
 from toxicity import ctcae
+from toxicity.ctcae import meddra, shipped
 from toxicity.dlt import ANC_FN, MARROW_EXEMPT_PCT
 from toxicity.models import AdverseEvent, LabResult
-from toxicity.services.terminology import meddra, shipped
 
 VISIT_DAYS = (1, 8, 15, 22)  # the protocol's cycle-1 panels
 EXTRA_DAYS = (4, 11, 18, 25)  # panels some patients also have

@@ -10,8 +10,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from dosing.services import cycle_start
+from toxicity.ctcae import meddra
 from toxicity.models import Dlt
-from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from dosing.services import cycle_start
 from pipeline.tasks import nightly
+from toxicity.ctcae import meddra
 from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record, lab_record
-from toxicity.services.terminology import meddra
 
 from .conftest import wait_for
 

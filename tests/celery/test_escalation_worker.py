@@ -12,9 +12,9 @@ from dosing.services import cycle_start
 from escalation.models import EscalationDecision
 from escalation.services import decision_sign
 from tests.factories import PASSWORD, register_patient
+from toxicity.ctcae import meddra
 from toxicity.models import DltProposal
 from toxicity.services import ae_record, dlt_confirm, lab_record
-from toxicity.services.terminology import meddra
 
 from .conftest import wait_for
 

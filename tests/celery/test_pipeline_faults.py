@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from tests.web.test_safety_pages import ae_post
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, DltProposal
-from toxicity.services.terminology import meddra
 from trialsite import outbox
 from trialsite.celery import app
 from trialsite.models import Change

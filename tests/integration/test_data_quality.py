@@ -13,8 +13,8 @@ from datamanagement.quality import cycle_lock, cycle_unlock, edit_checks_run, op
 from dosing.models import Cycle
 from dosing.services import cycle_start, diary_record
 from response.services import assessment_mark_spurious, assessment_record
+from toxicity.ctcae import meddra
 from toxicity.services import ae_record, ae_retract, lab_record
-from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()

@@ -14,9 +14,9 @@ from dosing.models import Administration, Cycle, PlannedDose
 from response.models import EndpointSnapshot, FollowUp, MyelomaAssessment, ResponseResult
 from response.services import response_compute_many
 from toxicity import ctcae
+from toxicity.ctcae import shipped
 from toxicity.models import AdverseEvent, DltEvaluation, DltProposal, LabResult
 from toxicity.services import dlt_evaluate_many
-from toxicity.services.terminology import shipped
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from escalation.models import EscalationDecision
 from escalation.selectors import escalation_state
 from escalation.services import decision_reject, decision_sign, escalation_reevaluate
 from tests.factories import PASSWORD, register_patient, treat_patient
+from toxicity.ctcae import meddra
 from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
-from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()

@@ -27,9 +27,9 @@ from escalation.services import decision_sign, escalation_reevaluate
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
 from response.services import assessment_record, endpoints_compute, followup_record, response_compute_many
 from tests.factories import PASSWORD, register_patient, treat_patient
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
 from toxicity.services import ae_record, ae_retract, dlt_confirm, dlt_evaluate_many, lab_record
-from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()

@@ -13,9 +13,9 @@ from pipeline import flow
 from pipeline.flow import Stage
 from response.models import EndpointSnapshot, ResponseResult
 from response.services import assessment_record
+from toxicity.ctcae import meddra
 from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record
-from toxicity.services.terminology import meddra
 from trialsite import outbox
 from trialsite.models import Change
 

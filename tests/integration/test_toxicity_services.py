@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from dosing.services import dose_modify
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 from toxicity.services import (
     ae_record,
@@ -21,7 +22,6 @@ from toxicity.services import (
     dlt_withdraw,
     lab_record,
 )
-from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()

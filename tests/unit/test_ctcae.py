@@ -4,8 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from toxicity.ctcae import HEMATOLOGIC, KINDS, CtcaeError, Kind, check_grade, grade_anc, grade_hemoglobin, grade_platelets, grade_wbc
-from toxicity.services.terminology import DATA_DIR, meddra, shipped
+from toxicity.ctcae import DATA_DIR, HEMATOLOGIC, KINDS, CtcaeError, Kind, check_grade, grade_anc, grade_hemoglobin, grade_platelets, grade_wbc, meddra, shipped
 
 V5 = shipped("5.0")  # read from toxicity/data/ctcae/5.0/ (no database)
 

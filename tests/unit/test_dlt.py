@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toxicity.ctcae import Kind
+from toxicity.ctcae import Kind, meddra
 from toxicity.dlt import AdverseEvent, DltError, LabValue, Modification, PatientWindow, Status, assess, episodes
-from toxicity.services.terminology import meddra
 
 D1 = date(2026, 1, 5)
 

@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal as D
 
 from datamanagement import editchecks as ec
-from toxicity.services.terminology import meddra
+from toxicity.ctcae import meddra
 
 D1 = date(2026, 1, 1)
 

@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dosing.services import cycle_start
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
 from toxicity.services import ae_record, dlt_evaluate_many, lab_record
-from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, LabResult
 from toxicity.services import dlt_evaluate_many
-from toxicity.services.terminology import meddra
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()

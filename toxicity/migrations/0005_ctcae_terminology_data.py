@@ -44,7 +44,8 @@ def _codes_by_name(terms):
 
 
 def forwards(apps, schema_editor):
-    from toxicity.services.terminology import read_version, upsert_terms
+    from toxicity.ctcae import read_version
+    from toxicity.services.terminology import upsert_terms
 
     terms = read_version("5.0")
     upsert_terms(apps.get_model("toxicity", "CtcaeTerm"), "5.0", terms)
@@ -56,7 +57,7 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    from toxicity.services.terminology import read_version
+    from toxicity.ctcae import read_version
 
     slugs = {code: slug for slug, code in _codes_by_name(read_version("5.0")).items()}
     for name in ("AdverseEvent", "HistoricalAdverseEvent"):

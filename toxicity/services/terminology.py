@@ -7,26 +7,12 @@ no outbox (no patient's data changes).
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 from django.db import transaction
 
 from .. import ctcae
+from ..ctcae import DATA_DIR, meddra, read_version, shipped, versions
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "ctcae"
-
-
-def versions() -> list[str]:
-    """The CTCAE versions shipped with the app (a folder each)."""
-    return sorted(p.name for p in DATA_DIR.iterdir() if (p / "terms.tsv").exists())
-
-
-def read_version(version: str) -> list[ctcae.Term]:
-    directory = DATA_DIR / version
-    if not (directory / "terms.tsv").exists():
-        raise ctcae.CtcaeError(f"No CTCAE v{version} terminology in {DATA_DIR} (have: {', '.join(versions())}).")
-    return ctcae.terms_from_rows(*ctcae.read_rows(directory))
+__all__ = ["DATA_DIR", "ctcae_ensure", "ctcae_load", "meddra", "read_version", "shipped", "upsert_terms", "versions"]
 
 
 def upsert_terms(model, version: str, terms: list[ctcae.Term]) -> tuple[int, int]:
@@ -68,14 +54,3 @@ def ctcae_ensure(*, version: str) -> None:
 
     if not CtcaeTerm.objects.filter(version=version).exists():
         ctcae_load(version=version)
-
-
-@functools.cache
-def shipped(version: str) -> ctcae.Terminology:
-    """A version's terms read from its files (no database): for the demo, the benchmarks and the tests."""
-    return ctcae.Terminology(version, read_version(version))
-
-
-def meddra(name: str, version: str = "5.0") -> str:
-    """The MedDRA code of a term named as CTCAE names it ("Nausea", "Febrile neutropenia")."""
-    return shipped(version).code_of(name)
