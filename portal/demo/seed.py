@@ -34,6 +34,7 @@ from response.services import assessment_record, endpoints_compute, response_com
 from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, LabResult
 from toxicity.services import ae_record, dlt_evaluate_many, lab_record
+from toxicity.services.terminology import ctcae_ensure
 
 from .response import Summary as ResponseSummary
 from .response import synthetic_assessments
@@ -58,7 +59,9 @@ def new_password() -> str:
 
 
 def ensure_trial(path=None) -> Trial:
-    return protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL)).trial
+    trial = protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL)).trial
+    ctcae_ensure(version=trial.ctcae_version)  # the migrations load it; a database emptied since is loaded again
+    return trial
 
 
 def ensure_sites() -> list[Site]:

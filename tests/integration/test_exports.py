@@ -246,6 +246,27 @@ def test_the_dictionary_lists_exactly_each_files_columns_and_its_allowed_values_
                     assert set(row[name].split("; ")) <= codes, f"{domain.name}.{name}={row[name]!r} not in the dictionary"
 
 
+def test_the_adverse_events_export_names_the_meddra_code_term_verbatim_and_soc_in_its_dictionary(world):
+    entries = {r[2]: r[3] for r in dictionary_rows([DOMAINS["adverse_events"], CDISC["AE"]], world.trial)}
+    assert entries["meddra_code"] == "MedDRA code of the CTCAE v5.0 term"
+    assert (entries["term"], entries["soc"]) == ("CTCAE v5.0 term", "System organ class")
+    assert "Other, specify" in entries["verbatim"]
+    assert (entries["AEDECOD"], entries["AEPTCD"], entries["AESOC"]) == (
+        "Dictionary-derived term (CTCAE v5.0)",
+        "MedDRA code of the dictionary-derived term",
+        "Primary system organ class",
+    )
+
+
+def test_an_other_specify_event_is_exported_with_its_verbatim_term(world, dana, alice):
+    other = meddra("Cardiac disorders - Other, specify")
+    ae_record(patient=world.p1, by=alice, term=other, verbatim="Atrial ectopy", grade=2, onset=day(6), attribution=RELATED)
+    [row] = [r for r in read(DOMAINS["adverse_events"], dana, world.trial) if r["meddra_code"] == other]
+    assert (row["term"], row["verbatim"], row["soc"]) == ("Cardiac disorders - Other, specify", "Atrial ectopy", "Cardiac disorders")
+    [row] = [r for r in read(CDISC["AE"], dana, world.trial) if r["AEPTCD"] == other]
+    assert (row["AETERM"], row["AEDECOD"], row["AESOC"]) == ("Atrial ectopy", "Cardiac disorders - Other, specify", "Cardiac disorders")
+
+
 def test_cdisc_datasets_match_the_database(world, dana):
     trial = world.trial
     dm = read(CDISC["DM"], dana, trial)
