@@ -41,9 +41,9 @@ AE_FIELDS = (
 )
 
 
-def _check_ae(patient: Patient, values: dict, *, today: date, drugs: list[str]) -> dict[str, list[str]]:
-    """Every problem with one adverse event's values, at once."""
-    errors = _check_term(patient, values)
+def _check_ae(patient: Patient, values: dict, *, today: date, drugs: list[str], version: str | None = None) -> dict[str, list[str]]:
+    """Every problem with one adverse event's values, at once (the term in `version`, by default the trial's)."""
+    errors = _check_term(patient, values, version=version)
     onset, resolved = values.get("onset"), values.get("resolved")
     if onset is None:
         _add(errors, "onset", "Give the date of onset.")
@@ -65,10 +65,11 @@ def _check_ae(patient: Patient, values: dict, *, today: date, drugs: list[str]) 
     return errors
 
 
-def _check_term(patient: Patient, values: dict) -> dict[str, list[str]]:
-    """The term in the trial's CTCAE version, a grade that term has, the verbatim term of an "Other, specify"."""
+def _check_term(patient: Patient, values: dict, *, version: str | None = None) -> dict[str, list[str]]:
+    """The term in the CTCAE version (the trial's, or the event's own when corrected), a grade that term has,
+    the verbatim term of an "Other, specify"."""
     errors: dict[str, list[str]] = {}
-    terms = selectors.trial_terminology(patient.trial)
+    terms = selectors.terminology(version or patient.trial.ctcae_version)
     code, grade, verbatim = values.get("term"), values.get("grade"), values.get("verbatim") or ""
     t = terms.by_code.get(code) if isinstance(code, str) else None
     if t is None:
@@ -258,7 +259,7 @@ def ae_update(*, ae: AdverseEvent, by: User, reason: str, today: date | None = N
     if reason_missing(reason):
         raise ValidationError({"reason": ["A reason for change is required when correcting an adverse event."]})
     merged = {k: changed.get(k, getattr(ae, k)) for k in AE_FIELDS}
-    errors = _check_ae(patient, merged, today=today, drugs=_trial_drugs(patient))
+    errors = _check_ae(patient, merged, today=today, drugs=_trial_drugs(patient), version=ae.ctcae_version)
     if "term" in changed and (ae.event_id or ae.episodes.exists()):
         _add(errors, "term", "The term of an event with several episodes cannot change; retract it and record it again.")
     _raise(errors)
