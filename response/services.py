@@ -215,6 +215,7 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
     return follow
 
 
+@transaction.atomic
 def followup_death_sync(*, patient_ids: Iterable[int]) -> int:
     """Link each patient's death record to their grade 5 adverse event (toxicity, the layer below): idempotent.
 
