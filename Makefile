@@ -34,6 +34,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt
 ## make run: install the runtime, migrate, load the BPD protocol and demo data, serve on http://127.0.0.1:$(PORT)
 run: venv
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_ctcae
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo --demo
 	@echo "Trialsite on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"

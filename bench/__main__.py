@@ -21,6 +21,8 @@ snapshot are stored by a real worker; goal: median <= 2 s at 5,000 patients), an
 of a save (goal < 1 s) and from a worker's start to a drained outbox (bench/pipeline.py, --only pipeline); the
 whole-trial recompute when nothing changed (goal <= 1x the one query that reads the input versions) and after a rule
 change at 5,000 and 20,000 patients (goal: linear, <= 4.5x) (bench/recompute.py, --only recompute).
+Issue #15: the AE term search over the 837 terms of CTCAE v5.0 through its endpoint, p95 of one-word and two-word
+searches (goal <= 50 ms) and the SQL queries per search (goal: the same for every search) (bench/terms.py, --only terms).
 
 Default database: a fresh SQLite file in a temporary folder. With
 BENCH_DATABASE_URL=postgres://user@host:port/name, a PostgreSQL database of
@@ -46,9 +48,10 @@ from .harness import prepare_database, print_goals
 from .pages import PAGES, SIZES, list_pages, page_measure
 from .pipeline import PIPE_PATIENTS, pipeline_figures
 from .recompute import recompute_figures
+from .terms import terms_search
 from .treatment import treatment_tab
 
-AREAS = ("pages", "treatment", "dlt", "escalation", "exports", "pipeline", "recompute")
+AREAS = ("pages", "treatment", "dlt", "escalation", "exports", "pipeline", "recompute", "terms")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -106,6 +109,7 @@ def run(areas: set[str], args: argparse.Namespace) -> list[str]:
         ("exports", lambda: labs_export(client, user)),
         ("pipeline", lambda: pipeline_figures(args.patients or PIPE_PATIENTS)),
         ("recompute", recompute_figures),
+        ("terms", lambda: terms_search(client)),
     )
     for area, step in steps:
         if area in areas:

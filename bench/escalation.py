@@ -79,6 +79,7 @@ def escalation_trial(n: int, coordinator):
     from dosing.services import cycle_start
     from portal.demo.seed import synthetic_trial
     from tests.factories import register_patient
+    from toxicity.ctcae import meddra
     from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
     c1 = timezone.localdate() - timedelta(days=90)
@@ -95,7 +96,7 @@ def escalation_trial(n: int, coordinator):
     ae_record(
         patient=first,
         by=coordinator,
-        term="neutrophil_count_decreased",
+        term=meddra("Neutrophil count decreased"),
         grade=4,
         onset=c1 + timedelta(days=9),
         resolved=c1 + timedelta(days=18),

@@ -22,6 +22,7 @@ class Trial(models.Model):
     phase = models.CharField(max_length=20)
     design = models.CharField(max_length=20, default="3+3")
     protocol_version = models.CharField(max_length=20)
+    ctcae_version = models.CharField("CTCAE version", max_length=10, default="5.0", help_text="The terminology of adverse events")
     cycle_length_days = models.PositiveSmallIntegerField()
     dlt_window_days = models.PositiveSmallIntegerField()
     cohort_size = models.PositiveSmallIntegerField()

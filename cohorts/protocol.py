@@ -81,6 +81,7 @@ class TrialSpec:
     follow_up_years: int
     follow_up_interval_days: int
     visit_days: tuple[int, ...]
+    ctcae: str = "5.0"  # the CTCAE version the protocol grades adverse events by (a terminology loaded by `load_ctcae`)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,10 @@ def _trial_values(raw_trial: dict[str, Any], problems: list[str]) -> dict[str, o
         if not isinstance(value, int) or isinstance(value, bool):
             problems.append(f"trial.{name} is required (a whole number)")
         trial_values[name] = value
+    ctcae = raw_trial.get("ctcae", "5.0")
+    if not isinstance(ctcae, str) or not re.fullmatch(r"\d+\.\d+", ctcae):
+        problems.append('trial.ctcae must be a CTCAE version such as "5.0" (text)')
+    trial_values["ctcae"] = ctcae
     if isinstance(trial_values.get("code"), str) and not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", str(trial_values["code"])):
         problems.append("trial.code must be 2-10 capital letters or digits (it starts every study id)")
     return trial_values

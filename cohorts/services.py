@@ -114,6 +114,7 @@ def _trial_values(spec: ProtocolSpec) -> dict:
         "phase": t.phase,
         "design": t.design,
         "protocol_version": t.version,
+        "ctcae_version": t.ctcae,
         "cycle_length_days": t.cycle_length_days,
         "dlt_window_days": t.dlt_window_days,
         "cohort_size": t.cohort_size,

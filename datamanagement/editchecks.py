@@ -8,6 +8,7 @@ patient, the question). The service turns each new finding into an open query
   DAY1_WEIGHT   a cycle's day-1 weight missing, or more than 10% from the previous cycle's
   DOSE_CYCLE    a dose dated outside its cycle (on or after the next cycle's day 1, or before day 1)
   ANC_NO_AE     an ANC below 1.0 x10^9/L (grade 3-4) with no neutropenia event covering its date
+  DEATH_DATE    a grade 5 (death) event whose end is not the follow-up's date of death (issue #15)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Event:
     term: str
     onset: date
     resolved: date | None
+    grade: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Lab:
     anc: Decimal | None
 
 
-NEUTROPENIA_TERMS = frozenset(t.code for t in ctcae.TERMS if t.kind in (ctcae.Kind.NEUTROPENIA, ctcae.Kind.FEBRILE_NEUTROPENIA))
+NEUTROPENIA_TERMS = frozenset(code for code, kind in ctcae.KINDS.items() if kind in (ctcae.Kind.NEUTROPENIA, ctcae.Kind.FEBRILE_NEUTROPENIA))  # MedDRA codes
 
 
 def ae_dates(events: list[Event]) -> list[Finding]:
@@ -156,5 +158,17 @@ def anc_without_event(labs: list[Lab], events: list[Event]) -> list[Finding]:
     return out
 
 
-def run_all(*, events: list[Event], cycles: list[CycleRow], doses: list[Dose], labs: list[Lab]) -> list[Finding]:
-    return ae_dates(events) + day1_weight(cycles) + dose_cycle(doses, cycles) + anc_without_event(labs, events)
+def death_date(events: list[Event], deaths: dict[int, date]) -> list[Finding]:
+    """A grade 5 event ends with the death: its end and the follow-up's date of death (by patient) must agree."""
+    out = []
+    for e in events:
+        died = deaths.get(e.patient_id)
+        if e.grade == 5 and e.resolved is not None and died is not None and died != e.resolved:
+            text = f"The grade 5 event ends on {e.resolved.isoformat()} but the follow-up records death on {died.isoformat()}: correct one of them."
+            out.append(Finding("DEATH_DATE", e.patient_id, "adverse_event", e.id, "resolved", text))
+    return out
+
+
+def run_all(*, events: list[Event], cycles: list[CycleRow], doses: list[Dose], labs: list[Lab], deaths: dict[int, date] | None = None) -> list[Finding]:
+    out = ae_dates(events) + day1_weight(cycles) + dose_cycle(doses, cycles) + anc_without_event(labs, events)
+    return out + death_date(events, deaths or {})

@@ -19,6 +19,7 @@ from accounts.roles import Perm
 from cohorts.models import Patient, Trial
 from dosing.models import Administration, Cycle
 from dosing.services import cycle_end
+from response.models import FollowUp
 from toxicity.models import AdverseEvent, LabResult
 from trialsite.audit import audited_save, reason_missing
 from trialsite.states import move
@@ -127,7 +128,7 @@ def edit_checks_run(*, trial: Trial) -> int:
     patients = Patient.objects.filter(trial=trial)
     events = [
         editchecks.Event(*row)
-        for row in AdverseEvent.objects.filter(patient__in=patients, in_error=False).values_list("pk", "patient_id", "term", "onset", "resolved")
+        for row in AdverseEvent.objects.filter(patient__in=patients, in_error=False).values_list("pk", "patient_id", "term", "onset", "resolved", "grade")
     ]
     cycles = [editchecks.CycleRow(*row) for row in Cycle.objects.filter(patient__in=patients).values_list("pk", "patient_id", "number", "day1", "weight_kg")]
     doses = [
@@ -137,7 +138,8 @@ def edit_checks_run(*, trial: Trial) -> int:
         )
     ]
     labs = [editchecks.Lab(*row) for row in LabResult.objects.filter(patient__in=patients).values_list("pk", "patient_id", "on", "anc")]
-    findings = editchecks.run_all(events=events, cycles=cycles, doses=doses, labs=labs)
+    deaths = dict(FollowUp.objects.filter(patient__in=patients, death_on__isnull=False).values_list("patient_id", "death_on"))
+    findings = editchecks.run_all(events=events, cycles=cycles, doses=doses, labs=labs, deaths=deaths)
     open_keys = set(
         DataQuery.objects.filter(patient__trial=trial)
         .exclude(edit_check="")

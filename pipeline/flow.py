@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from cohorts.models import Trial
 from escalation.services import escalation_reevaluate
-from response.services import endpoints_compute, response_compute_many, stale_patients
+from response.services import endpoints_compute, followup_death_sync, response_compute_many, stale_patients
 from toxicity.selectors import patients_in_window, patients_under_other_rules
 from toxicity.services import dlt_evaluate_many
 from trialsite import outbox
@@ -78,6 +78,10 @@ def run(trial: Trial, stages: dict[Stage, list[int]], *, today: date | None = No
         escalation_reevaluate(trial=trial, today=today)
         counts["escalation"] += 1
     if Stage.RESPONSE in stages:
+        # A grade 5 adverse event records a follow-up change: its death record first, then what reads it.
+        deaths = followup_death_sync(patient_ids=stages[Stage.RESPONSE])
+        if deaths:
+            counts["response deaths"] += deaths
         counts.update({f"response {k}": v for k, v in response_compute_many(stages[Stage.RESPONSE]).items()})
     if Stage.ENDPOINTS in stages:
         endpoints_compute(trial=trial)

@@ -89,6 +89,12 @@ class FollowUp(models.Model):
     patient = models.OneToOneField("cohorts.Patient", on_delete=models.PROTECT, related_name="follow_up")
     death_on = models.DateField("Date of death", null=True, blank=True)
     death_cause = models.CharField("Cause of death", max_length=200, blank=True)
+    # A grade 5 adverse event is the death record's source or is linked to it (response.services.followup_death_sync):
+    # death_from_event when the date and cause were written from the event, not entered on the follow-up.
+    death_event = models.ForeignKey(
+        "toxicity.AdverseEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="The grade 5 adverse event of the death"
+    )
+    death_from_event = models.BooleanField(default=False, help_text="Date and cause of death written from the grade 5 adverse event")
     next_therapy_on = models.DateField("Next therapy started", null=True, blank=True)
     next_therapy_regimen = models.CharField("Next therapy regimen", max_length=200, blank=True)
     last_contact_on = models.DateField("Last contact", null=True, blank=True)

@@ -208,9 +208,54 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
         return follow
     for k, v in changed.items():
         setattr(follow, k, v)
+    if {"death_on", "death_cause"} & set(changed):
+        follow.death_from_event = False  # entered here: the follow-up's own record (a grade 5 event stays linked)
     audited_save(follow, by=by, reason=(reason or "").strip() or "Follow-up recorded")
     record_change(patient, Kind.FOLLOW_UP)
     return follow
+
+
+@transaction.atomic
+def followup_death_sync(*, patient_ids: Iterable[int]) -> int:
+    """Link each patient's death record to their grade 5 adverse event (toxicity, the layer below): idempotent.
+
+    - A current grade 5 event and no date of death recorded: the follow-up's death is written from it (the
+      event's end is the date of death, its term the cause).
+    - A date of death already recorded: it is kept and linked to the event (a differing date is for a data query).
+    - The event retracted or regraded: the link goes, and a death written only from it goes with it.
+    The pipeline calls it in the responses stage (a grade 5 event records a follow-up change); returns the rows written.
+    """
+    from toxicity.models import AdverseEvent
+
+    ids = list(patient_ids)
+    fatal: dict[int, AdverseEvent] = {}
+    for ae in AdverseEvent.objects.filter(patient_id__in=ids, grade=5, in_error=False).select_related("entered_by").order_by("resolved", "onset", "pk"):
+        fatal.setdefault(ae.patient_id, ae)
+    follows = {f.patient_id: f for f in FollowUp.objects.select_for_update().filter(patient_id__in=ids)}
+    written = 0
+    for pid in ids:
+        ae, follow = fatal.get(pid), follows.get(pid)
+        if ae is not None:
+            follow = follow or FollowUp(patient_id=pid)
+            if follow.death_on is None or follow.death_from_event:
+                values = {"death_on": ae.resolved or ae.onset, "death_cause": ae.term_name[:200], "death_event": ae, "death_from_event": True}
+            else:
+                values = {"death_event": ae}
+            reason = f"Death record from the grade 5 adverse event {ae} (event {ae.pk})"
+        elif follow is not None and follow.death_event_id is not None:
+            values = {"death_event": None, "death_from_event": False}
+            if follow.death_from_event:
+                values |= {"death_on": None, "death_cause": ""}
+            reason = "The grade 5 adverse event behind the death record was retracted or regraded"
+        else:
+            continue
+        if all(getattr(follow, k) == v for k, v in values.items()):
+            continue
+        for k, v in values.items():
+            setattr(follow, k, v)
+        audited_save(follow, by=ae.entered_by if ae is not None else None, reason=reason)
+        written += 1
+    return written
 
 
 # ---------------------------------------------------------------- computing responses

@@ -13,6 +13,7 @@ from django.conf import settings
 from accounts.roles import Role
 from cohorts.protocol import read_protocol
 from cohorts.services import protocol_load
+from toxicity.services.terminology import ctcae_ensure
 
 from .factories import PASSWORD, SiteFactory, UserFactory, register_patient
 
@@ -38,7 +39,10 @@ def _celery_inline():
 
 @pytest.fixture
 def trial(db):
-    return protocol_load(spec=read_protocol(PROTOCOLS / "bpd.toml")).trial
+    trial = protocol_load(spec=read_protocol(PROTOCOLS / "bpd.toml")).trial
+    # The terminology comes with the migrations (toxicity 0005); a transactional test's flush empties the table.
+    ctcae_ensure(version=trial.ctcae_version)
+    return trial
 
 
 @pytest.fixture

@@ -9,29 +9,58 @@ from rest_framework.views import APIView
 from accounts.roles import Perm
 from cohorts.api import PatientRef, PatientScoped, ServiceCreate
 
-from . import ctcae, dlt, services
+from . import ctcae, dlt, selectors, services
 from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 
 # ---------------------------------------------------------------- CTCAE terms
 
+DEFAULT_CTCAE = "5.0"
+
 
 class TermSerializer(serializers.Serializer):
-    code = serializers.CharField()
+    code = serializers.CharField(help_text="MedDRA code: what an adverse event's `term` holds")
+    meddra_code = serializers.CharField()
     name = serializers.CharField()
     soc = serializers.CharField(help_text="System organ class")
+    version = serializers.CharField(help_text="CTCAE version")
     kind = serializers.CharField(help_text="What the DLT rules read: neutropenia, rash, ...")
-    grades = serializers.DictField(child=serializers.CharField(), help_text="Grade -> CTCAE v5.0 description")
+    other_specify = serializers.BooleanField(help_text='"<SOC> - Other, specify": an event needs its verbatim term')
+    grades = serializers.DictField(child=serializers.CharField(), help_text="Grade -> description (the term's own, else CTCAE's generic definition)")
+    generic_texts = serializers.BooleanField(help_text="The reference gives no texts of this term's own: the descriptions are the generic ones")
+
+
+def term_data(t: ctcae.Term, version: str) -> dict:
+    return {
+        "code": t.code,
+        "meddra_code": t.code,
+        "name": t.name,
+        "soc": t.soc,
+        "version": version,
+        "kind": t.kind.value,
+        "other_specify": t.other_specify,
+        "grades": {str(g): text for g, text in t.grade_texts().items()},
+        "generic_texts": t.generic_texts,
+    }
 
 
 class CtcaeTermsView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, description="Words that must all appear in the name, code or organ class")], responses=TermSerializer(many=True)
+        parameters=[
+            OpenApiParameter("q", str, description="Words that must all appear in the term, its organ class or MedDRA code (best matches first)"),
+            OpenApiParameter("version", str, description="CTCAE version (default 5.0)"),
+            OpenApiParameter("limit", int, description="At most this many terms (default 50 with q, all without)"),
+        ],
+        responses=TermSerializer(many=True),
     )
     def get(self, request):
         q = request.query_params.get("q", "")
-        terms = ctcae.search(q, limit=100) if q else list(ctcae.TERMS)
-        data = [{"code": t.code, "name": t.name, "soc": t.soc, "kind": t.kind.value, "grades": ctcae.GRADE_TEXT[t.code]} for t in terms]
-        return Response(TermSerializer(data, many=True).data)
+        terms = selectors.terminology(request.query_params.get("version") or DEFAULT_CTCAE)
+        try:
+            limit = max(1, min(int(request.query_params.get("limit") or (50 if q else len(terms) or 1)), 1000))
+        except ValueError:
+            raise serializers.ValidationError({"limit": ["A whole number."]}) from None
+        found = terms.search(q, limit=limit)
+        return Response(TermSerializer([term_data(t, terms.version) for t in found], many=True).data)
 
 
 # ---------------------------------------------------------------- adverse events
@@ -39,18 +68,22 @@ class CtcaeTermsView(APIView):
 
 class AdverseEventSerializer(serializers.ModelSerializer):
     patient = serializers.CharField(source="patient.study_id")
-    term_name = serializers.CharField(source="get_term_display")
+    term = serializers.CharField(help_text="MedDRA code of the CTCAE term")
+    term_name = serializers.CharField(help_text='The term (with the verbatim term of an "Other, specify")')
+    meddra_code = serializers.CharField(source="term", help_text="MedDRA code (the same as term)")
+    soc = serializers.CharField(help_text="System organ class")
     event = serializers.IntegerField(source="event_id_root", help_text="Id of the event's first episode")
 
     class Meta:
         model = AdverseEvent
-        fields = ["id", "patient", "event", *services.AE_FIELDS[:2], "term_name", *services.AE_FIELDS[2:], "in_error"]
+        fields = ["id", "patient", "event", "term", "term_name", "meddra_code", "soc", "ctcae_version", *services.AE_FIELDS[1:], "in_error"]
 
 
 class AdverseEventWriteSerializer(serializers.Serializer):
     """Shape only: the service checks the term, grade, dates and attribution against CTCAE and the protocol."""
 
-    term = serializers.CharField()
+    term = serializers.CharField(help_text="MedDRA code of a term of the trial's CTCAE version (see ctcae-terms/)")
+    verbatim = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text='Required for a "<SOC> - Other, specify" term')
     grade = serializers.IntegerField()
     onset = serializers.DateField()
     resolved = serializers.DateField(required=False, allow_null=True)

@@ -1,5 +1,11 @@
-"""CTCAE v5.0: the adverse-event terms this regimen causes, with their grade
-descriptions, and the grading of hematology values. Pure Python.
+"""CTCAE: the terminology (any version, as data), what the DLT rules read of a term, and the grading of
+hematology values. Pure Python.
+
+The terms themselves are data: `toxicity/data/ctcae/<version>/terms.tsv` (meddra_code, term, soc, grades)
+and `grade-texts.tsv` (meddra_code, term, grade, description), loaded into the table `toxicity.CtcaeTerm`
+by `manage.py load_ctcae` (and a data migration) and read back as a `Terminology`. What this regimen's DLT
+rules need to know about a term, its `Kind`, is the one thing held here, keyed by MedDRA code (stable
+across CTCAE versions): KINDS, then SOC_KINDS by system organ class, else Kind.OTHER.
 
 Grades of laboratory values follow CTCAE v5.0 "Investigations" (protocol s.3):
 ANC: 1 < LLN-1.5, 2 < 1.5-1.0, 3 < 1.0-0.5, 4 < 0.5 x10^9/L;
@@ -10,13 +16,17 @@ WBC: 1 < LLN-3.0, 2 < 3.0-2.0, 3 < 2.0-1.0, 4 < 1.0 x10^9/L.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 
 
 class CtcaeError(Exception):
-    """A grade or value CTCAE does not have."""
+    """A term or grade CTCAE does not have."""
 
 
 class Kind(StrEnum):
@@ -27,6 +37,7 @@ class Kind(StrEnum):
     THROMBOCYTOPENIA = "thrombocytopenia"
     ANEMIA = "anemia"
     LEUKOPENIA = "leukopenia"
+    OTHER_HEMATOLOGIC = "other_hematologic"  # H5/H6: the rest of Blood and lymphatic system, lymphocyte counts
     NAUSEA_VOMITING = "nausea_vomiting"  # N2 with maximal antiemetic therapy
     DIARRHEA = "diarrhea"  # N2 with maximal antidiarrheal therapy
     NEUROPATHY = "neuropathy"
@@ -37,16 +48,121 @@ class Kind(StrEnum):
     OTHER = "other"
 
 
-HEMATOLOGIC = frozenset({Kind.NEUTROPENIA, Kind.FEBRILE_NEUTROPENIA, Kind.THROMBOCYTOPENIA, Kind.ANEMIA, Kind.LEUKOPENIA})
+HEMATOLOGIC = frozenset({Kind.NEUTROPENIA, Kind.FEBRILE_NEUTROPENIA, Kind.THROMBOCYTOPENIA, Kind.ANEMIA, Kind.LEUKOPENIA, Kind.OTHER_HEMATOLOGIC})
+
+# MedDRA code -> the kind the DLT rules read (protocol s.3). Checked against the v5.0 table in tests/unit/test_ctcae.py.
+KINDS: dict[str, Kind] = {
+    # Hematologic (H rules): the blood counts of Investigations; the rest of SOC Blood and lymphatic system
+    # disorders is OTHER_HEMATOLOGIC through SOC_KINDS.
+    "10029366": Kind.NEUTROPENIA,  # Neutrophil count decreased
+    "10016288": Kind.FEBRILE_NEUTROPENIA,  # Febrile neutropenia
+    "10035528": Kind.THROMBOCYTOPENIA,  # Platelet count decreased
+    "10002272": Kind.ANEMIA,  # Anemia
+    "10049182": Kind.LEUKOPENIA,  # White blood cell decreased
+    "10025256": Kind.OTHER_HEMATOLOGIC,  # Lymphocyte count decreased
+    "10025258": Kind.OTHER_HEMATOLOGIC,  # Lymphocyte count increased
+    "10007839": Kind.OTHER_HEMATOLOGIC,  # CD4 lymphocytes decreased
+    "10055599": Kind.OTHER_HEMATOLOGIC,  # Hemoglobin increased
+    # N2: with maximal antiemetic / antidiarrheal therapy
+    "10028813": Kind.NAUSEA_VOMITING,  # Nausea
+    "10047700": Kind.NAUSEA_VOMITING,  # Vomiting
+    "10012727": Kind.DIARRHEA,  # Diarrhea
+    # N3: grade 3 neuropathy with pain
+    "10034620": Kind.NEUROPATHY,  # Peripheral sensory neuropathy
+    "10034580": Kind.NEUROPATHY,  # Peripheral motor neuropathy
+    # N4: venous thromboembolism (CTCAE's "Thromboembolic event"; Arterial thromboembolism is left to N1)
+    "10043565": Kind.THROMBOEMBOLIC,  # Thromboembolic event
+    # N5/N6: the rash terms (Papulopustular rash and Rash pustular sit under Infections and infestations in v5.0)
+    "10037868": Kind.RASH,  # Rash maculo-papular
+    "10037847": Kind.RASH,  # Rash acneiform
+    "10069138": Kind.RASH,  # Papulopustular rash
+    "10037888": Kind.RASH,  # Rash pustular
+    "10015218": Kind.RASH,  # Erythema multiforme
+    "10042033": Kind.RASH,  # Stevens-Johnson syndrome
+    "10044223": Kind.RASH,  # Toxic epidermal necrolysis
+    # H4: every hemorrhage and bleeding term of CTCAE v5.0
+    "10047656": Kind.BLEEDING,  # Vitreous hemorrhage
+    "10055226": Kind.BLEEDING,  # Anal hemorrhage
+    "10065747": Kind.BLEEDING,  # Cecal hemorrhage
+    "10009998": Kind.BLEEDING,  # Colonic hemorrhage
+    "10055242": Kind.BLEEDING,  # Duodenal hemorrhage
+    "10015384": Kind.BLEEDING,  # Esophageal hemorrhage
+    "10015453": Kind.BLEEDING,  # Esophageal varices hemorrhage
+    "10017789": Kind.BLEEDING,  # Gastric hemorrhage
+    "10060640": Kind.BLEEDING,  # Hemorrhoidal hemorrhage
+    "10055287": Kind.BLEEDING,  # Ileal hemorrhage
+    "10055291": Kind.BLEEDING,  # Intra-abdominal hemorrhage
+    "10055300": Kind.BLEEDING,  # Jejunal hemorrhage
+    "10051746": Kind.BLEEDING,  # Lower gastrointestinal hemorrhage
+    "10030980": Kind.BLEEDING,  # Oral hemorrhage
+    "10033626": Kind.BLEEDING,  # Pancreatic hemorrhage
+    "10038064": Kind.BLEEDING,  # Rectal hemorrhage
+    "10038981": Kind.BLEEDING,  # Retroperitoneal hemorrhage
+    "10055356": Kind.BLEEDING,  # Upper gastrointestinal hemorrhage
+    "10019678": Kind.BLEEDING,  # Hepatic hemorrhage
+    "10006504": Kind.BLEEDING,  # Bruising
+    "10049468": Kind.BLEEDING,  # Intestinal stoma site bleeding
+    "10055298": Kind.BLEEDING,  # Intraoperative hemorrhage
+    "10055322": Kind.BLEEDING,  # Postoperative hemorrhage
+    "10062548": Kind.BLEEDING,  # Tracheal hemorrhage
+    "10065749": Kind.BLEEDING,  # Tracheostomy site bleeding
+    "10065748": Kind.BLEEDING,  # Urostomy site bleeding
+    "10055351": Kind.BLEEDING,  # Tumor hemorrhage
+    "10022763": Kind.BLEEDING,  # Intracranial hemorrhage
+    "10019450": Kind.BLEEDING,  # Hematuria
+    "10038463": Kind.BLEEDING,  # Renal hemorrhage
+    "10060602": Kind.BLEEDING,  # Hematosalpinx
+    "10065763": Kind.BLEEDING,  # Ovarian hemorrhage
+    "10055325": Kind.BLEEDING,  # Prostatic hemorrhage
+    "10065762": Kind.BLEEDING,  # Spermatic cord hemorrhage
+    "10055347": Kind.BLEEDING,  # Testicular hemorrhage
+    "10046789": Kind.BLEEDING,  # Uterine hemorrhage
+    "10046912": Kind.BLEEDING,  # Vaginal hemorrhage
+    "10065746": Kind.BLEEDING,  # Bronchopulmonary hemorrhage
+    "10015090": Kind.BLEEDING,  # Epistaxis
+    "10065759": Kind.BLEEDING,  # Laryngeal hemorrhage
+    "10056356": Kind.BLEEDING,  # Mediastinal hemorrhage
+    "10055315": Kind.BLEEDING,  # Pharyngeal hemorrhage
+    "10055319": Kind.BLEEDING,  # Pleural hemorrhage
+    "10037549": Kind.BLEEDING,  # Purpura
+    "10019428": Kind.BLEEDING,  # Hematoma
+}
+# A term not in KINDS takes its system organ class's kind (protocol s.3: "hematologic" is the blood SOC), else OTHER.
+SOC_KINDS: dict[str, Kind] = {
+    "Blood and lymphatic system disorders": Kind.OTHER_HEMATOLOGIC,
+    "Infections and infestations": Kind.INFECTION,
+}
+
+# The CTCAE's generic grade definitions (CTCAE v5.0 "Grades"; the texts of its "Other, specify" terms),
+# shown for a term the reference gives no texts of its own.
+GENERIC_GRADES: dict[int, str] = {
+    1: "Asymptomatic or mild symptoms; clinical or diagnostic observations only; intervention not indicated",
+    2: "Moderate; minimal, local or noninvasive intervention indicated; limiting age-appropriate instrumental ADL",
+    3: (
+        "Severe or medically significant but not immediately life-threatening; "
+        "hospitalization or prolongation of existing hospitalization indicated; limiting self care ADL"
+    ),
+    4: "Life-threatening consequences; urgent intervention indicated",
+    5: "Death",
+}
+OTHER_SPECIFY = " - Other, specify"
+
+
+def kind_of(code: str, soc: str) -> Kind:
+    return KINDS.get(code) or SOC_KINDS.get(soc, Kind.OTHER)
 
 
 @dataclass(frozen=True)
 class Term:
-    code: str
+    code: str  # MedDRA code (8 digits)
     name: str
     soc: str
-    kind: Kind
-    grades: dict[int, str]
+    grades: tuple[int, ...]  # the grades the term has, ascending
+    texts: Mapping[int, str] = field(default_factory=dict, compare=False)  # the reference's own texts, where it has them
+
+    @property
+    def kind(self) -> Kind:
+        return kind_of(self.code, self.soc)
 
     @property
     def hematologic(self) -> bool:
@@ -56,309 +172,122 @@ class Term:
     def max_grade(self) -> int:
         return max(self.grades)
 
+    @property
+    def other_specify(self) -> bool:
+        """ "<SOC> - Other, specify": the event needs its verbatim term."""
+        return self.name.endswith(OTHER_SPECIFY)
 
-def _t(code: str, name: str, soc: str, kind: Kind, *grades: str) -> Term:
-    return Term(code, name, soc, kind, {i + 1: text for i, text in enumerate(grades) if text})
+    @property
+    def generic_texts(self) -> bool:
+        return not self.texts
 
-
-DEATH = "Death"
-LIFE = "Life-threatening consequences; urgent intervention indicated"
-BLOOD = "Blood and lymphatic system disorders"
-INV = "Investigations"
-GI = "Gastrointestinal disorders"
-SKIN = "Skin and subcutaneous tissue disorders"
-INF = "Infections and infestations"
-
-TERMS: tuple[Term, ...] = (
-    _t(
-        "neutrophil_count_decreased",
-        "Neutrophil count decreased",
-        INV,
-        Kind.NEUTROPENIA,
-        "<LLN - 1.5 x10^9/L",
-        "<1.5 - 1.0 x10^9/L",
-        "<1.0 - 0.5 x10^9/L",
-        "<0.5 x10^9/L",
-    ),
-    _t(
-        "febrile_neutropenia",
-        "Febrile neutropenia",
-        BLOOD,
-        Kind.FEBRILE_NEUTROPENIA,
-        "",
-        "",
-        "ANC <1.0 x10^9/L with a single temperature of >38.3 C or a sustained temperature of >=38 C for more than one hour",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "platelet_count_decreased",
-        "Platelet count decreased",
-        INV,
-        Kind.THROMBOCYTOPENIA,
-        "<LLN - 75 x10^9/L",
-        "<75 - 50 x10^9/L",
-        "<50 - 25 x10^9/L",
-        "<25 x10^9/L",
-    ),
-    _t(
-        "anemia",
-        "Anemia",
-        BLOOD,
-        Kind.ANEMIA,
-        "Hemoglobin <LLN - 10.0 g/dL",
-        "Hemoglobin <10.0 - 8.0 g/dL",
-        "Hemoglobin <8.0 g/dL; transfusion indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "white_blood_cell_decreased",
-        "White blood cell decreased",
-        INV,
-        Kind.LEUKOPENIA,
-        "<LLN - 3.0 x10^9/L",
-        "<3.0 - 2.0 x10^9/L",
-        "<2.0 - 1.0 x10^9/L",
-        "<1.0 x10^9/L",
-    ),
-    _t(
-        "nausea",
-        "Nausea",
-        GI,
-        Kind.NAUSEA_VOMITING,
-        "Loss of appetite without alteration in eating habits",
-        "Oral intake decreased without significant weight loss, dehydration or malnutrition",
-        "Inadequate oral caloric or fluid intake; tube feeding, TPN, or hospitalization indicated",
-    ),
-    _t(
-        "vomiting",
-        "Vomiting",
-        GI,
-        Kind.NAUSEA_VOMITING,
-        "Intervention not indicated",
-        "Outpatient IV hydration; medical intervention indicated",
-        "Tube feeding, TPN, or hospitalization indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "diarrhea",
-        "Diarrhea",
-        GI,
-        Kind.DIARRHEA,
-        "Increase of <4 stools per day over baseline",
-        "Increase of 4 - 6 stools per day over baseline; limiting instrumental ADL",
-        "Increase of >=7 stools per day over baseline; hospitalization indicated; limiting self care ADL",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "constipation",
-        "Constipation",
-        GI,
-        Kind.OTHER,
-        "Occasional or intermittent symptoms; occasional use of stool softeners, laxatives, dietary modification, or enema",
-        "Persistent symptoms with regular use of laxatives or enemas; limiting instrumental ADL",
-        "Obstipation with manual evacuation indicated; limiting self care ADL",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "fatigue",
-        "Fatigue",
-        "General disorders and administration site conditions",
-        Kind.OTHER,
-        "Fatigue relieved by rest",
-        "Fatigue not relieved by rest; limiting instrumental ADL",
-        "Fatigue not relieved by rest, limiting self care ADL",
-    ),
-    _t(
-        "peripheral_sensory_neuropathy",
-        "Peripheral sensory neuropathy",
-        "Nervous system disorders",
-        Kind.NEUROPATHY,
-        "Asymptomatic",
-        "Moderate symptoms; limiting instrumental ADL",
-        "Severe symptoms; limiting self care ADL",
-        LIFE,
-    ),
-    _t(
-        "rash_maculopapular",
-        "Rash maculo-papular",
-        SKIN,
-        Kind.RASH,
-        "Macules/papules covering <10% BSA with or without symptoms",
-        "Macules/papules covering 10 - 30% BSA with or without symptoms; limiting instrumental ADL; rash covering >30% BSA with or without mild symptoms",
-        "Macules/papules covering >30% BSA with moderate or severe symptoms; limiting self care ADL",
-    ),
-    _t(
-        "erythema_multiforme",
-        "Erythema multiforme",
-        SKIN,
-        Kind.RASH,
-        "Target lesions covering <10% BSA and not associated with skin tenderness",
-        "Target lesions covering 10 - 30% BSA and associated with skin tenderness",
-        "Target lesions covering >30% BSA and associated with oral or genital erosions",
-        "Target lesions covering >30% BSA; associated with fluid or electrolyte abnormalities; ICU care or burn unit indicated",
-        DEATH,
-    ),
-    _t(
-        "stevens_johnson_syndrome",
-        "Stevens-Johnson syndrome",
-        SKIN,
-        Kind.RASH,
-        "",
-        "",
-        "Skin sloughing covering <10% BSA with associated signs",
-        "Skin sloughing covering 10 - 30% BSA with associated signs",
-        DEATH,
-    ),
-    _t(
-        "thromboembolic_event",
-        "Thromboembolic event",
-        "Vascular disorders",
-        Kind.THROMBOEMBOLIC,
-        "Medical intervention not indicated (e.g., superficial thrombosis)",
-        "Medical intervention indicated",
-        "Urgent medical intervention indicated (e.g., pulmonary embolism or intracardiac thrombus)",
-        "Life-threatening consequences with hemodynamic or neurologic instability",
-        DEATH,
-    ),
-    _t(
-        "epistaxis",
-        "Epistaxis",
-        "Respiratory, thoracic and mediastinal disorders",
-        Kind.BLEEDING,
-        "Mild symptoms; intervention not indicated",
-        "Moderate symptoms; medical intervention indicated (e.g., nasal packing, cauterization)",
-        "Transfusion; radiologic, endoscopic, or operative intervention indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "upper_gastrointestinal_hemorrhage",
-        "Upper gastrointestinal hemorrhage",
-        GI,
-        Kind.BLEEDING,
-        "Mild; intervention not indicated",
-        "Moderate symptoms; intervention indicated",
-        "Transfusion indicated; invasive intervention indicated; hospitalization",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "hematuria",
-        "Hematuria",
-        "Renal and urinary disorders",
-        Kind.BLEEDING,
-        "Asymptomatic; clinical or diagnostic observations only",
-        "Symptomatic; urinary catheter or bladder irrigation indicated",
-        "Gross hematuria; transfusion, IV medications, or hospitalization indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "intracranial_hemorrhage",
-        "Intracranial hemorrhage",
-        "Nervous system disorders",
-        Kind.BLEEDING,
-        "Asymptomatic; clinical or diagnostic observations only",
-        "Moderate symptoms; medical intervention indicated",
-        "Ventriculostomy, ICP monitoring, intraventricular thrombolysis, or invasive intervention indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t("bruising", "Bruising", "Injury, poisoning and procedural complications", Kind.BLEEDING, "Localized or in a dependent area", "Generalized"),
-    _t(
-        "hyperglycemia",
-        "Hyperglycemia",
-        "Metabolism and nutrition disorders",
-        Kind.OTHER,
-        "Abnormal glucose above baseline with no medical intervention indicated",
-        "Change in daily management of glucose; oral antiglycemic agent initiated; workup for diabetes",
-        "Insulin therapy initiated; hospitalization indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "lung_infection",
-        "Lung infection",
-        INF,
-        Kind.INFECTION,
-        "",
-        "Moderate symptoms; oral intervention indicated (e.g., antibiotic, antifungal, antiviral)",
-        "IV antibiotic, antifungal, or antiviral intervention indicated; invasive intervention indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "upper_respiratory_infection",
-        "Upper respiratory infection",
-        INF,
-        Kind.INFECTION,
-        "",
-        "Moderate symptoms; oral intervention indicated",
-        "IV antibiotic, antifungal, or antiviral intervention indicated; invasive intervention indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t(
-        "urinary_tract_infection",
-        "Urinary tract infection",
-        INF,
-        Kind.INFECTION,
-        "",
-        "Localized; local intervention indicated",
-        "IV antibiotic, antifungal, or antiviral intervention indicated; invasive intervention indicated",
-        LIFE,
-        DEATH,
-    ),
-    _t("sepsis", "Sepsis", INF, Kind.INFECTION, "", "", "Blood culture positive with signs or symptoms; treatment indicated", LIFE, DEATH),
-    _t(
-        "insomnia",
-        "Insomnia",
-        "Psychiatric disorders",
-        Kind.OTHER,
-        "Mild difficulty falling asleep, staying asleep or waking up early",
-        "Moderate difficulty falling asleep, staying asleep or waking up early",
-        "Severe difficulty in falling asleep, staying asleep or waking up early",
-    ),
-    _t(
-        "edema_limbs",
-        "Edema limbs",
-        "General disorders and administration site conditions",
-        Kind.OTHER,
-        "5 - 10% inter-limb discrepancy in volume or circumference",
-        "10 - 30% inter-limb discrepancy; limiting instrumental ADL",
-        ">30% inter-limb discrepancy; limiting self care ADL",
-    ),
-)
-BY_CODE: dict[str, Term] = {t.code: t for t in TERMS}
-GRADE_TEXT: dict[str, dict[str, str]] = {t.code: {str(g): text for g, text in t.grades.items()} for t in TERMS}  # code -> {"1": description, ...}
+    def grade_texts(self) -> dict[int, str]:
+        """Each of the term's grades with its description: its own, else the generic definition."""
+        return {g: self.texts.get(g) or GENERIC_GRADES[g] for g in self.grades}
 
 
-def term(code: str) -> Term:
-    try:
-        return BY_CODE[code]
-    except KeyError as exc:
-        raise CtcaeError(f"Unknown CTCAE term {code!r}.") from exc
-
-
-def check_grade(code: str, grade: int) -> None:
-    """A grade CTCAE v5.0 defines for this term (1-5, and only the term's own)."""
-    t = term(code)
+def check_grade(t: Term, grade: int, *, version: str = "") -> None:
+    """A grade CTCAE defines for this term (1-5, and only the term's own)."""
     if not 1 <= grade <= 5:
         raise CtcaeError(f"CTCAE grades are 1 to 5 (got {grade}).")
     if grade not in t.grades:
-        raise CtcaeError(f"{t.name} has no grade {grade} in CTCAE v5.0 (grades {', '.join(map(str, sorted(t.grades)))}).")
+        where = f" in CTCAE v{version}" if version else ""
+        raise CtcaeError(f"{t.name} has no grade {grade}{where} (grades {', '.join(map(str, t.grades))}).")
 
 
-def search(text: str, limit: int = 20) -> list[Term]:
-    """Terms whose name, code or organ class contains every word of `text`."""
-    words = text.lower().split()
-    found = [t for t in TERMS if all(w in f"{t.name} {t.code} {t.soc}".lower() for w in words)]
-    return found[:limit]
+class Terminology:
+    """One CTCAE version's terms, indexed once: by MedDRA code, and for search by the words of term and SOC."""
+
+    def __init__(self, version: str, terms: Iterable[Term]):
+        self.version = version
+        self.terms: tuple[Term, ...] = tuple(sorted(terms, key=lambda t: (t.soc, t.name)))
+        self.by_code: dict[str, Term] = {t.code: t for t in self.terms}
+        self.socs: tuple[str, ...] = tuple(sorted({t.soc for t in self.terms}))
+        # For search: the lower-case name, its words, and name + SOC + code as one text.
+        self._index = [(t, t.name.lower(), t.name.lower().replace("-", " ").split(), f"{t.name} {t.soc} {t.code}".lower()) for t in self.terms]
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def term(self, code: str) -> Term:
+        try:
+            return self.by_code[code]
+        except KeyError as exc:
+            raise CtcaeError(f"Unknown CTCAE v{self.version} term {code!r}.") from exc
+
+    def code_of(self, name: str) -> str:
+        for t in self.terms:
+            if t.name == name:
+                return t.code
+        raise CtcaeError(f"No CTCAE v{self.version} term named {name!r}.")
+
+    def search(self, text: str, limit: int | None = 50) -> list[Term]:
+        """Terms whose name, organ class or MedDRA code contains every word of `text`; the best first:
+        a name starting with the first word, then a word of the name starting with it, then the rest."""
+        words = text.lower().split()
+        if not words:
+            return list(self.terms[:limit])
+        first = words[0]
+        found = []
+        for t, name, name_words, hay in self._index:
+            if all(w in hay for w in words):
+                rank = 0 if name.startswith(first) else 1 if any(w.startswith(first) for w in name_words) else 2 if first in name else 3
+                found.append((rank, t.name, t))
+        found.sort(key=lambda x: (x[0], x[1]))
+        return [t for _, _, t in found[:limit]]
+
+
+DATA_DIR = Path(__file__).resolve().parent / "data" / "ctcae"  # one folder per version: terms.tsv, grade-texts.tsv
+
+
+def versions() -> list[str]:
+    """The CTCAE versions shipped with the app (a folder each)."""
+    return sorted(p.name for p in DATA_DIR.iterdir() if (p / "terms.tsv").exists())
+
+
+def read_version(version: str) -> list[Term]:
+    directory = DATA_DIR / version
+    if not (directory / "terms.tsv").exists():
+        raise CtcaeError(f"No CTCAE v{version} terminology in {DATA_DIR} (have: {', '.join(versions())}).")
+    return terms_from_rows(*read_rows(directory))
+
+
+@functools.cache
+def shipped(version: str) -> Terminology:
+    """A version's terms read from its files, not the table: for the demo, the benchmarks and the tests."""
+    return Terminology(version, read_version(version))
+
+
+def meddra(name: str, version: str = "5.0") -> str:
+    """The MedDRA code of a term named as CTCAE names it ("Nausea", "Febrile neutropenia")."""
+    return shipped(version).code_of(name)
+
+
+def read_rows(directory: Path) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The rows of a version's two files (terms.tsv, grade-texts.tsv)."""
+    with (directory / "terms.tsv").open(encoding="utf-8", newline="") as f:
+        terms = list(csv.DictReader(f, delimiter="\t"))
+    texts_file = directory / "grade-texts.tsv"
+    texts: list[dict[str, str]] = []
+    if texts_file.exists():
+        with texts_file.open(encoding="utf-8", newline="") as f:
+            texts = list(csv.DictReader(f, delimiter="\t"))
+    return terms, texts
+
+
+def terms_from_rows(term_rows: Iterable[Mapping[str, str]], text_rows: Iterable[Mapping[str, str]]) -> list[Term]:
+    """Terms from the files' rows; a grade text for a grade the term lacks is an error in the data."""
+    texts: dict[str, dict[int, str]] = {}
+    for r in text_rows:
+        texts.setdefault(r["meddra_code"], {})[int(r["grade"])] = r["description"]
+    out = []
+    for r in term_rows:
+        grades = tuple(sorted(int(g) for g in r["grades"]))
+        own = texts.get(r["meddra_code"], {})
+        if not grades or set(own) - set(grades) or not set(grades) <= set(GENERIC_GRADES):
+            raise CtcaeError(f"{r['term']}: grades {r['grades']!r} and texts for {sorted(own)} do not agree.")
+        out.append(Term(r["meddra_code"], r["term"], r["soc"], grades, own))
+    return out
 
 
 # ---------------------------------------------------------------- laboratory grades

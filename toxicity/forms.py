@@ -7,7 +7,7 @@ from django import forms
 from cohorts.forms import DATE
 from cohorts.models import Drug
 
-from . import ctcae, dlt
+from . import ctcae, dlt, selectors
 from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent
 from .services import AE_FIELDS, COUNT_UNITS, HB_UNITS
 
@@ -21,16 +21,19 @@ SUPPORTIVE_LABELS = {
 GRADE_CHOICES = [(g, f"Grade {g}") for g in range(1, 6)]
 
 
-def term_choices() -> list:
+def term_choices(terms: list[ctcae.Term]) -> list:
     """CTCAE terms grouped by system organ class, for a select with optgroups."""
     groups: dict[str, list] = defaultdict(list)
-    for t in ctcae.TERMS:
+    for t in terms:
         groups[t.soc].append((t.code, t.name))
     return [("", "--- choose a term ---")] + [(soc, sorted(items, key=lambda x: x[1])) for soc, items in sorted(groups.items())]
 
 
 class AdverseEventForm(forms.Form):
-    term = forms.ChoiceField(label="CTCAE v5.0 term", choices=())
+    term = forms.ChoiceField(label="CTCAE term", choices=())
+    verbatim = forms.CharField(
+        label="Verbatim term", max_length=200, required=False, help_text='Required for a "<organ class> - Other, specify" term: what the event is.'
+    )
     grade = forms.TypedChoiceField(coerce=int, choices=GRADE_CHOICES, widget=forms.RadioSelect)
     onset = forms.DateField(widget=DATE)
     resolved = forms.DateField(label="Resolved on", widget=DATE, required=False)
@@ -47,14 +50,32 @@ class AdverseEventForm(forms.Form):
     with_pain = forms.BooleanField(label="With pain (neuropathy)", required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, trial, editing: bool = False, **kwargs):
+    def __init__(self, *args, trial, editing: bool = False, search: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["term"].choices = term_choices()
+        self.terminology = selectors.trial_terminology(trial)
+        self.fields["term"].label = f"CTCAE v{self.terminology.version} term"
+        # A search without JavaScript (?q=) narrows the list on the server; the chosen term always stays in it.
+        shown = self.terminology.search(search, limit=None) if search.strip() else list(self.terminology.terms)
+        chosen = self.chosen_term()
+        if chosen is not None and chosen not in shown:
+            shown.append(chosen)
+        self.fields["term"].choices = term_choices(shown)
+        self.chosen, self.shown_count = chosen, len(shown)
         self.drugs = list(Drug.objects.filter(trial=trial).order_by("order"))
         for drug in self.drugs:
             self.fields[f"attr_{drug.code}"] = forms.ChoiceField(label=f"Related to {drug.name}", choices=ATTRIBUTION_CHOICES)
         if editing:
             self.fields["reason"] = forms.CharField(label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}))
+
+    def chosen_term(self) -> ctcae.Term | None:
+        code = self["term"].value()
+        return self.terminology.by_code.get(code) if isinstance(code, str) else None
+
+    def grade_rows(self) -> list[tuple]:
+        """(radio, its description, whether the chosen term has it): the page shows only the term's own grades
+        (the script does the same as the term changes); the service refuses any other with its reason."""
+        texts = self.chosen.grade_texts() if self.chosen else {}
+        return [(radio, texts.get(int(radio.data["value"]), ""), self.chosen is None or int(radio.data["value"]) in texts) for radio in self["grade"]]
 
     def attribution_fields(self):
         return [self[f"attr_{d.code}"] for d in self.drugs]

@@ -7,7 +7,6 @@ from simple_history.models import HistoricalRecords
 
 from trialsite.states import Machine
 
-from .ctcae import TERMS
 from .dlt import RULE_TITLES, Supportive
 
 RULE_CHOICES = [(k, f"{k} {v}") for k, v in RULE_TITLES.items()]
@@ -19,6 +18,24 @@ SAE_CRITERIA = {
     "congenital": "Congenital anomaly",
     "important": "Other important medical event",
 }
+
+
+class CtcaeTerm(models.Model):
+    """One term of one CTCAE version: reference data, loaded from toxicity/data/ctcae/<version>/ by `load_ctcae`."""
+
+    version = models.CharField(max_length=10)
+    meddra_code = models.CharField("MedDRA code", max_length=8)
+    term = models.CharField(max_length=200)
+    soc = models.CharField("System organ class", max_length=200)
+    grades = models.CharField(max_length=5, help_text="The grades the term has, e.g. 345")
+    grade_texts = models.JSONField(default=dict, blank=True, help_text="{grade: description} where the reference has them")
+
+    class Meta:
+        ordering = ["version", "soc", "term"]
+        constraints = [models.UniqueConstraint(fields=["version", "meddra_code"], name="one_ctcae_term_per_code_and_version")]
+
+    def __str__(self) -> str:
+        return f"CTCAE v{self.version} {self.term} ({self.meddra_code})"
 
 
 class AdverseEvent(models.Model):
@@ -41,7 +58,9 @@ class AdverseEvent(models.Model):
 
     patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="adverse_events")
     event = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="episodes", help_text="The first episode of this event")
-    term = models.CharField(max_length=60, choices=[(t.code, t.name) for t in TERMS])
+    term = models.CharField(max_length=60, help_text="MedDRA code of the CTCAE term (toxicity.CtcaeTerm of ctcae_version)")
+    ctcae_version = models.CharField("CTCAE version", max_length=10, default="5.0")
+    verbatim = models.CharField("Verbatim term", max_length=200, blank=True, help_text='Required for a "<SOC> - Other, specify" term')
     grade = models.PositiveSmallIntegerField()
     onset = models.DateField()
     resolved = models.DateField(null=True, blank=True)
@@ -67,7 +86,26 @@ class AdverseEvent(models.Model):
         indexes = [models.Index(fields=["patient", "onset"])]
 
     def __str__(self) -> str:
-        return f"{self.get_term_display()} grade {self.grade} from {self.onset}"
+        return f"{self.term_name} grade {self.grade} from {self.onset}"
+
+    @property
+    def ctcae_term(self):
+        """The CTCAE term (toxicity.ctcae.Term) from the in-memory index of its version, or None if unknown."""
+        from .selectors import terminology
+
+        return terminology(self.ctcae_version).by_code.get(self.term)
+
+    @property
+    def term_name(self) -> str:
+        """The term's name; for an "Other, specify" term, the verbatim term with it."""
+        t = self.ctcae_term
+        name = t.name if t else self.term
+        return f"{name}: {self.verbatim}" if self.verbatim else name
+
+    @property
+    def soc(self) -> str:
+        t = self.ctcae_term
+        return t.soc if t else ""
 
     @property
     def event_id_root(self) -> int:

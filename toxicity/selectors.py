@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -15,9 +16,60 @@ from cohorts.models import Patient
 from dosing.models import Cycle, DoseModification, OffTreatment, Visit
 
 from . import ctcae, dlt
-from .models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
+from .models import AdverseEvent, CtcaeTerm, Dlt, DltEvaluation, DltProposal, LabResult
 
 OPEN_PROPOSALS = (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED)
+
+
+# ---------------------------------------------------------------- the CTCAE terminology
+
+_TERMINOLOGIES: dict[str, ctcae.Terminology] = {}
+_TERMINOLOGIES_LOCK = threading.Lock()
+
+
+def terminology(version: str) -> ctcae.Terminology:
+    """A CTCAE version's terms from the table, indexed in memory once per process (one query, the first time).
+    An empty version is not kept, so a table loaded later is read then; `ctcae_load` forgets what it changed."""
+    found = _TERMINOLOGIES.get(version)
+    if found is not None:
+        return found
+    rows = CtcaeTerm.objects.filter(version=version).values_list("meddra_code", "term", "soc", "grades", "grade_texts")
+    terms = [
+        ctcae.Term(code, name, soc, tuple(int(g) for g in grades), {int(g): t for g, t in (texts or {}).items()}) for code, name, soc, grades, texts in rows
+    ]
+    found = ctcae.Terminology(version, terms)
+    if terms:
+        with _TERMINOLOGIES_LOCK:
+            _TERMINOLOGIES[version] = found
+    return found
+
+
+def terminology_forget(version: str | None = None) -> None:
+    with _TERMINOLOGIES_LOCK:
+        if version is None:
+            _TERMINOLOGIES.clear()
+        else:
+            _TERMINOLOGIES.pop(version, None)
+
+
+def trial_terminology(trial) -> ctcae.Terminology:
+    return terminology(trial.ctcae_version)
+
+
+_SCRIPT_DATA: dict[str, tuple[ctcae.Terminology, dict]] = {}
+
+
+def terms_script_data(terms: ctcae.Terminology) -> dict:
+    """What the AE form's script needs (built once per terminology): each term's grades ("345"), its own
+    grade texts and whether it is an "Other, specify", and the generic definitions for the rest."""
+    built = _SCRIPT_DATA.get(terms.version)
+    if built is None or built[0] is not terms:
+        data = {
+            "generic": {str(g): text for g, text in ctcae.GENERIC_GRADES.items()},
+            "terms": {t.code: ["".join(map(str, t.grades)), {str(g): x for g, x in t.texts.items()}, t.other_specify] for t in terms.terms},
+        }
+        built = _SCRIPT_DATA[terms.version] = (terms, data)
+    return built[1]
 
 
 # ---------------------------------------------------------------- the rules' inputs
@@ -69,15 +121,28 @@ def _rule_events(patient_ids: list[int]) -> dict[int, list[dlt.AdverseEvent]]:
     """Each patient's current adverse events (not entered in error) as the rules read them, by onset: one query."""
     events: dict[int, list[dlt.AdverseEvent]] = defaultdict(list)
     rows = AdverseEvent.objects.filter(patient_id__in=patient_ids, in_error=False).values_list(
-        "patient_id", "pk", "term", "grade", "onset", "resolved", "attribution", "progression", "supportive", "with_pain", "event_id"
+        "patient_id",
+        "pk",
+        "term",
+        "ctcae_version",
+        "verbatim",
+        "grade",
+        "onset",
+        "resolved",
+        "attribution",
+        "progression",
+        "supportive",
+        "with_pain",
+        "event_id",
     )
-    for pid, pk, term, grade, onset, resolved, attribution, progression, supportive, pain, event_id in rows.order_by("onset", "pk"):
-        t = ctcae.BY_CODE.get(term)
+    for pid, pk, term, version, verbatim, grade, onset, resolved, attribution, progression, supportive, pain, event_id in rows.order_by("onset", "pk"):
+        t = terminology(version).by_code.get(term)
+        name = t.name if t else term
         events[pid].append(
             dlt.AdverseEvent(
                 id=pk,
                 term=term,
-                name=t.name if t else term,
+                name=f"{name}: {verbatim}" if verbatim else name,
                 kind=t.kind if t else ctcae.Kind.OTHER,
                 grade=grade,
                 onset=onset,
@@ -185,8 +250,7 @@ def safety_overview(patient: Patient, *, today: date) -> Safety:
     for ae in aes:
         root = ae.event_id or ae.pk
         if root not in grouped:
-            t = ctcae.BY_CODE.get(ae.term)
-            grouped[root] = EventRow(root, ae.term, t.name if t else ae.term, t.soc if t else "", [])
+            grouped[root] = EventRow(root, ae.term, ae.term_name, ae.soc, [])
         grouped[root].episodes.append(ae)
     window = dlt_windows([patient.pk]).get(patient.pk)
     visits = {}

@@ -14,7 +14,7 @@ from cohorts import selectors as cohort_selectors
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
 
-from . import ctcae, plots, selectors, services
+from . import plots, selectors, services
 from .forms import AdjudicationForm, AdverseEventForm, LabForm, MissedDltForm, RetractForm
 from .models import AdverseEvent, Dlt, DltProposal
 
@@ -120,22 +120,21 @@ def ae_new(request, study_id):
         initial.update({"onset": timezone.localdate(), "resolved": None, "grade": None})
     elif request.GET.get("term"):
         initial["term"] = request.GET["term"]
-    form = AdverseEventForm(request.POST or None, trial=patient.trial, initial=initial)
+    search = request.GET.get("q", "")
+    form = AdverseEventForm(request.POST or None, trial=patient.trial, initial=initial, search=search)
     if request.method == "POST" and form.is_valid():
         try:
             ae = services.ae_record(patient=patient, by=request.user, continues=previous, **form.values())
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, f"{ae.get_term_display()} grade {ae.grade} from {ae.onset.isoformat()} recorded.")
+            messages.success(request, f"{ae.term_name} grade {ae.grade} from {ae.onset.isoformat()} recorded.")
             return redirect(reverse("patient_safety", args=[study_id]) + "#events")
-    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, previous=previous))
+    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, previous=previous, search=search))
 
 
 def _ae_context(patient, form, **extra):
-    chosen = form["term"].value()
-    term = ctcae.BY_CODE.get(chosen) if chosen else None
-    return {"patient": patient, "trial": patient.trial, "form": form, "term": term, "grades": ctcae.GRADE_TEXT, **extra}
+    return {"patient": patient, "trial": patient.trial, "form": form, "terms_data": selectors.terms_script_data(form.terminology), **extra}
 
 
 @role_required(Perm.ENTER_DATA)
@@ -152,7 +151,7 @@ def ae_edit(request, study_id, pk):
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, f"{ae.get_term_display()} corrected.")
+            messages.success(request, f"{ae.term_name} corrected.")
             return redirect(reverse("patient_safety", args=[study_id]) + "#events")
     if action == "retract" and retract.is_valid():
         try:
@@ -160,7 +159,7 @@ def ae_edit(request, study_id, pk):
         except ValidationError as exc:
             apply_errors(retract, exc)
         else:
-            messages.success(request, f"{ae.get_term_display()} marked as entered in error.")
+            messages.success(request, f"{ae.term_name} marked as entered in error.")
             return redirect(reverse("patient_safety", args=[study_id]) + "#events")
     return render(request, "toxicity/ae_form.html", _ae_context(patient, form, ae=ae, retract=retract))
 

@@ -16,9 +16,9 @@ from cohorts.registration import age_on
 from dosing.models import Administration
 from response.models import ResponseResult
 from response.stored import result_rows
-from toxicity.ctcae import BY_CODE
 from toxicity.dlt import ATTRIBUTIONS
 from toxicity.models import AdverseEvent, LabResult
+from toxicity.selectors import terminology
 
 from .domains import CATEGORY_CHOICES, GRADES, _cycle1_day1, choices_of, level_choices
 from .engine import DATE, DECIMAL, INTEGER, Column, Domain, Filters
@@ -28,7 +28,8 @@ CDISC_NOTES = """CDISC-style datasets (SDTM variable names, as CSV; not a valida
 - DM: AGE in years at informed consent; ARMCD L<level> / ARM "Dose level <level>" from the enrolment, NOTASSGN when not enrolled;
   RFSTDTC is cycle 1 day 1, RFENDTC the last dose recorded off treatment.
 - EX: doses given (as planned or at another dose) only; held and missed doses are not exposure. EXDOSU is always mg.
-- AE: retracted events are left out; AEDECOD is the CTCAE v5.0 term (it is a MedDRA lowest level term); AEREL is the
+- AE: retracted events are left out; AEDECOD is the CTCAE term (a MedDRA lowest level term), AEPTCD its MedDRA code,
+  AESOC its organ class, AETERM the verbatim term of an "Other, specify" term (else the term); AEREL is the
   strongest attribution to any study drug; AESER Y/N.
 - LB: one row per analyte (NEUT, PLAT, HGB, WBC) of each hematology panel; standard units are the stored units (no conversion).
 - RS: one OVRLRESP row per assessment (the unconfirmed IMWG category) and one BESTRSP row per patient (best confirmed response).
@@ -53,8 +54,17 @@ def _subjid(row: dict) -> str:
     return row["study_id"].removeprefix(f"{row['trial__code']}-")
 
 
-def _term_name(row: dict) -> str:
-    return BY_CODE[row["term"]].name if row["term"] in BY_CODE else row["term"]
+def _term_getters(trial: Trial) -> tuple[Callable[[dict], str], Callable[[dict], str]]:
+    """The term's name and SOC from the trial's CTCAE version (the in-memory index: no query per row)."""
+    by_code = terminology(trial.ctcae_version).by_code
+
+    def name(row: dict) -> str:
+        return by_code[row["term"]].name if row["term"] in by_code else row["term"]
+
+    def soc(row: dict) -> str:
+        return by_code[row["term"]].soc if row["term"] in by_code else ""
+
+    return name, soc
 
 
 def _age(row: dict) -> int | None:
@@ -146,13 +156,15 @@ def _aerel(row: dict) -> str:
 
 
 def ae_columns(trial: Trial) -> list[Column]:
+    term_name, term_soc = _term_getters(trial)
     return [
         *_subject("AE"),
         Column("AESEQ", "Sequence number", INTEGER),
         Column("AESPID", "Sponsor-defined identifier (adverse event record id)", INTEGER, path="id"),
-        Column("AETERM", "Reported term", get=_term_name, needs=("term",)),
-        Column("AEDECOD", "Dictionary-derived term (CTCAE v5.0)", get=_term_name, needs=("term",)),
-        Column("AESOC", "Primary system organ class", get=lambda r: BY_CODE[r["term"]].soc if r["term"] in BY_CODE else "", needs=("term",)),
+        Column("AETERM", 'Reported term (the verbatim term of an "Other, specify")', get=lambda r: r["verbatim"] or term_name(r), needs=("term", "verbatim")),
+        Column("AEDECOD", f"Dictionary-derived term (CTCAE v{trial.ctcae_version})", get=term_name, needs=("term",)),
+        Column("AEPTCD", "MedDRA code of the dictionary-derived term", path="term"),
+        Column("AESOC", "Primary system organ class", get=term_soc, needs=("term",)),
         Column("AETOXGR", "Standard toxicity grade", INTEGER, path="grade", allowed=GRADES),
         Column("AESTDTC", "Start date", DATE, path="onset"),
         Column("AEENDTC", "End date", DATE, path="resolved"),
@@ -298,7 +310,20 @@ CDISC: dict[str, Domain] = {
             "onset",
             date_path="onset",
             where={"in_error": False},
-            fields=("patient__trial__code", "patient__study_id", "id", "term", "grade", "onset", "resolved", "serious", "attribution", "action", "outcome"),
+            fields=(
+                "patient__trial__code",
+                "patient__study_id",
+                "id",
+                "term",
+                "verbatim",
+                "grade",
+                "onset",
+                "resolved",
+                "serious",
+                "attribution",
+                "action",
+                "outcome",
+            ),
             transform=_with_seq("AESEQ", "patient__study_id"),
             file_prefix="cdisc/",
         ),

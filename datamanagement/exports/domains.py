@@ -23,9 +23,9 @@ from escalation.models import EscalationDecision
 from escalation.rules import Action
 from response.endpoints import CATEGORIES, DEFINITIONS
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
-from toxicity.ctcae import BY_CODE
 from toxicity.dlt import ATTRIBUTIONS, Supportive
 from toxicity.models import SAE_CRITERIA, AdverseEvent, Dlt, DltProposal, LabResult
+from toxicity.selectors import terminology
 
 from .engine import BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, Allowed, Column, Domain, Filters
 
@@ -177,12 +177,17 @@ def adverse_event_columns(trial: Trial) -> list[Column]:
         )
         for code, name in drug_codes(trial)
     ]
+    terms = terminology(trial.ctcae_version)
     return [
         Column("id", "Record id", INTEGER),
         *_patient_columns(trial),
         Column("event_id", "Record id of the event's first episode", INTEGER, get=lambda r: r["event_id"] or r["id"], needs=("event_id", "id")),
-        Column("term", "CTCAE v5.0 term", allowed=choices_of(AdverseEvent, "term")),
-        Column("soc", "System organ class", get=lambda r: BY_CODE[r["term"]].soc if r["term"] in BY_CODE else "", needs=("term",)),
+        Column("meddra_code", f"MedDRA code of the CTCAE v{terms.version} term", path="term"),
+        Column(
+            "term", f"CTCAE v{terms.version} term", get=lambda r: terms.by_code[r["term"]].name if r["term"] in terms.by_code else r["term"], needs=("term",)
+        ),
+        Column("verbatim", 'Verbatim term (of a "<SOC> - Other, specify" term)'),
+        Column("soc", "System organ class", get=lambda r: terms.by_code[r["term"]].soc if r["term"] in terms.by_code else "", needs=("term",)),
         Column("grade", "CTCAE grade", INTEGER, allowed=GRADES),
         Column("onset", "Onset", DATE),
         Column("resolved", "Resolved", DATE),

@@ -31,8 +31,10 @@ from dosing.models import Administration, Cycle, PlannedDose
 from dosing.services import administration_record, cycle_start, level_doses
 from response.models import MyelomaAssessment
 from response.services import assessment_record, endpoints_compute, response_compute_many
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, LabResult
 from toxicity.services import ae_record, dlt_evaluate_many, lab_record
+from toxicity.services.terminology import ctcae_ensure
 
 from .response import Summary as ResponseSummary
 from .response import synthetic_assessments
@@ -57,7 +59,9 @@ def new_password() -> str:
 
 
 def ensure_trial(path=None) -> Trial:
-    return protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL)).trial
+    trial = protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL)).trial
+    ctcae_ensure(version=trial.ctcae_version)  # the migrations load it; a database emptied since is loaded again
+    return trial
 
 
 def ensure_sites() -> list[Site]:
@@ -200,7 +204,7 @@ def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
         previous = ae_record(
             patient=jd.patient,
             by=by,
-            term="neutrophil_count_decreased",
+            term=meddra("Neutrophil count decreased"),
             grade=grade,
             onset=onset,
             resolved=resolved if resolved is not None and resolved <= today else None,

@@ -30,6 +30,7 @@ from accounts.models import User
 from cohorts.models import Drug, Patient
 from dosing.models import Cycle
 from toxicity import ctcae
+from toxicity.ctcae import meddra, shipped
 from toxicity.dlt import ANC_FN, MARROW_EXEMPT_PCT
 from toxicity.models import AdverseEvent, LabResult
 
@@ -42,30 +43,30 @@ REASON = "Synthetic data"
 # Attribution choices by term and drug; a drug not named is unrelated or unlikely.
 HEME = {"bendamustine": ("possible", "probable"), "pomalidomide": ("possible", "probable"), "dexamethasone": ("unrelated", "unlikely")}
 ATTRIBUTION = {
-    "neutrophil_count_decreased": HEME,
-    "febrile_neutropenia": HEME,
-    "platelet_count_decreased": HEME,
-    "anemia": HEME,
-    "white_blood_cell_decreased": HEME,
-    "nausea": {"bendamustine": ("possible", "probable"), "pomalidomide": ("unlikely", "possible")},
-    "constipation": {"pomalidomide": ("possible",), "bendamustine": ("unlikely", "possible")},
-    "fatigue": {"bendamustine": ("possible",), "pomalidomide": ("possible",), "dexamethasone": ("unlikely", "possible")},
-    "rash_maculopapular": {"bendamustine": ("possible",), "pomalidomide": ("possible", "probable")},
-    "peripheral_sensory_neuropathy": {"pomalidomide": ("unlikely", "possible")},
-    "insomnia": {"dexamethasone": ("possible", "probable")},
-    "hyperglycemia": {"dexamethasone": ("probable",)},
-    "edema_limbs": {"dexamethasone": ("possible",), "pomalidomide": ("unlikely", "possible")},
+    meddra("Neutrophil count decreased"): HEME,
+    meddra("Febrile neutropenia"): HEME,
+    meddra("Platelet count decreased"): HEME,
+    meddra("Anemia"): HEME,
+    meddra("White blood cell decreased"): HEME,
+    meddra("Nausea"): {"bendamustine": ("possible", "probable"), "pomalidomide": ("unlikely", "possible")},
+    meddra("Constipation"): {"pomalidomide": ("possible",), "bendamustine": ("unlikely", "possible")},
+    meddra("Fatigue"): {"bendamustine": ("possible",), "pomalidomide": ("possible",), "dexamethasone": ("unlikely", "possible")},
+    meddra("Rash maculo-papular"): {"bendamustine": ("possible",), "pomalidomide": ("possible", "probable")},
+    meddra("Peripheral sensory neuropathy"): {"pomalidomide": ("unlikely", "possible")},
+    meddra("Insomnia"): {"dexamethasone": ("possible", "probable")},
+    meddra("Hyperglycemia"): {"dexamethasone": ("probable",)},
+    meddra("Edema limbs"): {"dexamethasone": ("possible",), "pomalidomide": ("unlikely", "possible")},
 }
 # Low-grade events of the regimen: (term, highest grade drawn). Grade <= 2 never meets an N rule.
 ORDINARY_EVENTS = (
-    ("fatigue", 2),
-    ("nausea", 2),
-    ("constipation", 2),
-    ("rash_maculopapular", 2),
-    ("peripheral_sensory_neuropathy", 2),
-    ("insomnia", 1),
-    ("hyperglycemia", 2),
-    ("edema_limbs", 1),
+    (meddra("Fatigue"), 2),
+    (meddra("Nausea"), 2),
+    (meddra("Constipation"), 2),
+    (meddra("Rash maculo-papular"), 2),
+    (meddra("Peripheral sensory neuropathy"), 2),
+    (meddra("Insomnia"), 1),
+    (meddra("Hyperglycemia"), 2),
+    (meddra("Edema limbs"), 1),
 )
 
 
@@ -101,7 +102,7 @@ class _Patient:
 
     def event(self, term: str, grade: int, onset_day: int, resolved_day: int | None, **extra) -> None:
         """An adverse event as known on `today`: not recorded before its onset, open until its resolution."""
-        ctcae.check_grade(term, grade)
+        ctcae.check_grade(shipped("5.0").term(term), grade)
         if not self.seen(onset_day):
             return
         resolved_day = min(resolved_day, LAST_RESOLUTION_DAY) if resolved_day is not None else None
@@ -157,7 +158,7 @@ def _lab_events(s: _Patient, name: str, term: str, grader, *, least: int, **extr
         return
     onset = next(d for d, g in graded if g == worst)
     better = next((d for d, g in graded if d > onset and g < worst), None)
-    s.event(term, min(worst, ctcae.term(term).max_grade), onset, better if better is not None else onset + s.rng.randint(4, 9), **extra)
+    s.event(term, min(worst, shipped("5.0").term(term).max_grade), onset, better if better is not None else onset + s.rng.randint(4, 9), **extra)
 
 
 def _ordinary(s: _Patient, exempt: bool) -> None:
@@ -184,9 +185,9 @@ def _ordinary(s: _Patient, exempt: bool) -> None:
         if anc(day) >= 1.0:  # fever with ANC >= 1.0 is not febrile neutropenia (H1)
             fever[day] = rng.uniform(38.5, 39.2)
     _panels(s, days, anc, lambda d: max(30.0, _curve(plt0, plt_nadir, nadir_day + 1, d)), fever)
-    _lab_events(s, "anc", "neutrophil_count_decreased", ctcae.grade_anc, least=2)
-    _lab_events(s, "platelets", "platelet_count_decreased", ctcae.grade_platelets, least=2)
-    _lab_events(s, "hemoglobin", "anemia", ctcae.grade_hemoglobin, least=2)
+    _lab_events(s, "anc", meddra("Neutrophil count decreased"), ctcae.grade_anc, least=2)
+    _lab_events(s, "platelets", meddra("Platelet count decreased"), ctcae.grade_platelets, least=2)
+    _lab_events(s, "hemoglobin", meddra("Anemia"), ctcae.grade_hemoglobin, least=2)
     for term, top in rng.sample(ORDINARY_EVENTS, rng.randint(0, 3)):
         onset = rng.randint(2, 24)
         s.event(term, rng.randint(1, top), onset, onset + rng.randint(2, 12))
@@ -210,7 +211,7 @@ def _h2(s: _Patient) -> None:
 
     days = {*VISIT_DAYS, start - 2, *range(start, recovery, 2), recovery}
     _panels(s, days, anc, lambda d: max(30.0, _curve(plt0, plt_nadir, 14, d)), {})
-    s.event("neutrophil_count_decreased", 4, start, recovery, supportive=["gcsf"], action=AdverseEvent.Action.INTERRUPTED)
+    s.event(meddra("Neutrophil count decreased"), 4, start, recovery, supportive=["gcsf"], action=AdverseEvent.Action.INTERRUPTED)
 
 
 def _h1(s: _Patient) -> None:
@@ -229,7 +230,7 @@ def _h1(s: _Patient) -> None:
     _panels(s, {*VISIT_DAYS, day_fever, day_fever + 3}, anc, lambda d: max(30.0, _curve(plt0, plt_nadir, 14, d)), fever)
     resolved = day_fever + rng.randint(3, 6)
     s.event(
-        "febrile_neutropenia",
+        meddra("Febrile neutropenia"),
         3,
         day_fever,
         resolved,
@@ -238,7 +239,7 @@ def _h1(s: _Patient) -> None:
         supportive=["gcsf"],
         action=AdverseEvent.Action.INTERRUPTED,
     )
-    s.event("neutrophil_count_decreased", 3, day_fever, day_fever + 3)
+    s.event(meddra("Neutrophil count decreased"), 3, day_fever, day_fever + 3)
 
 
 def _h3(s: _Patient) -> None:
@@ -258,15 +259,15 @@ def _h3(s: _Patient) -> None:
 
     days = {*VISIT_DAYS, start, start + 3, start + 5, recovery}
     _panels(s, days, lambda d: max(0.6, _curve(anc0, anc_nadir, 14, d)), platelets, {})
-    s.event("platelet_count_decreased", 4, start, recovery, action=AdverseEvent.Action.INTERRUPTED)
+    s.event(meddra("Platelet count decreased"), 4, start, recovery, action=AdverseEvent.Action.INTERRUPTED)
 
 
 def _n2(s: _Patient, exempt: bool) -> None:
     """Grade 3 nausea despite maximal antiemetic therapy (N2), with ordinary labs."""
     _ordinary(s, exempt)
-    s.events = [e for e in s.events if e["term"] != "nausea"]
+    s.events = [e for e in s.events if e["term"] != meddra("Nausea")]
     onset = s.rng.randint(2, 10)
-    s.event("nausea", 3, onset, onset + s.rng.randint(3, 7), supportive=["max_antiemetic"], action=AdverseEvent.Action.INTERRUPTED)
+    s.event(meddra("Nausea"), 3, onset, onset + s.rng.randint(3, 7), supportive=["max_antiemetic"], action=AdverseEvent.Action.INTERRUPTED)
 
 
 def synthetic_toxicity(patients: Iterable[Patient], *, seed: int, by: User, today: date) -> Summary:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from dosing.services import cycle_start
+from toxicity.ctcae import meddra
 from toxicity.models import Dlt
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,8 +51,8 @@ def record_neutropenia(page, day) -> None:
     page.click("text=Record an adverse event")
     page.wait_for_load_state()  # the term search is a script at the end of the page
     page.fill("#term-filter", "neutrophil")
-    expect(page.locator("#id_term")).to_have_value("neutrophil_count_decreased")
-    expect(page.locator('.grade-text[data-grade="4"]')).to_have_text("<0.5 x10^9/L")
+    expect(page.locator("#id_term")).to_have_value(meddra("Neutrophil count decreased"))
+    expect(page.locator('.grade-text[data-grade="4"]')).to_have_text("<500/mm3; <0.5 x 10e9 /L")
     page.check('input[name="grade"][value="4"]')
     page.fill("#id_onset", day(10))
     page.fill("#id_resolved", day(19))
@@ -94,3 +95,49 @@ def confirm_in_the_review_queue(page, treated, day) -> None:
     expect(page.locator(".messages")).to_contain_text(f"{treated.study_id}: DLT H2 from {day(10)} confirmed")
     expect(page.locator("#queue-empty")).to_be_visible()
     expect(page.locator("#recent")).to_contain_text("Confirmed")
+
+
+def test_coordinator_records_events_under_any_ctcae_term_and_under_other_specify(page, live_server, login, treated, alice):
+    """Issue #15: a term outside the old list of 27 (Tinnitus: grades 1-3, the generic grade texts), found by a word
+    of it, that the rules read (grade 3 related: N1); then "Cardiac disorders - Other, specify", refused without the
+    verbatim term and recorded with it."""
+    c1 = timezone.localdate() - timedelta(days=20)
+    cycle_start(patient=treated, by=alice, day1=c1, weight_kg=Decimal("80.0"))
+    onset = (c1 + timedelta(days=5)).isoformat()
+    login(page, alice)
+    page.goto(f"{live_server.url}/patients/{treated.study_id}/safety/")
+
+    page.click("text=Record an adverse event")
+    page.wait_for_load_state()
+    page.fill("#term-filter", "tinn")
+    expect(page.locator("#id_term")).to_have_value(meddra("Tinnitus"))
+    expect(page.locator('ul.grades li[data-grade="4"]')).to_be_hidden()  # Tinnitus has grades 1-3 only
+    expect(page.locator('ul.grades li[data-grade="5"]')).to_be_hidden()
+    expect(page.locator('.grade-text[data-grade="3"]')).to_contain_text("Severe or medically significant")
+    expect(page.locator("#verbatim-field")).to_be_hidden()
+    page.check('input[name="grade"][value="3"]')
+    fill_the_rest(page, onset)
+    expect(page.locator(".messages")).to_contain_text("Tinnitus grade 3")
+    expect(page.locator("#ae-table")).to_contain_text(f"Ear and labyrinth disorders · MedDRA {meddra('Tinnitus')}")
+    expect(page.locator('#proposals .proposal[data-rule="N1"]')).to_contain_text("Tinnitus grade 3")
+
+    page.click("text=Record an adverse event")
+    page.wait_for_load_state()
+    page.fill("#term-filter", "cardiac other")
+    expect(page.locator("#id_term")).to_have_value(meddra("Cardiac disorders - Other, specify"))
+    expect(page.locator("#verbatim-field")).to_be_visible()
+    page.check('input[name="grade"][value="2"]')
+    fill_the_rest(page, onset)
+    expect(page.locator("#error-verbatim")).to_contain_text("give the verbatim term")
+    page.fill("#id_verbatim", "Atrial ectopy")
+    page.click("#ae-form button[type=submit]")
+    expect(page.locator(".messages")).to_contain_text("Cardiac disorders - Other, specify: Atrial ectopy grade 2")
+    expect(page.locator("#ae-table")).to_contain_text("Cardiac disorders - Other, specify: Atrial ectopy")
+
+
+def fill_the_rest(page, onset) -> None:
+    page.fill("#id_onset", onset)
+    page.select_option("#id_attr_bendamustine", "possible")
+    page.select_option("#id_attr_pomalidomide", "unlikely")
+    page.select_option("#id_attr_dexamethasone", "unrelated")
+    page.click("#ae-form button[type=submit]")

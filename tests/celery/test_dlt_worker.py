@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from dosing.services import cycle_start
 from pipeline.tasks import nightly
+from toxicity.ctcae import meddra
 from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record, lab_record
 
@@ -28,7 +29,7 @@ def test_saving_an_adverse_event_leads_to_a_proposal_through_the_worker(celery_w
     for n, anc in ((10, "0.4"), (14, "0.3"), (19, "0.9")):
         lab_record(patient=treated, by=alice, on=day(n), anc=anc)
     assert not DltProposal.objects.filter(patient=treated, rule="H2").exists()  # H2 needs the G-CSF of an event
-    values = {"term": "neutrophil_count_decreased", "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
+    values = {"term": meddra("Neutrophil count decreased"), "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
     ae_record(patient=treated, by=alice, attribution=RELATED, supportive=["gcsf"], **values)
     proposal = wait_for(lambda: DltProposal.objects.filter(patient=treated, rule="H2").first())
     assert proposal is not None, celery_worker_process["log"].read_text()[-3000:]

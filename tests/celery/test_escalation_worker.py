@@ -12,6 +12,7 @@ from dosing.services import cycle_start
 from escalation.models import EscalationDecision
 from escalation.services import decision_sign
 from tests.factories import PASSWORD, register_patient
+from toxicity.ctcae import meddra
 from toxicity.models import DltProposal
 from toxicity.services import ae_record, dlt_confirm, lab_record
 
@@ -43,7 +44,7 @@ def test_dlts_confirmed_lead_to_a_proposal_the_investigator_signs_and_the_next_p
     assert wait_for(proposed("escalate")), log.read_text()[-3000:]  # 0 DLTs in 3, proposed by the worker
 
     for p in patients[:2]:
-        values = {"term": "neutrophil_count_decreased", "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
+        values = {"term": meddra("Neutrophil count decreased"), "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
         ae_record(patient=p, by=alice, attribution=RELATED, supportive=["gcsf"], **values)
         for n, anc in ((10, "0.4"), (19, "0.9")):
             lab_record(patient=p, by=alice, on=day(n), anc=anc)

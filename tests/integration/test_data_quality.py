@@ -13,6 +13,7 @@ from datamanagement.quality import cycle_lock, cycle_unlock, edit_checks_run, op
 from dosing.models import Cycle
 from dosing.services import cycle_start, diary_record
 from response.services import assessment_mark_spurious, assessment_record
+from toxicity.ctcae import meddra
 from toxicity.services import ae_record, ae_retract, lab_record
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethason
 
 
 def test_a_query_is_raised_answered_closed_and_reopened(on_c1, dana, alice, bob):
-    ae = ae_record(patient=on_c1, by=alice, term="nausea", grade=2, onset=C1 + timedelta(days=3), attribution=RELATED)
+    ae = ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=2, onset=C1 + timedelta(days=3), attribution=RELATED)
     q = query_raise(patient=on_c1, by=dana, record_type="adverse_event", object_id=ae.pk, field="grade", text="Source says grade 3?")
     with pytest.raises(PermissionDenied):
         query_raise(patient=on_c1, by=alice, record_type="adverse_event", object_id=ae.pk, field="grade", text="x" * 5)
@@ -39,7 +40,7 @@ def test_a_query_is_raised_answered_closed_and_reopened(on_c1, dana, alice, bob)
 
 
 def test_a_query_on_another_patients_record_is_refused(on_c1, dana, patient_b, alice):
-    ae = ae_record(patient=on_c1, by=alice, term="nausea", grade=2, onset=C1 + timedelta(days=3), attribution=RELATED)
+    ae = ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=2, onset=C1 + timedelta(days=3), attribution=RELATED)
     with pytest.raises(ValidationError) as info:
         query_raise(patient=patient_b, by=dana, record_type="adverse_event", object_id=ae.pk, field="grade", text="check")
     assert "object_id" in info.value.message_dict
@@ -60,7 +61,7 @@ def test_each_edit_check_raises_its_query_once(on_c1, alice, trial):
 
 def test_a_locked_cycle_refuses_changes_until_unlocked(on_c1, alice, dana):
     cycle = Cycle.objects.get(patient=on_c1, number=1)
-    nausea = ae_record(patient=on_c1, by=alice, term="nausea", grade=1, onset=C1 + timedelta(days=5), attribution=RELATED)
+    nausea = ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=1, onset=C1 + timedelta(days=5), attribution=RELATED)
     assessment = assessment_record(patient=on_c1, by=alice, on=C1 + timedelta(days=6), values={"spep": "1.0"})
     with pytest.raises(PermissionDenied):
         cycle_lock(cycle=cycle, by=alice)
@@ -76,7 +77,7 @@ def test_a_locked_cycle_refuses_changes_until_unlocked(on_c1, alice, dana):
         lab_record(patient=on_c1, by=alice, on=C1 + timedelta(days=8), anc="1.5")
     assert "Cycle 1 is locked" in info.value.messages[0]
     with pytest.raises(ValidationError):
-        ae_record(patient=on_c1, by=alice, term="nausea", grade=1, onset=C1 + timedelta(days=8), attribution=RELATED)
+        ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=1, onset=C1 + timedelta(days=8), attribution=RELATED)
     with pytest.raises(ValidationError):
         assessment_record(patient=on_c1, by=alice, on=C1 + timedelta(days=8), values={"spep": "1.0"})
     lab_record(patient=on_c1, by=alice, on=C1 + timedelta(days=40), anc="1.5")  # after the cycle: allowed
@@ -105,7 +106,7 @@ def test_the_nightly_edit_checks_task_raises_queries_once(on_c1, alice, trial):
 
 
 def test_a_query_moves_only_as_its_table_allows_with_the_pages_messages(on_c1, dana, alice):
-    ae = ae_record(patient=on_c1, by=alice, term="nausea", grade=2, onset=C1 + timedelta(days=3), attribution=RELATED)
+    ae = ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=2, onset=C1 + timedelta(days=3), attribution=RELATED)
     q = query_raise(patient=on_c1, by=dana, record_type="adverse_event", object_id=ae.pk, field="grade", text="Source says grade 3?")
     with pytest.raises(ValidationError) as info:
         query_reopen(query=q, by=dana, note="still open")

@@ -11,6 +11,7 @@ from escalation.services import decision_sign, escalation_reevaluate
 from pipeline import flow
 from tests.factories import PASSWORD, treat_patient
 from toxicity import dlt
+from toxicity.ctcae import meddra
 from toxicity.models import Dlt, DltEvaluation, DltProposal
 from toxicity.selectors import dlt_windows, patients_in_window, patients_under_other_rules
 from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
@@ -30,7 +31,7 @@ def h2(patient, by):
     ae_record(
         patient=patient,
         by=by,
-        term="neutrophil_count_decreased",
+        term=meddra("Neutrophil count decreased"),
         grade=4,
         onset=day(10),
         resolved=day(19),
@@ -80,7 +81,9 @@ def test_a_corrected_rule_reopens_the_decided_proposals_it_changes_and_keeps_the
     DltProposal.objects.filter(pk=changed.pk).update(sentence="ANC < 0.5 x10^9/L for 9 days (old wording).")
     DltProposal.objects.filter(pk=rejected.pk).update(onset=day(9), key=rejected.key.replace(day(10).isoformat(), day(9).isoformat()))
     # A bleeding attributed to progression with platelets < 50: version 1 proposed nothing, version 2 proposes H4.
-    ae_record(patient=a, by=alice, term="epistaxis", grade=2, onset=day(12), resolved=day(13), outcome="recovered", attribution=RELATED, progression=True)
+    ae_record(
+        patient=a, by=alice, term=meddra("Epistaxis"), grade=2, onset=day(12), resolved=day(13), outcome="recovered", attribution=RELATED, progression=True
+    )
     lab_record(patient=a, by=alice, on=day(12), platelets="30")
     as_version_1()
     kept_history = kept.history.count()
@@ -139,7 +142,7 @@ def test_a_decision_the_new_rules_no_longer_propose_is_reopened_confirmed_or_rej
 
 def test_the_window_builder_passes_events_that_began_before_cycle_1(cohort, alice):
     patient = cohort[0]
-    before = ae_record(patient=patient, by=alice, term="platelet_count_decreased", grade=3, onset=C1 - timedelta(days=5), attribution=RELATED)
+    before = ae_record(patient=patient, by=alice, term=meddra("Platelet count decreased"), grade=3, onset=C1 - timedelta(days=5), attribution=RELATED)
     for n, value in ((5, "20"), (14, "40")):
         lab_record(patient=patient, by=alice, on=day(n), platelets=value)
     assert before.pk in [e.id for e in dlt_windows([patient.pk])[patient.pk].events]

@@ -12,6 +12,7 @@ from escalation.models import EscalationDecision
 from escalation.selectors import escalation_state
 from escalation.services import decision_reject, decision_sign, escalation_reevaluate
 from tests.factories import PASSWORD, register_patient, treat_patient
+from toxicity.ctcae import meddra
 from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
 
@@ -40,7 +41,7 @@ def h2(patient, by):
     ae_record(
         patient=patient,
         by=by,
-        term="neutrophil_count_decreased",
+        term=meddra("Neutrophil count decreased"),
         grade=4,
         onset=day(10),
         resolved=day(19),
@@ -179,7 +180,7 @@ def test_a_rejected_proposal_in_an_open_window_leaves_the_patient_pending_until_
     ae_record(
         patient=patient,
         by=alice,
-        term="neutrophil_count_decreased",
+        term=meddra("Neutrophil count decreased"),
         grade=4,
         onset=recent + timedelta(days=2),
         resolved=recent + timedelta(days=11),

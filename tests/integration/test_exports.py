@@ -27,7 +27,7 @@ from escalation.services import decision_sign, escalation_reevaluate
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
 from response.services import assessment_record, endpoints_compute, followup_record, response_compute_many
 from tests.factories import PASSWORD, register_patient, treat_patient
-from toxicity.ctcae import TERMS
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
 from toxicity.services import ae_record, ae_retract, dlt_confirm, dlt_evaluate_many, lab_record
 
@@ -75,7 +75,7 @@ def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
     ae_record(
         patient=p1,
         by=alice,
-        term="neutrophil_count_decreased",
+        term=meddra("Neutrophil count decreased"),
         grade=4,
         onset=day(10),
         resolved=day(19),
@@ -88,7 +88,7 @@ def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
     for n, anc in ((10, "0.4"), (19, "0.9")):
         lab_record(patient=p1, by=alice, on=day(n), anc=anc, platelets="120", hemoglobin="10.5")
     lab_record(patient=p3, by=bob, on=day(8), wbc="3.1", temperature="37.2")
-    wrong = ae_record(patient=p3, by=bob, term="nausea", grade=1, onset=day(3), attribution=dict.fromkeys(RELATED, "unrelated"))
+    wrong = ae_record(patient=p3, by=bob, term=meddra("Nausea"), grade=1, onset=day(3), attribution=dict.fromkeys(RELATED, "unrelated"))
     ae_retract(ae=wrong, by=bob, reason="entered for the wrong patient")
     dlt_evaluate_many([p1.pk])
     dlt_confirm(proposal=DltProposal.objects.get(patient=p1, rule="H2"), by=ivan)
@@ -175,7 +175,9 @@ def computed(name, column, obj, trial):
     if column == "event_id":
         return obj.event_id_root
     if column == "soc":
-        return next(t.soc for t in TERMS if t.code == obj.term)
+        return obj.soc
+    if column == "term":
+        return obj.ctcae_term.name
     if column.startswith("attribution_"):
         return obj.attribution.get(column.removeprefix("attribution_"))
     if column in ("sae_criteria", "supportive", "flags", "event_ids"):
@@ -244,6 +246,27 @@ def test_the_dictionary_lists_exactly_each_files_columns_and_its_allowed_values_
                     assert set(row[name].split("; ")) <= codes, f"{domain.name}.{name}={row[name]!r} not in the dictionary"
 
 
+def test_the_adverse_events_export_names_the_meddra_code_term_verbatim_and_soc_in_its_dictionary(world):
+    entries = {r[2]: r[3] for r in dictionary_rows([DOMAINS["adverse_events"], CDISC["AE"]], world.trial)}
+    assert entries["meddra_code"] == "MedDRA code of the CTCAE v5.0 term"
+    assert (entries["term"], entries["soc"]) == ("CTCAE v5.0 term", "System organ class")
+    assert "Other, specify" in entries["verbatim"]
+    assert (entries["AEDECOD"], entries["AEPTCD"], entries["AESOC"]) == (
+        "Dictionary-derived term (CTCAE v5.0)",
+        "MedDRA code of the dictionary-derived term",
+        "Primary system organ class",
+    )
+
+
+def test_an_other_specify_event_is_exported_with_its_verbatim_term(world, dana, alice):
+    other = meddra("Cardiac disorders - Other, specify")
+    ae_record(patient=world.p1, by=alice, term=other, verbatim="Atrial ectopy", grade=2, onset=day(6), attribution=RELATED)
+    [row] = [r for r in read(DOMAINS["adverse_events"], dana, world.trial) if r["meddra_code"] == other]
+    assert (row["term"], row["verbatim"], row["soc"]) == ("Cardiac disorders - Other, specify", "Atrial ectopy", "Cardiac disorders")
+    [row] = [r for r in read(CDISC["AE"], dana, world.trial) if r["AEPTCD"] == other]
+    assert (row["AETERM"], row["AEDECOD"], row["AESOC"]) == ("Atrial ectopy", "Cardiac disorders - Other, specify", "Cardiac disorders")
+
+
 def test_cdisc_datasets_match_the_database(world, dana):
     trial = world.trial
     dm = read(CDISC["DM"], dana, trial)
@@ -263,6 +286,12 @@ def test_cdisc_datasets_match_the_database(world, dana):
 
     ae = read(CDISC["AE"], dana, trial)
     assert [int(r["AESPID"]) for r in ae] == list(AdverseEvent.objects.filter(patient__trial=trial, in_error=False).values_list("pk", flat=True))
+    assert (ae[0]["AETERM"], ae[0]["AEDECOD"], ae[0]["AEPTCD"], ae[0]["AESOC"]) == (
+        "Neutrophil count decreased",
+        "Neutrophil count decreased",
+        "10029366",
+        "Investigations",
+    )
     assert (ae[0]["AEDECOD"], ae[0]["AETOXGR"], ae[0]["AESER"], ae[0]["AEREL"], ae[0]["AEOUT"]) == (
         "Neutrophil count decreased",
         "4",
@@ -336,7 +365,8 @@ def test_values_are_iso_dates_true_false_and_plain_decimals(world, dana):
     assert patient["registered_at"].endswith("+00:00")
     ae = read(DOMAINS["adverse_events"], dana, world.trial)
     assert {r["in_error"] for r in ae} == {"true", "false"}
-    assert next(r for r in ae if r["term"] == "neutrophil_count_decreased")["attribution_pomalidomide"] == "probable"
+    neutropenia = next(r for r in ae if r["meddra_code"] == meddra("Neutrophil count decreased"))
+    assert (neutropenia["term"], neutropenia["soc"], neutropenia["attribution_pomalidomide"]) == ("Neutrophil count decreased", "Investigations", "probable")
 
 
 # ---------------------------------------------------------------- the log and the zip job

@@ -13,6 +13,7 @@ from pipeline import flow
 from pipeline.flow import Stage
 from response.models import EndpointSnapshot, ResponseResult
 from response.services import assessment_record
+from toxicity.ctcae import meddra
 from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record
 from trialsite import outbox
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
 C1 = TODAY - timedelta(days=390)
 RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
-NAUSEA = {"term": "nausea", "grade": 3, "onset": C1 + timedelta(days=3), "attribution": RELATED, "supportive": ["max_antiemetic"]}
+NAUSEA = {"term": meddra("Nausea"), "grade": 3, "onset": C1 + timedelta(days=3), "attribution": RELATED, "supportive": ["max_antiemetic"]}
 
 
 def pending(patient) -> list[str]:

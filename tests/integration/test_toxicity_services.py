@@ -2,12 +2,14 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from dosing.services import dose_modify, patient_off_treatment
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 from toxicity.services import (
     ae_record,
@@ -35,7 +37,7 @@ def day(n):
 
 def neutropenia(patient, by, **kw):
     values = {
-        "term": "neutrophil_count_decreased",
+        "term": meddra("Neutrophil count decreased"),
         "grade": 4,
         "onset": day(10),
         "resolved": day(19),
@@ -57,7 +59,7 @@ def anc_series(patient, by, series):
 
 def test_an_adverse_event_is_recorded_with_attribution_per_drug_and_history(on_c1, alice):
     ae = neutropenia(on_c1, alice)
-    assert (ae.term, ae.grade, ae.attribution["pomalidomide"], ae.supportive) == ("neutrophil_count_decreased", 4, "probable", ["gcsf"])
+    assert (ae.term, ae.grade, ae.attribution["pomalidomide"], ae.supportive) == (meddra("Neutrophil count decreased"), 4, "probable", ["gcsf"])
     assert ae.history.latest().history_change_reason == "Recorded: Neutrophil count decreased grade 4"
     assert ae.history.latest().history_user == alice
 
@@ -66,7 +68,7 @@ def test_an_adverse_event_is_recorded_with_attribution_per_drug_and_history(on_c
     ("change", "field", "message"),
     [
         ({"grade": 6}, "grade", "CTCAE grades are 1 to 5"),
-        ({"term": "nausea", "grade": 4}, "grade", "Nausea has no grade 4"),
+        ({"term": meddra("Nausea"), "grade": 4}, "grade", "Nausea has no grade 4"),
         ({"term": "no_such_term"}, "term", "Unknown CTCAE v5.0 term"),
         ({"onset": day(10), "resolved": day(9)}, "resolved", "cannot be before the onset"),
         ({"onset": C1 - timedelta(days=100)}, "onset", "before consent"),
@@ -85,12 +87,12 @@ def test_bad_adverse_events_give_field_errors_and_save_nothing(on_c1, alice, cha
 
 
 def test_a_change_of_grade_is_a_new_episode_of_the_same_event(on_c1, alice):
-    first = ae_record(patient=on_c1, by=alice, term="rash_maculopapular", grade=3, onset=day(5), attribution=RELATED, supportive=["steroids"])
-    second = ae_record(patient=on_c1, by=alice, term="rash_maculopapular", grade=1, onset=day(12), attribution=RELATED, continues=first)
+    first = ae_record(patient=on_c1, by=alice, term=meddra("Rash maculo-papular"), grade=3, onset=day(5), attribution=RELATED, supportive=["steroids"])
+    second = ae_record(patient=on_c1, by=alice, term=meddra("Rash maculo-papular"), grade=1, onset=day(12), attribution=RELATED, continues=first)
     first.refresh_from_db()
     assert (second.event_id, first.resolved, first.outcome) == (first.pk, day(12), "recovering")
     with pytest.raises(ValidationError) as info:
-        ae_record(patient=on_c1, by=alice, term="nausea", grade=2, onset=day(14), attribution=RELATED, continues=second)
+        ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=2, onset=day(14), attribution=RELATED, continues=second)
     assert "keeps the event's term" in info.value.message_dict["term"][0]
 
 
@@ -192,7 +194,9 @@ def test_a_patient_before_cycle_1_is_not_evaluated(treated):
 
 
 def test_a_reduction_linked_to_a_hematologic_event_in_cycle_1_is_h5(on_c1, alice, ivan):
-    ae = ae_record(patient=on_c1, by=alice, term="platelet_count_decreased", grade=3, onset=day(8), resolved=day(20), outcome="recovered", attribution=RELATED)
+    ae = ae_record(
+        patient=on_c1, by=alice, term=meddra("Platelet count decreased"), grade=3, onset=day(8), resolved=day(20), outcome="recovered", attribution=RELATED
+    )
     dose_modify(
         patient=on_c1,
         by=alice,
@@ -305,3 +309,149 @@ def test_a_dlt_the_rules_missed_is_recorded_with_a_reason_and_can_be_withdrawn(o
     dlt_withdraw(dlt_row=row, by=ivan, reason="duplicate entry")
     row.refresh_from_db()
     assert row.withdrawn_reason == "duplicate entry"
+
+
+# ---------------------------------------------------------------- the CTCAE terminology (issue #15)
+
+
+def test_the_whole_ctcae_5_table_is_loaded_with_the_migrations_and_loading_again_changes_nothing():
+    from django.core.management import call_command
+
+    from toxicity.models import CtcaeTerm
+    from toxicity.services.terminology import ctcae_load
+
+    rows = CtcaeTerm.objects.filter(version="5.0")
+    before = list(rows.order_by("meddra_code").values_list("meddra_code", "term", "soc", "grades", "grade_texts"))
+    assert len(before) == 837
+    assert rows.values("soc").distinct().count() == 26
+    assert ctcae_load(version="5.0") == (0, 0)
+    out = StringIO()
+    call_command("load_ctcae", stdout=out)
+    assert "already loaded; nothing changed" in out.getvalue()
+    assert list(rows.order_by("meddra_code").values_list("meddra_code", "term", "soc", "grades", "grade_texts")) == before
+    rows.filter(meddra_code=meddra("Nausea")).update(grades="12345")  # a damaged row is put right
+    assert ctcae_load(version="5.0") == (0, 1)
+    assert rows.get(meddra_code=meddra("Nausea")).grades == "123"
+
+
+def test_the_protocol_file_chooses_the_terminology(trial):
+    assert trial.ctcae_version == "5.0"
+
+
+GRADE_SETS = [
+    ("Febrile neutropenia", {3, 4, 5}),
+    ("Nausea", {1, 2, 3}),
+    ("Death NOS", {5}),
+    ("Vaginal stricture", {1, 2, 3, 5}),
+    ("Asystole", {1, 4, 5}),
+]
+
+
+@pytest.mark.parametrize(("name", "grades"), GRADE_SETS)
+@pytest.mark.parametrize("grade", [1, 2, 3, 4, 5])
+def test_the_service_accepts_exactly_the_grades_of_the_term(on_c1, alice, name, grades, grade):
+    fatal = {"outcome": "fatal", "resolved": day(12)} if grade == 5 else {}
+    values = {"term": meddra(name), "grade": grade, "onset": day(12), "attribution": RELATED, **fatal}
+    if grade in grades:
+        ae = ae_record(patient=on_c1, by=alice, **values)
+        assert (ae.term_name, ae.grade, ae.ctcae_version) == (name, grade, "5.0")
+    else:
+        with pytest.raises(ValidationError) as exc:
+            ae_record(patient=on_c1, by=alice, **values)
+        assert f"{name} has no grade {grade} in CTCAE v5.0" in exc.value.message_dict["grade"][0]
+        assert not AdverseEvent.objects.exists()
+
+
+def test_a_term_outside_the_old_list_is_recorded_and_read_by_the_rules_as_its_kind(on_c1, alice):
+    from toxicity.selectors import dlt_windows
+
+    ae_record(patient=on_c1, by=alice, term=meddra("Hypertension"), grade=3, onset=day(6), attribution=RELATED)
+    ae_record(patient=on_c1, by=alice, term=meddra("Gastric hemorrhage"), grade=2, onset=day(7), attribution=RELATED)
+    ae_record(patient=on_c1, by=alice, term=meddra("Hemolysis"), grade=2, onset=day(8), attribution=RELATED)
+    events = dlt_windows([on_c1.pk])[on_c1.pk].events
+    assert [(e.name, e.kind.value, e.hematologic) for e in events] == [
+        ("Hypertension", "other", False),
+        ("Gastric hemorrhage", "bleeding", False),
+        ("Hemolysis", "other_hematologic", True),
+    ]
+    dlt_evaluate_many([on_c1.pk])
+    # Grade 3 hypertension related to bendamustine: N1; cycle 2 never given while the events are unresolved:
+    # H6 for the hemolysis (hematologic), N8 for the others.
+    assert sorted(DltProposal.objects.values_list("rule", flat=True)) == ["H6", "N1", "N8", "N8"]
+
+
+def test_an_other_specify_term_needs_its_verbatim_term_and_no_other_term_takes_one(on_c1, alice):
+    other = meddra("Gastrointestinal disorders - Other, specify")
+    with pytest.raises(ValidationError) as exc:
+        ae_record(patient=on_c1, by=alice, term=other, grade=2, onset=day(6), attribution=RELATED)
+    assert "give the verbatim term" in exc.value.message_dict["verbatim"][0]
+    with pytest.raises(ValidationError) as exc:
+        ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), verbatim="queasy", grade=2, onset=day(6), attribution=RELATED)
+    assert "Nausea is a term of its own" in exc.value.message_dict["verbatim"][0]
+    ae = ae_record(patient=on_c1, by=alice, term=other, verbatim="  Gastric polyp bleeding ", grade=2, onset=day(6), attribution=RELATED)
+    assert (ae.verbatim, ae.term_name, ae.soc) == (
+        "Gastric polyp bleeding",
+        "Gastrointestinal disorders - Other, specify: Gastric polyp bleeding",
+        "Gastrointestinal disorders",
+    )
+    with pytest.raises(ValidationError) as exc:
+        ae_update(ae=ae, by=alice, reason="typo", verbatim="")
+    assert "verbatim" in exc.value.message_dict
+
+
+def test_unknown_terms_and_old_slugs_are_field_errors(on_c1, alice):
+    for term in ("nausea", "10000000", ""):
+        with pytest.raises(ValidationError) as exc:
+            ae_record(patient=on_c1, by=alice, term=term, grade=2, onset=day(6), attribution=RELATED)
+        assert "Unknown CTCAE v5.0 term" in exc.value.message_dict["term"][0]
+
+
+def test_a_grade_5_event_needs_the_date_of_death_and_is_never_accepted_for_a_term_without_grade_5(on_c1, alice):
+    with pytest.raises(ValidationError) as exc:
+        ae_record(patient=on_c1, by=alice, term=meddra("Sepsis"), grade=5, outcome="fatal", onset=day(12), attribution=RELATED)
+    assert "date of death" in exc.value.message_dict["resolved"][0]
+    with pytest.raises(ValidationError) as exc:
+        ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=5, outcome="fatal", onset=day(12), resolved=day(14), attribution=RELATED)
+    assert "Nausea has no grade 5" in exc.value.message_dict["grade"][0]
+    assert not AdverseEvent.objects.exists()
+
+
+def test_a_grade_5_event_writes_the_death_record_and_its_retraction_takes_it_back(on_c1, alice):
+    from response.models import FollowUp
+    from response.services import followup_death_sync
+    from trialsite.models import Change
+
+    ae = ae_record(patient=on_c1, by=alice, term=meddra("Sepsis"), grade=5, outcome="fatal", onset=day(12), resolved=day(14), attribution=RELATED)
+    assert set(Change.objects.filter(patient_id=on_c1.pk).values_list("kind", flat=True)) >= {"toxicity", "follow_up"}
+    assert followup_death_sync(patient_ids=[on_c1.pk]) == 1
+    follow = FollowUp.objects.get(patient=on_c1)
+    assert (follow.death_on, follow.death_cause, follow.death_event, follow.death_from_event) == (day(14), "Sepsis", ae, True)
+    assert followup_death_sync(patient_ids=[on_c1.pk]) == 0  # idempotent
+    ae_retract(ae=ae, by=alice, reason="wrong patient")
+    assert followup_death_sync(patient_ids=[on_c1.pk]) == 1
+    follow.refresh_from_db()
+    assert (follow.death_on, follow.death_cause, follow.death_event) == (None, "", None)
+
+
+def test_a_death_already_recorded_on_the_follow_up_is_kept_and_linked(on_c1, alice):
+    from response.models import FollowUp
+    from response.services import followup_death_sync, followup_record
+
+    followup_record(patient=on_c1, by=alice, death_on=day(15), death_cause="Septic shock")
+    ae = ae_record(patient=on_c1, by=alice, term=meddra("Sepsis"), grade=5, outcome="fatal", onset=day(12), resolved=day(14), attribution=RELATED)
+    assert followup_death_sync(patient_ids=[on_c1.pk]) == 1
+    follow = FollowUp.objects.get(patient=on_c1)
+    assert (follow.death_on, follow.death_cause, follow.death_event, follow.death_from_event) == (day(15), "Septic shock", ae, False)
+    ae_retract(ae=ae, by=alice, reason="wrong patient")
+    followup_death_sync(patient_ids=[on_c1.pk])
+    follow.refresh_from_db()
+    assert (follow.death_on, follow.death_cause, follow.death_event) == (day(15), "Septic shock", None)  # the follow-up's own record stays
+
+
+def test_the_pipeline_writes_the_death_record_of_a_grade_5_event_on_commit(on_c1, alice, django_capture_on_commit_callbacks):
+    from response.models import FollowUp
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ae = ae_record(patient=on_c1, by=alice, term=meddra("Asystole"), grade=5, outcome="fatal", onset=day(20), resolved=day(20), attribution=RELATED)
+    follow = FollowUp.objects.get(patient=on_c1)
+    assert (follow.death_on, follow.death_cause, follow.death_event) == (day(20), "Asystole", ae)

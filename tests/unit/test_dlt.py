@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toxicity.ctcae import Kind
+from toxicity.ctcae import Kind, meddra, shipped
 from toxicity.dlt import RULE_VERSION, AdverseEvent, DltError, LabValue, Modification, PatientWindow, Status, assess, episodes
 
 D1 = date(2026, 1, 5)
@@ -35,11 +35,15 @@ def window(**kw) -> PatientWindow:
     return PatientWindow(**(base | kw))
 
 
-def ae(id=1, term="neutrophil_count_decreased", kind=Kind.NEUTROPENIA, grade=4, onset=3, resolved=None, attribution=None, **kw) -> AdverseEvent:
+TERMS = shipped("5.0")
+NEUTROPENIA = meddra("Neutrophil count decreased")
+
+
+def ae(id=1, term=NEUTROPENIA, kind=Kind.NEUTROPENIA, grade=4, onset=3, resolved=None, attribution=None, **kw) -> AdverseEvent:
     return AdverseEvent(
         id=id,
         term=term,
-        name=term.replace("_", " ").capitalize(),
+        name=TERMS.by_code[term].name if term in TERMS.by_code else term,
         kind=kind,
         grade=grade,
         onset=day(onset),
@@ -65,7 +69,7 @@ def plt(*pairs):
 
 
 def test_h1_febrile_neutropenia_event_in_cycle_1():
-    assert rules(window(events=(ae(term="febrile_neutropenia", kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=10),))) == ["H1"]
+    assert rules(window(events=(ae(term=meddra("Febrile neutropenia"), kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=10),))) == ["H1"]
 
 
 @pytest.mark.parametrize(("anc_value", "temp", "dlt"), [("0.9", "38.5", True), ("1.0", "38.5", False), ("0.9", "38.4", False)])
@@ -75,13 +79,13 @@ def test_h1_by_values_anc_below_1_with_fever_from_38_5(anc_value, temp, dlt):
 
 
 def test_h1_on_day_28_counts_and_day_29_does_not():
-    fn = ae(term="febrile_neutropenia", kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=28)
+    fn = ae(term=meddra("Febrile neutropenia"), kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=28)
     assert rules(window(events=(fn,))) == ["H1"]
     assert rules(window(events=(replace(fn, onset=day(29)),))) == []
 
 
 def test_h1_not_assessed_with_low_baseline_anc_and_marrow_above_30():
-    fn = ae(term="febrile_neutropenia", kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=5)
+    fn = ae(term=meddra("Febrile neutropenia"), kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=5)
     assert rules(window(events=(fn,), baseline_anc=D("0.9"), baseline_marrow_pct=D("31"))) == []
     assert rules(window(events=(fn,), baseline_anc=D("0.9"), baseline_marrow_pct=D("30"))) == ["H1"]
     assert rules(window(events=(fn,), baseline_anc=D("1.0"), baseline_marrow_pct=D("31"))) == ["H1"]
@@ -89,12 +93,12 @@ def test_h1_not_assessed_with_low_baseline_anc_and_marrow_above_30():
 
 @pytest.mark.parametrize("attribution", [{"pomalidomide": "unrelated"}, {"pomalidomide": "unlikely", "bendamustine": "unlikely"}])
 def test_unrelated_events_never_count(attribution):
-    fn = ae(term="febrile_neutropenia", kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=5, attribution=attribution)
+    fn = ae(term=meddra("Febrile neutropenia"), kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=5, attribution=attribution)
     assert rules(window(events=(fn,))) == []
 
 
 def test_an_event_attributed_to_progression_never_counts():
-    fn = ae(term="febrile_neutropenia", kind=Kind.FEBRILE_NEUTROPENIA, grade=4, onset=5, progression=True)
+    fn = ae(term=meddra("Febrile neutropenia"), kind=Kind.FEBRILE_NEUTROPENIA, grade=4, onset=5, progression=True)
     assert rules(window(events=(fn,))) == []
 
 
@@ -158,7 +162,7 @@ def test_episodes_count_from_the_first_low_value_to_the_first_recovery_value():
 
 @pytest.mark.parametrize(("recovery_day", "dlt"), [(12, False), (13, True)])
 def test_h3_platelets_below_25_for_more_than_7_days(recovery_day, dlt):
-    w = window(labs=plt((5, "20"), (9, "15"), (recovery_day, "40")), events=(ae(term="platelet_count_decreased", kind=Kind.THROMBOCYTOPENIA, onset=5),))
+    w = window(labs=plt((5, "20"), (9, "15"), (recovery_day, "40")), events=(ae(term=meddra("Platelet count decreased"), kind=Kind.THROMBOCYTOPENIA, onset=5),))
     assert (rules(w) == ["H3"]) is dlt
 
 
@@ -170,7 +174,7 @@ def test_h3_baseline_exemption_uses_platelets_below_50():
 
 @pytest.mark.parametrize(("plt_value", "plt_day", "dlt"), [("49", 10, True), ("50", 10, False), ("30", 12, True), ("30", 13, False)])
 def test_h4_bleeding_with_platelets_below_50_within_2_days(plt_value, plt_day, dlt):
-    bleed = ae(id=2, term="epistaxis", kind=Kind.BLEEDING, grade=2, onset=10)
+    bleed = ae(id=2, term=meddra("Epistaxis"), kind=Kind.BLEEDING, grade=2, onset=10)
     w = window(labs=plt((plt_day, plt_value)), events=(bleed,))
     assert (rules(w) == ["H4"]) is dlt
 
@@ -180,7 +184,7 @@ def test_h4_bleeding_with_platelets_below_50_within_2_days(plt_value, plt_day, d
 
 def test_h5_and_n7_reductions_in_cycle_1_by_the_toxicity_that_required_them():
     neut = ae(id=1, grade=3, onset=8)
-    rash = ae(id=2, term="rash_maculopapular", kind=Kind.RASH, grade=2, onset=9)
+    rash = ae(id=2, term=meddra("Rash maculo-papular"), kind=Kind.RASH, grade=2, onset=9)
     mods = (
         Modification(id=1, on=day(10), kind="reduce_level", in_cycle_1=True, event_id=1),
         Modification(id=2, on=day(12), kind="reduce_dose", in_cycle_1=True, event_id=2),
@@ -204,7 +208,7 @@ def test_h6_cycle_2_day_1_more_than_14_days_late_with_a_hematologic_toxicity(giv
 
 
 def test_n8_is_the_same_for_a_non_hematologic_toxicity_and_a_resolved_one_does_not_count():
-    fatigue = ae(term="fatigue", kind=Kind.OTHER, grade=2, onset=20)
+    fatigue = ae(term=meddra("Fatigue"), kind=Kind.OTHER, grade=2, onset=20)
     assert rules(window(events=(fatigue,), c2d1_given=day(45))) == ["N8"]
     assert rules(window(events=(replace(fatigue, resolved=day(43)),), c2d1_given=day(45))) == []
 
@@ -229,54 +233,54 @@ def test_h6_when_cycle_2_never_starts():
     ],
 )
 def test_n1_grade_3_related_to_pomalidomide_or_bendamustine(grade, attribution, dlt):
-    infection = ae(term="lung_infection", kind=Kind.INFECTION, grade=grade, onset=12, attribution=attribution)
+    infection = ae(term=meddra("Lung infection"), kind=Kind.INFECTION, grade=grade, onset=12, attribution=attribution)
     assert (rules(window(events=(infection,))) == ["N1"]) is dlt
 
 
 @pytest.mark.parametrize(
     ("term", "support", "grade", "dlt"),
     [
-        ("nausea", "max_antiemetic", 3, True),
-        ("nausea", "max_antiemetic", 2, False),
-        ("vomiting", "", 3, False),
-        ("diarrhea", "max_antidiarrheal", 3, True),
-        ("diarrhea", "max_antiemetic", 3, False),
+        (meddra("Nausea"), "max_antiemetic", 3, True),
+        (meddra("Nausea"), "max_antiemetic", 2, False),
+        (meddra("Vomiting"), "", 3, False),
+        (meddra("Diarrhea"), "max_antidiarrheal", 3, True),
+        (meddra("Diarrhea"), "max_antiemetic", 3, False),
     ],
 )
 def test_n2_gi_toxicity_despite_maximal_therapy(term, support, grade, dlt):
-    kind = Kind.DIARRHEA if term == "diarrhea" else Kind.NAUSEA_VOMITING
+    kind = Kind.DIARRHEA if term == meddra("Diarrhea") else Kind.NAUSEA_VOMITING
     e = ae(term=term, kind=kind, grade=grade, onset=6, supportive=frozenset({support} if support else ()))
     assert (rules(window(events=(e,))) == ["N2"]) is dlt
 
 
 @pytest.mark.parametrize(("grade", "pain", "dlt"), [(3, True, True), (3, False, False), (2, True, False)])
 def test_n3_neuropathy_with_pain(grade, pain, dlt):
-    e = ae(term="peripheral_sensory_neuropathy", kind=Kind.NEUROPATHY, grade=grade, onset=6, with_pain=pain)
+    e = ae(term=meddra("Peripheral sensory neuropathy"), kind=Kind.NEUROPATHY, grade=grade, onset=6, with_pain=pain)
     assert (rules(window(events=(e,))) == ["N3"]) is dlt
 
 
 @pytest.mark.parametrize(("grade", "dlt"), [(3, True), (2, False)])
 def test_n4_venous_thromboembolism_and_not_n1(grade, dlt):
-    e = ae(term="thromboembolic_event", kind=Kind.THROMBOEMBOLIC, grade=grade, onset=6)
+    e = ae(term=meddra("Thromboembolic event"), kind=Kind.THROMBOEMBOLIC, grade=grade, onset=6)
     assert rules(window(events=(e,))) == (["N4"] if dlt else [])
 
 
 def test_n5_any_grade_4_rash():
-    e = ae(term="erythema_multiforme", kind=Kind.RASH, grade=4, onset=6)
+    e = ae(term=meddra("Erythema multiforme"), kind=Kind.RASH, grade=4, onset=6)
     assert rules(window(events=(e,))) == ["N5"]
 
 
 @pytest.mark.parametrize(("below_2_on", "dlt"), [(16, False), (17, True)])
 def test_n6_grade_3_rash_back_below_2_within_10_days(below_2_on, dlt):
     steroids = frozenset({"steroids"})
-    g3 = ae(id=1, term="rash_maculopapular", kind=Kind.RASH, grade=3, onset=6, resolved=below_2_on - 3, supportive=steroids, event=1)
-    g2 = ae(id=2, term="rash_maculopapular", kind=Kind.RASH, grade=2, onset=below_2_on - 3, resolved=below_2_on, supportive=steroids, event=1)
-    g1 = ae(id=3, term="rash_maculopapular", kind=Kind.RASH, grade=1, onset=below_2_on, supportive=steroids, event=1)
+    g3 = ae(id=1, term=meddra("Rash maculo-papular"), kind=Kind.RASH, grade=3, onset=6, resolved=below_2_on - 3, supportive=steroids, event=1)
+    g2 = ae(id=2, term=meddra("Rash maculo-papular"), kind=Kind.RASH, grade=2, onset=below_2_on - 3, resolved=below_2_on, supportive=steroids, event=1)
+    g1 = ae(id=3, term=meddra("Rash maculo-papular"), kind=Kind.RASH, grade=1, onset=below_2_on, supportive=steroids, event=1)
     assert (rules(window(events=(g3, g2, g1))) == ["N6"]) is dlt
 
 
 def test_n6_needs_steroids():
-    g3 = ae(term="rash_maculopapular", kind=Kind.RASH, grade=3, onset=6)
+    g3 = ae(term=meddra("Rash maculo-papular"), kind=Kind.RASH, grade=3, onset=6)
     assert rules(window(events=(g3,))) == []
 
 
@@ -297,7 +301,7 @@ def test_pending_until_cycle_2_day_1_or_its_planned_date_plus_14():
 
 
 def test_a_dlt_on_day_5_makes_the_patient_evaluable_at_once():
-    fn = ae(term="febrile_neutropenia", kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=5)
+    fn = ae(term=meddra("Febrile neutropenia"), kind=Kind.FEBRILE_NEUTROPENIA, grade=3, onset=5)
     a = assess(window(events=(fn,), c2d1_given=None), today=day(6))
     assert a.evaluability.status == Status.EVALUABLE
     assert "H1" in a.evaluability.reason
@@ -333,8 +337,8 @@ def test_h2_proposals_always_rest_on_a_grade_4_run_of_more_than_7_days(values, t
 
 # ---------------------------------------------------------------- settled readings of s.3 (rule version 2)
 
-THROMBO = {"term": "platelet_count_decreased", "kind": Kind.THROMBOCYTOPENIA}
-FN = {"term": "febrile_neutropenia", "kind": Kind.FEBRILE_NEUTROPENIA, "grade": 3}
+THROMBO = {"term": meddra("Platelet count decreased"), "kind": Kind.THROMBOCYTOPENIA}
+FN = {"term": meddra("Febrile neutropenia"), "kind": Kind.FEBRILE_NEUTROPENIA, "grade": 3}
 UNRELATED = {"pomalidomide": "unrelated", "bendamustine": "unrelated"}
 H3_LABS = plt((5, "20"), (14, "40"))  # 9 days below 25
 
@@ -353,7 +357,7 @@ def test_h3_takes_the_attribution_of_the_event_whose_dates_cover_a_low_value(ons
     # day -5 is before cycle 1: such an event counts too; an event that covers no low value does not attribute.
     t = AdverseEvent(
         id=7,
-        term="platelet_count_decreased",
+        term=meddra("Platelet count decreased"),
         name="Platelet count decreased",
         kind=Kind.THROMBOCYTOPENIA,
         grade=4,
@@ -451,7 +455,7 @@ def test_a_febrile_neutropenia_event_before_cycle_1_dates_h1_at_its_first_febril
     assert rules(window(events=(fn,))) == []  # no evidence in cycle 1
 
 
-BLEED = {"term": "epistaxis", "kind": Kind.BLEEDING, "grade": 2}
+BLEED = {"term": meddra("Epistaxis"), "kind": Kind.BLEEDING, "grade": 2}
 
 
 @pytest.mark.parametrize("bleeding", [{"attribution": UNRELATED}, {"progression": True}, {}])
@@ -496,7 +500,7 @@ def test_h4_bleeding_inside_a_grade_3_4_thrombocytopenia_events_dates(grade, ble
     ],
 )
 def test_n1_includes_grade_3_bleeding_related_to_pomalidomide_or_bendamustine(grade, attribution, expected):
-    b = ae(id=2, term="gastrointestinal_hemorrhage", kind=Kind.BLEEDING, grade=grade, onset=10, attribution=attribution)
+    b = ae(id=2, term=meddra("Upper gastrointestinal hemorrhage"), kind=Kind.BLEEDING, grade=grade, onset=10, attribution=attribution)
     assert rules(window(events=(b,))) == expected
     assert sorted(rules(window(events=(b,), labs=plt((10, "30"))))) == sorted([*expected, "H4"])
 
@@ -506,7 +510,7 @@ STEROIDS = frozenset({"steroids"})
 
 @pytest.mark.parametrize(("today", "status", "found"), [(35, Status.PENDING, []), (36, Status.EVALUABLE, ["N6"])])
 def test_n6_only_once_onset_plus_10_days_has_passed_and_pending_until_then(today, status, found):
-    rash = ae(term="rash_maculopapular", kind=Kind.RASH, grade=3, onset=25, supportive=STEROIDS)
+    rash = ae(term=meddra("Rash maculo-papular"), kind=Kind.RASH, grade=3, onset=25, supportive=STEROIDS)
     a = assess(window(events=(rash,)), today=day(today))
     assert ([p.rule for p in a.proposals], a.evaluability.status) == (found, status)
     if status == Status.PENDING:
@@ -515,13 +519,13 @@ def test_n6_only_once_onset_plus_10_days_has_passed_and_pending_until_then(today
 
 @pytest.mark.parametrize(("resolved", "found"), [(35, []), (36, ["N6"])])
 def test_n6_a_rash_back_below_2_by_onset_plus_10_is_not_pending(resolved, found):
-    rash = ae(term="rash_maculopapular", kind=Kind.RASH, grade=3, onset=25, resolved=resolved, supportive=STEROIDS)
+    rash = ae(term=meddra("Rash maculo-papular"), kind=Kind.RASH, grade=3, onset=25, resolved=resolved, supportive=STEROIDS)
     a = assess(window(events=(rash,)), today=day(40))
     assert ([p.rule for p in a.proposals], a.evaluability.status) == (found, Status.EVALUABLE)
 
 
 def test_a_rash_without_steroids_or_unrelated_keeps_no_patient_pending():
-    rash = ae(term="rash_maculopapular", kind=Kind.RASH, grade=3, onset=25)
+    rash = ae(term=meddra("Rash maculo-papular"), kind=Kind.RASH, grade=3, onset=25)
     assert assess(window(events=(rash,)), today=day(30)).evaluability.status == Status.EVALUABLE
     unrelated = replace(rash, supportive=STEROIDS, attribution=UNRELATED)
     assert assess(window(events=(unrelated,)), today=day(30)).evaluability.status == Status.EVALUABLE

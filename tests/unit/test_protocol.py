@@ -86,3 +86,14 @@ def test_invalid_toml_is_a_protocol_error(tmp_path):
     bad.write_text("[trial\ncode=")
     with pytest.raises(ProtocolError, match="not valid TOML"):
         read_protocol(bad)
+
+
+def test_the_protocol_names_its_ctcae_version():
+    assert read_protocol(PROTOCOLS / "bpd.toml").trial.ctcae == "5.0"
+    assert read_protocol(PROTOCOLS / "example-3plus3.toml").trial.ctcae == "5.0"
+    data = bpd_data()
+    del data["trial"]["ctcae"]
+    assert parse_protocol(data).trial.ctcae == "5.0"  # the default: files written before issue #15
+    data["trial"]["ctcae"] = 5
+    with pytest.raises(ProtocolError, match=r"trial\.ctcae must be a CTCAE version"):
+        parse_protocol(data)

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from toxicity.ctcae import meddra
 from toxicity.services import ae_record, ae_update, lab_record
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethason
 @pytest.fixture
 def edited(on_c1, alice):
     day = TODAY - timedelta(days=380)
-    ae = ae_record(patient=on_c1, by=alice, term="nausea", grade=2, onset=day, attribution=RELATED)
+    ae = ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=2, onset=day, attribution=RELATED)
     ae_update(ae=ae, by=alice, reason="per source document", grade=3)
     lab_record(patient=on_c1, by=alice, on=day, anc="1.2")
     lab_record(patient=on_c1, by=alice, on=day, anc="1.4", reason_for_change="transcription error")

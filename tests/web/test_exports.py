@@ -83,7 +83,7 @@ def test_a_domain_csv_streams_with_filters_and_is_logged(client, dana, world):
 def test_a_cdisc_dataset_streams_with_standard_variable_names(client, dana, world):
     client.force_login(dana)
     text = body(client.get(reverse("export_cdisc_csv", args=[world.trial.code, "ae"])))
-    assert text.splitlines()[0].startswith("STUDYID,DOMAIN,USUBJID,AESEQ,AESPID,AETERM,AEDECOD,AESOC,AETOXGR,AESTDTC,AEENDTC,AESER,AEREL")
+    assert text.splitlines()[0].startswith("STUDYID,DOMAIN,USUBJID,AESEQ,AESPID,AETERM,AEDECOD,AEPTCD,AESOC,AETOXGR,AESTDTC,AEENDTC,AESER,AEREL")
     assert ExportLog.objects.get().format == "cdisc"
 
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dosing.services import cycle_start
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
 from toxicity.services import ae_record, dlt_evaluate_many, lab_record
 
@@ -24,7 +25,7 @@ def day(n):
 
 @pytest.fixture
 def proposed(on_c1, alice):
-    values = {"term": "neutrophil_count_decreased", "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
+    values = {"term": meddra("Neutrophil count decreased"), "grade": 4, "onset": day(10), "resolved": day(19), "outcome": "recovered"}
     ae_record(patient=on_c1, by=alice, attribution=RELATED, supportive=["gcsf"], **values)
     for n, anc in ((10, "0.4"), (14, "0.3"), (19, "0.9")):
         lab_record(patient=on_c1, by=alice, on=day(n), anc=anc, platelets="140")
@@ -34,7 +35,7 @@ def proposed(on_c1, alice):
 
 def ae_post(**overrides):
     data = {
-        "term": "nausea",
+        "term": meddra("Nausea"),
         "grade": "3",
         "onset": day(5).isoformat(),
         "attr_bendamustine": "probable",
@@ -60,7 +61,7 @@ def test_coordinator_records_an_event_and_the_rules_propose_a_dlt_on_commit(clie
     response = client.post(reverse("ae_new", args=[on_c1.study_id]), ae_post())
     assert response.status_code == 302
     ae = AdverseEvent.objects.get()
-    assert (ae.term, ae.grade, ae.attribution["bendamustine"], ae.supportive) == ("nausea", 3, "probable", ["max_antiemetic"])
+    assert (ae.term, ae.grade, ae.attribution["bendamustine"], ae.supportive) == (meddra("Nausea"), 3, "probable", ["max_antiemetic"])
     rules = set(DltProposal.objects.filter(patient=on_c1).values_list("rule", flat=True))
     assert "N2" in rules  # grade 3 nausea despite maximal antiemetic therapy
     html = client.get(reverse("patient_safety", args=[on_c1.study_id])).content.decode()
@@ -72,11 +73,16 @@ def test_coordinator_records_an_event_and_the_rules_propose_a_dlt_on_commit(clie
     ("overrides", "field", "message"),
     [
         ({"grade": "6"}, "grade", "Select a valid choice"),
-        ({"term": "nausea", "grade": "4"}, "grade", "Nausea has no grade 4"),
+        ({"term": meddra("Nausea"), "grade": "4"}, "grade", "Nausea has no grade 4"),
         ({"term": "made_up"}, "term", "Select a valid choice"),
         ({"resolved": day(3).isoformat()}, "resolved", "cannot be before the onset"),
         ({"onset": (C1 - timedelta(days=60)).isoformat()}, "onset", "before consent"),
         ({"attr_pomalidomide": ""}, "attr_pomalidomide", "This field is required"),
+        ({"term": meddra("Febrile neutropenia"), "grade": "2"}, "grade", "Febrile neutropenia has no grade 2 in CTCAE v5.0 (grades 3, 4, 5)"),
+        ({"term": meddra("Death NOS"), "grade": "4"}, "grade", "Death NOS has no grade 4"),
+        ({"term": meddra("Asystole"), "grade": "2"}, "grade", "Asystole has no grade 2"),
+        ({"term": meddra("Cardiac disorders - Other, specify"), "grade": "2"}, "verbatim", "give the verbatim term"),
+        ({"term": meddra("Sepsis"), "grade": "5", "outcome": "fatal"}, "resolved", "date of death"),
     ],
 )
 def test_bad_events_show_the_error_on_the_form_and_save_nothing(client, alice, on_c1, overrides, field, message):
@@ -89,13 +95,14 @@ def test_bad_events_show_the_error_on_the_form_and_save_nothing(client, alice, o
 
 def test_the_form_shows_the_grade_descriptions_of_the_chosen_term(client, alice, on_c1):
     client.force_login(alice)
-    html = client.get(reverse("ae_new", args=[on_c1.study_id]) + "?term=neutrophil_count_decreased").content.decode()
-    assert '<strong>Grade 4</strong> <span class="grade-text" data-grade="4">&lt;0.5 x10^9/L</span>' in html
+    html = client.get(reverse("ae_new", args=[on_c1.study_id]) + "?term=" + meddra("Neutrophil count decreased")).content.decode()
+    assert '<strong>Grade 4</strong> <span class="grade-text" data-grade="4">&lt;500/mm3; &lt;0.5 x 10e9 /L</span>' in html
+    assert '<li data-grade="5" hidden>' in html  # the term has no grade 5: not offered
     assert 'id="ctcae-grades"' in html
 
 
 def test_a_grade_change_is_entered_as_a_new_episode(client, alice, on_c1):
-    first = ae_record(patient=on_c1, by=alice, term="nausea", grade=3, onset=day(5), attribution=RELATED)
+    first = ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=3, onset=day(5), attribution=RELATED)
     client.force_login(alice)
     response = client.post(reverse("ae_new", args=[on_c1.study_id]), ae_post(grade="1", onset=day(9).isoformat(), continues=str(first.pk)))
     assert response.status_code == 302
@@ -104,7 +111,7 @@ def test_a_grade_change_is_entered_as_a_new_episode(client, alice, on_c1):
 
 
 def test_correction_needs_a_reason_and_retraction_keeps_the_event(client, alice, on_c1):
-    ae = ae_record(patient=on_c1, by=alice, term="nausea", grade=3, onset=day(5), attribution=RELATED)
+    ae = ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=3, onset=day(5), attribution=RELATED)
     client.force_login(alice)
     url = reverse("ae_edit", args=[on_c1.study_id, ae.pk])
     response = client.post(url, ae_post(op="edit", grade="2", reason=""))
@@ -213,7 +220,7 @@ def test_safety_tab_queries_do_not_grow_with_events_and_labs(client, alice, prop
     few = _queries(client, url)
     for n in range(2, 28):
         lab_record(patient=proposed.patient, by=alice, on=day(n), anc="1.2", platelets="90", reason_for_change="repeat")
-        ae_record(patient=proposed.patient, by=alice, term="fatigue", grade=1, onset=day(n), resolved=day(n), outcome="recovered", attribution=RELATED)
+        ae_record(patient=proposed.patient, by=alice, term=meddra("Fatigue"), grade=1, onset=day(n), resolved=day(n), outcome="recovered", attribution=RELATED)
     dlt_evaluate_many([proposed.patient.pk])
     with django_assert_max_num_queries(few):
         assert client.get(url).status_code == 200
@@ -227,7 +234,7 @@ def test_review_queue_queries_do_not_grow_with_proposals(client, ivan, alice, tr
         p = register_patient(trial, site_a, alice, consent_date=C1 - timedelta(days=10))
         patient_enroll(patient=p, by=alice, enrolled_on=C1 - timedelta(days=5))
         cycle_start(patient=p, by=alice, day1=C1, weight_kg=Decimal("70.0"))
-        ae_record(patient=p, by=alice, term="nausea", grade=3, onset=day(3 + i), attribution=RELATED, supportive=["max_antiemetic"])
+        ae_record(patient=p, by=alice, term=meddra("Nausea"), grade=3, onset=day(3 + i), attribution=RELATED, supportive=["max_antiemetic"])
         dlt_evaluate_many([p.pk])
 
     add_patient(0)
@@ -238,3 +245,39 @@ def test_review_queue_queries_do_not_grow_with_proposals(client, ivan, alice, tr
     assert DltProposal.objects.filter(status="proposed").count() >= 6
     with django_assert_max_num_queries(few):
         assert client.get(reverse("dlt_review")).status_code == 200
+
+
+def test_a_term_outside_the_regimens_list_offers_only_its_grades_with_the_generic_texts(client, alice, on_c1):
+    client.force_login(alice)
+    html = client.get(reverse("ae_new", args=[on_c1.study_id]) + "?term=" + meddra("Asystole")).content.decode()
+    assert '<optgroup label="Cardiac disorders">' in html
+    for grade in (1, 4, 5):
+        assert f'<li data-grade="{grade}">' in html
+    for grade in (2, 3):
+        assert f'<li data-grade="{grade}" hidden>' in html
+    assert '<span class="grade-text" data-grade="4">Life-threatening consequences; urgent intervention indicated</span>' in html
+    assert "the generic grade definitions" in html
+
+
+def test_the_whole_terminology_is_on_the_form_grouped_by_organ_class_and_searchable_without_javascript(client, alice, on_c1):
+    client.force_login(alice)
+    url = reverse("ae_new", args=[on_c1.study_id])
+    html = client.get(url).content.decode()
+    assert html.count("<optgroup ") == 26
+    assert html.count('<option value="1') == 837  # every MedDRA code starts with 1
+    html = client.get(url, {"q": "cardiac other"}).content.decode()  # the Search button: the list narrowed on the server
+    assert html.count('<option value="1') == 1
+    assert f'<option value="{meddra("Cardiac disorders - Other, specify")}">' in html
+    assert '1 term matching "cardiac other"' in html.replace("&quot;", '"')
+
+
+def test_an_other_specify_event_is_recorded_with_its_verbatim_term_and_shown_with_it(client, alice, on_c1):
+    client.force_login(alice)
+    other = meddra("Cardiac disorders - Other, specify")
+    response = client.post(reverse("ae_new", args=[on_c1.study_id]), ae_post(term=other, grade="2", verbatim="Atrial ectopy", supportive=[]))
+    assert response.status_code == 302
+    ae = AdverseEvent.objects.get()
+    assert (ae.term, ae.verbatim) == (other, "Atrial ectopy")
+    html = client.get(reverse("patient_safety", args=[on_c1.study_id])).content.decode()
+    assert "Cardiac disorders - Other, specify: Atrial ectopy" in html
+    assert f"MedDRA {other}" in html

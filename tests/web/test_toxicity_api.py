@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, LabResult
 from toxicity.services import dlt_evaluate_many
 
@@ -27,7 +28,7 @@ def api():
 def post_ae(api, patient, **overrides):
     body = {
         "patient": patient.study_id,
-        "term": "neutrophil_count_decreased",
+        "term": meddra("Neutrophil count decreased"),
         "grade": 4,
         "onset": day(10),
         "resolved": day(19),
@@ -42,10 +43,10 @@ def test_terms_are_searchable_with_their_grades(api, mona):
     api.force_authenticate(mona)
     terms = api.get("/api/v1/ctcae-terms/", {"q": "neutro"}).json()
     codes = [t["code"] for t in terms]
-    assert "neutrophil_count_decreased" in codes
-    assert "febrile_neutropenia" in codes
-    neutrophils = next(t for t in terms if t["code"] == "neutrophil_count_decreased")
-    assert neutrophils["grades"]["4"] == "<0.5 x10^9/L"
+    assert meddra("Neutrophil count decreased") in codes
+    assert meddra("Febrile neutropenia") in codes
+    neutrophils = next(t for t in terms if t["code"] == meddra("Neutrophil count decreased"))
+    assert neutrophils["grades"]["4"] == "<500/mm3; <0.5 x 10e9 /L"
 
 
 def test_record_an_event_and_labs_then_the_proposal_is_adjudicated(api, alice, ivan, on_c1):
@@ -79,6 +80,11 @@ def test_record_an_event_and_labs_then_the_proposal_is_adjudicated(api, alice, i
         ({"term": "made_up"}, "term", "Unknown CTCAE v5.0 term"),
         ({"resolved": day(5)}, "resolved", "cannot be before the onset"),
         ({"onset": (C1 - timedelta(days=90)).isoformat(), "resolved": None, "outcome": "not_recovered"}, "onset", "before consent"),
+        ({"term": meddra("Nausea"), "grade": 4, "supportive": []}, "grade", "Nausea has no grade 4 in CTCAE v5.0 (grades 1, 2, 3)"),
+        ({"term": meddra("Vaginal stricture"), "grade": 4, "supportive": []}, "grade", "Vaginal stricture has no grade 4"),
+        ({"term": meddra("Death NOS"), "grade": 3, "supportive": []}, "grade", "Death NOS has no grade 3"),
+        ({"term": meddra("Investigations - Other, specify"), "grade": 2, "supportive": []}, "verbatim", "give the verbatim term"),
+        ({"term": meddra("Nausea"), "grade": 5, "outcome": "fatal", "supportive": []}, "grade", "Nausea has no grade 5"),
     ],
 )
 def test_bad_events_are_400_with_field_errors(api, alice, on_c1, overrides, field, message):
@@ -124,3 +130,37 @@ def test_investigator_records_a_missed_dlt_and_monitor_cannot(api, ivan, mona, o
     response = api.post("/api/v1/dlts/", body, format="json")
     assert response.status_code == 201, response.content
     assert Dlt.objects.get().proposal is None
+
+
+def test_the_terms_endpoint_gives_meddra_code_soc_grades_and_other_specify(api, mona):
+    api.force_authenticate(mona)
+    everything = api.get("/api/v1/ctcae-terms/").json()
+    assert len(everything) == 837
+    [stricture] = api.get("/api/v1/ctcae-terms/", {"q": "vaginal stricture"}).json()
+    assert stricture["meddra_code"] == stricture["code"] == meddra("Vaginal stricture")
+    assert (stricture["soc"], stricture["version"], sorted(stricture["grades"]), stricture["generic_texts"]) == (
+        "Reproductive system and breast disorders",
+        "5.0",
+        ["1", "2", "3", "5"],
+        True,
+    )
+    [other] = api.get("/api/v1/ctcae-terms/", {"q": "cardiac other"}).json()
+    assert (other["other_specify"], other["kind"]) == (True, "other")
+    assert api.get("/api/v1/ctcae-terms/", {"q": "hemorrhage", "limit": 5}).json()[0]["kind"] == "bleeding"
+    assert api.get("/api/v1/ctcae-terms/", {"limit": "many"}).status_code == 400
+
+
+def test_an_event_in_the_api_carries_its_meddra_code_soc_and_verbatim_term(api, alice, on_c1):
+    api.force_authenticate(alice)
+    other = meddra("Gastrointestinal disorders - Other, specify")
+    response = post_ae(api, on_c1, term=other, verbatim="Anal fissure", grade=2, supportive=[], resolved=None, outcome="not_recovered")
+    assert response.status_code == 201, response.content
+    body = api.get(f"/api/v1/adverse-events/{response.json()['id']}/").json()
+    assert (body["term"], body["meddra_code"], body["soc"], body["verbatim"], body["ctcae_version"]) == (
+        other,
+        other,
+        "Gastrointestinal disorders",
+        "Anal fissure",
+        "5.0",
+    )
+    assert body["term_name"] == "Gastrointestinal disorders - Other, specify: Anal fissure"

@@ -15,7 +15,7 @@ from dosing.services import check_unlocked
 from trialsite.audit import audited_save, reason_missing
 from trialsite.outbox import Kind, record_change
 
-from .. import ctcae, dlt
+from .. import ctcae, dlt, selectors
 from ..models import SAE_CRITERIA, AdverseEvent
 from ._common import _add, _lock_patient, _raise
 from .adjudication import _reopen_for_events
@@ -25,6 +25,7 @@ SUPPORTIVE = {s.value for s in dlt.Supportive}
 
 AE_FIELDS = (
     "term",
+    "verbatim",
     "grade",
     "onset",
     "resolved",
@@ -40,19 +41,9 @@ AE_FIELDS = (
 )
 
 
-def _check_ae(patient: Patient, values: dict, *, today: date, drugs: list[str]) -> dict[str, list[str]]:
-    """Every problem with one adverse event's values, at once."""
-    errors: dict[str, list[str]] = {}
-    term, grade = values.get("term"), values.get("grade")
-    try:
-        ctcae.term(term)
-    except ctcae.CtcaeError:
-        _add(errors, "term", f"Unknown CTCAE v5.0 term {term!r}: choose one from the list.")
-    else:
-        try:
-            ctcae.check_grade(term, grade)
-        except ctcae.CtcaeError as exc:
-            _add(errors, "grade", str(exc))
+def _check_ae(patient: Patient, values: dict, *, today: date, drugs: list[str], version: str | None = None) -> dict[str, list[str]]:
+    """Every problem with one adverse event's values, at once (the term in `version`, by default the trial's)."""
+    errors = _check_term(patient, values, version=version)
     onset, resolved = values.get("onset"), values.get("resolved")
     if onset is None:
         _add(errors, "onset", "Give the date of onset.")
@@ -71,6 +62,30 @@ def _check_ae(patient: Patient, values: dict, *, today: date, drugs: list[str]) 
         if resolved > today:
             _add(errors, "resolved", "The resolution cannot be in the future.")
     errors.update(_check_ae_details(values, drugs))
+    return errors
+
+
+def _check_term(patient: Patient, values: dict, *, version: str | None = None) -> dict[str, list[str]]:
+    """The term in the CTCAE version (the trial's, or the event's own when corrected), a grade that term has,
+    the verbatim term of an "Other, specify"."""
+    errors: dict[str, list[str]] = {}
+    terms = selectors.terminology(version or patient.trial.ctcae_version)
+    code, grade, verbatim = values.get("term"), values.get("grade"), values.get("verbatim") or ""
+    t = terms.by_code.get(code) if isinstance(code, str) else None
+    if t is None:
+        _add(errors, "term", f"Unknown CTCAE v{terms.version} term {code!r}: choose one from the list.")
+        return errors
+    if not isinstance(grade, int) or isinstance(grade, bool):
+        _add(errors, "grade", "Give the grade (a whole number).")
+    else:
+        try:
+            ctcae.check_grade(t, grade, version=terms.version)
+        except ctcae.CtcaeError as exc:
+            _add(errors, "grade", str(exc))
+    if t.other_specify and not verbatim:
+        _add(errors, "verbatim", f"{t.name}: give the verbatim term (what the event is).")
+    if verbatim and not t.other_specify:
+        _add(errors, "verbatim", f'A verbatim term is only for a "{t.soc} - Other, specify" term: {t.name} is a term of its own.')
     return errors
 
 
@@ -99,6 +114,10 @@ def _check_ae_details(values: dict, drugs: list[str]) -> dict[str, list[str]]:
         _add(errors, "supportive", f"Unknown supportive care: {', '.join(map(str, bad))}.")
     if grade == 5 and values.get("outcome") != AdverseEvent.Outcome.FATAL:
         _add(errors, "outcome", "A grade 5 event is fatal: set the outcome to fatal.")
+    if grade == 5 and resolved is None:
+        # The event ends with the death: its date is the patient's date of death (the follow-up's death record
+        # is written from it by the pipeline, response.services.followup_death_sync).
+        _add(errors, "resolved", "A grade 5 event ends with the death: give the date of death as its end.")
     if values.get("outcome") == AdverseEvent.Outcome.FATAL and grade != 5:
         _add(errors, "grade", "A fatal outcome is grade 5.")
     if values.get("outcome") in (AdverseEvent.Outcome.RECOVERED, AdverseEvent.Outcome.SEQUELAE) and resolved is None:
@@ -120,6 +139,8 @@ def _normalise_ae(values: dict) -> dict:
         out["attribution"] = dict(sorted((out["attribution"] or {}).items()))
     if "notes" in out:
         out["notes"] = (out["notes"] or "").strip()
+    if "verbatim" in out:
+        out["verbatim"] = (out["verbatim"] or "").strip()
     return out
 
 
@@ -132,6 +153,7 @@ def ae_record(
     grade: int,
     onset: date,
     attribution: dict[str, str],
+    verbatim: str = "",
     resolved: date | None = None,
     serious: bool = False,
     sae_criteria: Iterable[str] = (),
@@ -155,6 +177,7 @@ def ae_record(
     values = _normalise_ae(
         {
             "term": term,
+            "verbatim": verbatim,
             "grade": grade,
             "onset": onset,
             "resolved": resolved,
@@ -173,14 +196,22 @@ def ae_record(
     errors = _check_ae(patient, values, today=today, drugs=_trial_drugs(patient))
     previous = None if continues is None else _previous_episode(patient, continues, term=term, grade=grade, onset=onset, errors=errors)
     _raise(errors)
-    ae = AdverseEvent(patient=patient, entered_by=by, **values)
+    ae = AdverseEvent(patient=patient, entered_by=by, ctcae_version=patient.trial.ctcae_version, **values)
     if previous is not None:
         ae.event_id = previous.event_id or previous.pk
         _close_previous_episode(previous, grade=grade, onset=onset, by=by)
-    audited_save(ae, by=by, reason=f"Recorded: {ae.get_term_display()} grade {grade}" + (" (new episode)" if previous else ""))
+    audited_save(ae, by=by, reason=f"Recorded: {ae.term_name} grade {grade}" + (" (new episode)" if previous else ""))
     _reopen_for_events(patient, [ae.pk] + ([previous.pk] if previous else []), by=by, why=f"{ae} recorded")
-    record_change(patient, Kind.TOXICITY)
+    _record_changes(patient, deaths=grade == 5)
     return ae
+
+
+def _record_changes(patient: Patient, *, deaths: bool) -> None:
+    """The outbox: toxicity for the DLT rules; a grade 5 event written or undone also changes the death
+    record (the follow-up, kept by the response app above this one, reads grade 5 events)."""
+    record_change(patient, Kind.TOXICITY)
+    if deaths:
+        record_change(patient, Kind.FOLLOW_UP)
 
 
 def _previous_episode(patient: Patient, continues: AdverseEvent, *, term: str, grade: int, onset: date, errors: dict[str, list[str]]) -> AdverseEvent:
@@ -190,7 +221,7 @@ def _previous_episode(patient: Patient, continues: AdverseEvent, *, term: str, g
         _add(errors, "continues", "The previous episode must be a current event of the same patient.")
     else:
         if previous.term != term:
-            _add(errors, "term", f"A new episode keeps the event's term ({previous.get_term_display()}).")
+            _add(errors, "term", f"A new episode keeps the event's term ({previous.term_name}).")
         if onset is not None and onset < previous.onset:
             _add(errors, "onset", f"A new episode cannot start before the previous one ({previous.onset.isoformat()}).")
         if grade == previous.grade:
@@ -228,15 +259,16 @@ def ae_update(*, ae: AdverseEvent, by: User, reason: str, today: date | None = N
     if reason_missing(reason):
         raise ValidationError({"reason": ["A reason for change is required when correcting an adverse event."]})
     merged = {k: changed.get(k, getattr(ae, k)) for k in AE_FIELDS}
-    errors = _check_ae(patient, merged, today=today, drugs=_trial_drugs(patient))
+    errors = _check_ae(patient, merged, today=today, drugs=_trial_drugs(patient), version=ae.ctcae_version)
     if "term" in changed and (ae.event_id or ae.episodes.exists()):
         _add(errors, "term", "The term of an event with several episodes cannot change; retract it and record it again.")
     _raise(errors)
+    was_fatal = ae.grade == 5
     for k, v in changed.items():
         setattr(ae, k, v)
     audited_save(ae, by=by, reason=reason.strip())
-    _reopen_for_events(patient, [ae.pk], by=by, why=f"{ae.get_term_display()} corrected ({', '.join(sorted(changed))}): {reason.strip()}")
-    record_change(patient, Kind.TOXICITY)
+    _reopen_for_events(patient, [ae.pk], by=by, why=f"{ae.term_name} corrected ({', '.join(sorted(changed))}): {reason.strip()}")
+    _record_changes(patient, deaths=was_fatal or ae.grade == 5)
     return ae
 
 
@@ -252,6 +284,6 @@ def ae_retract(*, ae: AdverseEvent, by: User, reason: str) -> AdverseEvent:
     check_unlocked(patient, "an adverse event", ae.onset)
     ae.in_error = True
     audited_save(ae, by=by, reason=f"Entered in error: {reason.strip()}")
-    _reopen_for_events(patient, [ae.pk], by=by, why=f"{ae.get_term_display()} retracted as entered in error: {reason.strip()}")
-    record_change(patient, Kind.TOXICITY)
+    _reopen_for_events(patient, [ae.pk], by=by, why=f"{ae.term_name} retracted as entered in error: {reason.strip()}")
+    _record_changes(patient, deaths=ae.grade == 5)
     return ae
