@@ -101,7 +101,7 @@ cycle 1 for consent withdrawal or progression without a DLT: not evaluable.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -139,6 +139,9 @@ class Supportive(StrEnum):
     STEROIDS = "steroids"
 
 
+SUPPORTIVE_VALUES = frozenset(s.value for s in Supportive)
+
+
 @dataclass(frozen=True)
 class AdverseEvent:
     id: int
@@ -160,6 +163,38 @@ class AdverseEvent:
 
     def related(self, drugs: frozenset[str] | None = None) -> bool:
         return any(level in RELATED for drug, level in self.attribution.items() if drugs is None or drug in drugs)
+
+
+@dataclass(frozen=True)
+class ConMed:
+    """A concomitant medication as the window builder reads it: its supportive-care category (a Supportive value,
+    or "other"), its dates, and the events it treats (the ids of their first episodes, AdverseEvent.event)."""
+
+    category: str
+    start: date
+    stop: date | None = None  # None: ongoing
+    events: frozenset[int] = frozenset()
+
+    def overlaps(self, onset: date, resolved: date | None) -> bool:
+        """Given while the event lasted: started on or before its resolution, stopped (or ongoing) on or after its onset."""
+        return (resolved is None or self.start <= resolved) and (self.stop is None or self.stop >= onset)
+
+
+def supportive_from_conmeds(event: AdverseEvent, conmeds: Sequence[ConMed]) -> frozenset[str]:
+    """The supportive care an episode received (protocol s.3: H2 "despite G-CSF", N2 "despite maximal supportive
+    therapy", N6 "despite steroids"): the flags recorded on the event itself (the AE form's former checkboxes, kept as
+    recorded) and the category of every conmed linked to its event and given within the episode's dates.
+    A conmed of category "other" gives none."""
+    root = event.event if event.event is not None else event.id
+    given = {c.category for c in conmeds if root in c.events and c.category in SUPPORTIVE_VALUES and c.overlaps(event.onset, event.resolved)}
+    return event.supportive | frozenset(given)
+
+
+def with_conmeds(events: Sequence[AdverseEvent], conmeds: Sequence[ConMed]) -> tuple[AdverseEvent, ...]:
+    """The events with their supportive care from the linked conmeds (supportive_from_conmeds)."""
+    if not conmeds:
+        return tuple(events)
+    return tuple(replace(e, supportive=supportive_from_conmeds(e, conmeds)) for e in events)
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,61 @@ class AdverseEvent(models.Model):
         return self.event_id or self.id
 
 
+class ConMed(models.Model):
+    """A concomitant medication (the standard CRF: drug, indication, dose, route, start, stop or ongoing).
+
+    The supportive care the DLT rules read (protocol s.3: G-CSF for H2, maximal antiemetic or antidiarrheal
+    therapy for N2, steroids for N6) is its `category`; linked to the adverse events it treats, it gives each
+    of them that supportive care where its dates overlap the event's (toxicity.dlt.supportive_from_conmeds).
+    Retracted as entered in error, never deleted."""
+
+    class Category(models.TextChoices):
+        GCSF = Supportive.GCSF.value, "G-CSF"
+        ANTIEMETIC = Supportive.ANTIEMETIC.value, "Maximal antiemetic therapy"
+        ANTIDIARRHEAL = Supportive.ANTIDIARRHEAL.value, "Maximal antidiarrheal therapy"
+        STEROIDS = Supportive.STEROIDS.value, "Steroids"
+        OTHER = "other", "Other"
+
+    class Route(models.TextChoices):
+        ORAL = "oral", "Oral"
+        IV = "iv", "Intravenous"
+        SC = "sc", "Subcutaneous"
+        IM = "im", "Intramuscular"
+        TOPICAL = "topical", "Topical"
+        INHALED = "inhaled", "Inhalation"
+        RECTAL = "rectal", "Rectal"
+        OTHER = "other", "Other"
+
+    patient = models.ForeignKey("cohorts.Patient", on_delete=models.PROTECT, related_name="conmeds")
+    drug = models.CharField("Drug", max_length=200, help_text="Generic name, e.g. filgrastim")
+    indication = models.CharField(max_length=200)
+    dose = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    dose_unit = models.CharField("Dose unit", max_length=20, blank=True, help_text="e.g. mg, ug, mg/m2, IU")
+    frequency = models.CharField(max_length=40, blank=True, help_text="e.g. once daily, as needed")
+    route = models.CharField(max_length=10, choices=Route.choices)
+    start = models.DateField("Start date")
+    stop = models.DateField("Stop date", null=True, blank=True)
+    ongoing = models.BooleanField(default=False, help_text="Still taken (no stop date)")
+    category = models.CharField("Supportive-care category", max_length=20, choices=Category.choices, default=Category.OTHER)
+    adverse_events = models.ManyToManyField(AdverseEvent, blank=True, related_name="conmeds", help_text="The adverse events it treats")
+    notes = models.TextField(blank=True)
+    in_error = models.BooleanField("Entered in error", default=False, help_text="Retracted, never deleted: the rules ignore it")
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords(m2m_fields=[adverse_events])
+
+    class Meta:
+        verbose_name = "concomitant medication"
+        ordering = ["patient", "start", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stop__isnull=True) | Q(stop__gte=F("start")), name="conmed_stop_after_start"),
+            models.CheckConstraint(condition=~(Q(ongoing=True) & Q(stop__isnull=False)), name="conmed_ongoing_has_no_stop"),
+        ]
+        indexes = [models.Index(fields=["patient", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.drug} from {self.start}"
+
+
 class LabResult(models.Model):
     """A dated hematology panel, stored in x10^9/L (hemoglobin g/dL, temperature C)."""
 

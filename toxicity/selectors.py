@@ -16,7 +16,7 @@ from cohorts.models import Patient
 from dosing.models import Cycle, DoseModification, OffTreatment, Visit
 
 from . import ctcae, dlt
-from .models import AdverseEvent, CtcaeTerm, Dlt, DltEvaluation, DltProposal, LabResult
+from .models import AdverseEvent, ConMed, CtcaeTerm, Dlt, DltEvaluation, DltProposal, LabResult
 
 OPEN_PROPOSALS = (DltProposal.Status.PROPOSED, DltProposal.Status.REOPENED)
 
@@ -76,7 +76,8 @@ def terms_script_data(terms: ctcae.Terminology) -> dict:
 
 
 def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
-    """The DLT rules' input for each patient who has started cycle 1: six queries whatever the number."""
+    """The DLT rules' input for each patient who has started cycle 1: seven queries whatever the number.
+    Each event's supportive care is its own flags and the conmeds linked to it (toxicity.dlt.with_conmeds)."""
     patients = {
         pid: (anc, plt, marrow, window, length)
         for pid, anc, plt, marrow, window, length in Patient.objects.filter(pk__in=patient_ids).values_list(
@@ -89,6 +90,7 @@ def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
     ):
         cycles[pid][number] = (planned, day1)
     events = _rule_events(patient_ids)
+    conmeds = _rule_conmeds(patient_ids)
     labs = _rule_labs(patient_ids)
     mods = _rule_modifications(patient_ids)
     stops = {pid: (on, reason) for pid, on, reason in OffTreatment.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "decided_on", "reason")}
@@ -105,7 +107,7 @@ def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
             baseline_anc=anc,
             baseline_platelets=plt,
             baseline_marrow_pct=marrow,
-            events=tuple(events.get(pid, ())),
+            events=dlt.with_conmeds(events.get(pid, ()), conmeds.get(pid, ())),
             labs=tuple(labs.get(pid, ())),
             modifications=tuple(mods.get(pid, ())),
             c2d1_planned=c2_planned,
@@ -155,6 +157,21 @@ def _rule_events(patient_ids: list[int]) -> dict[int, list[dlt.AdverseEvent]]:
             )
         )
     return events
+
+
+def _rule_conmeds(patient_ids: list[int]) -> dict[int, list[dlt.ConMed]]:
+    """Each patient's current supportive-care conmeds linked to current events, as the rules read them: one query
+    (on the links; a conmed linked to no event gives no event its supportive care)."""
+    links = ConMed.adverse_events.through.objects.filter(
+        conmed__patient_id__in=patient_ids, conmed__in_error=False, adverseevent__in_error=False, conmed__category__in=dlt.SUPPORTIVE_VALUES
+    ).values_list("conmed_id", "conmed__patient_id", "conmed__category", "conmed__start", "conmed__stop", "adverseevent_id", "adverseevent__event_id")
+    found: dict[int, tuple[int, str, date, date | None, set[int]]] = {}
+    for cid, pid, category, start, stop, ae_id, root in links.order_by("conmed_id"):
+        found.setdefault(cid, (pid, category, start, stop, set()))[4].add(root or ae_id)
+    out: dict[int, list[dlt.ConMed]] = defaultdict(list)
+    for pid, category, start, stop, roots in found.values():
+        out[pid].append(dlt.ConMed(category=category, start=start, stop=stop, events=frozenset(roots)))
+    return out
 
 
 def _rule_labs(patient_ids: list[int]) -> dict[int, list[dlt.LabValue]]:

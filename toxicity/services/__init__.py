@@ -7,24 +7,31 @@ committed (the outbox: trialsite.outbox.record_change; the pipeline runs the rul
 
 - events.py: adverse events (record, correct, retract) and their checks;
 - labs.py: lab panels and their units;
+- conmeds.py: concomitant medications (record, correct, retract), the supportive care the DLT rules read;
 - evaluation.py: the DLT evaluation (dlt_evaluate_many), syncing proposals and evaluations;
 - adjudication.py: confirm, reject, record missed, withdraw, and reopening adjudicated proposals;
 - _common.py: the helpers they share.
 """
 
 from .adjudication import dlt_confirm, dlt_record_missed, dlt_reject, dlt_withdraw
+from .conmeds import CONMED_FIELDS, check_conmed, conmed_record, conmed_retract, conmed_update
 from .evaluation import dlt_evaluate_many
 from .events import AE_FIELDS, ae_record, ae_retract, ae_update
 from .labs import COUNT_UNITS, HB_UNITS, LAB_LABELS, convert_labs, lab_record
 
 __all__ = [
     "AE_FIELDS",
+    "CONMED_FIELDS",
     "COUNT_UNITS",
     "HB_UNITS",
     "LAB_LABELS",
     "ae_record",
     "ae_retract",
     "ae_update",
+    "check_conmed",
+    "conmed_record",
+    "conmed_retract",
+    "conmed_update",
     "convert_labs",
     "dlt_confirm",
     "dlt_evaluate_many",
