@@ -8,8 +8,8 @@ from cohorts.forms import DATE
 from cohorts.models import Drug
 
 from . import ctcae, dlt, selectors
-from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent
-from .services import AE_FIELDS, COUNT_UNITS, HB_UNITS
+from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, ConMed
+from .services import AE_FIELDS, CONMED_FIELDS, COUNT_UNITS, HB_UNITS
 
 ATTRIBUTION_CHOICES = [("", "---")] + [(a, a.capitalize()) for a in dlt.ATTRIBUTIONS]
 SUPPORTIVE_LABELS = {
@@ -45,7 +45,11 @@ class AdverseEventForm(forms.Form):
     action = forms.ChoiceField(label="Action taken with study treatment", choices=AdverseEvent.Action.choices, initial=AdverseEvent.Action.NONE)
     outcome = forms.ChoiceField(choices=AdverseEvent.Outcome.choices, initial=AdverseEvent.Outcome.NOT_RECOVERED)
     supportive = forms.MultipleChoiceField(
-        label="Supportive care given", choices=list(SUPPORTIVE_LABELS.items()), widget=forms.CheckboxSelectMultiple, required=False
+        label="Supportive care given",
+        choices=list(SUPPORTIVE_LABELS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Flags on the event; record the drug itself as a concomitant medication linked to the event (the DLT rules read both).",
     )
     with_pain = forms.BooleanField(label="With pain (neuropathy)", required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -133,3 +137,54 @@ class MissedDltForm(forms.Form):
     onset = forms.DateField(widget=DATE)
     description = forms.CharField(label="The toxicity", widget=forms.Textarea(attrs={"rows": 2}))
     reason = forms.CharField(label="Why the rules missed it", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AdverseEventChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: AdverseEvent) -> str:
+        return f"{obj.term_name} grade {obj.grade}, {obj.onset.isoformat()} to {obj.resolved.isoformat() if obj.resolved else 'ongoing'}"
+
+
+class ConMedForm(forms.Form):
+    """The concomitant-medication CRF; the service checks the dates and the linked events."""
+
+    drug = forms.CharField(max_length=200, help_text="Generic name, e.g. filgrastim")
+    indication = forms.CharField(max_length=200)
+    category = forms.ChoiceField(
+        label="Supportive-care category",
+        choices=ConMed.Category.choices,
+        initial=ConMed.Category.OTHER,
+        help_text="What the DLT rules read for the linked events: G-CSF (H2), maximal antiemetic or antidiarrheal therapy (N2), steroids (N6).",
+    )
+    dose = forms.DecimalField(required=False, min_value=0, max_digits=10, decimal_places=3)
+    dose_unit = forms.CharField(label="Dose unit", max_length=20, required=False, help_text="e.g. mg, ug, mg/m2, IU")
+    frequency = forms.CharField(max_length=40, required=False, help_text="e.g. once daily, as needed")
+    route = forms.ChoiceField(choices=[("", "---"), *ConMed.Route.choices])
+    start = forms.DateField(label="Start date", widget=DATE)
+    stop = forms.DateField(label="Stop date", widget=DATE, required=False)
+    ongoing = forms.BooleanField(required=False, help_text="Still taken: no stop date")
+    adverse_events = AdverseEventChoice(
+        label="Adverse events it treats",
+        queryset=AdverseEvent.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Given within the event's dates, it is that event's supportive care for the DLT rules.",
+    )
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, patient, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["adverse_events"].queryset = AdverseEvent.objects.filter(patient=patient, in_error=False).order_by("onset", "pk")
+        if editing:
+            self.fields["reason"] = forms.CharField(label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}))
+
+    def values(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("reason", None)
+        data["adverse_events"] = list(data.get("adverse_events") or [])
+        return data
+
+    @staticmethod
+    def initial_from(conmed: ConMed) -> dict:
+        initial = {name: getattr(conmed, name) for name in CONMED_FIELDS if name != "adverse_events"}
+        initial["adverse_events"] = list(conmed.adverse_events.values_list("pk", flat=True))
+        return initial

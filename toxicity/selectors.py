@@ -245,6 +245,17 @@ class Safety:
     window: dlt.PatientWindow | None
     today: date
     drugs: list[str] = field(default_factory=list)
+    conmeds: list[ConMed] = field(default_factory=list)
+
+    @property
+    def conmeds_by_event(self) -> dict[int, list[ConMed]]:
+        """The current conmeds linked to each adverse event episode (by its id)."""
+        out: dict[int, list[ConMed]] = defaultdict(list)
+        for c in self.conmeds:
+            if not c.in_error:
+                for e in c.adverse_events.all():
+                    out[e.pk].append(c)
+        return dict(out)
 
     @property
     def open_proposals(self) -> list[DltProposal]:
@@ -282,7 +293,22 @@ def safety_overview(patient: Patient, *, today: date) -> Safety:
     proposals = list(DltProposal.objects.filter(patient=patient).select_related("adjudicated_by").exclude(status=DltProposal.Status.WITHDRAWN))
     dlts = list(Dlt.objects.filter(patient=patient).select_related("confirmed_by", "proposal"))
     evaluation = DltEvaluation.objects.filter(patient=patient).first()
-    return Safety(patient, list(grouped.values()), labs, proposals, dlts, evaluation, window, today)
+    safety = Safety(patient, list(grouped.values()), labs, proposals, dlts, evaluation, window, today, conmeds=list(patient_conmeds(patient)))
+    linked = safety.conmeds_by_event
+    for ae in aes:
+        ae.linked_conmeds = linked.get(ae.pk, [])  # the AE table's supportive care column
+    return safety
+
+
+def patient_conmeds(patient: Patient) -> QuerySet[ConMed]:
+    """The patient's concomitant medications (retracted ones too) with the events they treat: two queries."""
+    return ConMed.objects.filter(patient=patient).select_related("entered_by").prefetch_related("adverse_events").order_by("start", "pk")
+
+
+def event_conmeds(ae: AdverseEvent) -> QuerySet[ConMed]:
+    """The current conmeds linked to any episode of an adverse event's event."""
+    root = ae.event_id or ae.pk
+    return ConMed.objects.filter(Q(adverse_events__pk=root) | Q(adverse_events__event_id=root), in_error=False).distinct().order_by("start", "pk")
 
 
 # ---------------------------------------------------------------- the investigators' queue

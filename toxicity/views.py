@@ -15,8 +15,8 @@ from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
 
 from . import plots, selectors, services
-from .forms import AdjudicationForm, AdverseEventForm, LabForm, MissedDltForm, RetractForm
-from .models import AdverseEvent, Dlt, DltProposal
+from .forms import AdjudicationForm, AdverseEventForm, ConMedForm, LabForm, MissedDltForm, RetractForm
+from .models import AdverseEvent, ConMed, Dlt, DltProposal
 
 ENTERABLE = (PatientStatus.ENROLLED, PatientStatus.ON_TREATMENT, PatientStatus.OFF_TREATMENT)
 
@@ -161,7 +161,56 @@ def ae_edit(request, study_id, pk):
         else:
             messages.success(request, f"{ae.term_name} marked as entered in error.")
             return redirect(reverse("patient_safety", args=[study_id]) + "#events")
-    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, ae=ae, retract=retract))
+    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, ae=ae, retract=retract, conmeds=selectors.event_conmeds(ae)))
+
+
+@role_required(Perm.ENTER_DATA)
+@require_http_methods(["GET", "POST"])
+def conmed_new(request, study_id):
+    """Record a concomitant medication; `?event=<id>` ticks the adverse event it treats (from the AE form)."""
+    patient = cohort_selectors.patient_get_for_user(request.user, study_id)
+    initial: dict = {"start": timezone.localdate()}
+    event = request.GET.get("event", "")
+    if event.isdigit():
+        initial["adverse_events"] = [int(event)]
+    form = ConMedForm(request.POST or None, patient=patient, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            conmed = services.conmed_record(patient=patient, by=request.user, **form.values())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"{conmed.drug} from {conmed.start.isoformat()} recorded.")
+            return redirect(reverse("patient_safety", args=[study_id]) + "#conmeds")
+    return render(request, "toxicity/conmed_form.html", {"patient": patient, "trial": patient.trial, "form": form})
+
+
+@role_required(Perm.ENTER_DATA)
+@require_http_methods(["GET", "POST"])
+def conmed_edit(request, study_id, pk):
+    """Correct a concomitant medication (with a reason), or retract it as entered in error."""
+    patient = cohort_selectors.patient_get_for_user(request.user, study_id)
+    conmed = get_object_or_404(ConMed, pk=pk, patient=patient)
+    op = request.POST.get("op") if request.method == "POST" else None
+    form = ConMedForm(request.POST if op == "edit" else None, patient=patient, editing=True, initial=ConMedForm.initial_from(conmed))
+    retract = RetractForm(request.POST if op == "retract" else None, prefix="retract")
+    if op == "edit" and form.is_valid():
+        try:
+            services.conmed_update(conmed=conmed, by=request.user, reason=form.cleaned_data["reason"], **form.values())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"{conmed.drug} corrected.")
+            return redirect(reverse("patient_safety", args=[study_id]) + "#conmeds")
+    if op == "retract" and retract.is_valid():
+        try:
+            services.conmed_retract(conmed=conmed, by=request.user, reason=retract.cleaned_data["reason"])
+        except ValidationError as exc:
+            apply_errors(retract, exc)
+        else:
+            messages.success(request, f"{conmed.drug} marked as entered in error.")
+            return redirect(reverse("patient_safety", args=[study_id]) + "#conmeds")
+    return render(request, "toxicity/conmed_form.html", {"patient": patient, "trial": patient.trial, "form": form, "conmed": conmed, "retract": retract})
 
 
 @role_required(Perm.VIEW)
