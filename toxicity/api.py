@@ -10,7 +10,7 @@ from accounts.roles import Perm
 from cohorts.api import PatientRef, PatientScoped, ServiceCreate
 
 from . import ctcae, dlt, selectors, services
-from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
+from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, ConMed, Dlt, DltEvaluation, DltProposal, LabResult
 
 # ---------------------------------------------------------------- CTCAE terms
 
@@ -155,6 +155,87 @@ class AdverseEventViewSet(PatientScoped, ServiceCreate, mixins.UpdateModelMixin,
         s.is_valid(raise_exception=True)
         ae = services.ae_retract(ae=self.get_object(), by=request.user, reason=s.validated_data["reason"])
         return Response(AdverseEventSerializer(ae).data)
+
+
+# ---------------------------------------------------------------- concomitant medications
+
+
+class ConMedSerializer(serializers.ModelSerializer):
+    patient = serializers.CharField(source="patient.study_id")
+    adverse_events = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the adverse event episodes it treats")
+
+    class Meta:
+        model = ConMed
+        fields = ["id", "patient", *services.CONMED_FIELDS, "in_error"]
+
+
+class ConMedWriteSerializer(serializers.Serializer):
+    """Shape only: the service checks the dates, the stop or ongoing, and the linked events."""
+
+    drug = serializers.CharField(max_length=200)
+    indication = serializers.CharField(max_length=200)
+    dose = serializers.DecimalField(max_digits=10, decimal_places=3, required=False, allow_null=True)
+    dose_unit = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    frequency = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    route = serializers.ChoiceField(choices=ConMed.Route.choices)
+    start = serializers.DateField()
+    stop = serializers.DateField(required=False, allow_null=True)
+    ongoing = serializers.BooleanField(required=False)
+    category = serializers.ChoiceField(
+        choices=ConMed.Category.choices,
+        required=False,
+        help_text="Supportive-care category the DLT rules read: gcsf (H2), max_antiemetic / max_antidiarrheal (N2), steroids (N6)",
+    )
+    adverse_events = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="Ids of the patient's adverse events it treats")
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class ConMedCreateSerializer(ConMedWriteSerializer):
+    patient = PatientRef()
+
+
+class ConMedUpdateSerializer(ConMedWriteSerializer):
+    reason = serializers.CharField(help_text="Reason for change", allow_blank=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if name != "reason":
+                field.required = False
+
+
+@extend_schema_view(create=extend_schema(request=ConMedCreateSerializer))
+class ConMedViewSet(PatientScoped, ServiceCreate, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Concomitant medications: POST, PATCH with `reason`, `/retract/`; `?patient=<study id>`."""
+
+    serializer_class = ConMedSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    queryset = ConMed.objects.select_related("patient").prefetch_related("adverse_events")
+    ordering = ("patient__study_id", "start", "pk")
+    create_serializer = ConMedCreateSerializer
+    create_service = staticmethod(services.conmed_record)
+
+    @extend_schema(request=ConMedUpdateSerializer, responses={200: ConMedSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        conmed = self.get_object()
+        s = ConMedUpdateSerializer(data=request.data, partial=True)
+        s.is_valid(raise_exception=True)
+        changes = dict(s.validated_data)
+        reason = changes.pop("reason", "")
+        conmed = services.conmed_update(conmed=conmed, by=request.user, reason=reason, **changes)
+        return Response(ConMedSerializer(ConMed.objects.prefetch_related("adverse_events").get(pk=conmed.pk)).data)
+
+    def update(self, request, *args, **kwargs):
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(request=ReasonSerializer, responses={200: ConMedSerializer})
+    @action(detail=True, methods=["post"])
+    def retract(self, request, pk=None):
+        """Mark as entered in error (kept, ignored by the DLT rules)."""
+        s = ReasonSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        conmed = services.conmed_retract(conmed=self.get_object(), by=request.user, reason=s.validated_data["reason"])
+        return Response(ConMedSerializer(conmed).data)
 
 
 # ---------------------------------------------------------------- labs
