@@ -32,4 +32,4 @@ class ExportFilterForm(forms.Form):
 
 
 class ZipForm(forms.Form):
-    cdisc = forms.BooleanField(label="Include CDISC-style datasets (DM, EX, AE, LB, RS)", required=False)
+    cdisc = forms.BooleanField(label="Include CDISC-style datasets (DM, EX, AE, CM, LB, RS)", required=False)

@@ -1,4 +1,4 @@
-"""CDISC-style datasets: DM, EX, AE, LB, RS with SDTM variable names, as CSV.
+"""CDISC-style datasets: DM, EX, AE, CM, LB, RS with SDTM variable names, as CSV.
 
 Declared with the same Domain and Column machinery as the domain exports
 (engine.py, domains.py): same filters, same site scoping, same formats.
@@ -17,7 +17,7 @@ from dosing.models import Administration
 from response.models import ResponseResult
 from response.stored import result_rows
 from toxicity.dlt import ATTRIBUTIONS
-from toxicity.models import AdverseEvent, LabResult
+from toxicity.models import AdverseEvent, ConMed, LabResult
 from toxicity.selectors import terminology
 
 from .domains import CATEGORY_CHOICES, GRADES, _cycle1_day1, choices_of, level_choices
@@ -31,6 +31,10 @@ CDISC_NOTES = """CDISC-style datasets (SDTM variable names, as CSV; not a valida
 - AE: retracted events are left out; AEDECOD is the CTCAE term (a MedDRA lowest level term), AEPTCD its MedDRA code,
   AESOC its organ class, AETERM the verbatim term of an "Other, specify" term (else the term); AEREL is the
   strongest attribution to any study drug; AESER Y/N.
+- CM: retracted medications are left out; CMCAT is the supportive-care category the DLT rules read (G-CSF, MAXIMAL
+  ANTIEMETIC THERAPY, MAXIMAL ANTIDIARRHEAL THERAPY, STEROIDS, OTHER); CMTRT the drug as recorded (not coded to WHODrug);
+  CMROUTE the CDISC route term; an ongoing medication has no CMENDTC and CMENRTPT ONGOING (CMENTPT END OF STUDY);
+  the adverse events it treats are in conmeds.csv (adverse_event_ids), not in a RELREC dataset.
 - LB: one row per analyte (NEUT, PLAT, HGB, WBC) of each hematology panel; standard units are the stored units (no conversion).
 - RS: one OVRLRESP row per assessment (the unconfirmed IMWG category) and one BESTRSP row per patient (best confirmed response).
 - --SEQ numbers rows per subject within the exported rows (a filter renumbers them)."""
@@ -187,6 +191,52 @@ def ae_columns(trial: Trial) -> list[Column]:
     ]
 
 
+CM_CATEGORY = {value: str(label).upper() for value, label in ConMed.Category.choices}
+CM_ROUTE = {
+    "oral": "ORAL",
+    "iv": "INTRAVENOUS",
+    "sc": "SUBCUTANEOUS",
+    "im": "INTRAMUSCULAR",
+    "topical": "TOPICAL",
+    "inhaled": "RESPIRATORY (INHALATION)",
+    "rectal": "RECTAL",
+    "other": "OTHER",
+}
+
+
+def cm_columns(trial: Trial) -> list[Column]:
+    return [
+        *_subject("CM"),
+        Column("CMSEQ", "Sequence number", INTEGER),
+        Column("CMSPID", "Sponsor-defined identifier (conmed record id)", INTEGER, path="id"),
+        Column("CMTRT", "Reported name of drug, med, or therapy", path="drug"),
+        Column(
+            "CMCAT",
+            "Category for medication (the supportive-care category)",
+            allowed=tuple((v, v) for v in CM_CATEGORY.values()),
+            get=lambda r: CM_CATEGORY.get(r["category"], ""),
+            needs=("category",),
+        ),
+        Column("CMINDC", "Indication", path="indication"),
+        Column("CMDOSE", "Dose per administration", DECIMAL, path="dose"),
+        Column("CMDOSU", "Dose units", path="dose_unit"),
+        Column("CMDOSFRQ", "Dosing frequency per interval", path="frequency"),
+        Column(
+            "CMROUTE", "Route of administration", allowed=tuple((v, v) for v in CM_ROUTE.values()), get=lambda r: CM_ROUTE.get(r["route"], ""), needs=("route",)
+        ),
+        Column("CMSTDTC", "Start date", DATE, path="start"),
+        Column("CMENDTC", "End date", DATE, path="stop"),
+        Column(
+            "CMENRTPT",
+            "End relative to reference time point",
+            allowed=(("ONGOING", "Ongoing"),),
+            get=lambda r: "ONGOING" if r["ongoing"] else "",
+            needs=("ongoing",),
+        ),
+        Column("CMENTPT", "End reference time point", get=lambda r: "END OF STUDY" if r["ongoing"] else "", needs=("ongoing",)),
+    ]
+
+
 LB_TESTS = (
     ("anc", "NEUT", "Neutrophils", "10^9/L"),
     ("platelets", "PLAT", "Platelets", "10^9/L"),
@@ -325,6 +375,34 @@ CDISC: dict[str, Domain] = {
                 "outcome",
             ),
             transform=_with_seq("AESEQ", "patient__study_id"),
+            file_prefix="cdisc/",
+        ),
+        Domain(
+            "CM",
+            "Concomitant medications",
+            "Concomitant medications with their supportive-care category, retracted ones left out.",
+            ConMed,
+            cm_columns,
+            ("patient__study_id", "start", "id"),
+            "start date",
+            date_path="start",
+            where={"in_error": False},
+            fields=(
+                "patient__trial__code",
+                "patient__study_id",
+                "id",
+                "drug",
+                "category",
+                "indication",
+                "dose",
+                "dose_unit",
+                "frequency",
+                "route",
+                "start",
+                "stop",
+                "ongoing",
+            ),
+            transform=_with_seq("CMSEQ", "patient__study_id"),
             file_prefix="cdisc/",
         ),
         Domain(

@@ -5,13 +5,14 @@ trial, `attribution_<drug code>`: the CTCAE attribution scale is the same for ea
 drug, and analyses read it per drug (a JSON column would need parsing).
 
 The machinery (columns, formats, filters, streaming) is in engine.py; CDISC-style
-datasets (DM, EX, AE, LB, RS) use it with SDTM variable names: cdisc.py.
+datasets (DM, EX, AE, CM, LB, RS) use it with SDTM variable names: cdisc.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 
 from django.db.models import Model, OuterRef, Subquery
 
@@ -24,7 +25,7 @@ from escalation.rules import Action
 from response.endpoints import CATEGORIES, DEFINITIONS
 from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
 from toxicity.dlt import ATTRIBUTIONS, Supportive
-from toxicity.models import SAE_CRITERIA, AdverseEvent, Dlt, DltProposal, LabResult
+from toxicity.models import SAE_CRITERIA, AdverseEvent, ConMed, Dlt, DltProposal, LabResult
 from toxicity.selectors import terminology
 
 from .engine import BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, Allowed, Column, Domain, Filters
@@ -205,6 +206,63 @@ def adverse_event_columns(trial: Trial) -> list[Column]:
         Column("outcome", "Outcome", allowed=choices_of(AdverseEvent, "outcome")),
         Column("supportive", "Supportive care (codes joined by '; ')", allowed=SUPPORTIVE_CHOICES, get=_joined("supportive"), needs=("supportive",)),
         Column("with_pain", "With pain", BOOLEAN),
+        Column("in_error", "Entered in error (retracted)", BOOLEAN),
+        Column("notes", "Notes"),
+        _username("entered_by", "entered_by", "Entered by (username)"),
+    ]
+
+
+CONMED_FIELDS = (
+    "id",
+    "patient__trial__code",
+    "patient__study_id",
+    "drug",
+    "indication",
+    "category",
+    "dose",
+    "dose_unit",
+    "frequency",
+    "route",
+    "start",
+    "stop",
+    "ongoing",
+    "notes",
+    "in_error",
+    "entered_by__username",
+)
+
+
+def with_conmed_events(rows: Iterator[dict], filters: Filters) -> Iterator[dict]:
+    """Each conmed row with the ids of the adverse events it treats (`adverse_event_ids`): one query per 2000 rows."""
+    while batch := list(islice(rows, 2000)):
+        links: dict[int, list[int]] = {}
+        through = ConMed.adverse_events.through.objects.filter(conmed_id__in=[r["id"] for r in batch]).order_by("adverseevent_id")
+        for conmed_id, ae_id in through.values_list("conmed_id", "adverseevent_id"):
+            links.setdefault(conmed_id, []).append(ae_id)
+        for r in batch:
+            yield r | {"adverse_event_ids": links.get(r["id"], [])}
+
+
+def conmed_columns(trial: Trial) -> list[Column]:
+    return [
+        Column("id", "Record id", INTEGER),
+        Column("study_id", "Study id", path="patient__study_id"),
+        Column("drug", "Drug (generic name)"),
+        Column("indication", "Indication"),
+        Column("category", "Supportive-care category (what the DLT rules read)", allowed=choices_of(ConMed, "category")),
+        Column("dose", "Dose", DECIMAL),
+        Column("dose_unit", "Dose unit"),
+        Column("frequency", "Frequency"),
+        Column("route", "Route", allowed=choices_of(ConMed, "route")),
+        Column("start", "Start date", DATE),
+        Column("stop", "Stop date", DATE),
+        Column("ongoing", "Ongoing", BOOLEAN),
+        Column(
+            "adverse_event_ids",
+            "Record ids of the adverse event episodes it treats (joined by '; ')",
+            get=_joined("adverse_event_ids"),
+            needs=("adverse_event_ids",),
+        ),
         Column("in_error", "Entered in error (retracted)", BOOLEAN),
         Column("notes", "Notes"),
         _username("entered_by", "entered_by", "Entered by (username)"),
@@ -434,6 +492,18 @@ DOMAINS: dict[str, Domain] = {
             ("patient__study_id", "onset", "id"),
             "onset",
             date_path="onset",
+        ),
+        Domain(
+            "conmeds",
+            "Concomitant medications",
+            "One row per medication, with its supportive-care category and the adverse events it treats; retracted ones kept and flagged.",
+            ConMed,
+            conmed_columns,
+            ("patient__study_id", "start", "id"),
+            "start date",
+            date_path="start",
+            fields=CONMED_FIELDS,
+            transform=with_conmed_events,
         ),
         Domain(
             "labs",

@@ -28,8 +28,8 @@ from response.models import EndpointSnapshot, MyelomaAssessment, ResponseResult
 from response.services import assessment_record, endpoints_compute, followup_record, response_compute_many
 from tests.factories import PASSWORD, register_patient, treat_patient
 from toxicity.ctcae import meddra
-from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
-from toxicity.services import ae_record, ae_retract, dlt_confirm, dlt_evaluate_many, lab_record
+from toxicity.models import AdverseEvent, ConMed, Dlt, DltProposal, LabResult
+from toxicity.services import ae_record, ae_retract, conmed_record, conmed_retract, dlt_confirm, dlt_evaluate_many, lab_record
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -72,7 +72,7 @@ def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
     administration_record(cycle=cycle, by=alice, drug=pomalidomide, day=3, status="held", reason="ANC 0.4")
     administration_record(cycle=Cycle.objects.get(patient=p3, number=1), by=bob, drug=bendamustine, day=1, status="given")
 
-    ae_record(
+    neutropenia = ae_record(
         patient=p1,
         by=alice,
         term=meddra("Neutrophil count decreased"),
@@ -87,6 +87,25 @@ def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
     )
     for n, anc in ((10, "0.4"), (19, "0.9")):
         lab_record(patient=p1, by=alice, on=day(n), anc=anc, platelets="120", hemoglobin="10.5")
+    conmed_record(
+        patient=p1,
+        by=alice,
+        drug="filgrastim",
+        indication="grade 4 neutropenia",
+        dose=Decimal("300"),
+        dose_unit="ug",
+        frequency="once daily",
+        route="sc",
+        start=day(11),
+        stop=day(17),
+        category="gcsf",
+        adverse_events=[neutropenia],
+    )
+    conmed_record(patient=p3, by=bob, drug="ondansetron", indication="nausea prophylaxis", route="oral", start=day(1), ongoing=True)
+    wrong_med = conmed_record(
+        patient=p3, by=bob, drug="loperamide", indication="diarrhea", route="oral", start=day(2), stop=day(3), category="max_antidiarrheal"
+    )
+    conmed_retract(conmed=wrong_med, by=bob, reason="entered for the wrong patient")
     lab_record(patient=p3, by=bob, on=day(8), wbc="3.1", temperature="37.2")
     wrong = ae_record(patient=p3, by=bob, term=meddra("Nausea"), grade=1, onset=day(3), attribution=dict.fromkeys(RELATED, "unrelated"))
     ae_retract(ae=wrong, by=bob, reason="entered for the wrong patient")
@@ -157,6 +176,7 @@ MODEL_ROWS = {
     "administrations": lambda t: Administration.objects.filter(cycle__patient__trial=t),
     "adverse_events": lambda t: AdverseEvent.objects.filter(patient__trial=t),
     "labs": lambda t: LabResult.objects.filter(patient__trial=t),
+    "conmeds": lambda t: ConMed.objects.filter(patient__trial=t),
     "dlt_proposals": lambda t: DltProposal.objects.filter(patient__trial=t),
     "dlts": lambda t: Dlt.objects.filter(patient__trial=t),
     "escalation_decisions": lambda t: EscalationDecision.objects.filter(trial=t),
@@ -182,6 +202,8 @@ def computed(name, column, obj, trial):
         return obj.attribution.get(column.removeprefix("attribution_"))
     if column in ("sae_criteria", "supportive", "flags", "event_ids"):
         return "; ".join(map(str, getattr(obj, column))) or None
+    if column == "adverse_event_ids":
+        return "; ".join(str(pk) for pk in sorted(obj.adverse_events.values_list("pk", flat=True))) or None
     if column == "signed_by_name":
         return obj.signed_by.get_full_name() if obj.signed_by else None
     if column == "dlts_counted":
@@ -265,6 +287,24 @@ def test_an_other_specify_event_is_exported_with_its_verbatim_term(world, dana, 
     assert (row["term"], row["verbatim"], row["soc"]) == ("Cardiac disorders - Other, specify", "Atrial ectopy", "Cardiac disorders")
     [row] = [r for r in read(CDISC["AE"], dana, world.trial) if r["AEPTCD"] == other]
     assert (row["AETERM"], row["AEDECOD"], row["AESOC"]) == ("Atrial ectopy", "Cardiac disorders - Other, specify", "Cardiac disorders")
+
+
+def test_the_conmeds_export_and_cdisc_cm_carry_the_crf_and_the_supportive_category(world, dana, bob):
+    trial = world.trial
+    rows = {r["drug"]: r for r in read(DOMAINS["conmeds"], dana, trial)}
+    neutropenia = AdverseEvent.objects.get(patient=world.p1, term=meddra("Neutrophil count decreased"))
+    gcsf = rows["filgrastim"]
+    assert (gcsf["category"], gcsf["dose"], gcsf["dose_unit"], gcsf["route"], gcsf["adverse_event_ids"]) == ("gcsf", "300.000", "ug", "sc", str(neutropenia.pk))
+    assert (rows["ondansetron"]["ongoing"], rows["ondansetron"]["stop"], rows["loperamide"]["in_error"]) == ("true", "", "true")
+    cm = {r["CMTRT"]: r for r in read(CDISC["CM"], dana, trial)}
+    assert set(cm) == {"filgrastim", "ondansetron"}  # the retracted loperamide is left out
+    f = cm["filgrastim"]
+    assert (f["DOMAIN"], f["USUBJID"], f["CMSEQ"], f["CMCAT"], f["CMINDC"]) == ("CM", world.p1.study_id, "1", "G-CSF", "grade 4 neutropenia")
+    assert (f["CMDOSE"], f["CMDOSU"], f["CMDOSFRQ"], f["CMROUTE"]) == ("300.000", "ug", "once daily", "SUBCUTANEOUS")
+    assert (f["CMSTDTC"], f["CMENDTC"], f["CMENRTPT"]) == (day(11).isoformat(), day(17).isoformat(), "")
+    o = cm["ondansetron"]
+    assert (o["CMCAT"], o["CMROUTE"], o["CMENDTC"], o["CMENRTPT"], o["CMENTPT"]) == ("OTHER", "ORAL", "", "ONGOING", "END OF STUDY")
+    assert [r["drug"] for r in read(DOMAINS["conmeds"], bob, trial)] == ["ondansetron", "loperamide"]  # site B only
 
 
 def test_cdisc_datasets_match_the_database(world, dana):
