@@ -21,7 +21,7 @@ from cohorts.selectors import FieldChange, history_differ
 from dosing.models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
 from escalation.models import EscalationDecision
 from response.models import FollowUp, MyelomaAssessment
-from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
+from toxicity.models import AdverseEvent, ConMed, Dlt, DltProposal, LabResult
 
 from .exports import csv_stream
 
@@ -37,6 +37,7 @@ RECORDS: dict[str, tuple[type[Model], str | None]] = {
     "off_treatment": (OffTreatment, "patient_id"),
     "adverse_event": (AdverseEvent, "patient_id"),
     "lab": (LabResult, "patient_id"),
+    "conmed": (ConMed, "patient_id"),
     "dlt_proposal": (DltProposal, "patient_id"),
     "dlt": (Dlt, "patient_id"),
     "assessment": (MyelomaAssessment, "patient_id"),

@@ -142,6 +142,17 @@ def test_a_retracted_conmed_is_kept_and_can_no_longer_be_corrected(on_c1, alice)
         conmed_update(conmed=cm, by=alice, reason="too late", dose=Decimal(1))
 
 
+def test_the_audit_trail_lists_the_conmeds_changes_with_old_new_and_reason(on_c1, alice, trial):
+    from datamanagement.audit import trail
+
+    cm = filgrastim(on_c1, alice)
+    conmed_update(conmed=cm, by=alice, reason="source says 480", dose=Decimal("480"))
+    entries = trail(trial, patient=on_c1, record_types=["conmed"])
+    changed = next(e for e in entries if e.action == "Changed")
+    assert (changed.record, changed.reason, changed.username) == ("Concomitant medication", "source says 480", "alice")
+    assert [(c.field, c.old, c.new) for c in changed.changes if c.field == "dose"] == [("dose", "300.000", "480.000")]
+
+
 # ---------------------------------------------------------------- what the DLT rules read
 
 
