@@ -154,3 +154,30 @@ def test_readers_see_the_conmeds_on_the_safety_tab_without_the_entry_links(clien
     html = client.get(reverse("patient_safety", args=[on_c1.study_id])).content.decode()
     assert f'id="conmed-{conmed.pk}"' in html
     assert reverse("conmed_new", args=[on_c1.study_id]) not in html
+
+
+def test_safety_tab_queries_do_not_grow_with_conmeds(client, alice, on_c1, conmed, neutropenia, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice)
+    url = reverse("patient_safety", args=[on_c1.study_id])
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for n in range(2, 12):
+        conmed_record(patient=on_c1, by=alice, drug=f"drug {n}", indication="x", route="oral", start=day(n), ongoing=True, adverse_events=[neutropenia])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
+
+
+def test_the_conmeds_api_list_queries_do_not_grow(client, alice, on_c1, conmed, neutropenia, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/api/v1/conmeds/").status_code == 200
+    for n in range(2, 12):
+        conmed_record(patient=on_c1, by=alice, drug=f"drug {n}", indication="x", route="oral", start=day(n), ongoing=True, adverse_events=[neutropenia])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get("/api/v1/conmeds/").json()["results"]) == 11
