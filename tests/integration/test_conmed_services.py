@@ -142,6 +142,19 @@ def test_a_retracted_conmed_is_kept_and_can_no_longer_be_corrected(on_c1, alice)
         conmed_update(conmed=cm, by=alice, reason="too late", dose=Decimal(1))
 
 
+def test_a_conmed_dated_in_a_locked_cycle_is_refused(on_c1, alice):
+    from dosing.models import Cycle
+
+    cm = filgrastim(on_c1, alice)
+    Cycle.objects.filter(patient=on_c1, number=1).update(locked_at=timezone.now())
+    with pytest.raises(ValidationError) as info:
+        filgrastim(on_c1, alice, drug="ondansetron")
+    assert "Cycle 1 is locked: a concomitant medication" in info.value.messages[0]
+    with pytest.raises(ValidationError):
+        conmed_retract(conmed=cm, by=alice, reason="entered in error")
+    assert ConMed.objects.filter(in_error=False).count() == 1
+
+
 def test_the_audit_trail_lists_the_conmeds_changes_with_old_new_and_reason(on_c1, alice, trial):
     from datamanagement.audit import trail
 
