@@ -9,6 +9,8 @@ patient, the question). The service turns each new finding into an open query
   DOSE_CYCLE    a dose dated outside its cycle (on or after the next cycle's day 1, or before day 1)
   ANC_NO_AE     an ANC below 1.0 x10^9/L (grade 3-4) with no neutropenia event covering its date
   DEATH_DATE    a grade 5 (death) event whose end is not the follow-up's date of death (issue #15)
+  SUPPORTIVE_CM a supportive-care flag on an adverse event with no concomitant medication of that category
+                linked to its event (issue #16: the drug, dose and dates belong on the conmed CRF)
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Event:
     onset: date
     resolved: date | None
     grade: int = 0
+    supportive: tuple[str, ...] = ()  # the event's own supportive-care flags
+    event_id: int | None = None  # the event's first episode (None: this is the first)
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,35 @@ def death_date(events: list[Event], deaths: dict[int, date]) -> list[Finding]:
     return out
 
 
-def run_all(*, events: list[Event], cycles: list[CycleRow], doses: list[Dose], labs: list[Lab], deaths: dict[int, date] | None = None) -> list[Finding]:
+SUPPORTIVE_NAMES = {
+    "gcsf": "G-CSF",
+    "max_antiemetic": "maximal antiemetic therapy",
+    "max_antidiarrheal": "maximal antidiarrheal therapy",
+    "steroids": "steroids",
+}
+
+
+def supportive_without_conmed(events: list[Event], conmeds: dict[int, set[str]]) -> list[Finding]:
+    """`conmeds`: the supportive-care categories of the current conmeds linked to each event (by its first episode's id)."""
+    out = []
+    for e in events:
+        given = conmeds.get(e.event_id or e.id, set())
+        missing = [s for s in e.supportive if s not in given]
+        if missing:
+            names = ", ".join(SUPPORTIVE_NAMES.get(s, s) for s in missing)
+            text = f"Supportive care ticked on the event ({names}) with no such concomitant medication recorded for it: record the drug, dose and dates."
+            out.append(Finding("SUPPORTIVE_CM", e.patient_id, "adverse_event", e.id, "supportive", text))
+    return out
+
+
+def run_all(
+    *,
+    events: list[Event],
+    cycles: list[CycleRow],
+    doses: list[Dose],
+    labs: list[Lab],
+    deaths: dict[int, date] | None = None,
+    conmeds: dict[int, set[str]] | None = None,
+) -> list[Finding]:
     out = ae_dates(events) + day1_weight(cycles) + dose_cycle(doses, cycles) + anc_without_event(labs, events)
-    return out + death_date(events, deaths or {})
+    return out + death_date(events, deaths or {}) + supportive_without_conmed(events, conmeds or {})

@@ -20,7 +20,7 @@ from cohorts.models import Patient, Trial
 from dosing.models import Administration, Cycle
 from dosing.services import cycle_end
 from response.models import FollowUp
-from toxicity.models import AdverseEvent, LabResult
+from toxicity.models import AdverseEvent, ConMed, LabResult
 from trialsite.audit import audited_save, reason_missing
 from trialsite.states import move
 
@@ -127,9 +127,16 @@ def edit_checks_run(*, trial: Trial) -> int:
     """Run every edit check on the trial; each new finding becomes an open query (no duplicates). Returns how many."""
     patients = Patient.objects.filter(trial=trial)
     events = [
-        editchecks.Event(*row)
-        for row in AdverseEvent.objects.filter(patient__in=patients, in_error=False).values_list("pk", "patient_id", "term", "onset", "resolved", "grade")
+        editchecks.Event(pk, pid, term, onset, resolved, grade, tuple(supportive or ()), event_id)
+        for pk, pid, term, onset, resolved, grade, supportive, event_id in AdverseEvent.objects.filter(patient__in=patients, in_error=False).values_list(
+            "pk", "patient_id", "term", "onset", "resolved", "grade", "supportive", "event_id"
+        )
     ]
+    conmeds: dict[int, set[str]] = {}
+    for ae_id, root, category in ConMed.adverse_events.through.objects.filter(conmed__patient__in=patients, conmed__in_error=False).values_list(
+        "adverseevent_id", "adverseevent__event_id", "conmed__category"
+    ):
+        conmeds.setdefault(root or ae_id, set()).add(category)
     cycles = [editchecks.CycleRow(*row) for row in Cycle.objects.filter(patient__in=patients).values_list("pk", "patient_id", "number", "day1", "weight_kg")]
     doses = [
         editchecks.Dose(*row)
@@ -139,7 +146,7 @@ def edit_checks_run(*, trial: Trial) -> int:
     ]
     labs = [editchecks.Lab(*row) for row in LabResult.objects.filter(patient__in=patients).values_list("pk", "patient_id", "on", "anc")]
     deaths = dict(FollowUp.objects.filter(patient__in=patients, death_on__isnull=False).values_list("patient_id", "death_on"))
-    findings = editchecks.run_all(events=events, cycles=cycles, doses=doses, labs=labs, deaths=deaths)
+    findings = editchecks.run_all(events=events, cycles=cycles, doses=doses, labs=labs, deaths=deaths, conmeds=conmeds)
     open_keys = set(
         DataQuery.objects.filter(patient__trial=trial)
         .exclude(edit_check="")

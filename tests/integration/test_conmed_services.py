@@ -229,3 +229,16 @@ def test_the_events_own_supportive_flags_still_count(on_c1, alice):
     neutropenia(on_c1, alice, supportive=["gcsf"])
     h2_labs(on_c1, alice)
     assert rules(on_c1) == ["H2"]
+
+
+def test_a_flag_without_its_conmed_raises_a_query_until_the_conmed_is_recorded(on_c1, alice, trial):
+    from datamanagement.models import DataQuery
+    from datamanagement.quality import edit_checks_run
+
+    flagged = neutropenia(on_c1, alice, supportive=["gcsf"])
+    edit_checks_run(trial=trial)
+    assert list(DataQuery.objects.filter(edit_check="SUPPORTIVE_CM").values_list("object_id", "field")) == [(flagged.pk, "supportive")]
+    DataQuery.objects.all().delete()
+    filgrastim(on_c1, alice, events=[flagged])
+    edit_checks_run(trial=trial)
+    assert not DataQuery.objects.filter(edit_check="SUPPORTIVE_CM").exists()
