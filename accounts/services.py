@@ -38,6 +38,13 @@ def _check_reason(reason: str) -> None:
         raise ValidationError({"reason": "Say why (a few words)."})
 
 
+def _check_may_manage(by: User, user: User) -> None:
+    """A superuser's account is managed by a superuser only: a role administrator who could reset it
+    would hold every permission after logging in with the new password."""
+    if user.is_superuser and not by.is_superuser:
+        raise AccountRefused(f"{user.username} is a superuser: only a superuser may change this account.")
+
+
 def _check_role_site(role: str, site: Site | None) -> None:
     if role not in {r.value for r in Role}:
         raise ValidationError({"role": "Choose a role."})
@@ -73,6 +80,7 @@ def user_update(*, by: User, user: User, role: str, site: Site | None, first_nam
     _check_reason(reason)
     _check_role_site(role, site)
     user = User.objects.select_for_update().get(pk=user.pk)
+    _check_may_manage(by, user)
     if user == by and role != user.role:
         raise AccountRefused("You cannot change your own role; ask another administrator.")
     user.role, user.site, user.first_name, user.last_name, user.email = role, site, first_name, last_name, email
@@ -87,6 +95,7 @@ def user_password_reset(*, by: User, user: User, reason: str) -> str:
     """A new one-time password, chosen by the system, shown once to the administrator; changed at next login."""
     _check_reason(reason)
     user = User.objects.select_for_update().get(pk=user.pk)
+    _check_may_manage(by, user)
     if not user.is_active:
         raise AccountRefused(f"{user.username} is deactivated: reactivate the account first.")
     password = one_time_password()
@@ -113,6 +122,7 @@ def user_deactivate(*, by: User, user: User, reason: str) -> User:
     """Deactivate, never delete: the person can no longer log in (pages or API), their records keep their name."""
     _check_reason(reason)
     user = User.objects.select_for_update().get(pk=user.pk)
+    _check_may_manage(by, user)
     if user == by:
         raise AccountRefused("You cannot deactivate your own account; ask another administrator.")
     if not user.is_active:
@@ -126,6 +136,7 @@ def user_deactivate(*, by: User, user: User, reason: str) -> User:
 def user_reactivate(*, by: User, user: User, reason: str) -> User:
     _check_reason(reason)
     user = User.objects.select_for_update().get(pk=user.pk)
+    _check_may_manage(by, user)
     if user.is_active:
         raise AccountRefused(f"{user.username} is already active.")
     user.is_active = True
