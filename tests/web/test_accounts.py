@@ -80,7 +80,9 @@ def test_invited_user_must_change_the_password_before_anything_else(client, invi
     assert response.status_code == 302
     assert response["Location"] == reverse("password_change") + "?next=" + reverse("patient_detail", args=[patient_a.study_id]).replace("/", "%2F")
     assert client.get(reverse("password_change")).status_code == 200
-    assert "given to you by someone else" in client.get(reverse("password_change")).content.decode()
+    page = client.get(reverse("password_change")).content.decode()
+    assert "given to you by someone else" in page
+    assert 'aria-label="Main"' not in page  # no links that would only lead back here
     api = client.get("/api/v1/patients/")
     assert api.status_code == 403
     assert api.json()["code"] == "password_change_required"
