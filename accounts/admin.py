@@ -9,7 +9,7 @@ from .models import Site, User
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "first_name", "last_name", "role", "site", "is_active")
     list_filter = ("role", "site", "is_active")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Trial role", {"fields": ("role", "site")}))
+    fieldsets = (*BaseUserAdmin.fieldsets, ("Trial role", {"fields": ("role", "site", "must_change_password")}))
     add_fieldsets = (*BaseUserAdmin.add_fieldsets, ("Trial role", {"fields": ("role", "site")}))
 
 

@@ -27,6 +27,10 @@ class Site(models.Model):
 class User(AbstractUser):
     role = models.CharField(max_length=20, choices=[("", "No role"), *((r.value, r.label) for r in Role)], blank=True, default="")
     site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
+    # Set for a password someone else has seen (an invitation, an administrator's reset, a demo user's printed
+    # password); the person must choose their own before anything else (accounts.middleware). Off by default,
+    # so users made by factories and fixtures log in as before.
+    must_change_password = models.BooleanField(default=False, help_text="The password was given by someone else; it must be changed at the next login.")
     history = HistoricalRecords(excluded_fields=["password", "last_login"])
 
     class Meta:

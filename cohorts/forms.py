@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import Site
+from trialsite.forms import IsoDateInput
 
 from .models import Patient, Trial
 from .registration import check_registration
@@ -15,8 +16,8 @@ from .status import REASONS, STATUS_LABELS, PatientStatus, allowed_targets
 # The registration values a person types (eligibility is a checklist of its own).
 VALUE_FIELDS = tuple(name for name in EDITABLE_FIELDS if name != "eligibility")
 
-# ISO values: a type="date" input shows nothing when given a localised date.
-DATE = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+# Dates are typed as YYYY-MM-DD, as every table shows them (the project's date widget; issue #16).
+DATE = IsoDateInput()
 
 
 class PatientFieldsForm(forms.Form):

@@ -44,6 +44,19 @@ def patients_for_user(user: User, trial: Trial | None = None) -> QuerySet[Patien
     return patients.order_by("study_id")
 
 
+SEARCH_LIMIT = 50
+
+
+def patient_search(user: User, text: str) -> list[Patient]:
+    """The header search (issue #16): patients whose study id contains the text, or whose initials are
+    the text, among those the user may see (a coordinator: their own site's only); at most SEARCH_LIMIT."""
+    text = text.strip()
+    if not text:
+        return []
+    found = patients_for_user(user).filter(Q(study_id__icontains=text) | Q(initials__iexact=text))
+    return list(found[:SEARCH_LIMIT])
+
+
 def patient_get_for_user(user: User, study_id: str) -> Patient:
     patient = patients_for_user(user).filter(study_id=study_id).first()
     if patient is None:

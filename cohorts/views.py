@@ -28,6 +28,17 @@ def home(request):
 
 
 @role_required(Perm.VIEW)
+def patient_search(request):
+    """The header's patient search: one patient by their exact study id opens their page, else a list."""
+    text = request.GET.get("q", "").strip()[:40]
+    patients = selectors.patient_search(request.user, text)
+    exact = [p for p in patients if p.study_id.casefold() == text.casefold()]
+    if len(exact) == 1:
+        return redirect("patient_detail", study_id=exact[0].study_id)
+    return render(request, "cohorts/patient_search.html", {"q": text, "patients": patients, "limit": selectors.SEARCH_LIMIT})
+
+
+@role_required(Perm.VIEW)
 def patient_list(request, code):
     trial = selectors.trial_get(code)
     patients = selectors.patients_for_user(request.user, trial)

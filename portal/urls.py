@@ -39,6 +39,7 @@ router.register("dlt-evaluations", toxicity_api.DltEvaluationViewSet, basename="
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/worklist/", dosing_api.WorklistView.as_view(), name="api-worklist"),
     path("api/v1/trials/<str:code>/escalation/", escalation_api.EscalationStateView.as_view(), name="api-escalation"),

@@ -73,9 +73,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.ForcePasswordChangeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # The product's own 404 page also with DEBUG on (Django would show its debug page).
+    "trialsite.middleware.ProductNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -92,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.role",
+                "portal.context_processors.navigation",
             ],
         },
     },
@@ -128,6 +132,8 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# Dates shown and parsed as ISO YYYY-MM-DD whatever the locale (issue #16; trialsite/formats/).
+FORMAT_MODULE_PATH = ["trialsite.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

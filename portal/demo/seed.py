@@ -80,7 +80,17 @@ def ensure_users() -> list[tuple[str, str, str]]:
             continue
         password = new_password()
         site = Site.objects.get(number=site_number) if site_number else None
-        user = User(username=username, role=role, site=site, first_name=first, last_name=last, is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+        # The printed password has been seen on a terminal: it is changed at the first login (issue #16).
+        user = User(
+            username=username,
+            role=role,
+            site=site,
+            first_name=first,
+            last_name=last,
+            is_staff=role == Role.ADMIN,
+            is_superuser=role == Role.ADMIN,
+            must_change_password=True,
+        )
         user.set_password(password)
         user.save()
         created.append((username, Role(role).label, password))

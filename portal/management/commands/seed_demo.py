@@ -72,7 +72,7 @@ class Command(BaseCommand):
         if options["demo"]:
             created = demo.ensure_users()
             if created:
-                self.stdout.write(self.style.WARNING("Demo users (passwords shown once; keep them):"))
+                self.stdout.write(self.style.WARNING("Demo users (passwords shown once; each is changed at its first login):"))
                 for username, role, password in created:
                     self.stdout.write(f"  {username:<14} {role:<28} {password}")
             added = demo.seed_demo_cohort(trial)

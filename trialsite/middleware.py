@@ -1,0 +1,27 @@
+"""Middleware of the core: the product's own error pages."""
+
+from django.conf import settings
+from django.views.defaults import page_not_found
+
+
+class ProductNotFoundMiddleware:
+    """With DEBUG on, Django answers a 404 with its technical page (the URL patterns tried); `make run`
+    serves with DEBUG on, and a person who follows a stale link there should see the product's own
+    page, with its navigation, as in production (issue #16). With DEBUG off Django already renders
+    templates/404.html. The API keeps its JSON error format; a 403 is never a debug page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and not request.path.startswith("/api/")
+            and not getattr(response, "product_page", False)
+        ):
+            response = page_not_found(request, exception=None)
+            response.product_page = True
+        return response
