@@ -184,7 +184,8 @@ def _keys(key: str, trial: Trial, visible, *, patient, user, since, until, curso
 def _rows(key: str, wanted: set[int]) -> list:
     """One query: the history rows of record type `key` a page shows or diffs against, with their patient (`pid`)."""
     model, path = RECORDS[key]
-    rows = model.history.filter(history_id__in=wanted).annotate(pid=F(path) if path else Value(None, output_field=IntegerField()))
+    pid = F(path) if path else Value(None, output_field=IntegerField())
+    rows = model.history.filter(history_id__in=wanted or [0]).annotate(pid=pid)  # [0]: a query even when the page has none
     return list(rows.select_related("history_user").order_by("history_id"))
 
 
@@ -196,13 +197,14 @@ class _Names:
             return {getattr(r, attr) for k in keys for r in rows.get(k, []) if getattr(r, attr, None)}
 
         pids = {r.pid for rs in rows.values() for r in rs if r.pid}
-        self.study_ids = dict(Patient.objects.filter(pk__in=pids).values_list("pk", "study_id"))
+        # `or [0]`: a query even when nothing is asked, so every page of the trail costs the same queries
+        self.study_ids = dict(Patient.objects.filter(pk__in=pids or [0]).values_list("pk", "study_id"))
         self.cycles = dict(
             Cycle.objects.filter(pk__in=ids(("planned_dose", "administration", "modification", "visit"), "cycle_id")).values_list("pk", "number")
         )
         self.drugs = dict(Drug.objects.filter(trial=trial).values_list("pk", "name"))
         self.levels = dict(DoseLevel.objects.filter(trial=trial).values_list("pk", "label"))
-        self.terms = trial_terminology(trial) if rows.get("adverse_event") else None
+        self.terms = trial_terminology(trial)  # read once per process
         self.users = {
             pk: (f"{first} {last}".strip() or username) for pk, first, last, username in User.objects.values_list("pk", "first_name", "last_name", "username")
         }
@@ -233,7 +235,7 @@ class _Names:
 
     def _term(self, code: str) -> str:
         try:
-            return self.terms.term(code).name if self.terms else code
+            return self.terms.term(code).name
         except CtcaeError:
             return code
 
@@ -307,10 +309,10 @@ def trail_page(
     newest = sorted(((when, ORDER[k], hid, prev, k) for k, rs in found.items() for when, hid, prev in rs), reverse=True)
     more = len(newest) > limit
     newest = newest[:limit]
-    wanted: dict[str, set[int]] = {}
+    wanted: dict[str, set[int]] = {k: set() for k in keys}
     for _, _, hid, prev, k in newest:
-        wanted.setdefault(k, set()).update((hid, prev) if prev else (hid,))
-    rows = {k: _rows(k, ids) for k, ids in wanted.items()}  # only the record types on the page: at most 16 queries
+        wanted[k].update((hid, prev) if prev else (hid,))
+    rows = {k: _rows(k, ids) for k, ids in wanted.items()}  # one query per record type, whatever the page holds
     by_id = {(k, r.history_id): r for k, rs in rows.items() for r in rs}
     heads = [(when, order, hid, k, by_id[k, hid]) for when, order, hid, _, k in newest]
     names = _Names(trial, {k: [r for *_, key, r in heads if key == k] for k in keys})

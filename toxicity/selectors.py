@@ -281,7 +281,7 @@ def review_queue(user: User) -> QuerySet[DltProposal]:
     )
 
 
-REVIEW_PAGE = 20
+REVIEW_PAGE = 10  # an investigator adjudicates one proposal at a time, each with its evidence table
 
 
 @dataclass(frozen=True)
