@@ -360,7 +360,9 @@ def _values(model):
             value = getattr(rec, f.attname)
             if f.choices:
                 value = dict(f.choices).get(value, value)
-            out.append((f.name, display_value(value)))
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            out.append((f.name, display_value(value) if value not in ([], {}) else None))
         return out
 
     return values
