@@ -129,6 +129,9 @@ def test_a_wait_is_never_announced_as_awaiting_a_signature(client, ivan, trial, 
     assert "awaiting an investigator" not in html
     assert 'id="sign"' not in html
     assert "Waiting: not for signature" in html
+    home = client.get(reverse("trial_home", args=[trial.code])).content.decode()
+    assert "The escalation engine waits (nothing to sign)" in home
+    assert "awaiting an investigator's signature" not in home
 
 
 def test_after_signing_the_page_shows_the_decision_carried_out_and_what_the_engine_expects_next(client, ivan, trial, proposal):
