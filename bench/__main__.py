@@ -51,7 +51,7 @@ from .recompute import recompute_figures
 from .terms import terms_search
 from .treatment import treatment_tab
 
-AREAS = ("pages", "treatment", "dlt", "escalation", "exports", "pipeline", "recompute", "terms")
+AREAS = ("pages", "treatment", "dlt", "escalation", "exports", "pipeline", "recompute", "terms", "audit")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -110,6 +110,7 @@ def run(areas: set[str], args: argparse.Namespace) -> list[str]:
         ("pipeline", lambda: pipeline_figures(args.patients or PIPE_PATIENTS)),
         ("recompute", recompute_figures),
         ("terms", lambda: terms_search(client)),
+        ("audit", lambda: __import__("bench.audit", fromlist=["audit_pages"]).audit_pages(client)),  # issue #16 (bench/audit.py)
     )
     for area, step in steps:
         if area in areas:

@@ -1,27 +1,34 @@
 """The audit trail browser: who changed what, when and why, across every clinical record (django-simple-history).
 
-Per patient or trial-wide, filtered by user, record type and date; each entry
-shows the old and new value of every changed field (choice labels, ISO dates).
-Each object's versions are diffed against that object's previous version, so the
-rows of many records of one type never get mixed up.
+Per patient or trial-wide, filtered by patient, user, record type and dates, newest first, a page at a
+time (keyset pagination on (time, record type, history id): a page costs the same whatever the size of
+the trial). Each entry names its user (never an id) and its record by its clinical identity ("ANC
+2026-11-07, BPD-01-001", "Cycle 2 bendamustine day 1, BPD-01-001") with a link to the record's page, and
+shows the value of every field of a created record, the old and new value of every changed one. Each
+version is diffed against the previous version of the same object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from itertools import groupby
 
-from django.db.models import F, IntegerField, Model, Value
+from django.db.models import F, IntegerField, Model, OuterRef, Q, Subquery, Value
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from cohorts.models import Cohort, Enrolment, Patient, Trial
+from cohorts.models import Cohort, DoseLevel, Drug, Enrolment, Patient, Trial
 from cohorts.selectors import FieldChange, history_differ
+from cohorts.selectors import _display as display_value  # the differ's own formatting: ISO dates, criteria as "I1 yes"
 from dosing.models import Administration, Cycle, DoseModification, OffTreatment, PlannedDose, Visit
 from escalation.models import EscalationDecision
 from response.models import FollowUp, MyelomaAssessment
+from toxicity.ctcae import CtcaeError
 from toxicity.models import AdverseEvent, ConMed, Dlt, DltProposal, LabResult
+from toxicity.selectors import trial_terminology
 
 from .exports import csv_stream
 
@@ -45,7 +52,28 @@ RECORDS: dict[str, tuple[type[Model], str | None]] = {
     "cohort": (Cohort, None),
     "decision": (EscalationDecision, None),
 }
+ORDER = {key: i for i, key in enumerate(RECORDS)}
 ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
+PAGE_SIZE = 100
+# the tab of the patient pages that shows each record type (trial-level records: the escalation page)
+PAGES = {
+    "patient": "patient_detail",
+    "enrolment": "patient_detail",
+    "follow_up": "patient_detail",
+    "cycle": "patient_treatment",
+    "planned_dose": "patient_treatment",
+    "administration": "patient_treatment",
+    "modification": "patient_treatment",
+    "visit": "patient_treatment",
+    "off_treatment": "patient_treatment",
+    "adverse_event": "patient_safety",
+    "lab": "patient_safety",
+    "conmed": "patient_safety",
+    "dlt_proposal": "patient_safety",
+    "dlt": "patient_safety",
+    "assessment": "patient_response",
+}
+LABS = {"anc": "ANC", "platelets": "platelets", "hemoglobin": "hemoglobin", "wbc": "WBC", "temperature": "temperature"}
 
 
 @dataclass(frozen=True)
@@ -55,43 +83,217 @@ class Entry:
     username: str
     record_type: str
     record: str
+    url: str
     object_id: int
+    history_id: int
     patient: str
     action: str
     reason: str
     changes: tuple[FieldChange, ...]
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.when.isoformat()}~{self.record_type}~{self.history_id}"
+
+
+@dataclass(frozen=True)
+class Group:
+    day: date
+    patient: str
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[Entry]
+    older: str  # the cursor of the next (older) page, or ""
+
+    def groups(self) -> list[Group]:
+        """The page's entries by day (newest first), then by patient (the one changed last first; trial-level records as "")."""
+        out = []
+        for day, rows in groupby(self.entries, key=lambda e: timezone.localtime(e.when).date()):
+            by_patient: dict[str, list[Entry]] = {}
+            for e in rows:
+                by_patient.setdefault(e.patient, []).append(e)
+            out += [Group(day, patient, entries) for patient, entries in by_patient.items()]
+        return out
+
+
+@dataclass(frozen=True)
+class Cursor:
+    when: datetime
+    record_type: str
+    history_id: int
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor | None:
+        """The cursor of an "older" link, or None (the first page) for anything else."""
+        try:
+            when, key, history_id = (text or "").split("~")
+            parsed = datetime.fromisoformat(when)
+        except ValueError:
+            return None
+        if key not in RECORDS or not history_id.isdigit() or parsed.tzinfo is None:
+            return None
+        return cls(parsed, key, int(history_id))
+
+    def older(self, key: str) -> Q:
+        """The rows of record type `key` after this cursor in the order (time, record type, history id), newest first."""
+        if ORDER[key] < ORDER[self.record_type]:
+            return Q(history_date__lte=self.when)
+        if key == self.record_type:
+            return Q(history_date__lt=self.when) | Q(history_date=self.when, history_id__lt=self.history_id)
+        return Q(history_date__lt=self.when)
 
 
 def record_label(key: str) -> str:
     return str(RECORDS[key][0]._meta.verbose_name).capitalize()
 
 
-def _history_rows(key: str, trial: Trial, patient: Patient | None, visible, *, user: User | None, since: date | None, until: date | None):
-    """The history rows of one record type for the visible patients (or the trial), each with `pid`, its patient.
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
-    Every version of an object is loaded when one of its versions matches the user and dates (the
-    differ compares each version with the one before), and no other object."""
+
+def _keys(key: str, trial: Trial, visible, *, patient, user, since, until, cursor: Cursor | None, limit: int) -> list[tuple]:
+    """One light query: (time, history id, previous history id of the same object) of the `limit` newest history
+    rows of record type `key` that match (a change is diffed against its object's previous version, whoever made it)."""
     model, path = RECORDS[key]
-    rows = model.history.all()
+    history = model.history
+    rows = history.all()
     if path is None:
         if patient is not None:
-            return rows.none()
-        rows = rows.filter(trial_id=trial.pk).annotate(pid=Value(None, output_field=IntegerField()))
+            return []
+        rows = rows.filter(trial_id=trial.pk)
+    elif patient is not None:
+        rows = rows.filter(**{f"{path}__in": visible, path: patient.pk})
     else:
-        rows = rows.filter(**{f"{path}__in": visible}).annotate(pid=F(path))
-        if patient is not None:
-            rows = rows.filter(**{path: patient.pk})
-    matching = rows
+        # Trial-wide, most recent rows match: the planner should walk the history_date index newest first and stop
+        # at `limit`, not gather every row of the trial's patients to sort them (which grows with the trial).
+        # `+ 0` keeps the patient index out of this test (SQLite has no statistics to know better).
+        rows = rows.alias(visible_pid=F(path) + 0).filter(visible_pid__in=visible)
     if user is not None:
-        matching = matching.filter(history_user=user)
+        rows = rows.filter(history_user=user)
     if since is not None:
-        matching = matching.filter(history_date__date__gte=since)
+        rows = rows.filter(history_date__gte=_day_start(since))
     if until is not None:
-        matching = matching.filter(history_date__date__lte=until)
-    return rows if matching is rows else rows.filter(id__in=matching.values("id"))
+        rows = rows.filter(history_date__lt=_day_start(until + timedelta(days=1)))
+    if cursor is not None:
+        rows = rows.filter(cursor.older(key))
+    previous = history.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id")).order_by("-history_id").values("history_id")[:1]
+    return list(rows.annotate(prev=Subquery(previous)).order_by("-history_date", "-history_id").values_list("history_date", "history_id", "prev")[:limit])
 
 
-def trail(
+def _rows(key: str, wanted: set[int]) -> list:
+    """One query: the history rows of record type `key` a page shows or diffs against, with their patient (`pid`)."""
+    model, path = RECORDS[key]
+    pid = F(path) if path else Value(None, output_field=IntegerField())
+    rows = model.history.filter(history_id__in=wanted or [0]).annotate(pid=pid)  # [0]: a query even when the page has none
+    return list(rows.select_related("history_user").order_by("history_id"))
+
+
+class _Names:
+    """The clinical names of a page's records, from their history rows and a few batched reads of their related rows."""
+
+    def __init__(self, trial: Trial, rows: dict[str, list]):
+        def ids(keys: tuple[str, ...], attr: str) -> set[int]:
+            return {getattr(r, attr) for k in keys for r in rows.get(k, []) if getattr(r, attr, None)}
+
+        pids = {r.pid for rs in rows.values() for r in rs if r.pid}
+        # `or [0]`: a query even when nothing is asked, so every page of the trail costs the same queries
+        self.study_ids = dict(Patient.objects.filter(pk__in=pids or [0]).values_list("pk", "study_id"))
+        self.cycles = dict(
+            Cycle.objects.filter(pk__in=ids(("planned_dose", "administration", "modification", "visit"), "cycle_id")).values_list("pk", "number")
+        )
+        self.drugs = dict(Drug.objects.filter(trial=trial).values_list("pk", "name"))
+        self.levels = dict(DoseLevel.objects.filter(trial=trial).values_list("pk", "label"))
+        self.terms = trial_terminology(trial)  # read once per process
+        self.users = {
+            pk: (f"{first} {last}".strip() or username) for pk, first, last, username in User.objects.values_list("pk", "first_name", "last_name", "username")
+        }
+
+    def by_name(self, model, changes: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
+        """Foreign keys as a monitor reads them (a user's name, a drug, a level, a cycle); links the record's own name
+        already gives (its patient, trial, cycle's parent rows) are left out rather than shown as ids."""
+        _, targets = _labels(model)
+        lookups: dict[type[Model], dict] = {
+            User: self.users,
+            Drug: self.drugs,
+            DoseLevel: self.levels,
+            Cycle: {k: f"cycle {v}" for k, v in self.cycles.items()},
+        }
+        out = []
+        for c in changes:
+            target = targets.get(c.field)
+            if target is None:
+                out.append(c)
+            elif target in lookups:
+                table = lookups[target]
+
+                def show(value, table=table):
+                    return None if value is None else str(table.get(int(value), "another record"))
+
+                out.append(FieldChange(c.field, show(c.old), show(c.new)))
+        return tuple(out)
+
+    def _term(self, code: str) -> str:
+        try:
+            return self.terms.term(code).name
+        except CtcaeError:
+            return code
+
+    def _dose(self, r) -> str:
+        return f"Cycle {self.cycles.get(r.cycle_id, '?')} {self.drugs.get(r.drug_id, 'drug').lower()} day {r.day}"
+
+    def name(self, key: str, r) -> str:
+        """What a monitor calls the record: "ANC 2026-11-07", "Cycle 2 bendamustine day 1", "Cohort 3 at level 2"."""
+        names = {
+            "patient": lambda: "Patient",
+            "enrolment": lambda: f"Enrolment on {r.enrolled_on.isoformat()}",
+            "cycle": lambda: f"Cycle {r.number}",
+            "planned_dose": lambda: f"{self._dose(r)}, planned",
+            "administration": lambda: f"{self._dose(r)}, {r.get_status_display().lower()}",
+            "modification": lambda: f"{r.get_kind_display()} from {r.effective_on.isoformat()} (cycle {self.cycles.get(r.cycle_id, '?')})",
+            "visit": lambda: f"{r.get_kind_display()} visit {r.expected_on.isoformat()}",
+            "off_treatment": lambda: f"Off treatment {r.decided_on.isoformat()}",
+            "adverse_event": lambda: f"{self._term(r.term)} grade {r.grade}, onset {r.onset.isoformat()}",
+            "lab": lambda: f"{', '.join(v for k, v in LABS.items() if getattr(r, k) is not None) or 'Labs'} {r.on.isoformat()}",
+            "conmed": lambda: f"{r.drug} ({r.get_category_display() if r.category != 'other' else 'concomitant medication'}) from {r.start.isoformat()}",
+            "dlt_proposal": lambda: f"DLT proposal {r.rule} from {r.onset.isoformat()}",
+            "dlt": lambda: f"DLT {r.rule} from {r.onset.isoformat()}",
+            "assessment": lambda: f"Myeloma assessment {r.on.isoformat()}",
+            "follow_up": lambda: "Follow-up",
+            "cohort": lambda: f"Cohort {r.number} at level {self.levels.get(r.level_id, '?')}",
+            "decision": lambda: (
+                f"Escalation decision {r.action}"
+                + (f" at level {self.levels.get(r.level_id)}" if r.level_id else "")
+                + f", proposed {timezone.localtime(r.proposed_at).date().isoformat()}"
+            ),
+        }
+        text = names[key]()
+        study_id = self.study_ids.get(r.pid, "") if r.pid else ""
+        return f"{text}, {study_id}" if study_id and key != "patient" else (f"Patient {study_id}" if key == "patient" else text)
+
+    def url(self, key: str, r, trial: Trial) -> str:
+        if key in ("cohort", "decision"):
+            return reverse("trial_escalation", args=[trial.code])
+        study_id = self.study_ids.get(r.pid) if r.pid else None
+        return reverse(PAGES[key], args=[study_id]) if study_id else ""
+
+
+def _labels(model) -> tuple[dict[str, str], dict[str, type[Model]]]:
+    """A model's field labels by name and by label, and its foreign keys' targets by label."""
+    labels = {f.name: str(f.verbose_name) for f in model._meta.fields}
+    targets = {str(f.verbose_name): f.related_model for f in model._meta.fields if f.is_relation and f.related_model is not None}
+    return labels, targets
+
+
+def _created(model, values, rec, names: _Names) -> tuple[FieldChange, ...]:
+    """A created record's values (empty fields left out), foreign keys by name."""
+    labels, _ = _labels(model)
+    return names.by_name(model, tuple(FieldChange(labels.get(n, n), None, v) for n, v in values(rec) if v is not None))
+
+
+def trail_page(
     trial: Trial,
     *,
     patient: Patient | None = None,
@@ -100,53 +302,91 @@ def trail(
     since: date | None = None,
     until: date | None = None,
     visible_patients=None,
-) -> list[Entry]:
-    """Entries newest first (one query per record type, whatever the number of records)."""
+    cursor: Cursor | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """The `limit` newest entries after `cursor`: one query per record type plus a few to name them, whatever the trial's size."""
     keys = [k for k in RECORDS if not record_types or k in record_types]
     visible = visible_patients if visible_patients is not None else Patient.objects.filter(trial=trial).values("pk")
-    study_ids = dict(Patient.objects.filter(pk__in=visible).values_list("pk", "study_id"))
-    out: list[Entry] = []
-    for key in keys:
-        rows = _history_rows(key, trial, patient, visible, user=user, since=since, until=until)
-        out += _entries(key, RECORDS[key][0], list(rows.select_related("history_user").order_by("id", "history_date", "history_id")), study_ids)
-    if user is not None:
-        out = [e for e in out if e.username == user.username]
-    if since is not None:
-        out = [e for e in out if timezone.localtime(e.when).date() >= since]
-    if until is not None:
-        out = [e for e in out if timezone.localtime(e.when).date() <= until]
-    return sorted(out, key=lambda e: e.when, reverse=True)
-
-
-def _entries(key: str, model, rows: list, study_ids: dict[int, str]) -> list[Entry]:
-    differ = history_differ(model)
-    out, previous = [], {}
-    for rec in rows:
-        changes = tuple(differ(rec, previous.get(rec.id)))  # each object against its own previous version
-        previous[rec.id] = rec
+    found = {key: _keys(key, trial, visible, patient=patient, user=user, since=since, until=until, cursor=cursor, limit=limit + 1) for key in keys}
+    newest = sorted(((when, ORDER[k], hid, prev, k) for k, rs in found.items() for when, hid, prev in rs), reverse=True)
+    more = len(newest) > limit
+    newest = newest[:limit]
+    wanted: dict[str, set[int]] = {k: set() for k in keys}
+    for _, _, hid, prev, k in newest:
+        wanted[k].update((hid, prev) if prev else (hid,))
+    rows = {k: _rows(k, ids) for k, ids in wanted.items()}  # one query per record type, whatever the page holds
+    by_id = {(k, r.history_id): r for k, rs in rows.items() for r in rs}
+    heads = [(when, order, hid, k, by_id[k, hid]) for when, order, hid, _, k in newest]
+    names = _Names(trial, {k: [r for *_, key, r in heads if key == k] for k in keys})
+    differs = {k: (history_differ(RECORDS[k][0]), _values(RECORDS[k][0])) for k in keys}
+    entries = []
+    for _, _, _, key, rec in heads:
+        model = RECORDS[key][0]
+        differ, values = differs[key]
+        created = rec.history_type == "+"
+        changes = _created(model, values, rec, names) if created else names.by_name(model, tuple(differ(rec, _previous(rows[key], rec))))
         who = rec.history_user
-        out.append(
+        entries.append(
             Entry(
                 when=rec.history_date,
                 who=(who.get_full_name() or who.username) if who else "system",
                 username=who.username if who else "",
                 record_type=key,
-                record=str(model._meta.verbose_name).capitalize(),
+                record=names.name(key, rec),
+                url=names.url(key, rec, trial),
                 object_id=rec.id,
-                patient=study_ids.get(rec.pid, "") if rec.pid else "",
+                history_id=rec.history_id,
+                patient=names.study_ids.get(rec.pid, "") if rec.pid else "",
                 action=ACTIONS.get(rec.history_type, rec.history_type),
                 reason=rec.history_change_reason or "",
                 changes=changes,
             )
         )
-    return out
+    return Page(entries, entries[-1].cursor if more and entries else "")
 
 
-def csv_rows(entries: list[Entry]) -> Iterator[str]:
-    """The trail as CSV text (exports.csv_stream): one line per changed field (a creation is one line)."""
-    header = ["when", "user", "record_type", "record_id", "patient", "action", "field", "old", "new", "reason"]
+def _previous(rows: list, rec):
+    """The version of the same object just before `rec` among the rows read (its previous version is always among them)."""
+    before = [r for r in rows if r.id == rec.id and r.history_id < rec.history_id]
+    return max(before, key=lambda r: r.history_id) if before else None
+
+
+def _values(model):
+    """A function of a history row: (field, value as the differ shows it) of every field of the record."""
+    skip = {"id", "history_id", "history_date", "history_change_reason", "history_type", "history_user", "history_relation"}
+    fields = [f for f in model._meta.fields if f.name not in skip]
+
+    def values(rec) -> list[tuple[str, str | None]]:
+        out = []
+        for f in fields:
+            value = getattr(rec, f.attname)
+            if f.choices:
+                value = dict(f.choices).get(value, value)
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            out.append((f.name, display_value(value) if value not in ([], {}) else None))
+        return out
+
+    return values
+
+
+def trail(trial: Trial, *, batch: int = 500, **filters) -> Iterator[Entry]:
+    """Every entry that matches, newest first, a page of `batch` at a time (the CSV export: constant memory)."""
+    cursor = None
+    while True:
+        page = trail_page(trial, cursor=cursor, limit=batch, **filters)
+        yield from page.entries
+        cursor = Cursor.parse(page.older)
+        if cursor is None:
+            return
+
+
+def csv_rows(entries) -> Iterator[str]:
+    """The trail as CSV text (exports.csv_stream): one line per changed field (a creation, one per value)."""
+    header = ["when", "user", "record_type", "record", "record_id", "patient", "action", "field", "old", "new", "reason"]
     rows = (
-        [e.when.isoformat(), e.username or "system", e.record_type, e.object_id, e.patient, e.action, c.field, c.old or "", c.new or "", e.reason]
+        [e.when.isoformat(), e.username or "system", e.record_type, e.record, e.object_id, e.patient, e.action, c.field, c.old or "", c.new or "", e.reason]
         for e in entries
         for c in e.changes or (FieldChange("", None, None),)
     )

@@ -1,8 +1,7 @@
-"""The audit trail browser: per patient or trial-wide, filtered, paginated, exportable to CSV."""
+"""The audit trail browser: per patient or trial-wide, filtered, keyset-paginated (newest first), exportable to CSV."""
 
 from datetime import date
 
-from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -13,8 +12,6 @@ from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 
 from . import audit
-
-PAGE_SIZE = 100
 
 
 def _date(value: str | None) -> date | None:
@@ -28,37 +25,39 @@ def _date(value: str | None) -> date | None:
 def audit_trail(request, code):
     trial = cohort_selectors.trial_get(code)
     q = request.GET
-    patient = cohort_selectors.patient_get_for_user(request.user, q["patient"]) if q.get("patient") else None
+    patient = cohort_selectors.patient_get_for_user(request.user, q["patient"].strip()) if q.get("patient", "").strip() else None
     user = User.objects.filter(username=q.get("user")).first() if q.get("user") else None
-    types = [t for t in q.getlist("type") if t in audit.RECORDS]
-    since, until = _date(q.get("since")), _date(q.get("until"))
-    entries = audit.trail(
-        trial,
-        patient=patient,
-        user=user,
-        record_types=types or None,
-        since=since,
-        until=until,
-        visible_patients=cohort_selectors.patients_for_user(request.user, trial).values("pk"),
-    )
+    kind = q.get("type") if q.get("type") in audit.RECORDS else ""
+    filters = {
+        "patient": patient,
+        "user": user,
+        "record_types": [kind] if kind else None,
+        "since": _date(q.get("since")),
+        "until": _date(q.get("until")),
+        "visible_patients": cohort_selectors.patients_for_user(request.user, trial).values("pk"),
+    }
     if q.get("format") == "csv":
-        response = StreamingHttpResponse(audit.csv_rows(entries), content_type="text/csv")
+        response = StreamingHttpResponse(audit.csv_rows(audit.trail(trial, **filters)), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="{trial.code}-audit-{timezone.localdate().isoformat()}.csv"'
         return response
-    page = Paginator(entries, PAGE_SIZE).get_page(q.get("page"))
+    cursor = audit.Cursor.parse(q.get("before"))
+    page = audit.trail_page(trial, cursor=cursor, **filters)
     query = q.copy()
-    query.pop("page", None)
+    query.pop("before", None)
+    query.pop("format", None)
     return render(
         request,
         "datamanagement/audit.html",
         {
             "trial": trial,
             "page": page,
-            "count": len(entries),
+            "groups": page.groups(),
+            "first_page": cursor is None,
+            "page_size": audit.PAGE_SIZE,
             "patient": patient,
             "types": [(k, audit.record_label(k)) for k in audit.RECORDS],
-            "chosen": types,
-            "users": User.objects.filter(is_active=True).order_by("username"),
+            "chosen": kind,
+            "users": User.objects.order_by("first_name", "last_name", "username"),
             "filters": {"user": q.get("user", ""), "since": q.get("since", ""), "until": q.get("until", ""), "patient": q.get("patient", "")},
             "query": query.urlencode(),
         },

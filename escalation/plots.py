@@ -2,7 +2,8 @@
 
 Each mark shows the cohort's patients and DLTs ("3/1" = 3 patients, 1 DLT) and
 is coloured by its DLTs: none (green), one (amber), two or more (red); pending
-patients make it hollow. A line joins the cohorts in the order they were opened.
+patients make it hollow. A line joins the cohorts in the order they were opened. The expansion
+cohorts of a level are one mark (the escalation's DLT counts are the engine's; the expansion's are not).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class CohortMark:
     dlts: int
     pending: int = 0
     phase: str = "escalation"
+    cohorts: int = 1  # the expansion cohorts of a level are one mark (numbers `number` to `last`)
+    last: int = 0
 
 
 def path_svg(labels: tuple[str, ...], cohorts: list[CohortMark], *, width: int = 640, row: int = 34) -> str:
@@ -48,7 +51,8 @@ def path_svg(labels: tuple[str, ...], cohorts: list[CohortMark], *, width: int =
         colour = COLOURS[min(c.dlts, 2)]
         fill = "#fff" if c.pending else colour
         pending = f", {c.pending} pending" if c.pending else ""
-        title = f"Cohort {c.number} ({escape(c.phase)}) at level {escape(c.level)}: {c.patients} patient(s), {c.dlts} DLT(s){pending}"
+        name = f"Cohort {c.number}" if c.cohorts == 1 else f"Cohorts {c.number}-{c.last}"
+        title = f"{name} ({escape(c.phase)}) at level {escape(c.level)}: {c.patients} patient(s), {c.dlts} DLT(s){pending}"
         out.append(
             f'<circle class="cohort" data-level="{escape(c.level)}" data-dlts="{c.dlts}" cx="{x:.1f}" cy="{yy:.1f}" r="11" fill="{fill}" stroke="{colour}" '
             f'stroke-width="2"><title>{title}</title></circle>'

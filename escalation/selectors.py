@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from cohorts.models import Cohort, DoseLevel, Enrolment, Trial
@@ -115,17 +116,27 @@ def escalation_state(trial: Trial, *, today: date | None = None) -> State:
 
 
 def path_marks(state: State) -> list[CohortMark]:
-    """One mark per cohort of the trial, with its patients' outcomes as the engine sees them."""
+    """One mark per escalation cohort, with its patients' outcomes as the engine sees them, then one per level for
+    its expansion cohorts (counted in SQL: the expansion grows with the trial, the escalation stops at its cap)."""
     outcome = {p.study_id: p.outcome for p in state.patients}
     by_cohort: dict[int, tuple[Cohort, list[str]]] = {}
-    enrolments = Enrolment.objects.filter(cohort__trial=state.trial).select_related("cohort__level", "patient").order_by("cohort__number", "pk")
-    for e in enrolments:  # one query; a cohort without patients has no mark
+    escalation = Enrolment.objects.filter(cohort__trial=state.trial, cohort__phase=Cohort.Phase.ESCALATION)
+    for e in escalation.select_related("cohort__level", "patient").order_by("cohort__number", "pk"):  # a cohort without patients has no mark
         by_cohort.setdefault(e.cohort_id, (e.cohort, []))[1].append(e.patient.study_id)
     marks = []
     for c, ids in by_cohort.values():
         dlts = sum(outcome.get(i) == rules.Outcome.DLT for i in ids)
         pending = sum(outcome.get(i) == rules.Outcome.PENDING for i in ids)
         marks.append(CohortMark(c.number, str(c.level.label), len(ids), dlts, pending, c.phase))
+    expansion = (
+        Enrolment.objects.filter(cohort__trial=state.trial, cohort__phase=Cohort.Phase.EXPANSION)
+        .values("cohort__level__label")
+        .annotate(first=Min("cohort__number"), last=Max("cohort__number"), patients=Count("pk"), cohorts=Count("cohort", distinct=True))
+        .order_by("first")
+    )
+    for row in expansion:
+        label = str(row["cohort__level__label"])
+        marks.append(CohortMark(row["first"], label, row["patients"], 0, 0, Cohort.Phase.EXPANSION, cohorts=row["cohorts"], last=row["last"]))
     return marks
 
 

@@ -10,7 +10,7 @@ from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 from trialsite.forms import apply_errors
 
-from . import selectors, services
+from . import rules, selectors, services
 from .forms import RejectDecisionForm, SignForm
 from .models import EscalationDecision
 from .plots import path_svg
@@ -58,7 +58,10 @@ def trial_escalation(request, code):
             return response
     state = selectors.escalation_state(trial)
     history = selectors.decisions_for_page(trial)
-    proposal = next((d for d in history if d.status == EscalationDecision.Status.PROPOSED), history[0] if history else None)
+    # What is true now: the open proposal (a `wait` is one to read, not to sign), the last decision carried out,
+    # and what the engine expects next; superseded proposals fold away under the history.
+    proposal = next((d for d in history if d.status == EscalationDecision.Status.PROPOSED), None)
+    carried_out = next((d for d in history if d.status == EscalationDecision.Status.SIGNED), None)
     open_cohort = cohort_selectors.open_cohort(trial)
     return render(
         request,
@@ -68,7 +71,10 @@ def trial_escalation(request, code):
             "state": state,
             "levels": [(label, rows) for label, rows in state.by_level() if rows],
             "proposal": proposal,
-            "decisions": history,
+            "to_sign": proposal is not None and proposal.action != rules.Action.WAIT,
+            "carried_out": carried_out,
+            "decisions": [d for d in history if d.status != EscalationDecision.Status.SUPERSEDED],
+            "superseded": [d for d in history if d.status == EscalationDecision.Status.SUPERSEDED],
             "flagged": [d for d in history if d.needs_review],
             "path": path_svg(state.ladder.labels, selectors.path_marks(state)),
             "open_cohort": open_cohort,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
@@ -322,6 +322,34 @@ def review_queue(user: User) -> QuerySet[DltProposal]:
         .select_related("patient__site", "patient__dlt_evaluation", "patient__enrolment__level")
         .order_by("proposed_at", "pk")
     )
+
+
+REVIEW_PAGE = 10  # an investigator adjudicates one proposal at a time, each with its evidence table
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    proposals: list[DltProposal]
+    total: int  # counted in SQL
+    after: str  # the cursor of the next page, or ""
+
+
+def review_queue_page(user: User, after: str | None = None, size: int | None = None) -> ReviewPage:
+    """A page of the queue, oldest first, after the cursor "<proposed_at>~<pk>" of the previous page's last proposal
+    (keyset: a page costs the same however long the queue); a cursor that does not parse gives the first page."""
+    size = size or REVIEW_PAGE
+    queue = review_queue(user)
+    total = queue.count()
+    when, _, pk = (after or "").partition("~")
+    try:
+        since = datetime.fromisoformat(when)
+    except ValueError:
+        since = None
+    if since is not None and since.tzinfo is not None and pk.isdigit():
+        queue = queue.filter(Q(proposed_at__gt=since) | Q(proposed_at=since, pk__gt=int(pk)))
+    rows = list(queue[: size + 1])
+    last = rows[size - 1] if len(rows) > size else None
+    return ReviewPage(rows[:size], total, f"{last.proposed_at.isoformat()}~{last.pk}" if last else "")
 
 
 def dlts_for_user(user: User) -> QuerySet[Dlt]:

@@ -215,12 +215,14 @@ def conmed_edit(request, study_id, pk):
 
 @role_required(Perm.VIEW)
 def dlt_review(request):
-    queue = list(selectors.review_queue(request.user))
+    page = selectors.review_queue_page(request.user, request.GET.get("after"))
     return render(
         request,
         "toxicity/review.html",
         {
-            "queue": queue,
+            "queue": page.proposals,
+            "page": page,
+            "first_page": not request.GET.get("after"),
             "recent": selectors.recent_adjudications(request.user),
             "form": AdjudicationForm(),
             "can_adjudicate": request.user.can(Perm.ADJUDICATE),

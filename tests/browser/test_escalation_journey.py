@@ -40,5 +40,8 @@ def test_investigator_reviews_and_signs_the_escalation(page, live_server, login,
     page.click("#sign button[type=submit]")
     expect(page.locator(".messages")).to_contain_text("Signed: escalate at level 2.")
     expect(page.locator('#history tr[data-status="signed"]')).to_contain_text(ivan.get_full_name())
-    expect(page.locator("#proposal")).to_contain_text("cohort 2 at level 2")
+    expect(page.locator("#carried-out")).to_contain_text("escalate at level 2")
+    expect(page.locator("#engine-now")).to_contain_text("The engine expects next:")
+    expect(page.locator("#open-cohort")).to_contain_text("cohort 2 at level 2")
+    expect(page.locator("#sign")).to_have_count(0)
     assert Cohort.objects.get(trial=trial, status="open").level.label == 2

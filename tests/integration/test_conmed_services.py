@@ -162,7 +162,9 @@ def test_the_audit_trail_lists_the_conmeds_changes_with_old_new_and_reason(on_c1
     conmed_update(conmed=cm, by=alice, reason="source says 480", dose=Decimal("480"))
     entries = trail(trial, patient=on_c1, record_types=["conmed"])
     changed = next(e for e in entries if e.action == "Changed")
-    assert (changed.record, changed.reason, changed.username) == ("Concomitant medication", "source says 480", "alice")
+    named = f"filgrastim (G-CSF) from {cm.start.isoformat()}, {on_c1.study_id}"
+    assert (changed.record, changed.reason, changed.username) == (named, "source says 480", "alice")
+    assert changed.url == f"/patients/{on_c1.study_id}/safety/"
     assert [(c.field, c.old, c.new) for c in changed.changes if c.field == "dose"] == [("dose", "300.000", "480.000")]
 
 

@@ -111,3 +111,78 @@ def test_rejecting_on_the_page_needs_the_password_and_a_reason(client, ivan, tri
     client.post(url, {"op": "reject", "decision": proposal.pk, "reason": "DSMB asked to wait", "password": PASSWORD})
     proposal.refresh_from_db()
     assert (proposal.status, proposal.rejection_reason) == ("rejected", "DSMB asked to wait")
+
+
+def _page(client, user, trial) -> str:
+    client.force_login(user)
+    return client.get(reverse("trial_escalation", args=[trial.code])).content.decode()
+
+
+def test_a_wait_is_never_announced_as_awaiting_a_signature(client, ivan, trial, site_a, alice):
+    patients = [treat_patient(trial, site_a, alice, day1=TODAY - timedelta(days=3), cycle2_after=None) for _ in range(3)]  # DLT windows open
+    dlt_evaluate_many([p.pk for p in patients])
+    proposal = escalation_reevaluate(trial=trial)[0]
+    assert proposal.action == "wait"
+    html = _page(client, ivan, trial)
+    assert "The engine waits" in html
+    assert "awaiting signature" not in html
+    assert "awaiting an investigator" not in html
+    assert 'id="sign"' not in html
+    assert "Waiting: not for signature" in html
+    home = client.get(reverse("trial_home", args=[trial.code])).content.decode()
+    assert "The escalation engine waits (nothing to sign)" in home
+    assert "awaiting an investigator's signature" not in home
+
+
+def test_after_signing_the_page_shows_the_decision_carried_out_and_what_the_engine_expects_next(client, ivan, trial, proposal):
+    client.force_login(ivan)
+    url = reverse("trial_escalation", args=[trial.code])
+    assert client.post(url, {"op": "sign", "decision": proposal.pk, "password": PASSWORD}).status_code == 302
+    html = _page(client, ivan, trial)
+    carried = html.split('id="carried-out"')[1].split("</div>")[0]
+    assert f"signed by {ivan.get_full_name()}" in carried
+    assert "<strong>escalate</strong> at level 2" in carried
+    engine = html.split('id="engine-now"')[1].split("</p>")[0]
+    assert "The engine expects next:" in engine
+    assert "at level 2" in engine
+    assert "cohort 2 at level 2" in html
+    assert 'id="sign"' not in html
+    assert "No proposal awaits a signature." in html
+    assert "awaiting signature" not in html
+
+
+def test_superseded_proposals_fold_away_under_the_history(client, ivan, trial, proposal):
+    EscalationDecision.objects.create(
+        trial=trial,
+        action="wait",
+        rule="WAIT",
+        reason="An older reading of the tally.",
+        inputs_digest="old",
+        status=EscalationDecision.Status.SUPERSEDED,
+        proposed_at=timezone.now() - timedelta(days=1),
+    )
+    html = _page(client, ivan, trial)
+    table, folded = html.split('<details id="superseded">')
+    assert 'data-status="superseded"' not in table
+    assert "1 superseded proposal" in folded
+    assert "An older reading of the tally." in folded
+
+
+def test_page_queries_and_path_are_the_same_for_a_small_and_a_large_expansion(client, ivan, site_a, site_b, django_assert_max_num_queries):
+    """The expansion grows with the trial: its cohorts are counted in SQL, one mark a level (bench/audit.py times it)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.demo.seed import seed_synthetic, synthetic_trial
+
+    client.force_login(ivan)
+    pages = {}
+    for code, n in (("SYS", 40), ("SYL", 400)):
+        seed_synthetic(trial=synthetic_trial(code, n), patients=n, seed=1)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(reverse("trial_escalation", args=[code]))
+        pages[code] = (len(ctx.captured_queries), response.content.decode())
+    (few, small), (many, large) = pages["SYS"], pages["SYL"]
+    assert many == few
+    assert small.count('class="cohort"') == large.count('class="cohort"')
+    assert "patient(s)" in large.split('data-dlts="0"')[-1]

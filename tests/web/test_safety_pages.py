@@ -281,3 +281,32 @@ def test_an_other_specify_event_is_recorded_with_its_verbatim_term_and_shown_wit
     html = client.get(reverse("patient_safety", args=[on_c1.study_id])).content.decode()
     assert "Cardiac disorders - Other, specify: Atrial ectopy" in html
     assert f"MedDRA {other}" in html
+
+
+def test_review_queue_pages_oldest_first_without_gaps_or_repeats(client, ivan, alice, trial, site_a, monkeypatch):
+    import re
+
+    from cohorts.services import patient_enroll
+    from tests.factories import register_patient
+    from toxicity import selectors
+
+    for i in range(3):
+        p = register_patient(trial, site_a, alice, consent_date=C1 - timedelta(days=10))
+        patient_enroll(patient=p, by=alice, enrolled_on=C1 - timedelta(days=5))
+        cycle_start(patient=p, by=alice, day1=C1, weight_kg=Decimal("70.0"))
+        ae_record(patient=p, by=alice, term=meddra("Nausea"), grade=3, onset=day(3 + i), attribution=RELATED, supportive=["max_antiemetic"])
+        dlt_evaluate_many([p.pk])
+    monkeypatch.setattr(selectors, "REVIEW_PAGE", 2)
+    expected = [f"proposal-{pk}" for pk in DltProposal.objects.filter(status="proposed").order_by("proposed_at", "pk").values_list("pk", flat=True)]
+    client.force_login(ivan)
+    seen, url = [], reverse("dlt_review")
+    while url:
+        html = client.get(url).content.decode()
+        assert f"{len(expected)} awaiting an investigator" in html
+        on_page = re.findall(r'<article class="card proposal [^"]*" id="(proposal-\d+)"', html)
+        assert len(on_page) <= 2
+        seen += on_page
+        found = re.search(r'href="(\?after=[^"]+)" id="queue-next"', html)
+        url = reverse("dlt_review") + found.group(1).replace("&amp;", "&") if found else ""
+    assert seen == expected
+    assert len(expected) > 2
