@@ -34,7 +34,7 @@ from toxicity.services.terminology import ctcae_ensure
 
 from .response import Summary as ResponseSummary
 from .response import synthetic_assessments
-from .story import DemoError, Story, write_demo_trial
+from .story import OPENED_DAYS_AGO, DemoError, Story, write_demo_trial
 from .toxicity import Summary as ToxicitySummary
 from .toxicity import synthetic_toxicity
 
@@ -55,8 +55,9 @@ def new_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(14))
 
 
-def ensure_trial(path=None) -> Trial:
-    trial = protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL)).trial
+def ensure_trial(path=None, *, today: date | None = None) -> Trial:
+    """The protocol loaded (a no-op when it is); `today`: the day a first load opens cohort 1."""
+    trial = protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL), today=today).trial
     ctcae_ensure(version=trial.ctcae_version)  # the migrations load it; a database emptied since is loaded again
     return trial
 
@@ -82,6 +83,11 @@ def ensure_users() -> list[tuple[str, str, str]]:
         user.save()
         created.append((username, Role(role).label, password))
     return created
+
+
+def demo_opened_on(today: date | None = None) -> date:
+    """The day the demo trial opened cohort 1, before its first consent."""
+    return (today or timezone.localdate()) - timedelta(days=OPENED_DAYS_AGO)
 
 
 def seed_demo_trial(trial: Trial, *, passwords: dict[str, str], today: date | None = None) -> Story | None:

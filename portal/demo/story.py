@@ -201,6 +201,7 @@ PEOPLE = (
     Person("S2", "02", "RM", date(1957, 4, 4), "M", "179.0", "86.0", 5),
     Person("S3", "01", "CE", date(1955, 12, 1), "M", "169.0", "73.0", 3),
 )
+OPENED_DAYS_AGO = 181  # the trial opened (cohort 1 at level 1) a week before the first consent
 # The signed decisions: (days before today, action and level the engine must propose).
 DECISIONS = ((123, "escalate", 2), (81, "expand", 2), (41, "escalate", 3))
 ATTRIBUTION = {"bendamustine": "unlikely", "pomalidomide": "unlikely", "dexamethasone": "unrelated"}

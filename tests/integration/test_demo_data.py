@@ -184,7 +184,7 @@ class TestDemoTrial:
         cohorts = list(Cohort.objects.filter(trial__code="BPD").order_by("number"))
         assert [(c.level.label, c.status) for c in cohorts] == [(1, "closed"), (2, "closed"), (2, "closed"), (3, "open")]
         today = timezone.localdate()
-        assert [(today - c.opened_on).days for c in cohorts[1:]] == [123, 81, 41]  # opened on the days the decisions were signed
+        assert [(today - c.opened_on).days for c in cohorts] == [181, 123, 81, 41]  # the trial opened, then the days the decisions were signed
         # Today level 3 is full and in its DLT window: the engine waits and names the patients.
         current = EscalationDecision.objects.get(status="proposed")
         assert (current.action, current.level.label) == ("wait", 3)
@@ -213,7 +213,7 @@ class TestDemoTrial:
         assert {r.patient.status for r in progressed} == {"off_treatment"}
         assert FollowUp.objects.exclude(next_therapy_on=None).count() == 2  # both started a next line
         assert Administration.objects.count() > 900
-        assert MyelomaAssessment.objects.count() >= 40
+        assert MyelomaAssessment.objects.count() >= 40  # 44
         snapshot = EndpointSnapshot.objects.filter(trial__code="BPD").latest()
         assert snapshot.data["overall"]["best_response"]["CR"] == 1
 

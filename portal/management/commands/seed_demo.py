@@ -73,7 +73,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, demo_mode=None, **options):
         self.check_options(options)
-        trial = demo.ensure_trial()
+        trial = demo.ensure_trial(today=demo.demo_opened_on() if options["demo"] else None)
         demo.ensure_sites()
         if options["demo"]:
             self.demo(trial)
