@@ -240,7 +240,6 @@ class Story:
     trial: Trial
     today: date
     investigator_password: str
-    rng: random.Random = field(default_factory=lambda: random.Random(16))
     events: list[tuple[date, int, int, Callable[[date], None]]] = field(default_factory=list)
     patients: dict[str, Patient] = field(default_factory=dict)
     cycles: dict[tuple[str, int], Cycle] = field(default_factory=dict)
