@@ -244,6 +244,16 @@ class TestDemoTrial:
         nightly()
         assert _derived() == before
 
+    def test_the_derived_results_rebuilt_from_nothing_are_the_stored_ones(self):
+        before = _derived()
+        ids = list(Patient.objects.values_list("pk", flat=True))
+        DltEvaluation.objects.all().delete()
+        ResponseResult.objects.all().delete()
+        dlt_evaluate_many(ids)
+        response_compute_many(ids)
+        after = _derived()
+        assert (after["evaluations"], after["responses"]) == (before["evaluations"], before["responses"])
+
     def test_a_rerun_writes_nothing_and_prints_no_password(self):
         counts = [m.objects.count() for m in (Patient, Administration, LabResult, Change, EscalationDecision, DataQuery)]
         out = StringIO()
