@@ -1,8 +1,9 @@
-"""Demo and synthetic data: the demo set for `make run`, and data sets of any size.
+"""Demo and synthetic data: the demo trial for `make run`, and data sets of any size.
 
-The demo set goes through the real services (so its history reads like a real
-site's). Synthetic sets of thousands of patients are bulk-written, with their
-history rows, for benchmarks and load tests.
+The demo trial goes through the real services (portal/demo/story.py), so its
+history reads like a real site's and every derived number is the product's own.
+Synthetic sets of thousands of patients are bulk-written, with their history
+rows, for benchmarks and load tests.
 """
 
 from __future__ import annotations
@@ -24,20 +25,16 @@ from accounts.models import Site, User
 from accounts.roles import Role
 from cohorts.models import Cohort, DoseLevel, Enrolment, Patient, Trial
 from cohorts.protocol import read_protocol
-from cohorts.services import patient_enroll, patient_register, protocol_load
+from cohorts.services import protocol_load
 from cohorts.status import PatientStatus
 from dosing import schedule
 from dosing.models import Administration, Cycle, PlannedDose
-from dosing.services import administration_record, cycle_start, level_doses
-from response.models import MyelomaAssessment
-from response.services import assessment_record, endpoints_compute, response_compute_many
-from toxicity.ctcae import meddra
-from toxicity.models import AdverseEvent, LabResult
-from toxicity.services import ae_record, dlt_evaluate_many, lab_record
+from dosing.services import level_doses
 from toxicity.services.terminology import ctcae_ensure
 
 from .response import Summary as ResponseSummary
 from .response import synthetic_assessments
+from .story import OPENED_DAYS_AGO, DemoError, Story, write_demo_trial
 from .toxicity import Summary as ToxicitySummary
 from .toxicity import synthetic_toxicity
 
@@ -58,8 +55,9 @@ def new_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(14))
 
 
-def ensure_trial(path=None) -> Trial:
-    trial = protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL)).trial
+def ensure_trial(path=None, *, today: date | None = None) -> Trial:
+    """The protocol loaded (a no-op when it is); `today`: the day a first load opens cohort 1."""
+    trial = protocol_load(spec=read_protocol(path or settings.TRIALSITE_DEFAULT_PROTOCOL), today=today).trial
     ctcae_ensure(version=trial.ctcae_version)  # the migrations load it; a database emptied since is loaded again
     return trial
 
@@ -97,169 +95,26 @@ def ensure_users() -> list[tuple[str, str, str]]:
     return created
 
 
-@transaction.atomic
-def seed_demo_cohort(trial: Trial, today: date | None = None) -> int:
-    """A small demo cohort through the real services: 5 registered, 2 enrolled at the starting level."""
-    today = today or timezone.localdate()
+def demo_opened_on(today: date | None = None) -> date:
+    """The day the demo trial opened cohort 1, before its first consent."""
+    return (today or timezone.localdate()) - timedelta(days=OPENED_DAYS_AGO)
+
+
+def seed_demo_trial(trial: Trial, *, passwords: dict[str, str], today: date | None = None) -> Story | None:
+    """The demo trial in progress (portal/demo/story.py), through the services, in the caller's transaction.
+
+    Returns None, writing nothing, when the trial already holds patients: `make run` calls it on every
+    start, so a second run is a quick no-op. The investigator signs the escalation decisions with their
+    password, so the demo users must have been created in the same run (`passwords`)."""
     if trial.patients.exists():
-        seed_demo_toxicity(trial, today=today)  # a demo set loaded before the toxicity module gets its story now
-        seed_demo_response(trial, today=today)  # and before the response module
-        return 0
-    site1, site2 = Site.objects.get(number="01"), Site.objects.get(number="02")
-    coord1, coord2 = User.objects.get(username="coord01"), User.objects.get(username="coord02")
-    all_met = dict.fromkeys(trial.criteria_codes, True)
-    people = [
-        (site1, coord1, "JD", date(1956, 3, 14), "M", "178.0", "82.5", 40, all_met, "2.10", "180", "35"),
-        (site2, coord2, "MK", date(1961, 9, 2), "F", "164.0", "61.0", 35, all_met, "1.60", "142", "20"),
-        (site1, coord1, "RB", date(1949, 12, 20), "M", "171.5", "77.0", 12, all_met, "3.20", "210", "15"),
-        (site2, coord2, "AS", date(1958, 6, 30), "F", "158.0", "55.4", 5, all_met, "1.90", "98", "45"),
-        (site1, coord1, "TW", date(1952, 1, 8), "M", "183.0", "90.1", 3, {**all_met, trial.criteria_codes[-1]: False}, "2.40", "160", "25"),
-    ]
-    patients = []
-    for site, by, initials, born, sex, height, weight, consent_days_ago, elig, anc, plt, marrow in people:
-        patients.append(
-            patient_register(
-                trial=trial,
-                site=site,
-                by=by,
-                initials=initials,
-                date_of_birth=born,
-                sex=sex,
-                height_cm=Decimal(height),
-                weight_kg=Decimal(weight),
-                consent_date=today - timedelta(days=consent_days_ago),
-                eligibility=elig,
-                baseline_anc=Decimal(anc),
-                baseline_platelets=Decimal(plt),
-                baseline_marrow_pc_pct=Decimal(marrow),
-                today=today,
-            )
+        return None
+    password = passwords.get("investigator")
+    if password is None:
+        raise DemoError(
+            "The demo users already exist but the trial holds no patients: the investigator's signature needs their password, "
+            "known only when the demo creates them. Start from an empty database (e.g. remove db.sqlite3)."
         )
-    patient_enroll(patient=patients[0], by=coord1, enrolled_on=today - timedelta(days=33), today=today)
-    patient_enroll(patient=patients[1], by=coord2, enrolled_on=today - timedelta(days=30), today=today)
-    _demo_treatment(patients[0], coord1, day1=today - timedelta(days=31), today=today, held_day=9)
-    _demo_treatment(patients[1], coord2, day1=today - timedelta(days=12), today=today, held_day=None)
-    seed_demo_toxicity(trial, today=today)
-    seed_demo_response(trial, today=today)
-    return len(patients)
-
-
-def _demo_treatment(patient: Patient, by: User, *, day1: date, today: date, held_day: int | None) -> None:
-    """Cycle 1 with every dose up to today recorded (one pomalidomide dose held)."""
-    cycle = cycle_start(patient=patient, by=by, day1=day1, weight_kg=patient.weight_kg, today=today)
-    for planned in PlannedDose.objects.filter(cycle=cycle, planned_on__lte=today).select_related("drug").order_by("day", "drug__order"):
-        if planned.day == held_day and planned.drug.code == "pomalidomide":
-            administration_record(cycle=cycle, by=by, drug=planned.drug, day=planned.day, status="held", reason="ANC 0.8, held per investigator", today=today)
-        else:
-            administration_record(cycle=cycle, by=by, drug=planned.drug, day=planned.day, status="given", today=today)
-
-
-# Cycle 1 of the first demo patient (JD), by day: ANC, platelets, hemoglobin, WBC, temperature.
-# Pomalidomide is held on day 9 (ANC 0.8); ANC is below 0.5 from day 11 and back above it on
-# day 20: 9 days despite G-CSF, more than 7 (protocol s.3 H2), so a proposal awaits review.
-DEMO_LABS = {
-    1: ("2.10", "180", "12.8", "4.60", "36.6"),
-    8: ("1.20", "121", "12.1", "2.90", "36.8"),
-    9: ("0.80", "112", "11.9", "2.40", "36.9"),
-    11: ("0.42", "96", "11.6", "1.60", "37.1"),
-    13: ("0.31", "88", "11.4", "1.30", "37.0"),
-    15: ("0.28", "84", "11.2", "1.20", "36.9"),
-    17: ("0.35", "90", "11.3", "1.40", "37.2"),
-    19: ("0.46", "101", "11.5", "1.80", "36.8"),
-    20: ("0.90", "108", "11.6", "2.30", "36.7"),
-    22: ("1.40", "126", "11.8", "3.10", "36.6"),
-    26: ("1.85", "149", "12.0", "3.80", "36.5"),
-}
-# The same event in episodes as its grade changes (CTCAE ANC grades): day, grade, G-CSF.
-DEMO_NEUTROPENIA = ((9, 3, False), (11, 4, True), (20, 3, True), (22, 2, False))
-DEMO_NEUTROPENIA_RESOLVED = 26
-DEMO_ATTRIBUTION = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
-# The second enrolled demo patient (MK): routine panels so far, nothing to propose.
-DEMO_LABS_SECOND = {1: ("1.60", "142", "11.9", "3.90", "36.7"), 8: ("1.10", "118", "11.5", "2.80", "36.9")}
-
-
-def _site_coordinator(patient) -> User | None:
-    """Who enters a demo patient's data: the first active coordinator of the patient's site."""
-    return User.objects.filter(role=Role.COORDINATOR, site=patient.site, is_active=True).order_by("pk").first()
-
-
-def seed_demo_toxicity(trial: Trial, *, today: date) -> bool:
-    """The demo's toxicity through the real services, entered by each patient's site coordinator:
-    JD's grade 4 neutropenia with G-CSF lasting 9 days, documented by ANC values, then the DLT
-    rules run so that an H2 proposal awaits the investigator. Does nothing when JD already has
-    adverse events or labs (idempotent)."""
-
-    first = {c.patient.initials: c for c in Cycle.objects.filter(patient__trial=trial, number=1).select_related("patient__site").order_by("pk")}
-    jd, mk = first.get("JD"), first.get("MK")
-    if jd is None or AdverseEvent.objects.filter(patient=jd.patient).exists() or LabResult.objects.filter(patient=jd.patient).exists():
-        return False
-    drugs = list(trial.drugs.order_by("order").values_list("code", flat=True))
-    attribution = {drug: DEMO_ATTRIBUTION.get(drug, "unlikely") for drug in drugs}
-    for cycle, panels in ((jd, DEMO_LABS), (mk, DEMO_LABS_SECOND)):
-        if cycle is None:
-            continue
-        by = _site_coordinator(cycle.patient)
-        for day, (anc, plt, hb, wbc, temp) in panels.items():
-            on = cycle.day1 + timedelta(days=day - 1)
-            if on <= today:
-                lab_record(patient=cycle.patient, by=by, on=on, anc=anc, platelets=plt, hemoglobin=hb, wbc=wbc, temperature=temp, today=today)
-    by = _site_coordinator(jd.patient)
-    previous = None
-    for i, (day, grade, gcsf) in enumerate(DEMO_NEUTROPENIA):
-        onset = jd.day1 + timedelta(days=day - 1)
-        if onset > today:
-            break
-        last = i == len(DEMO_NEUTROPENIA) - 1
-        resolved = jd.day1 + timedelta(days=DEMO_NEUTROPENIA_RESOLVED - 1) if last else None
-        previous = ae_record(
-            patient=jd.patient,
-            by=by,
-            term=meddra("Neutrophil count decreased"),
-            grade=grade,
-            onset=onset,
-            resolved=resolved if resolved is not None and resolved <= today else None,
-            outcome=AdverseEvent.Outcome.RECOVERED if last and resolved <= today else AdverseEvent.Outcome.NOT_RECOVERED,
-            attribution=attribution,
-            action=AdverseEvent.Action.INTERRUPTED if grade >= 3 else AdverseEvent.Action.NONE,
-            supportive=["gcsf"] if gcsf else [],
-            notes="Pomalidomide held from day 9; filgrastim from day 11." if grade == 4 else "",
-            continues=previous,
-            today=today,
-        )
-    dlt_evaluate_many([c.patient_id for c in first.values()], today=today)
-    return True
-
-
-# JD's myeloma (IgG kappa, serum-driven), by day of cycle 1 (negative: days before cycle 1 day 1), as entered
-# by the coordinator: serum M-protein g/dL, urine mg/24 h, kappa and lambda FLC mg/dL, extra results. Day 15 and
-# day 29 (cycle 2 day 1 by the schedule) are both >= 50% below baseline: a PR confirmed by two consecutive
-# assessments, dated at the first (IMWG 2016), within cycle 2 (the protocol's initial response).
-DEMO_ASSESSMENTS = (
-    (-3, "3.20", "140.0", "48.500", "0.910", {"marrow_pc": "35.0", "marrow_clonal": True, "plasmacytoma": False, "new_lesions": False}),
-    (15, "1.45", "60.0", "21.300", "1.020", {}),
-    (29, "1.18", "40.0", "16.800", "1.100", {}),
-)
-
-
-def seed_demo_response(trial: Trial, *, today: date) -> bool:
-    """JD's myeloma assessments through the real service, entered by the site coordinator, then JD's
-    course and the trial's endpoints computed: a confirmed PR. Does nothing when JD already has
-    assessments (idempotent) or has not started cycle 1; days after `today` are not recorded."""
-
-    cycle = Cycle.objects.filter(patient__trial=trial, patient__initials="JD", number=1).select_related("patient__site").order_by("pk").first()
-    if cycle is None or MyelomaAssessment.objects.filter(patient=cycle.patient).exists():
-        return False
-    patient = cycle.patient
-    by = _site_coordinator(patient)
-    for day, spep, upep, kappa, lam, extra in DEMO_ASSESSMENTS:
-        on = cycle.day1 + timedelta(days=day - 1 if day > 0 else day)
-        if on > today or (patient.consent_date is not None and on < patient.consent_date):
-            continue
-        values = {"spep": spep, "serum_ife": True, "serum_isotype": "IgG kappa", "upep": upep, "urine_ife": True, "kappa": kappa, "lambda_flc": lam, **extra}
-        assessment_record(patient=patient, by=by, on=on, values=values, today=today)
-    response_compute_many([patient.pk])
-    endpoints_compute(trial=trial)
-    return True
+    return write_demo_trial(trial, today=today or timezone.localdate(), investigator_password=password)
 
 
 # ---------------------------------------------------------------- synthetic data

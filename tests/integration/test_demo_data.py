@@ -1,40 +1,30 @@
-"""Demo and synthetic data: deterministic, consistent with the services' rules."""
+"""Demo and synthetic data: the demo trial written through the services, synthetic data deterministic and within the rules."""
 
 from collections import Counter
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from cohorts.models import Enrolment, Patient, Trial
-from dosing.models import Administration, Cycle, PlannedDose
+from cohorts.models import Cohort, Enrolment, Patient, Trial
+from datamanagement.models import DataQuery
+from dosing.models import Administration, Cycle, DoseModification, PlannedDose
+from escalation.models import EscalationDecision
+from escalation.services import escalation_reevaluate
+from pipeline.flow import nightly
 from response.models import EndpointSnapshot, FollowUp, MyelomaAssessment, ResponseResult
-from response.services import response_compute_many
+from response.services import endpoints_compute, response_compute_many
 from toxicity import ctcae
 from toxicity.ctcae import shipped
-from toxicity.models import AdverseEvent, DltEvaluation, DltProposal, LabResult
+from toxicity.models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 from toxicity.services import dlt_evaluate_many
+from trialsite.models import Change
 
 pytestmark = pytest.mark.django_db
-
-
-def test_demo_prints_passwords_once_and_is_idempotent():
-    out = StringIO()
-    call_command("seed_demo", demo=True, stdout=out)
-    text = out.getvalue()
-    assert "coord01" in text
-    assert "passwords shown once" in text
-    assert User.objects.filter(username__in=["coord01", "coord02", "investigator", "datamanager", "monitor", "admin"]).count() == 6
-    assert Patient.objects.count() == 5
-    assert Enrolment.objects.count() == 2
-    assert Cycle.objects.count() == 2
-    again = StringIO()
-    call_command("seed_demo", demo=True, stdout=again)
-    assert "coord01" not in again.getvalue()
-    assert Patient.objects.count() == 5
 
 
 def test_synthetic_data_is_deterministic_and_within_the_rules():
@@ -50,22 +40,6 @@ def test_synthetic_data_is_deterministic_and_within_the_rules():
     call_command("seed_demo", patients=40, seed=7, synthetic="SYM", cycles=0, stdout=StringIO())
     second = list(Patient.objects.filter(trial__code="SYM").order_by("study_id").values_list("initials", "date_of_birth", "status"))
     assert first == second
-
-
-def test_demo_toxicity_leaves_an_h2_proposal_for_review_entered_by_the_site_coordinator():
-    call_command("seed_demo", demo=True, stdout=StringIO())
-    jd = Patient.objects.get(initials="JD")
-    proposals = list(DltProposal.objects.all())
-    assert [(p.patient_id, p.rule, p.status) for p in proposals] == [(jd.pk, "H2", DltProposal.Status.PROPOSED)]
-    assert "for 9 days" in proposals[0].sentence
-    assert "G-CSF given" in proposals[0].sentence
-    grade4 = AdverseEvent.objects.get(patient=jd, grade=4)
-    assert grade4.supportive == ["gcsf"]
-    assert grade4.history.first().history_user.username == "coord01"
-    assert set(LabResult.objects.values_list("entered_by__username", flat=True)) == {"coord01", "coord02"}
-    counts = (AdverseEvent.objects.count(), LabResult.objects.count(), DltProposal.objects.count(), DltEvaluation.objects.count())
-    call_command("seed_demo", demo=True, stdout=StringIO())
-    assert (AdverseEvent.objects.count(), LabResult.objects.count(), DltProposal.objects.count(), DltEvaluation.objects.count()) == counts
 
 
 def _toxicity_snapshot(code: str) -> tuple[list, list]:
@@ -155,23 +129,144 @@ def test_synthetic_assessments_are_deterministic_within_the_constraints_and_give
     assert response_compute_many(day1)["changed"] == 0
 
 
-def test_demo_response_gives_jd_a_confirmed_pr_entered_by_the_site_coordinator():
-    call_command("seed_demo", demo=True, stdout=StringIO())
-    jd = Patient.objects.get(initials="JD")
-    assessments = list(MyelomaAssessment.objects.filter(patient=jd).order_by("on"))
-    assert len(assessments) == 3
-    assert {a.history.first().history_user.username for a in assessments} == {"coord01"}
-    result = ResponseResult.objects.get(patient=jd)
-    assert (result.driver, result.best, result.best_on) == ("spep", "PR", assessments[1].on)
-    assert result.confirmed == [["PR", assessments[1].on.isoformat()]]
-    snapshot = EndpointSnapshot.objects.filter(trial=jd.trial).latest()
-    assert snapshot.data["overall"]["initial_response_rate"]["n"] == 1
-    assert snapshot.data["overall"]["best_response"]["PR"] == 1
-    counts = (MyelomaAssessment.objects.count(), ResponseResult.objects.count(), EndpointSnapshot.objects.count())
-    call_command("seed_demo", demo=True, stdout=StringIO())
-    assert (MyelomaAssessment.objects.count(), ResponseResult.objects.count(), EndpointSnapshot.objects.count()) == counts
-
-
 def test_assessments_need_cycles():
     with pytest.raises(CommandError, match="--assessments needs"):
         call_command("seed_demo", patients=5, assessments=20, stdout=StringIO())
+
+
+# ---------------------------------------------------------------- the demo trial (seed_demo --demo)
+
+
+DEMO_USERS = ["coord01", "coord02", "investigator", "datamanager", "monitor", "admin"]
+
+
+@pytest.fixture(scope="class")
+def demo(django_db_setup, django_db_blocker):
+    """The demo trial, written once for the class (it takes seconds) and rolled back after it; the command's output."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        out = StringIO()
+        call_command("seed_demo", demo=True, stdout=out)
+        yield out.getvalue()
+        transaction.set_rollback(True)
+
+
+def _derived() -> dict:
+    """Every derived result the pipeline stores, as values."""
+    return {
+        "evaluations": list(
+            DltEvaluation.objects.order_by("patient_id").values_list("patient_id", "status", "reason", "window_status", "window_until", "inputs_digest")
+        ),
+        "proposals": list(DltProposal.objects.order_by("pk").values_list("pk", "rule", "onset", "status", "sentence")),
+        "decisions": list(EscalationDecision.objects.order_by("pk").values_list("pk", "status", "action", "level__label", "inputs_digest")),
+        "responses": list(ResponseResult.objects.order_by("patient_id").values_list("patient_id", "best", "best_on", "progression_on", "confirmed", "digest")),
+        "endpoints": EndpointSnapshot.objects.filter(trial__code="BPD").latest().data,
+    }
+
+
+@pytest.mark.usefixtures("demo")
+class TestDemoTrial:
+    def test_twenty_patients_at_two_sites_twelve_enrolled_and_the_users_printed_once(self, demo):
+        assert "passwords shown once" in demo
+        assert all(name in demo for name in DEMO_USERS)
+        assert User.objects.filter(username__in=DEMO_USERS).count() == 6
+        patients = Patient.objects.filter(trial__code="BPD")
+        assert patients.count() == 20
+        assert dict(Counter(patients.values_list("site__number", flat=True))) == {"01": 11, "02": 9}
+        statuses = Counter(patients.values_list("status", flat=True))
+        assert statuses == {"on_treatment": 10, "off_treatment": 2, "off_study": 5, "screening": 3}
+        assert set(patients.filter(status="off_study").values_list("status_reason", flat=True)) == {"screen_failure"}
+        assert sorted(Counter(Enrolment.objects.values_list("level__label", flat=True)).items()) == [(1, 3), (2, 6), (3, 3)]
+
+    def test_levels_1_2_3_by_the_engines_proposals_signed_by_the_investigator(self):
+        signed = EscalationDecision.objects.filter(status="signed").order_by("signed_at", "pk")
+        assert [(d.action, d.level.label, d.rule) for d in signed] == [("escalate", 2, "E0of3"), ("expand", 2, "E1of3"), ("escalate", 3, "E1of6")]
+        assert {d.signed_by.username for d in signed} == {"investigator"}
+        cohorts = list(Cohort.objects.filter(trial__code="BPD").order_by("number"))
+        assert [(c.level.label, c.status) for c in cohorts] == [(1, "closed"), (2, "closed"), (2, "closed"), (3, "open")]
+        today = timezone.localdate()
+        assert [(today - c.opened_on).days for c in cohorts] == [181, 123, 81, 41]  # the trial opened, then the days the decisions were signed
+        # Today level 3 is full and in its DLT window: the engine waits and names the patients.
+        current = EscalationDecision.objects.get(status="proposed")
+        assert (current.action, current.level.label) == ("wait", 3)
+        assert "cohort is full" in current.reason
+
+    def test_a_confirmed_dlt_at_level_2_and_a_proposal_awaiting_review_at_level_3(self):
+        dlt = Dlt.objects.select_related("patient__enrolment__level", "confirmed_by").get()
+        assert (dlt.rule, dlt.patient.enrolment.level.label, dlt.confirmed_by.username) == ("H1", 2, "investigator")
+        assert dlt.proposal.status == "confirmed"
+        waiting = DltProposal.objects.select_related("patient__enrolment__level").get(status="proposed")
+        assert (waiting.rule, waiting.patient.enrolment.level.label) == ("H2", 3)
+        assert "for 9 days" in waiting.sentence
+        today = timezone.localdate()
+        level3 = DltEvaluation.objects.filter(patient__enrolment__level__label=3)
+        assert level3.count() == 3
+        assert all(e.window_end >= today for e in level3)  # in the DLT window today
+        assert set(level3.values_list("window_status", flat=True)) == {"pending"}
+        reduced = DoseModification.objects.get()  # after the DLT the patient continues one level lower
+        assert (reduced.patient_id, reduced.kind, reduced.to_level.label, reduced.in_cycle_1) == (dlt.patient_id, "reduce_level", 1, False)
+
+    def test_responses_of_several_categories_and_progressions_from_the_assessments(self):
+        best = Counter(ResponseResult.objects.values_list("best", flat=True))
+        assert {"CR", "VGPR", "PR", "MR", "SD", "PD"} <= set(best)
+        progressed = ResponseResult.objects.exclude(progression_on=None).select_related("patient")
+        assert sorted(r.best for r in progressed) == ["PD", "PR"]  # a primary progression, and a PR that progressed
+        assert {r.patient.status for r in progressed} == {"off_treatment"}
+        assert FollowUp.objects.exclude(next_therapy_on=None).count() == 2  # both started a next line
+        assert Administration.objects.count() > 900
+        assert MyelomaAssessment.objects.count() >= 40  # 44
+        snapshot = EndpointSnapshot.objects.filter(trial__code="BPD").latest()
+        assert snapshot.data["overall"]["best_response"]["CR"] == 1
+
+    def test_queries_raised_by_the_data_manager_answered_by_the_sites_and_a_locked_cycle(self):
+        queries = DataQuery.objects.select_related("raised_by", "answered_by", "patient__site")
+        assert Counter(q.status for q in queries) == {"open": 3, "answered": 1, "closed": 1}
+        assert {q.raised_by.username for q in queries} == {"datamanager"}
+        for q in queries.exclude(status="open"):
+            assert q.answered_by.site == q.patient.site
+        assert {q.patient.site.number for q in queries.filter(status="open")} == {"01", "02"}
+        locked = Cycle.objects.exclude(locked_at=None).select_related("locked_by", "patient")
+        assert [(c.patient.study_id, c.number, c.locked_by.username) for c in locked] == [("BPD-01-001", 1, "datamanager")]
+
+    def test_clinical_data_entered_by_each_patients_site_coordinator(self):
+        for model in (LabResult, AdverseEvent, MyelomaAssessment):
+            for row in model.objects.select_related("patient__site", "entered_by__site"):
+                assert row.entered_by.site == row.patient.site
+
+    def test_every_derived_result_equals_a_rerun_of_the_pipeline(self):
+        assert not Change.objects.filter(done_at__isnull=True).exists()
+        before = _derived()
+        ids = list(Patient.objects.values_list("pk", flat=True))
+        assert dlt_evaluate_many(ids)["changed"] == 0
+        proposal, flagged = escalation_reevaluate(trial=Trial.objects.get(code="BPD"))
+        assert (proposal.pk, flagged) == (before["decisions"][-1][0], 0)
+        assert response_compute_many(ids)["changed"] == 0
+        assert endpoints_compute(trial=Trial.objects.get(code="BPD")).data == before["endpoints"]
+        nightly()
+        assert _derived() == before
+
+    def test_the_derived_results_rebuilt_from_nothing_are_the_stored_ones(self):
+        before = _derived()
+        ids = list(Patient.objects.values_list("pk", flat=True))
+        DltEvaluation.objects.all().delete()
+        ResponseResult.objects.all().delete()
+        dlt_evaluate_many(ids)
+        response_compute_many(ids)
+        after = _derived()
+        assert (after["evaluations"], after["responses"]) == (before["evaluations"], before["responses"])
+
+    def test_a_rerun_writes_nothing_and_prints_no_password(self):
+        counts = [m.objects.count() for m in (Patient, Administration, LabResult, Change, EscalationDecision, DataQuery)]
+        out = StringIO()
+        call_command("seed_demo", demo=True, stdout=out)
+        assert "nothing written" in out.getvalue()
+        assert "coord01" not in out.getvalue()
+        assert [m.objects.count() for m in (Patient, Administration, LabResult, Change, EscalationDecision, DataQuery)] == counts
+
+
+def test_the_demo_refuses_cleanly_when_its_users_exist_without_the_trial():
+    call_command("seed_demo", stdout=StringIO())  # protocol and sites
+    User.objects.create(username="investigator", role="investigator")
+    with pytest.raises(CommandError, match="Start from an empty database"):
+        call_command("seed_demo", demo=True, stdout=StringIO())
+    assert not Patient.objects.exists()
+    assert not User.objects.filter(username="coord01").exists()  # the users were rolled back with the trial

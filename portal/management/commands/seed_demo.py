@@ -1,19 +1,25 @@
-from django.core.management.base import BaseCommand, CommandError
+import time
 
-from cohorts.models import Trial
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from cohorts.models import Enrolment, Trial
 from portal.demo import seed as demo
 
 
 class Command(BaseCommand):
     help = (
         "Demo and synthetic data. With --demo: the protocol, two sites, one user per role (passwords "
-        "printed once) and a small demo cohort. With --patients N --seed S: N synthetic patients "
+        "printed once) and a trial in progress written through the services (20 patients; nothing is written when the "
+        "trial already has patients). With --patients N --seed S: N synthetic patients "
         "(--cycles K: with treatment; --toxicity: with cycle-1 labs and adverse events; --assessments M: with "
         "myeloma assessments and follow-up)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--demo", action="store_true", help="protocol, sites, users and the demo cohort (idempotent)")
+        parser.add_argument(
+            "--demo", action="store_true", help="protocol, sites, users and the demo trial in progress (a no-op when the trial already has patients)"
+        )
         parser.add_argument("--patients", type=int, default=0, help="number of synthetic patients to add")
         parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same data")
         parser.add_argument("--cycles", type=int, default=0, help="with --patients: up to this many cycles per treated patient, every dose given")
@@ -67,19 +73,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, demo_mode=None, **options):
         self.check_options(options)
-        trial = demo.ensure_trial()
+        trial = demo.ensure_trial(today=demo.demo_opened_on() if options["demo"] else None)
         demo.ensure_sites()
         if options["demo"]:
-            created = demo.ensure_users()
-            if created:
-                self.stdout.write(self.style.WARNING("Demo users (passwords shown once; each is changed at its first login):"))
-                for username, role, password in created:
-                    self.stdout.write(f"  {username:<14} {role:<28} {password}")
-            added = demo.seed_demo_cohort(trial)
-            if added:
-                self.stdout.write(self.style.SUCCESS(f"Demo cohort: {added} patients registered, 2 enrolled at level {trial.starting_level.label}."))
-                self.stdout.write(self.style.SUCCESS("Demo toxicity: JD has grade 4 neutropenia for 9 days despite G-CSF; an H2 DLT proposal awaits review."))
-                self.stdout.write(self.style.SUCCESS("Demo response: JD's serum M-protein fell from 3.20 to 1.45 and 1.18 g/dL: a confirmed PR."))
+            self.demo(trial)
         if options["patients"]:
             if options["synthetic"]:
                 target = demo.synthetic_trial(options["synthetic"], options["patients"])
@@ -102,6 +99,29 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Synthetic data: {result.patients} patients in {target.code}, {result.enrolled} enrolled (seed {options['seed']}).")
             )
             self.report_synthetic(result)
+
+    def demo(self, trial) -> None:
+        started = time.perf_counter()
+        try:
+            with transaction.atomic():  # the users and the trial together: a failed run leaves nothing behind
+                created = demo.ensure_users()
+                story = demo.seed_demo_trial(trial, passwords={username: password for username, _, password in created})
+        except demo.DemoError as exc:
+            raise CommandError(str(exc)) from exc
+        if created:
+            self.stdout.write(self.style.WARNING("Demo users (passwords shown once; each is changed at its first login):"))
+            for username, role, password in created:
+                self.stdout.write(f"  {username:<14} {role:<28} {password}")
+        if story is None:
+            self.stdout.write(f"Demo trial: {trial.code} already holds {trial.patients.count()} patients; nothing written.")
+            return
+        enrolled = Enrolment.objects.filter(cohort__trial=trial).count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo trial: {len(story.patients)} patients at 2 sites, {enrolled} enrolled at levels 1 -> 2 -> 3 with "
+                f"{len(story.signed)} signed escalation decisions, written through the services in {time.perf_counter() - started:.1f} s."
+            )
+        )
 
     def report_synthetic(self, result) -> None:
         if result.toxicity is not None:
