@@ -224,7 +224,7 @@ def waterfall_summary(bands: list[tuple[str, dict[str, int]]]) -> str:
     out.append(f'<line x1="{left}" y1="{plot_top + plot_h}" x2="{WIDTH - W_RIGHT}" y2="{plot_top + plot_h}" stroke="#888"/>')
     for i, (band, counts) in enumerate(bands):
         x, n_band = left + i * slot + slot * 0.1, sum(counts.values())
-        y = plot_top + plot_h
+        y = float(plot_top + plot_h)
         for c in categories:
             n = counts.get(c, 0)
             if n:
