@@ -5,7 +5,8 @@ the large size is seeded and every URL measured again. A page of one trial (or o
 on that phase's trial; a page over every trial (the worklist, the DLT review queue, the API lists) sees the
 demo and the small trial in the first phase and, in the second, 5,000 patients more. Per URL: the SQL queries
 of one GET, the median of PAGES_REPEAT GETs after one warm-up, the body's size, as a logged-in data manager.
-Goals: the same queries at both sizes, time(large) : time(small) at most 3, body(large) : body(small) at most 3.
+Goals: the same queries at both sizes, time(large) : time(small) at most 3, body(large) : body(small) at most 3
+(an API page: at most its 50 rows).
 
 Sizes: BENCH_PAGES_SIZES (default "50,5000"); each trial with 2 cycles, 6 myeloma assessments and synthetic
 toxicity a treated patient (`seed_demo --synthetic SYNP<n> ... --cycles 2 --assessments 6 --toxicity`), its
@@ -28,6 +29,7 @@ SIZES = tuple(int(n) for n in (os.environ.get("BENCH_PAGES_SIZES") or "50,5000")
 PAGES_REPEAT = 3  # the issue's "median of 3"
 GOAL_RATIO = 3.0
 GOAL_BODY_RATIO = 3.0
+PAGE_ROWS = 50  # an API page's rows: trialsite.api.KeysetPagination.page_size
 
 # Every page, by what it needs: {code} a trial, {study_id} one of its patients, {last} beyond the last page.
 PAGES = {
@@ -71,7 +73,7 @@ def page_measure(client):
     (issues #2 and #3: the treatment tab)."""
 
     def measure(url: str) -> tuple[int, float]:
-        queries, seconds, _ = measure_page(client, url, repeat=REPEAT, warmup=WARMUP)
+        queries, seconds, *_ = measure_page(client, url, repeat=REPEAT, warmup=WARMUP)
         return queries, seconds
 
     return measure
@@ -83,12 +85,13 @@ def _body(response) -> int:
     return len(response.content)
 
 
-def measure_page(client, url: str, *, repeat: int = PAGES_REPEAT, warmup: int = 1) -> tuple[int, float, int]:
-    """The SQL queries of one GET, the median seconds of `repeat` GETs after `warmup`, and the body's bytes."""
+def measure_page(client, url: str, *, repeat: int = PAGES_REPEAT, warmup: int = 1) -> tuple[int, float, int, int | None]:
+    """The SQL queries of one GET, the median seconds of `repeat` GETs after `warmup`, the body's bytes, and the
+    rows of an API page (None for anything else)."""
     return measure_pages(client, [url], repeat=repeat, warmup=warmup)[0]
 
 
-def measure_pages(client, urls: list[str], *, repeat: int = PAGES_REPEAT, warmup: int = 1) -> list[tuple[int, float, int]]:
+def measure_pages(client, urls: list[str], *, repeat: int = PAGES_REPEAT, warmup: int = 1) -> list[tuple[int, float, int, int | None]]:
     """measure_page of several URLs, their GETs interleaved (a, b, a, b, ...) so that the machine's drift
     (a third within minutes) falls on all of them alike."""
     from django.db import connection
@@ -99,7 +102,12 @@ def measure_pages(client, urls: list[str], *, repeat: int = PAGES_REPEAT, warmup
         with connection.execute_wrapper(counter):
             response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
-        first.append((counter.total, _body(response)))
+        size = _body(response)
+        rows = None
+        if response.get("Content-Type", "").startswith("application/json"):
+            page = response.json()
+            rows = len(page["results"]) if isinstance(page, dict) and isinstance(page.get("results"), list) else None
+        first.append((counter.total, size, rows))
     for _ in range(warmup):
         for url in urls:
             _body(client.get(url))
@@ -109,7 +117,7 @@ def measure_pages(client, urls: list[str], *, repeat: int = PAGES_REPEAT, warmup
             t0 = time.perf_counter()
             _body(client.get(url))
             spent.append(time.perf_counter() - t0)
-    return [(q, statistics.median(spent), size) for (q, size), spent in zip(first, times, strict=True)]
+    return [(q, statistics.median(spent), size, rows) for (q, size, rows), spent in zip(first, times, strict=True)]
 
 
 def _cursor(position: str) -> str:
@@ -172,7 +180,7 @@ def _urls(code: str, study_id: str) -> tuple[dict[str, str], dict[str, str]]:
     return own, every | api_lists()
 
 
-def _measure_all(client, urls: dict[str, str], notes: list[str], size: int) -> dict[str, tuple[int, float, int]]:
+def _measure_all(client, urls: dict[str, str], notes: list[str], size: int) -> dict[str, tuple[int, float, int, int | None]]:
     out = {}
     for name, url in urls.items():
         try:
@@ -188,7 +196,7 @@ def every_page(client) -> list[str]:
     after each seeding."""
     from django.db import connection
 
-    measured: dict[int, dict[str, tuple[int, float, int]]] = {n: {} for n in SIZES}
+    measured: dict[int, dict[str, tuple[int, float, int, int | None]]] = {n: {} for n in SIZES}
     notes: list[str] = []
     trials = []
     for n in SIZES:
@@ -215,14 +223,16 @@ def every_page(client) -> list[str]:
     for name in sorted(measured[small], key=lambda k: (named.index(k) if k in named else len(named), k)):
         if name not in measured[large]:
             continue
-        (qs, ts, bs), (ql, tl, bl) = measured[small][name], measured[large][name]
+        (qs, ts, bs, _), (ql, tl, bl, rows) = measured[small][name], measured[large][name]
         ratio, body_ratio = tl / ts if ts else float("inf"), bl / bs if bs else float("inf")
         problems = []
         if qs != ql:
             problems.append(f"queries differ ({qs} vs {ql})")
         if ratio > GOAL_RATIO:
             problems.append(f"time ratio {ratio:.2f} above {GOAL_RATIO}")
-        if body_ratio > GOAL_BODY_RATIO:
+        if rows is not None and rows > PAGE_ROWS:  # an API page: bounded by its rows (a page less full at the small size is no growth)
+            problems.append(f"{rows} rows in a page (at most {PAGE_ROWS})")
+        elif rows is None and body_ratio > GOAL_BODY_RATIO:
             problems.append(f"body ratio {body_ratio:.2f} above {GOAL_BODY_RATIO}")
         failed += [f"{name}: {p}" for p in problems]
         row = (name, qs, ql, f"{ts * 1000:.1f}", f"{tl * 1000:.1f}", f"{ratio:.2f}", f"{bs / 1024:.1f}", f"{bl / 1024:.1f}", f"{body_ratio:.2f}")

@@ -22,7 +22,7 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from html import escape
@@ -591,6 +591,29 @@ def _k_at_risk(curves: list[KmSeries], colours: list[str], times_at_risk: list[f
     return out
 
 
+def _thin(s: KmSeries, fx: Callable[[float], float]) -> KmSeries:
+    """The series as drawn: at most one event step (the last) and one censoring tick (the first) per pixel column
+    (issue #16). Steps closer than a pixel cannot be told apart on the plot, and without this the SVG grew with
+    the number of distinct event and censoring times, that is with the patients and their follow-up."""
+    last: dict[int, int] = {}
+    for i, t in enumerate(s.times):
+        last[round(fx(t))] = i
+    keep = sorted(last.values())
+    ticks: dict[int, float] = {}
+    for t in sorted(s.censored_times):
+        ticks.setdefault(round(fx(t)), t)
+    if len(keep) == len(s.times) and len(ticks) == len(s.censored_times):
+        return s
+    return replace(
+        s,
+        times=tuple(s.times[i] for i in keep),
+        survival=tuple(s.survival[i] for i in keep),
+        lower=tuple(s.lower[i] for i in keep),
+        upper=tuple(s.upper[i] for i in keep),
+        censored_times=tuple(ticks.values()),
+    )
+
+
 def km_plot(curves: list[KmSeries], *, x_label: str, times_at_risk: list[float]) -> str:
     """Kaplan-Meier curves with 95% CI bands, censoring ticks and the numbers at risk; empty string when there are no curves."""
     if not curves:
@@ -614,7 +637,7 @@ def km_plot(curves: list[KmSeries], *, x_label: str, times_at_risk: list[float])
     out += _k_legend(curves, colours)
     out += _k_axes(ticks, x_label, fx, fy)
     for s, colour in zip(curves, colours, strict=True):
-        out += _k_series(s, colour, fx, fy)
+        out += _k_series(_thin(s, fx), colour, fx, fy)
     out += _k_at_risk(curves, colours, list(times_at_risk), fx, table_top)
     out.append("</svg>")
     return "".join(out)

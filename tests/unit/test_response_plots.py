@@ -376,3 +376,15 @@ def test_swimmer_summary_counts_each_level_and_its_bars_are_proportional():
     assert started["1"] == pytest.approx(2 * started["2"], abs=0.1)
     assert {b.get("data-n") for b in by_class(root, "level-count") if b.get("data-level") == "1"} == {"100", "60", "40", "20", "5"}
     assert plots.swimmer_summary([plots.LevelSummary("1", 0, 0, 0, 0, 0)]) == ""
+
+
+def test_km_draws_at_most_one_step_and_one_censor_tick_per_pixel_column():
+    n = 5000  # events and censorings every 0.001 month: far more than the plot's 604 px
+    times = tuple(i / 1000 for i in range(1, n + 1))
+    survival = tuple(1 - i / (n + 1) for i in range(1, n + 1))
+    s = plots.KmSeries("All", times, survival, survival, survival, censored_times=tuple(t + 0.0005 for t in times))
+    root = parse(plots.km_plot([s], x_label="Months", times_at_risk=[]))
+    steps, ticks = by_class(root, "km-step"), by_class(root, "censor")
+    assert len(steps) <= plots.WIDTH - plots.K_LEFT - plots.K_RIGHT + 1
+    assert len(ticks) <= plots.WIDTH - plots.K_LEFT - plots.K_RIGHT + 1
+    assert float(steps[-1].get("data-survival")) == pytest.approx(survival[-1])  # the curve still ends where it ends
