@@ -236,6 +236,7 @@ class PatientScoped:
 class TrialViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TrialSerializer
     lookup_field = "code"
+    cursor_ordering = "code"  # unique: the API pages in the order of the page's own list
 
     def get_queryset(self):
         return Trial.objects.select_related("starting_level").prefetch_related("levels__doses__drug", "drugs__schedules").order_by("code")
@@ -243,6 +244,7 @@ class TrialViewSet(viewsets.ReadOnlyModelViewSet):
 
 class SiteViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = SiteSerializer
+    cursor_ordering = "number"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
@@ -268,6 +270,7 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     serializer_class = PatientSerializer
     lookup_field = "study_id"
     filterset_class = PatientFilter
+    cursor_ordering = "study_id"  # unique and indexed: pages in the patient list's order
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):

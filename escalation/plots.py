@@ -4,6 +4,9 @@ Each mark shows the cohort's patients and DLTs ("3/1" = 3 patients, 1 DLT) and
 is coloured by its DLTs: none (green), one (amber), two or more (red); pending
 patients make it hollow. A line joins the cohorts in the order they were opened. The expansion
 cohorts of a level are one mark (the escalation's DLT counts are the engine's; the expansion's are not).
+Beyond the cohorts that fit at the narrowest spacing (30 px: PATH_COHORTS at the
+default width) the latest are drawn and the earlier ones counted in one line of
+text (issue #16: the picture stayed readable and its size bounded).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from html import escape
 
 COLOURS = {0: "#4e9a06", 1: "#f5a623", 2: "#cc0000"}
+MIN_STEP = 30  # px between two cohorts' marks (r = 11)
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,10 @@ def path_svg(labels: tuple[str, ...], cohorts: list[CohortMark], *, width: int =
     if not cohorts:
         return ""
     left, top = 50, 14
-    height = top * 2 + row * len(labels) + 16
-    step = max(min((width - left - 30) / max(len(cohorts), 1), 80), 30)
+    fit = int((width - left - 30) // MIN_STEP)
+    earlier, cohorts = cohorts[:-fit], cohorts[-fit:]
+    height = top * 2 + row * len(labels) + 16 + (14 if earlier else 0)
+    step = max(min((width - left - 30) / max(len(cohorts), 1), 80), MIN_STEP)
 
     def y(label: str) -> float:
         return top + row * (len(labels) - 1 - labels.index(label)) + row / 2
@@ -58,5 +64,11 @@ def path_svg(labels: tuple[str, ...], cohorts: list[CohortMark], *, width: int =
             f'stroke-width="2"><title>{title}</title></circle>'
         )
         out.append(f'<text x="{x:.1f}" y="{yy + 25:.1f}" font-size="9" text-anchor="middle">{c.patients}/{c.dlts}</text>')
+    if earlier:
+        patients, dlts = sum(c.patients for c in earlier), sum(c.dlts for c in earlier)
+        out.append(
+            f'<text class="earlier-cohorts" data-cohorts="{len(earlier)}" x="{left}" y="{height - 6}" font-size="10">'
+            f"Cohorts {earlier[0].number}–{earlier[-1].number} before these not drawn: {patients} patient(s), {dlts} DLT(s)</text>"
+        )
     out.append("</svg>")
     return "".join(out)

@@ -22,7 +22,7 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from html import escape
@@ -194,6 +194,98 @@ def waterfall(bars: list[WaterfallBar]) -> str:
     out.append(f'<line class="zero-line" x1="{W_LEFT}" y1="{_w_y(0):.1f}" x2="{WIDTH - W_RIGHT}" y2="{_w_y(0):.1f}" stroke="#333"/>')
     out += _w_legend(categories, legend_y)
     out += _w_not_measurable(unmeasurable, legend_y + 28)
+    out.append("</svg>")
+    return "".join(out)
+
+
+# --- summaries beyond a readable number of patients (issue #16) ------------------------------------
+
+
+def _count_bar(cls: str, data: str, x: float, y: float, width: float, height: float, fill: str, title: str) -> str:
+    return (
+        f'<rect class="{cls}" {data} x="{x:.1f}" y="{y:.1f}" width="{max(width, 0.0):.1f}" height="{max(height, 0.0):.1f}" fill="{fill}" '
+        f'stroke="#555" stroke-width="0.5"><title>{escape(title)}</title></rect>'
+    )
+
+
+def waterfall_summary(bands: list[tuple[str, dict[str, int]]]) -> str:
+    """Patients by band of best % change (best first), each bar stacked by best response; "" when nobody has a course.
+    What the waterfall becomes beyond a readable number of bars: every patient counted, none drawn alone."""
+    total = sum(n for _, counts in bands for n in counts.values())
+    if not total:
+        return ""
+    present = {c for _, counts in bands for c, n in counts.items() if n}
+    categories = [c for c in CATEGORY_ORDER if c in present] + sorted(present - set(CATEGORY_ORDER))
+    top = max(sum(counts.values()) for _, counts in bands) or 1
+    left, plot_h, plot_top = W_LEFT, 220, W_TOP
+    slot = (WIDTH - W_LEFT - W_RIGHT) / len(bands)
+    height = plot_top + plot_h + 60
+    out = _svg_open("waterfall-summary", height, f"Waterfall summary: {total} patient(s) by band of best % change from baseline and best response")
+    out.append(f'<line x1="{left}" y1="{plot_top + plot_h}" x2="{WIDTH - W_RIGHT}" y2="{plot_top + plot_h}" stroke="#888"/>')
+    for i, (band, counts) in enumerate(bands):
+        x, n_band = left + i * slot + slot * 0.1, sum(counts.values())
+        y = float(plot_top + plot_h)
+        for c in categories:
+            n = counts.get(c, 0)
+            if n:
+                h = plot_h * n / top
+                y -= h
+                out.append(
+                    _count_bar(
+                        "band",
+                        f'data-band="{escape(band)}" data-category="{escape(c)}" data-n="{n}"',
+                        x,
+                        y,
+                        slot * 0.8,
+                        h,
+                        _category_colour(c),
+                        f"{band}: {n} patient(s) with best response {c}",
+                    )
+                )
+        out.append(f'<text class="band-n" x="{x + slot * 0.4:.1f}" y="{y - 4:.1f}" font-size="10" text-anchor="middle">{n_band}</text>')
+        out.append(f'<text x="{x + slot * 0.4:.1f}" y="{plot_top + plot_h + 14}" font-size="9" text-anchor="middle">{escape(band)}</text>')
+    out += _w_legend(categories, plot_top + plot_h + 40)
+    out.append("</svg>")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class LevelSummary:
+    """The swimmer's patients of one dose level, counted: started treatment, still on it, responded, progressed, died."""
+
+    level: str
+    started: int
+    on_treatment: int
+    responded: int
+    progressed: int
+    died: int
+
+
+SUMMARY_KINDS = (("started", "#bdbdbd"), ("on_treatment", "#a6cee3"), ("responded", "#204a87"), ("progressed", "#cc0000"), ("died", "#000000"))
+
+
+def swimmer_summary(levels: list[LevelSummary]) -> str:
+    """Per dose level, how many patients started, are on treatment, responded, progressed and died: what the
+    swimmer becomes beyond a readable number of lanes; "" when nobody started."""
+    if not any(s.started for s in levels):
+        return ""
+    top = max(s.started for s in levels) or 1
+    row, bar = 16, 12
+    group = row * len(SUMMARY_KINDS) + 10
+    plot_w = WIDTH - S_LEFT - S_RIGHT - 40
+    height = S_TOP + group * len(levels) + 24
+    total = sum(s.started for s in levels)
+    out = _svg_open("swimmer-summary", height, f"Swimmer summary: {total} patient(s) who started treatment, by dose level")
+    for i, s in enumerate(levels):
+        y0 = S_TOP + i * group
+        out.append(f'<text x="{S_LEFT - 60}" y="{y0 + group / 2:.1f}" font-size="11" font-weight="bold" text-anchor="end">level {escape(s.level)}</text>')
+        for j, (kind, colour) in enumerate(SUMMARY_KINDS):
+            n, y = getattr(s, kind), y0 + j * row
+            name = kind.replace("_", " ")
+            out.append(f'<text x="{S_LEFT - 6}" y="{y + 10:.1f}" font-size="9" text-anchor="end">{name}</text>')
+            data = f'data-level="{escape(s.level)}" data-kind="{kind}" data-n="{n}"'
+            out.append(_count_bar("level-count", data, S_LEFT, y, plot_w * n / top, bar, colour, f"level {s.level}: {n} {name}"))
+            out.append(f'<text x="{S_LEFT + plot_w * n / top + 4:.1f}" y="{y + 10:.1f}" font-size="9">{n}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -499,6 +591,29 @@ def _k_at_risk(curves: list[KmSeries], colours: list[str], times_at_risk: list[f
     return out
 
 
+def _thin(s: KmSeries, fx: Callable[[float], float]) -> KmSeries:
+    """The series as drawn: at most one event step (the last) and one censoring tick (the first) per pixel column
+    (issue #16). Steps closer than a pixel cannot be told apart on the plot, and without this the SVG grew with
+    the number of distinct event and censoring times, that is with the patients and their follow-up."""
+    last: dict[int, int] = {}
+    for i, t in enumerate(s.times):
+        last[round(fx(t))] = i
+    keep = sorted(last.values())
+    ticks: dict[int, float] = {}
+    for t in sorted(s.censored_times):
+        ticks.setdefault(round(fx(t)), t)
+    if len(keep) == len(s.times) and len(ticks) == len(s.censored_times):
+        return s
+    return replace(
+        s,
+        times=tuple(s.times[i] for i in keep),
+        survival=tuple(s.survival[i] for i in keep),
+        lower=tuple(s.lower[i] for i in keep),
+        upper=tuple(s.upper[i] for i in keep),
+        censored_times=tuple(ticks.values()),
+    )
+
+
 def km_plot(curves: list[KmSeries], *, x_label: str, times_at_risk: list[float]) -> str:
     """Kaplan-Meier curves with 95% CI bands, censoring ticks and the numbers at risk; empty string when there are no curves."""
     if not curves:
@@ -522,7 +637,7 @@ def km_plot(curves: list[KmSeries], *, x_label: str, times_at_risk: list[float])
     out += _k_legend(curves, colours)
     out += _k_axes(ticks, x_label, fx, fy)
     for s, colour in zip(curves, colours, strict=True):
-        out += _k_series(s, colour, fx, fy)
+        out += _k_series(_thin(s, fx), colour, fx, fy)
     out += _k_at_risk(curves, colours, list(times_at_risk), fx, table_top)
     out.append("</svg>")
     return "".join(out)

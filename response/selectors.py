@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.db.models import Case, CharField, Count, Value, When
+
 from accounts.models import User
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Enrolment, Patient, Trial
@@ -74,15 +76,106 @@ KM_PLOTS = {
 }
 
 
-def _patient_plots(trial: Trial, user: User, *, today: date) -> tuple[list[plots.WaterfallBar], list[plots.SwimLane], int]:
-    """Per visible patient the stored best response and course: the waterfall bars, the swimmer lanes, the
-    number of stored courses (five queries)."""
-    visible = cohort_selectors.patients_for_user(user, trial)
-    enrolments = {e.patient_id: e for e in Enrolment.objects.filter(patient__in=visible.values("pk")).select_related("patient", "level")}
-    results = {r.patient_id: r for r in ResponseResult.objects.filter(patient_id__in=list(enrolments))}
-    day1 = dict(Cycle.objects.filter(patient_id__in=list(enrolments), number=1).values_list("patient_id", "day1"))
-    off = {o.patient_id: o for o in OffTreatment.objects.filter(patient_id__in=list(enrolments))}
-    follow = {f.patient_id: f for f in FollowUp.objects.filter(patient_id__in=list(enrolments))}
+# Patients drawn per plot (issue #16). At 720 px a waterfall of 50 bars still has 12.5 px a bar and its
+# rotated study id (labels need 8 px), and a swimmer of 50 lanes of 22 px is about a screen and a half; 50 is
+# also a page of the patient list and of the API. Beyond it the plots show a summary of every patient (counted
+# in SQL) and the bars and lanes of one page of 50, chosen by level, site and page.
+PLOT_CAP = 50
+
+# The waterfall's summary: bands of the best % change between the reference lines (IMWG 2016: MR -25%,
+# PR -50%, VGPR -90% on serum) and +25% (the size of an increase that is progression), best first.
+CHANGE_BANDS = ("≤ -90%", "-90% to -50%", "-50% to -25%", "-25% to 0%", "0% to +25%", "≥ +25%", "not measurable")
+
+
+@dataclass(frozen=True)
+class PlotView:
+    """Which patients the waterfall and swimmer draw: a dose level, a site, a page of PLOT_CAP (by study id)."""
+
+    level: int | None = None
+    site: str | None = None
+    page: int = 1
+
+    @classmethod
+    def from_query(cls, query) -> PlotView:
+        """From a request's GET parameters; a value that is not a number is ignored (the whole trial, page 1)."""
+
+        def number(name: str) -> int | None:
+            value = query.get(name, "").strip()
+            return int(value) if value.lstrip("-").isdigit() else None
+
+        site = query.get("site", "").strip()
+        return cls(level=number("level"), site=site if site.isdigit() else None, page=max(number("page") or 1, 1))
+
+    def query(self, **changes) -> str:
+        """The GET parameters of this view with some changed ("" for the whole trial, page 1)."""
+        from urllib.parse import urlencode
+
+        values = {"level": self.level, "site": self.site, "page": self.page} | changes
+        if values["page"] == 1:
+            values["page"] = None
+        return urlencode({k: v for k, v in values.items() if v is not None})
+
+
+def _visible(trial: Trial, user: User, view: PlotView):
+    """The ids of the patients the user may see in this view (a subquery)."""
+    patients = cohort_selectors.patients_for_user(user, trial)
+    if view.level is not None:
+        patients = patients.filter(enrolment__level__label=view.level)
+    if view.site is not None:
+        patients = patients.filter(site__number=view.site)
+    return patients.filter(enrolment__isnull=False).values("pk")
+
+
+def _summary(trial: Trial, visible) -> dict:
+    """Counted in SQL over every patient of the view (two queries, rows bounded by bands x categories and
+    levels): the waterfall's patients by band of best change and best response, the swimmer's by level."""
+    change = "best_change_pct"
+    band = Case(
+        When(**{f"{change}__isnull": True}, then=Value(CHANGE_BANDS[6])),
+        When(**{f"{change}__lte": -90}, then=Value(CHANGE_BANDS[0])),
+        When(**{f"{change}__lte": -50}, then=Value(CHANGE_BANDS[1])),
+        When(**{f"{change}__lte": -25}, then=Value(CHANGE_BANDS[2])),
+        When(**{f"{change}__lte": 0}, then=Value(CHANGE_BANDS[3])),
+        When(**{f"{change}__lt": 25}, then=Value(CHANGE_BANDS[4])),
+        default=Value(CHANGE_BANDS[5]),
+        output_field=CharField(),
+    )
+    counts = ResponseResult.objects.filter(patient__in=visible).annotate(band=band).values("band", "best").annotate(n=Count("pk")).order_by()
+    bands: dict[str, dict[str, int]] = {b: {} for b in CHANGE_BANDS}
+    for row in counts:
+        bands[row["band"]][row["best"]] = row["n"]
+    levels = (
+        Enrolment.objects.filter(patient__in=visible, patient__cycles__number=1)
+        .values("level__label")
+        .annotate(
+            started=Count("pk"),
+            off=Count("patient__off_treatment"),
+            responded=Count("patient__response__first_response_on"),
+            progressed=Count("patient__response__progression_on"),
+            died=Count("patient__follow_up__death_on"),
+        )
+        .order_by("level__label")
+    )
+    lanes = [plots.LevelSummary(str(r["level__label"]), r["started"], r["started"] - r["off"], r["responded"], r["progressed"], r["died"]) for r in levels]
+    bars = [(b, bands[b]) for b in CHANGE_BANDS]
+    return {"bands": bars, "levels": lanes, "courses": sum(sum(c.values()) for c in bands.values()), "started": sum(r.started for r in lanes)}
+
+
+def _patient_plots(trial: Trial, user: User, view: PlotView, *, today: date) -> tuple[list[plots.WaterfallBar], list[plots.SwimLane], int, int, int]:
+    """The page's patients (at most PLOT_CAP, by study id) with their stored best response and course: the
+    waterfall bars, the swimmer lanes, the index of the page's first patient, how many patients the page and the view
+    have (six queries). A page beyond the last is the last, as the patient list does."""
+    visible = _visible(trial, user, view)
+    total = Patient.objects.filter(pk__in=visible).count()
+    first = (min(view.page, max(-(-total // PLOT_CAP), 1)) - 1) * PLOT_CAP
+    page = Enrolment.objects.filter(patient__in=visible).select_related("patient", "level").order_by("patient__study_id")[first : first + PLOT_CAP]
+    enrolments = {e.patient_id: e for e in page}
+    ids = list(enrolments)
+    courses = ResponseResult.objects.filter(patient_id__in=ids).only("patient_id", "best", "best_change_pct", "confirmed", "progression_on")
+    results = {r.patient_id: r for r in courses}
+    day1 = dict(Cycle.objects.filter(patient_id__in=ids, number=1).values_list("patient_id", "day1"))
+    off = {o.patient_id: o for o in OffTreatment.objects.filter(patient_id__in=ids)}
+    follow = {f.patient_id: f for f in FollowUp.objects.filter(patient_id__in=ids)}
     bars, lanes = [], []
     for pid, e in sorted(enrolments.items(), key=lambda kv: kv[1].patient.study_id):
         r = results.get(pid)
@@ -107,27 +200,53 @@ def _patient_plots(trial: Trial, user: User, *, today: date) -> tuple[list[plots
                 marks.append(plots.Mark(o.decided_on, "off_treatment", "off treatment"))
             lanes.append(plots.SwimLane(e.patient.study_id, level, day1[pid], o.last_dose_on if o else None, o is None, tuple(marks)))
     lanes.sort(key=lambda lane: ((lane.end or today) - lane.start).days, reverse=True)
-    return bars, lanes, len(results)
+    return bars, lanes, first, len(enrolments), total
 
 
-def dashboard(trial: Trial, user: User, *, today: date) -> dict:
-    """The trial's stored endpoints and what the dashboard draws (never computes a response)."""
-    bars, lanes, results = _patient_plots(trial, user, today=today)
+def dashboard(trial: Trial, user: User, *, today: date, view: PlotView | None = None) -> dict:
+    """The trial's stored endpoints and what the dashboard draws (never computes a response); the same
+    number of queries at any trial size."""
+    view = view or PlotView()
+    bars, lanes, first, on_page, total = _patient_plots(trial, user, view, today=today)
+    summary = _summary(trial, _visible(trial, user, view))
     snapshot = latest_snapshot(trial)
+    pages = max(-(-total // PLOT_CAP), 1)
+    view = PlotView(level=view.level, site=view.site, page=first // PLOT_CAP + 1)
     return {
         "snapshot": snapshot,
         "waterfall": plots.waterfall(bars),
         "swimmer": plots.swimmer(lanes, today=today),
+        "summarised": total > PLOT_CAP,
+        "waterfall_summary": plots.waterfall_summary(summary["bands"]) if total > PLOT_CAP else "",
+        "swimmer_summary": plots.swimmer_summary(summary["levels"]) if total > PLOT_CAP else "",
+        "summary": summary,
+        "view": view,
+        "plot_query": view.query(),
+        "shown": (first + 1 if on_page else 0, first + on_page, total),
+        "plot_cap": PLOT_CAP,
+        "pages": pages,
+        "previous_query": view.query(page=view.page - 1) if view.page > 1 else None,
+        "next_query": view.query(page=view.page + 1) if view.page < pages else None,
+        "levels": list(trial.levels.order_by("order").values_list("label", flat=True)),
+        "sites": list(cohort_selectors.sites_for_user(user).values_list("number", flat=True)),
         "pfs": km_svg(snapshot, *KM_PLOTS["pfs"]),
         "ttnt": km_svg(snapshot, *KM_PLOTS["ttnt"]),
         "job": latest_job(trial),
-        "results": results,
+        "results": summary["courses"],
     }
 
 
-def plot_svg(trial: Trial, user: User, name: str, *, today: date) -> str:
-    """One of the dashboard's plots (a download), built alone: waterfall, swimmer, or a Kaplan-Meier curve (KM_PLOTS)."""
+SUMMARY_PLOTS = ("waterfall-summary", "swimmer-summary")
+
+
+def plot_svg(trial: Trial, user: User, name: str, *, today: date, view: PlotView | None = None) -> str:
+    """One of the dashboard's plots (a download), built alone: the waterfall or swimmer of the view's page,
+    their summaries over every patient of the view, or a Kaplan-Meier curve (KM_PLOTS)."""
+    view = view or PlotView()
     if name in KM_PLOTS:
         return km_svg(latest_snapshot(trial), *KM_PLOTS[name])
-    bars, lanes, _ = _patient_plots(trial, user, today=today)
+    if name in SUMMARY_PLOTS:
+        summary = _summary(trial, _visible(trial, user, view))
+        return plots.waterfall_summary(summary["bands"]) if name == "waterfall-summary" else plots.swimmer_summary(summary["levels"])
+    bars, lanes, *_ = _patient_plots(trial, user, view, today=today)
     return plots.waterfall(bars) if name == "waterfall" else plots.swimmer(lanes, today=today)

@@ -1,5 +1,7 @@
 """Response pages: the patient's response tab (assessments, categories, follow-up) and the trial's dashboard."""
 
+from urllib.parse import parse_qsl
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -17,7 +19,7 @@ from . import selectors, services
 from .forms import AssessmentForm, FollowUpForm, SpuriousForm
 from .models import MyelomaAssessment
 
-PLOTS = ("waterfall", "swimmer", *selectors.KM_PLOTS)
+PLOTS = ("waterfall", "swimmer", *selectors.SUMMARY_PLOTS, *selectors.KM_PLOTS)
 
 
 def _post(request, patient, action, forms):
@@ -86,7 +88,8 @@ def trial_dashboard(request, code):
         services.trial_recompute_start(trial=trial, by=request.user)
         messages.success(request, "Recompute of the whole trial queued.")
         return redirect("trial_response", code=code)
-    data = selectors.dashboard(trial, request.user, today=timezone.localdate())
+    view = selectors.PlotView.from_query(request.GET)
+    data = selectors.dashboard(trial, request.user, today=timezone.localdate(), view=view)
     running = data["job"] is not None and data["job"].is_running
     return render(request, "response/dashboard.html", {"trial": trial, **data, "running": running, "can_recompute": _can_recompute(request.user)})
 
@@ -96,9 +99,11 @@ def plot_download(request, code, plot):
     if plot not in PLOTS:
         raise Http404("No such plot")
     trial = cohort_selectors.trial_get(code)
-    svg = selectors.plot_svg(trial, request.user, plot, today=timezone.localdate())
+    view = selectors.PlotView.from_query(request.GET)
+    svg = selectors.plot_svg(trial, request.user, plot, today=timezone.localdate(), view=view)
     if not svg:
         raise Http404("Nothing to draw yet")
     response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, content_type="image/svg+xml")
-    response["Content-Disposition"] = f'attachment; filename="{trial.code}-{plot}-{timezone.localdate().isoformat()}.svg"'
+    which = "".join(f"-{k}-{v}" for k, v in parse_qsl(view.query()))  # the level, site and page drawn
+    response["Content-Disposition"] = f'attachment; filename="{trial.code}-{plot}{which}-{timezone.localdate().isoformat()}.svg"'
     return response

@@ -1,12 +1,14 @@
-"""One error format for the whole API (house style point 9).
+"""One error format for the whole API (house style point 9), and its one pagination.
 
 Every error answer is {"status": int, "code": str, "detail": str, "errors": {field: [messages]}}.
+Every list is a page of {"next": url|null, "previous": url|null, "results": [...]} (KeysetPagination).
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -53,3 +55,23 @@ def exception_handler(exc, context):
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         response.data = error_body(response.status_code, code if isinstance(code, str) else "error", str(detail))
     return response
+
+
+class KeysetPagination(CursorPagination):
+    """Every API list, a page at a time by keyset (issue #16): `WHERE key > last ORDER BY key LIMIT n`,
+    so the last page costs what the first does and no page counts the whole list (offset pagination
+    read and discarded every row before the page, and counted them all, on every page).
+
+    The key is the view's `cursor_ordering` (default "pk": unique, indexed and never changed, so rows
+    added or edited while a client walks the list are neither skipped nor repeated). It must be a
+    column of the model itself (no `__` lookups) and unique, or nearly so: DRF's cursor keeps the
+    position of the first field and an offset among rows tied on it. `?page_size=` up to 500."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = "pk"
+
+    def get_ordering(self, request, queryset, view):
+        ordering = getattr(view, "cursor_ordering", self.ordering)
+        return (ordering,) if isinstance(ordering, str) else tuple(ordering)

@@ -55,3 +55,19 @@ def test_timeline_draws_one_bar_per_episode_coloured_by_grade_and_open_ones_unti
 def test_ticks_are_weekly_for_a_cycle():
     svg = plots.lab_plot("Platelets", [(date(2026, 1, 1), Decimal(100)), (date(2026, 1, 28), Decimal(20))], bands=plots.PLATELET_BANDS)
     assert re.findall(r">(\d\d-\d\d)</text>", svg) == ["01-01", "01-08", "01-15", "01-22"]
+
+
+def test_escalation_path_draws_the_latest_cohorts_that_fit_and_counts_the_earlier_ones():
+    from escalation.plots import CohortMark, path_svg
+
+    cohorts = [CohortMark(number=i, level=str(1 + i % 3), patients=3, dlts=i % 2) for i in range(1, 201)]
+    svg = path_svg(("1", "2", "3"), cohorts)
+    drawn = svg.count('class="cohort"')
+    assert drawn == (640 - 50 - 30) // 30
+    assert "Cohort 200 " in svg
+    assert f"Cohort {200 - drawn} " not in svg
+    assert f'data-cohorts="{200 - drawn}"' in svg
+    assert f"{3 * (200 - drawn)} patient(s)" in svg
+    few = path_svg(("1", "2", "3"), cohorts[:4])
+    assert few.count('class="cohort"') == 4
+    assert "earlier-cohorts" not in few

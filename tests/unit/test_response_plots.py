@@ -347,3 +347,44 @@ def test_km_at_risk_must_match_the_times():
         plots.km_plot([series(at_risk=(5, 4, 2))], x_label="Months", times_at_risk=[0, 6])
     with pytest.raises(ValueError, match="same length"):
         plots.KmSeries("bad", (1.0, 2.0), (0.5,), (0.1,), (0.9,), ())
+
+
+# --- summaries beyond the cap (issue #16) ---
+
+
+def test_waterfall_summary_stacks_each_band_by_best_response_and_counts_every_patient():
+    bands = [("≤ -90%", {"CR": 3, "VGPR": 2}), ("-90% to -50%", {"PR": 40}), ("0% to +25%", {}), ("not measurable", {"NE": 5})]
+    root = parse(plots.waterfall_summary(bands))
+    segments = by_class(root, "band")
+    assert sum(int(s.get("data-n")) for s in segments) == 50
+    assert {(s.get("data-band"), s.get("data-category")) for s in segments} == {
+        ("≤ -90%", "CR"),
+        ("≤ -90%", "VGPR"),
+        ("-90% to -50%", "PR"),
+        ("not measurable", "NE"),
+    }
+    tallest = max(segments, key=lambda s: float(s.get("height")))
+    assert tallest.get("data-n") == "40"
+    assert "50 patient(s)" in root.get("aria-label")
+    assert plots.waterfall_summary([("≤ -90%", {})]) == ""
+
+
+def test_swimmer_summary_counts_each_level_and_its_bars_are_proportional():
+    levels = [plots.LevelSummary("1", 100, 60, 40, 20, 5), plots.LevelSummary("2", 50, 50, 10, 0, 0)]
+    root = parse(plots.swimmer_summary(levels))
+    started = {b.get("data-level"): float(b.get("width")) for b in by_class(root, "level-count") if b.get("data-kind") == "started"}
+    assert started["1"] == pytest.approx(2 * started["2"], abs=0.1)
+    assert {b.get("data-n") for b in by_class(root, "level-count") if b.get("data-level") == "1"} == {"100", "60", "40", "20", "5"}
+    assert plots.swimmer_summary([plots.LevelSummary("1", 0, 0, 0, 0, 0)]) == ""
+
+
+def test_km_draws_at_most_one_step_and_one_censor_tick_per_pixel_column():
+    n = 5000  # events and censorings every 0.001 month: far more than the plot's 604 px
+    times = tuple(i / 1000 for i in range(1, n + 1))
+    survival = tuple(1 - i / (n + 1) for i in range(1, n + 1))
+    s = plots.KmSeries("All", times, survival, survival, survival, censored_times=tuple(t + 0.0005 for t in times))
+    root = parse(plots.km_plot([s], x_label="Months", times_at_risk=[]))
+    steps, ticks = by_class(root, "km-step"), by_class(root, "censor")
+    assert len(steps) <= plots.WIDTH - plots.K_LEFT - plots.K_RIGHT + 1
+    assert len(ticks) <= plots.WIDTH - plots.K_LEFT - plots.K_RIGHT + 1
+    assert float(steps[-1].get("data-survival")) == pytest.approx(survival[-1])  # the curve still ends where it ends

@@ -170,7 +170,7 @@ def test_status_endpoint_applies_the_transition_table(api, alice, trial, site_a)
 def test_token_auth_for_scripts(api, dana, patient_a):
     token = Token.objects.create(user=dana)
     api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    assert api.get("/api/v1/patients/").json()["count"] == 1
+    assert len(api.get("/api/v1/patients/").json()["results"]) == 1
 
 
 def test_session_auth_keeps_csrf(alice, patient_a, trial):
@@ -195,7 +195,7 @@ def test_coordinator_sees_only_their_site_in_sites_and_enrolments(api, alice, bo
     patient_enroll(patient=register_patient(trial, site_b, bob), by=bob)
     api.force_authenticate(alice)
     assert [s["number"] for s in api.get("/api/v1/sites/").json()["results"]] == ["01"]
-    assert api.get("/api/v1/enrolments/").json()["count"] == 0
+    assert api.get("/api/v1/enrolments/").json()["results"] == []
 
 
 def test_openapi_schema_is_generated_and_needs_login(api, client, alice):
@@ -214,3 +214,41 @@ def test_swagger_ui_is_served_from_local_assets(client, alice):
     assert "swagger-ui" in html
     assert "cdn" not in html.lower()
     assert "https://" not in html
+
+
+def _walk(api, url, params, django_assert_max_num_queries, *, queries):
+    """Every page of a list by its `next` links, each page within `queries` SQL queries; the rows in order."""
+    rows, pages = [], 0
+    while url:
+        with django_assert_max_num_queries(queries):
+            page = api.get(url, params).json()
+        assert "count" not in page  # a keyset page never counts the whole list
+        rows += page["results"]
+        url, params, pages = page["next"], None, pages + 1
+    return rows, pages
+
+
+def test_api_lists_walk_by_cursor_without_gaps_or_repeats(api, dana, alice, trial, site_a, django_assert_max_num_queries):
+    for i in range(7):
+        patient = register_patient(trial, site_a, alice)
+        if i < 3:  # the first cohort's three slots
+            patient_enroll(patient=patient, by=alice)
+    api.force_authenticate(dana)
+    patients, pages = _walk(api, "/api/v1/patients/", {"page_size": 2}, django_assert_max_num_queries, queries=8)
+    study_ids = [p["study_id"] for p in patients]
+    assert (len(study_ids), pages) == (7, 4)
+    assert study_ids == sorted(study_ids) == sorted(set(study_ids))  # the patient list's order, each once
+    enrolments, _ = _walk(api, "/api/v1/enrolments/", {"page_size": 3}, django_assert_max_num_queries, queries=8)
+    assert sorted(e["patient"] for e in enrolments) == study_ids[:3]
+    first = api.get("/api/v1/patients/", {"page_size": 2}).json()
+    assert first["previous"] is None
+    assert "cursor=" in first["next"]
+
+
+def test_api_list_page_queries_do_not_grow_with_the_trial(api, dana, alice, trial, site_a, django_assert_max_num_queries):
+    api.force_authenticate(dana)
+    for size in (3, 30):
+        while Patient.objects.count() < size:
+            register_patient(trial, site_a, alice)
+        patients, pages = _walk(api, "/api/v1/patients/", {"page_size": 5}, django_assert_max_num_queries, queries=6)
+        assert (len(patients), pages) == (size, -(-size // 5))

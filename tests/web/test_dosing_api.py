@@ -28,8 +28,9 @@ def test_start_cycle_then_read_its_plan(api, alice, treated):
     response = start(api, treated)
     assert response.status_code == 201, response.content
     assert (response.json()["number"], response.json()["bsa_m2"]) == (1, "2.0000")
-    plan = api.get("/api/v1/planned-doses/", {"patient": treated.study_id, "limit": 100}).json()
-    assert plan["count"] == 26
+    plan = api.get("/api/v1/planned-doses/", {"patient": treated.study_id, "page_size": 100}).json()
+    assert len(plan["results"]) == 26
+    assert plan["next"] is None
     benda = next(p for p in plan["results"] if p["drug"] == "bendamustine")
     assert benda["dose_mg"] == "240.00"
 
@@ -75,7 +76,7 @@ def test_modification_by_investigator_and_list(api, alice, ivan, treated):
     response = api.post("/api/v1/modifications/", body, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["in_cycle_1"] is True
-    assert api.get("/api/v1/modifications/", {"patient": treated.study_id}).json()["count"] == 1
+    assert len(api.get("/api/v1/modifications/", {"patient": treated.study_id}).json()["results"]) == 1
 
 
 def test_off_treatment_endpoint(api, alice, treated):
@@ -95,10 +96,10 @@ def test_other_site_and_read_only_roles(api, alice, bob, mona, treated):
     api.force_authenticate(alice)
     start(api, treated)
     api.force_authenticate(bob)
-    assert api.get("/api/v1/cycles/").json()["count"] == 0
+    assert api.get("/api/v1/cycles/").json()["results"] == []
     assert start(api, treated, day1=(START + timedelta(days=28)).isoformat()).status_code == 404
     api.force_authenticate(mona)
-    assert api.get("/api/v1/cycles/").json()["count"] == 1
+    assert len(api.get("/api/v1/cycles/").json()["results"]) == 1
     assert start(api, treated, day1=(START + timedelta(days=28)).isoformat()).status_code == 403
 
 

@@ -183,3 +183,81 @@ def test_dflc_on_the_tab_and_in_the_api_is_involved_minus_uninvolved_with_the_ba
     api.force_authenticate(alice)
     listed = api.get("/api/v1/assessments/", {"patient": on_c1.study_id}).json()["results"]
     assert [a["dflc"] for a in listed] == ["18.000", "5.000", "-2.000"]
+
+
+def _synthetic(code, patients):
+    """A synthetic trial (the bench's recipe, smaller) with its responses and endpoints computed."""
+    import io
+    from contextlib import redirect_stdout
+
+    from django.core.management import call_command
+
+    from cohorts.models import Patient, Trial
+
+    with redirect_stdout(io.StringIO()):
+        call_command("seed_demo", demo=True)
+        call_command("seed_demo", patients=patients, seed=1, synthetic=code, cycles=2, assessments=3, span_days=140, latest_days_ago=200)
+    trial = Trial.objects.get(code=code)
+    response_compute_many(list(Patient.objects.filter(trial=trial).values_list("pk", flat=True)))
+    endpoints_compute(trial=trial)
+    return trial
+
+
+@pytest.fixture
+def big_trials(db):
+    """Two synthetic trials on either side of the plots' cap of 50 patients."""
+    return _synthetic("SYNS", 6), _synthetic("SYNL", 63)
+
+
+def test_dashboard_queries_are_the_same_on_either_side_of_the_plot_cap(client, dana, big_trials, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(dana)
+    small, large = big_trials
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse("trial_response", args=[small.code])).status_code == 200
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(reverse("trial_response", args=[large.code])).status_code == 200
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(reverse("trial_response", args=[large.code]), {"page": 2, "level": 1}).status_code == 200
+
+
+def test_plots_draw_at_most_50_patients_and_summarise_every_patient_beyond(client, dana, big_trials):
+    from response.selectors import PLOT_CAP
+
+    client.force_login(dana)
+    small, large = big_trials
+    html = client.get(reverse("trial_response", args=[small.code])).content.decode()
+    assert 'id="waterfall-summary"' not in html  # under the cap every patient is drawn
+    html = client.get(reverse("trial_response", args=[large.code])).content.decode()
+    swimmer = html.split('id="swimmer"', 1)[1]
+    assert html.count('class="bar"') <= PLOT_CAP
+    assert 0 < swimmer.count('class="lane"') <= PLOT_CAP
+    assert "Patients 1–50 of 63" in html
+    summary = html.split('class="plot waterfall-summary"', 1)[1].split("</svg>", 1)[0]
+    counted = sum(int(n) for n in __import__("re").findall(r'class="band" [^>]*data-n="(\d+)"', summary))
+    assert counted == ResponseResult.objects.filter(patient__trial=large).count()
+    assert 'class="plot swimmer-summary"' in html
+    page2 = client.get(reverse("trial_response", args=[large.code]), {"page": 2}).content.decode()
+    assert "Patients 51–63 of 63" in page2
+    assert 'rel="prev"' in page2
+    beyond = client.get(reverse("trial_response", args=[large.code]), {"page": 99}).content.decode()
+    assert "Patients 51–63 of 63" in beyond  # a page beyond the last is the last
+
+
+def test_plot_downloads_follow_the_drill_down(client, dana, big_trials):
+    client.force_login(dana)
+    _, large = big_trials
+    url = reverse("trial_response_plot", args=[large.code, "swimmer"])
+    level1 = client.get(url, {"level": 1})
+    assert level1.status_code == 200
+    assert "-level-1-" in level1["Content-Disposition"]
+    assert 'data-level="1"' in level1.content.decode()
+    assert 'data-level="2"' not in level1.content.decode()
+    page2 = client.get(url, {"page": 2}).content.decode()
+    assert page2.count('class="lane"') == 13
+    for plot in ("waterfall-summary", "swimmer-summary"):
+        response = client.get(reverse("trial_response_plot", args=[large.code, plot]))
+        assert response.status_code == 200
+        assert b"<svg" in response.content
