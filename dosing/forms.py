@@ -101,3 +101,39 @@ class DiaryForm(forms.Form):
                 entry["reason_for_change"] = self.cleaned_data.get("reason_for_change") or ""
             out[day] = entry
         return out
+
+
+class VisitForm(forms.Form):
+    """The visit itself: its actual date (default: the planned date), weight and vital signs."""
+
+    done_on = forms.DateField(label="Visit date", widget=DATE, help_text="The day the patient was seen (default: the planned date).")
+    confirm_out_of_window = forms.BooleanField(label="The visit took place outside its window: record it as a protocol deviation", required=False)
+    weight_kg = forms.DecimalField(label="Weight (kg)", required=False, max_digits=5, decimal_places=1, min_value=0)
+    pulse_bpm = forms.IntegerField(label="Pulse (/min)", required=False, min_value=0)
+    systolic_mmhg = forms.IntegerField(label="Systolic BP (mmHg)", required=False, min_value=0)
+    diastolic_mmhg = forms.IntegerField(label="Diastolic BP (mmHg)", required=False, min_value=0)
+    note = forms.CharField(label="Note / reason for the deviation", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reason_for_change = forms.CharField(label="Reason for change", required=False, help_text="Only when correcting a visit already recorded.")
+
+    def vitals(self) -> dict:
+        return {k: self.cleaned_data.get(k) for k in ("weight_kg", "pulse_bpm", "systolic_mmhg", "diastolic_mmhg")}
+
+
+class VisitDoseForm(forms.Form):
+    """One drug scheduled on the visit's day, prefilled with the plan: only an exception needs typing."""
+
+    status = forms.ChoiceField(choices=[("", "not recorded"), *Administration.Status.choices], initial=Administration.Status.GIVEN, required=False)
+    dose_mg = forms.DecimalField(label="Dose given (mg)", required=False, max_digits=8, decimal_places=2, min_value=0, help_text="Only for another dose.")
+    reason = forms.CharField(required=False, help_text="Required unless given as planned.")
+    reason_for_change = forms.CharField(required=False, label="Reason for change", help_text="Only when correcting a recorded dose.")
+
+
+class CellDoseForm(forms.Form):
+    """One cell of the cycle grid: the drug, cycle and day come from the cell, never typed."""
+
+    status = forms.ChoiceField(choices=Administration.Status.choices, initial=Administration.Status.GIVEN)
+    dose_mg = forms.DecimalField(
+        label="Dose given (mg)", required=False, max_digits=8, decimal_places=2, min_value=0, help_text="Only for another dose, or a deviation."
+    )
+    reason = forms.CharField(required=False, help_text="Required for held, missed, another dose, or a deviation.")
+    reason_for_change = forms.CharField(required=False, label="Reason for change", help_text="Required when correcting a recorded dose.")

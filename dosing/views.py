@@ -1,4 +1,6 @@
-"""Treatment pages: the patient's treatment tab (grid and forms), the diary, the worklist."""
+"""Treatment pages: the patient's treatment tab (grid and forms), a grid cell's dose, the diary.
+
+The worklist and the visit page show several apps and live in portal."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -16,10 +18,9 @@ from trialsite.forms import apply_errors
 
 from . import selectors, services
 from .forms import CycleStartForm, DiaryForm, DoseForm, ModificationForm, OffTreatmentForm
-from .models import Administration, Cycle, PlannedDose, Visit
+from .models import Administration, Cycle, PlannedDose
 
 ACTIONS = ("cycle", "dose", "modify", "off")
-WORKLIST_SECTIONS = (("overdue", "Overdue"), ("today", "Due today (within the window)"), ("week", "This week"))
 
 
 def _forms(patient, data=None, action=None):
@@ -116,36 +117,3 @@ def cycle_diary(request, study_id, number, drug):
                 messages.success(request, f"{drug.name} diary of cycle {cycle.number}: {len(saved)} day(s) saved.")
                 return redirect("patient_treatment", study_id=study_id)
     return render(request, "dosing/diary.html", {"patient": patient, "trial": patient.trial, "cycle": cycle, "drug": drug, "form": form})
-
-
-@role_required(Perm.ENTER_DATA)
-@require_http_methods(["POST"])
-def visit_done(request, pk):
-    visit = get_object_or_404(Visit, pk=pk)
-    cohort_selectors.patient_get_for_user(request.user, visit.patient.study_id)
-    try:
-        services.visit_record(visit=visit, by=request.user, done_on=timezone.localdate())
-    except ValidationError as exc:
-        for m in exc.messages:
-            messages.error(request, m)
-    else:
-        messages.success(request, f"{visit.patient.study_id}: visit of {visit.expected_on.isoformat()} recorded as done today.")
-    return redirect(request.POST.get("next") or "worklist")
-
-
-@role_required(Perm.VIEW)
-def worklist(request):
-    today = timezone.localdate()
-    site = request.GET.get("site") or None
-    items = selectors.worklist(request.user, today=today, site_number=site)
-    return render(
-        request,
-        "dosing/worklist.html",
-        {
-            "sections": [(key, title, items[key]) for key, title in WORKLIST_SECTIONS],
-            "today": today,
-            "sites": cohort_selectors.sites_for_user(request.user),
-            "site": site,
-            "trial": cohort_selectors.trials_for_user(request.user).first(),
-        },
-    )
