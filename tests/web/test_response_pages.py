@@ -183,3 +183,14 @@ def test_dflc_on_the_tab_and_in_the_api_is_involved_minus_uninvolved_with_the_ba
     api.force_authenticate(alice)
     listed = api.get("/api/v1/assessments/", {"patient": on_c1.study_id}).json()["results"]
     assert [a["dflc"] for a in listed] == ["18.000", "5.000", "-2.000"]
+
+
+def test_each_unit_select_sits_beside_its_own_value(client, alice, on_c1):
+    from django.urls import reverse
+
+    client.force_login(alice)
+    html = client.get(reverse("patient_response", args=[on_c1.study_id])).content.decode()
+    for name in ("spep", "upep", "kappa", "lambda_flc"):
+        pair = html.split(f'id="pair-{name}"', 1)[1].split('<div class="value-unit"', 1)[0]
+        assert f'name="a-{name}"' in pair
+        assert f'name="a-{name}_unit"' in pair
