@@ -3,6 +3,7 @@
 Issue #2: the patient list and the trial home at 50 and at 5,000 patients:
 SQL queries per request (must be equal) and the time ratio 5,000 : 50 (goal <= 3).
 Issue #3: the treatment tab at 1 and at 24 cycles (equal queries, ratio <= 2).
+Issue #16: the visit page (median <= 150 ms, bounded queries) and the submissions to record cycle 1.
 Issue #4: the nightly DLT re-evaluation of 5,000 synthetic patients in their window
 (first run, steady-state second run) against one query reading the same rows
 (goal: the second run writes nothing and its queries do not grow per patient).
@@ -49,7 +50,7 @@ from .pages import PAGES, SIZES, list_pages, page_measure
 from .pipeline import PIPE_PATIENTS, pipeline_figures
 from .recompute import recompute_figures
 from .terms import terms_search
-from .treatment import treatment_tab
+from .treatment import treatment_tab, visit_page
 
 AREAS = ("pages", "treatment", "dlt", "escalation", "exports", "pipeline", "recompute", "terms")
 
@@ -103,6 +104,7 @@ def run(areas: set[str], args: argparse.Namespace) -> list[str]:
         failed += list_pages(PAGES, measure, seeded)
     steps = (
         ("treatment", lambda: treatment_tab(client, measure)),
+        ("treatment", lambda: visit_page(client, measure)),
         ("dlt", dlt_nightly),
         ("escalation", escalation_characteristics),
         ("escalation", escalation_latency),
