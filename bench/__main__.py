@@ -4,6 +4,7 @@ Issue #2, widened by issue #16: every page and every API list at 50 and at 5,000
 SQL queries per request (must be equal), the time ratio 5,000 : 50 (goal <= 3) and the body's (goal <= 3)
 (bench/pages.py, --only pages).
 Issue #3: the treatment tab at 1 and at 24 cycles (equal queries, ratio <= 2).
+Issue #16: the visit page (median <= 150 ms, bounded queries) and the submissions to record cycle 1.
 Issue #4: the nightly DLT re-evaluation of 5,000 synthetic patients in their window
 (first run, steady-state second run) against one query reading the same rows
 (goal: the second run writes nothing and its queries do not grow per patient).
@@ -50,7 +51,7 @@ from .pages import every_page, page_measure
 from .pipeline import PIPE_PATIENTS, pipeline_figures
 from .recompute import recompute_figures
 from .terms import terms_search
-from .treatment import treatment_tab
+from .treatment import treatment_tab, visit_page
 
 AREAS = ("pages", "treatment", "dlt", "escalation", "exports", "pipeline", "recompute", "terms", "audit")
 
@@ -102,6 +103,7 @@ def run(areas: set[str], args: argparse.Namespace) -> list[str]:
         failed += every_page(client)
     steps = (
         ("treatment", lambda: treatment_tab(client, measure)),
+        ("treatment", lambda: visit_page(client, measure)),
         ("dlt", dlt_nightly),
         ("escalation", escalation_characteristics),
         ("escalation", escalation_latency),

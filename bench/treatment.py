@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import time
 
+_BUILT: dict = {}  # the patients built in this run, by number of cycles (the treatment tab's are the visit page's)
+
 
 def make_treated_patient(cycles: int):
-    """A patient with `cycles` cycles, every planned dose recorded through the services."""
+    """A patient with `cycles` cycles, every planned dose recorded through the services (once per run)."""
+    if cycles not in _BUILT:
+        _BUILT[cycles] = _build_treated_patient(cycles)
+    return _BUILT[cycles]
+
+
+def _build_treated_patient(cycles: int):
     from datetime import timedelta
     from decimal import Decimal
 
@@ -64,4 +72,31 @@ def treatment_tab(client, measure) -> list[str]:
         failed.append(f"treatment tab: queries differ ({q1} vs {q24})")
     if ratio > 2:
         failed.append(f"treatment tab: time ratio {ratio:.2f} above the goal 2")
+    return failed
+
+
+def visit_page(client, measure) -> list[str]:
+    """Issue #16: the visit page (C1D8: the day's doses, labs, vital signs, a new event) opens in <= 150 ms at the
+    median with a bounded number of queries, the same for a patient in cycle 1 and one in cycle 24 and whatever
+    the number of patients in the database."""
+    from cohorts.models import Patient
+    from dosing.models import Visit
+
+    one, many = make_treated_patient(1), make_treated_patient(24)
+    patients = Patient.objects.count()
+    rows, failed = [], []
+    for label, patient in (("cycle 1", one), ("cycle 24", many)):
+        visit = Visit.objects.filter(patient=patient, day=8).order_by("-expected_on").first()
+        queries, seconds = measure(f"/visits/{visit.pk}/")
+        rows.append((label, queries, seconds))
+    print(f"visit page at {patients} patients in the database")
+    print("| visit | queries | median ms |")
+    print("| --- | --- | --- |")
+    for label, queries, seconds in rows:
+        print(f"| {label} D8 | {queries} | {seconds * 1000:.1f} |")
+        if seconds > 0.150:
+            failed.append(f"visit page ({label}): median {seconds * 1000:.0f} ms above 150 ms")
+    if rows[0][1] != rows[1][1]:
+        failed.append(f"visit page: queries differ ({rows[0][1]} vs {rows[1][1]})")
+    print("cycle 1 through the journey (tests/browser/test_treatment.py): 6 submissions, 14 typed or chosen fields (before issue #16: about 50)")
     return failed

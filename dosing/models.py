@@ -145,6 +145,13 @@ class Visit(models.Model):
     window_days = models.PositiveSmallIntegerField()
     done_on = models.DateField(null=True, blank=True)
     cancelled = models.BooleanField(default=False, help_text="No longer expected (treatment stopped); kept for the record")
+    out_of_window = models.BooleanField(default=False, help_text="Done outside its window: a protocol deviation, confirmed when recorded")
+    weight_kg = models.DecimalField("Weight (kg)", max_digits=5, decimal_places=1, null=True, blank=True)
+    pulse_bpm = models.PositiveSmallIntegerField("Pulse (/min)", null=True, blank=True)
+    systolic_mmhg = models.PositiveSmallIntegerField("Systolic BP (mmHg)", null=True, blank=True)
+    diastolic_mmhg = models.PositiveSmallIntegerField("Diastolic BP (mmHg)", null=True, blank=True)
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()
 
     class Meta:

@@ -485,19 +485,112 @@ def diary_record(*, cycle: Cycle, by: User, drug: Drug, entries: dict[int, dict]
 # ---------------------------------------------------------------- visits and off treatment
 
 
+def visit_window(visit: Visit) -> tuple[date, date]:
+    """The first and last day a visit may be done on without a deviation (protocol: visit_window_days)."""
+    return visit.expected_on - timedelta(days=visit.window_days), visit.expected_on + timedelta(days=visit.window_days)
+
+
+VITALS = {"pulse_bpm": (20, 250, "Pulse"), "systolic_mmhg": (50, 260, "Systolic BP"), "diastolic_mmhg": (20, 160, "Diastolic BP")}
+
+
+def _check_visit_values(visit: Visit, *, done_on: date, today: date, confirm_out_of_window: bool, note: str, vitals: dict) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if done_on is None:
+        return {"done_on": ["Give the date the visit took place."]}
+    if done_on > today:
+        errors["done_on"] = ["A visit cannot be recorded in the future."]
+    if visit.cancelled:
+        errors["__all__"] = ["This visit is no longer expected."]
+    first, last = visit_window(visit)
+    if not first <= done_on <= last:
+        off_by = (done_on - visit.expected_on).days
+        if not confirm_out_of_window:
+            errors.setdefault("done_on", []).append(
+                f"{done_on.isoformat()} is {abs(off_by)} days {'after' if off_by > 0 else 'before'} the planned {visit.expected_on.isoformat()}, "
+                f"outside the +/-{visit.window_days}-day window ({first.isoformat()} to {last.isoformat()}): "
+                "confirm to record it as a protocol deviation."
+            )
+        else:
+            errors.update(_need_reason(note, "note", "A visit outside its window is a protocol deviation: give the reason."))
+    weight = vitals.get("weight_kg")
+    if weight is not None:
+        errors.update(check_registration({"weight_kg": weight}, today=today))
+    for name, (low, high, label) in VITALS.items():
+        value = vitals.get(name)
+        if value is not None and not low <= value <= high:
+            errors[name] = [f"{label} {value} is not plausible ({low}-{high})."]
+    if vitals.get("systolic_mmhg") is not None and vitals.get("diastolic_mmhg") is not None and vitals["diastolic_mmhg"] >= vitals["systolic_mmhg"]:
+        errors.setdefault("diastolic_mmhg", []).append("The diastolic pressure must be below the systolic.")
+    return errors
+
+
 @transaction.atomic
-def visit_record(*, visit: Visit, by: User, done_on: date, today: date | None = None) -> Visit:
+def visit_record(
+    *,
+    visit: Visit,
+    by: User,
+    done_on: date,
+    confirm_out_of_window: bool = False,
+    note: str = "",
+    weight_kg: Decimal | None = None,
+    pulse_bpm: int | None = None,
+    systolic_mmhg: int | None = None,
+    diastolic_mmhg: int | None = None,
+    reason_for_change: str = "",
+    today: date | None = None,
+) -> Visit:
+    """Record that a visit took place on `done_on`, with its weight and vital signs.
+
+    A date outside the protocol's window (visit_window_days) is refused unless
+    confirmed, and then flagged as a protocol deviation with its reason. A visit
+    already recorded is corrected only with a reason for change.
+    """
     today = today or timezone.localdate()
     patient = _lock_patient(visit.patient, by)
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
-    check_unlocked(patient, "a visit", visit.expected_on)
-    if done_on > today:
-        raise ValidationError({"done_on": ["A visit cannot be recorded in the future."]})
-    if visit.cancelled:
-        raise ValidationError({"__all__": ["This visit is no longer expected."]})
-    visit.done_on = done_on
-    outside = abs((done_on - visit.expected_on).days) > visit.window_days
-    audited_save(visit, by=by, reason="Visit done" + (f" outside its +/-{visit.window_days}-day window" if outside else ""))
+    vitals = {"weight_kg": weight_kg, "pulse_bpm": pulse_bpm, "systolic_mmhg": systolic_mmhg, "diastolic_mmhg": diastolic_mmhg}
+    errors = _check_visit_values(visit, done_on=done_on, today=today, confirm_out_of_window=confirm_out_of_window, note=note, vitals=vitals)
+    _errors(errors)
+    check_unlocked(patient, "a visit", visit.expected_on, done_on)
+    first, last = visit_window(visit)
+    outside = not first <= done_on <= last
+    if weight_kg is not None:
+        vitals["weight_kg"] = Decimal(weight_kg).quantize(Decimal("0.1"))
+    new = {"done_on": done_on, "out_of_window": outside, "note": (note or "").strip(), **{k: v for k, v in vitals.items() if v is not None}}
+    changed = {k: v for k, v in new.items() if getattr(visit, k) != v}
+    was_done = visit.done_on is not None
+    if was_done:
+        if not changed:
+            return visit
+        _errors(
+            _need_reason(
+                reason_for_change, "reason_for_change", f"This visit is already recorded on {visit.done_on.isoformat()}: give a reason for the change."
+            )
+        )
+    for k, v in changed.items():
+        setattr(visit, k, v)
+    visit.recorded_by = visit.recorded_by or by
+    why = "Visit done" + (f" outside its +/-{visit.window_days}-day window (protocol deviation): {visit.note}" if outside else "")
+    audited_save(visit, by=by, reason=f"Corrected: {reason_for_change.strip()}" if was_done else why)
+    record_change(patient, Kind.DOSING)
+    return visit
+
+
+def visit_mark_done(*, patient: Patient, by: User, on: date) -> Visit | None:
+    """Data recorded on `on` (a lab panel, a visit's doses) makes the open treatment visit whose window holds it done.
+
+    A visit counts as done once its data is recorded (issue #16): it never shows as
+    overdue after that. Called inside the writing service's transaction.
+    """
+    candidates = Visit.objects.select_for_update().filter(
+        patient=patient, kind=Visit.Kind.TREATMENT, done_on__isnull=True, cancelled=False, expected_on__range=(on - timedelta(days=14), on + timedelta(days=14))
+    )
+    inside = [v for v in candidates if visit_window(v)[0] <= on <= visit_window(v)[1]]
+    if not inside:
+        return None
+    visit = min(inside, key=lambda v: abs((v.expected_on - on).days))
+    visit.done_on, visit.recorded_by = on, visit.recorded_by or by
+    audited_save(visit, by=by, reason=f"Visit done: data of {on.isoformat()} recorded")
     return visit
 
 

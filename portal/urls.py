@@ -51,6 +51,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("trials/<str:code>/", views.trial_home, name="trial_home"),
     path("patients/<str:study_id>/", views.patient_detail, name="patient_detail"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("visits/<int:pk>/", views.visit_record, name="visit_record"),
     path("", include("escalation.urls")),
     path("", include("dosing.urls")),
     path("", include("toxicity.urls")),

@@ -188,3 +188,25 @@ class ConMedForm(forms.Form):
         initial = {name: getattr(conmed, name) for name in CONMED_FIELDS if name != "adverse_events"}
         initial["adverse_events"] = list(conmed.adverse_events.values_list("pk", flat=True))
         return initial
+
+
+class VisitLabForm(LabForm):
+    """The hematology panel of a visit: its date is the visit's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["on"]
+        for name in ("anc", "platelets", "hemoglobin", "wbc"):
+            self.fields[f"{name}_unit"].required = False  # an empty panel needs no unit; a missing unit is the default one
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        units = {name: d.get(f"{name}_unit") or self.fields[f"{name}_unit"].initial for name in ("anc", "platelets", "hemoglobin", "wbc")}
+        values = {name: d[name] for name in ("anc", "platelets", "hemoglobin", "wbc", "temperature")}
+        return {"units": units, "reason_for_change": d.get("reason_for_change") or "", **values}
+
+    def value_unit_pairs(self):
+        """(value, its unit or None) per lab, so each unit select sits beside its own input."""
+        return [
+            (self[name], self[f"{name}_unit"] if f"{name}_unit" in self.fields else None) for name in ("anc", "platelets", "hemoglobin", "wbc", "temperature")
+        ]

@@ -9,11 +9,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from accounts.models import User
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient
-from dosing.models import Cycle, DoseModification, OffTreatment, Visit
+from dosing.models import Cycle, DoseModification, OffTreatment, PlannedDose, Visit
 
 from . import ctcae, dlt
 from .models import AdverseEvent, ConMed, CtcaeTerm, Dlt, DltEvaluation, DltProposal, LabResult
@@ -364,3 +365,43 @@ def recent_adjudications(user: User, limit: int = 20) -> QuerySet[DltProposal]:
         .select_related("patient", "adjudicated_by")
         .order_by("-adjudicated_at")[:limit]
     )
+
+
+# ---------------------------------------------------------------- a visit day
+
+
+@dataclass
+class VisitDay:
+    """What the visit page shows: the visit, its window, the doses scheduled that day with what is recorded,
+    the panel of the visit's date and the patient's open adverse events."""
+
+    visit: Visit
+    window: tuple[date, date]
+    doses: list  # (PlannedDose, Administration | None)
+    lab: LabResult | None
+    open_events: list[AdverseEvent]
+    other_visits: list[Visit]
+
+
+def visit_get_for_user(user: User, pk: int) -> Visit:
+    """A visit of a patient the user may see (404 otherwise, the same answer for another site)."""
+    visible = cohort_selectors.patients_for_user(user)
+    visit = Visit.objects.select_related("patient__site", "patient__trial", "cycle").filter(pk=pk, patient__in=visible.values("pk")).first()
+    if visit is None:
+        raise Http404("No such visit")
+    return visit
+
+
+def visit_day(visit: Visit) -> VisitDay:
+    """The visit page's reads: a fixed number of queries whatever the number of patients, cycles or visits."""
+    doses: list = []
+    if visit.cycle_id is not None and visit.day is not None:
+        planned = list(PlannedDose.objects.filter(cycle_id=visit.cycle_id, day=visit.day).select_related("drug").order_by("drug__order"))
+        given = {a.planned_id: a for a in visit.cycle.administrations.filter(day=visit.day, planned__isnull=False)}
+        doses = [(p, given.get(p.pk)) for p in planned]
+    on = visit.done_on or visit.expected_on
+    lab = LabResult.objects.filter(patient_id=visit.patient_id, on=on).first()
+    events = list(AdverseEvent.objects.filter(patient_id=visit.patient_id, in_error=False, resolved__isnull=True).order_by("-onset")[:20])
+    others = list(Visit.objects.filter(patient_id=visit.patient_id, cycle_id=visit.cycle_id).order_by("expected_on")) if visit.cycle_id else []
+    window = (visit.expected_on - timedelta(days=visit.window_days), visit.expected_on + timedelta(days=visit.window_days))
+    return VisitDay(visit=visit, window=window, doses=doses, lab=lab, open_events=events, other_visits=others)

@@ -236,7 +236,10 @@ def test_visit_recorded_and_not_in_the_future(treated, alice):
     visit = Visit.objects.get(cycle=cycle, day=8)
     with pytest.raises(ValidationError, match="future"):
         visit_record(visit=visit, by=alice, done_on=TODAY + timedelta(days=1))
-    visit = visit_record(visit=visit, by=alice, done_on=START + timedelta(days=11))
+    with pytest.raises(ValidationError, match="confirm to record it as a protocol deviation"):
+        visit_record(visit=visit, by=alice, done_on=START + timedelta(days=11))
+    visit = visit_record(visit=visit, by=alice, done_on=START + timedelta(days=11), confirm_out_of_window=True, note="clinic closed")
+    assert visit.out_of_window
     assert "outside its +/-2-day window" in visit.history.latest().history_change_reason
 
 

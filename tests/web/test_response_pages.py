@@ -261,3 +261,14 @@ def test_plot_downloads_follow_the_drill_down(client, dana, big_trials):
         response = client.get(reverse("trial_response_plot", args=[large.code, plot]))
         assert response.status_code == 200
         assert b"<svg" in response.content
+
+
+def test_each_unit_select_sits_beside_its_own_value(client, alice, on_c1):
+    from django.urls import reverse
+
+    client.force_login(alice)
+    html = client.get(reverse("patient_response", args=[on_c1.study_id])).content.decode()
+    for name in ("spep", "upep", "kappa", "lambda_flc"):
+        pair = html.split(f'id="pair-{name}"', 1)[1].split('<div class="value-unit"', 1)[0]
+        assert f'name="a-{name}"' in pair
+        assert f'name="a-{name}_unit"' in pair

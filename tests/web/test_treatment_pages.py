@@ -78,15 +78,71 @@ def test_start_cycle_form_shows_field_errors_and_saves_nothing(client, alice, tr
     assert Cycle.objects.count() == 1
 
 
-def test_dose_form_records_a_held_dose_with_reason(client, alice, treated, cycle1, trial):
+def test_grid_cells_link_their_dose_with_cycle_and_day(client, alice, treated, cycle1):
     client.force_login(alice)
+    html = client.get(reverse("patient_treatment", args=[treated.study_id])).content.decode()
+    assert reverse("cycle_dose", args=[treated.study_id, 1, "pomalidomide", 4]) in html
+    assert reverse("cycle_dose", args=[treated.study_id, 1, "bendamustine", 2]) in html
+    assert 'name="dose-cycle"' not in html  # the cycle and day are never typed
+
+
+def test_cell_records_then_corrects_a_dose_with_reason_for_change(client, alice, treated, cycle1):
+    client.force_login(alice)
+    url = reverse("cycle_dose", args=[treated.study_id, 1, "pomalidomide", 4])
+    response = client.post(url, {"status": "held"})
+    assert "reason" in response.context["form"].errors
+    assert client.post(url, {"status": "held", "reason": "infection"}).status_code == 302
+    response = client.post(url, {"status": "given"})
+    assert "reason_for_change" in response.context["form"].errors
+    assert client.post(url, {"status": "given", "reason_for_change": "held in error"}).status_code == 302
+    record = Administration.objects.get()
+    assert (record.day, record.status) == (4, "given")
+    assert record.history.first().history_change_reason == "held in error"
+
+
+def test_cell_on_an_unscheduled_day_is_a_deviation(client, alice, treated, cycle1):
+    client.force_login(alice)
+    url = reverse("cycle_dose", args=[treated.study_id, 1, "bendamustine", 8])
+    response = client.post(url, {"status": "given", "dose_mg": "240"})
+    assert "reason" in response.context["form"].errors
+    assert client.post(url, {"status": "given", "dose_mg": "240", "reason": "day 2 postponed"}).status_code == 302
+    assert Administration.objects.get().deviation is True
+
+
+def test_read_only_roles_cannot_post_a_cell(client, mona, treated, cycle1):
+    client.force_login(mona)
+    assert client.post(reverse("cycle_dose", args=[treated.study_id, 1, "pomalidomide", 4]), {"status": "given"}).status_code == 403
+
+
+def test_cycle_form_proposes_the_planned_day_and_asks_for_the_weight(client, alice, treated, cycle1):
+    client.force_login(alice)
+    form = client.get(reverse("patient_treatment", args=[treated.study_id])).context["forms"]["cycle"]
+    assert form["day1"].value() == cycle1.day1 + timedelta(days=28)
+    assert form["weight_kg"].value() is None  # never the registration weight
+
+
+def test_off_treatment_needs_confirmation(client, alice, treated, cycle1, trial):
     pom = Drug.objects.get(trial=trial, code="pomalidomide")
+    administration_record(cycle=cycle1, by=alice, drug=pom, day=1, status="given")
+    client.force_login(alice)
     url = reverse("patient_treatment", args=[treated.study_id])
-    response = client.post(url, {"action": "dose", "dose-cycle": "1", "dose-drug": pom.pk, "dose-day": "4", "dose-status": "held"})
-    assert "reason" in response.context["forms"]["dose"].errors
-    response = client.post(url, {"action": "dose", "dose-cycle": "1", "dose-drug": pom.pk, "dose-day": "4", "dose-status": "held", "dose-reason": "infection"})
-    assert response.status_code == 302
-    assert Administration.objects.get().status == "held"
+    data = {"action": "off", "off-reason_code": "progression", "off-decided_on": (START + timedelta(days=5)).isoformat()}
+    response = client.post(url, data)
+    assert "confirm" in response.context["forms"]["off"].errors
+    assert client.post(url, {**data, "off-confirm": "on"}).status_code == 302
+    treated.refresh_from_db()
+    assert treated.status == "off_treatment"
+
+
+def test_diary_taken_as_planned_with_two_missed_days(client, alice, treated, cycle1):
+    client.force_login(alice)
+    url = reverse("cycle_diary", args=[treated.study_id, 1, "pomalidomide"])
+    html = client.get(url).content.decode()
+    assert "3 mg" in html  # the planned dose is shown
+    data = {"rest_as_planned": "on", "status_5": "missed", "reason_5": "vomiting", "status_6": "missed", "reason_6": "vomiting"}
+    assert client.post(url, data).status_code == 302
+    assert Administration.objects.filter(status="given").count() == 19
+    assert sorted(Administration.objects.filter(status="missed").values_list("day", flat=True)) == [5, 6]
 
 
 def test_diary_saves_every_day_at_once(client, alice, treated, cycle1, trial):
@@ -117,14 +173,13 @@ def test_worklist_shows_due_visits_of_the_coordinators_site_only(client, alice, 
     html = response.content.decode()
     assert mine.study_id in html
     assert theirs.study_id not in html
-    sections = {key: rows for key, _, rows in response.context["sections"]}
+    sections = {key: rows for key, _, rows, _ in response.context["sections"]}
     assert [i.what for i in sections["overdue"] if i.patient == mine] == ["Cycle 1 day 1 visit", "Cycle 1 day 8 visit"]
     assert [i.what for i in sections["today"] if i.patient == mine] == ["Cycle 1 day 15 visit"]
     assert [i.what for i in sections["week"] if i.patient == mine] == ["Cycle 1 day 22 visit"]  # cycle 2 day 1 is 14 days away
     visit = Visit.objects.get(patient=mine, day=15)
-    client.post(reverse("visit_done", args=[visit.pk]), {"next": reverse("worklist")})
-    visit.refresh_from_db()
-    assert visit.done_on == TODAY
+    assert reverse("visit_record", args=[visit.pk]) in html  # the row opens the visit page (no "Done today" any more)
+    assert "Done today" not in html
 
 
 def test_treatment_tab_queries_do_not_grow_with_cycles(client, alice, treated, trial):

@@ -8,6 +8,7 @@ committed (the outbox: trialsite.outbox.record_change; the pipeline runs the rul
 - events.py: adverse events (record, correct, retract) and their checks;
 - labs.py: lab panels and their units;
 - conmeds.py: concomitant medications (record, correct, retract), the supportive care the DLT rules read;
+- visits.py: a visit day (doses, labs, vital signs, new events) in one transaction;
 - evaluation.py: the DLT evaluation (dlt_evaluate_many), syncing proposals and evaluations;
 - adjudication.py: confirm, reject, record missed, withdraw, and reopening adjudicated proposals;
 - _common.py: the helpers they share.
@@ -18,6 +19,7 @@ from .conmeds import CONMED_FIELDS, check_conmed, conmed_record, conmed_retract,
 from .evaluation import dlt_evaluate_many
 from .events import AE_FIELDS, ae_record, ae_retract, ae_update
 from .labs import COUNT_UNITS, HB_UNITS, LAB_LABELS, convert_labs, lab_record
+from .visits import DoseEntry, VisitSaved, visit_day_record
 
 __all__ = [
     "AE_FIELDS",
@@ -25,6 +27,8 @@ __all__ = [
     "COUNT_UNITS",
     "HB_UNITS",
     "LAB_LABELS",
+    "DoseEntry",
+    "VisitSaved",
     "ae_record",
     "ae_retract",
     "ae_update",
@@ -39,4 +43,5 @@ __all__ = [
     "dlt_reject",
     "dlt_withdraw",
     "lab_record",
+    "visit_day_record",
 ]

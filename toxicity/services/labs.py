@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from cohorts.models import Patient
-from dosing.services import check_unlocked
+from dosing.services import check_unlocked, visit_mark_done
 from trialsite.audit import audited_save, reason_missing
 from trialsite.outbox import Kind, record_change
 from trialsite.units import to_stored_places
@@ -139,5 +139,6 @@ def lab_record(
             _reopen_for_labs(
                 patient, on, by=by, why=f"Labs of {on.isoformat()} corrected ({', '.join(LAB_LABELS[k] for k in corrected)}): {reason_for_change.strip()}"
             )
+    visit_mark_done(patient=patient, by=by, on=on)  # a visit counts as done once its labs are recorded
     record_change(patient, Kind.TOXICITY)
     return lab
