@@ -51,6 +51,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("trials/<str:code>/", views.trial_home, name="trial_home"),
     path("patients/<str:study_id>/", views.patient_detail, name="patient_detail"),
+    path("patients/<str:study_id>/casebook/", views.patient_casebook, name="patient_casebook"),
     path("", include("escalation.urls")),
     path("", include("dosing.urls")),
     path("", include("toxicity.urls")),

@@ -10,8 +10,11 @@ from cohorts import selectors
 from cohorts.forms import EnrolForm, StatusForm
 from datamanagement.models import DataQuery
 from datamanagement.quality import open_counts
+from dosing.selectors import treatment_overview
 from escalation.models import EscalationDecision
 from escalation.selectors import decisions_for_home
+from response.selectors import patient_response
+from toxicity.selectors import safety_overview
 
 
 @role_required(Perm.VIEW)
@@ -46,3 +49,23 @@ def patient_detail(request, study_id):
             "open_queries": DataQuery.objects.filter(patient=patient).exclude(status=DataQuery.Status.CLOSED).count(),
         },
     )
+
+
+@role_required(Perm.VIEW)
+def patient_casebook(request, study_id):
+    """The patient's casebook: registration, treatment, safety, response and the record's history on one read-only
+    page, laid out for print (issue #16 point 9; `@media print` in static/css/site.css). The selectors scope it
+    (a coordinator sees only their site's patients) as on every patient tab."""
+    patient = selectors.patient_get_for_user(request.user, study_id)
+    today = timezone.localdate()
+    context = {
+        "patient": patient,
+        "trial": patient.trial,
+        "nav_section": "Casebook",
+        "t": treatment_overview(patient, today=today),
+        "s": safety_overview(patient, today=today),
+        "r": patient_response(patient),
+        "history": selectors.patient_history(patient),
+        "printed": timezone.localtime(),
+    }
+    return render(request, "portal/casebook.html", context)
