@@ -180,6 +180,25 @@ def _violations(page) -> list[str]:
     return found
 
 
+# What a finger taps on a tablet: at least 44 px high (and the links at least 44 px wide).
+TARGETS = "button, .button, select, input:not([type=checkbox]):not([type=radio]):not([type=hidden]), .topbar nav a, .topbar .who a, .tabs a"
+
+
+def _small_targets(page) -> list[str]:
+    small = page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)]
+        .filter((el) => el.offsetParent !== null)
+        .map((el) => [el, el.getBoundingClientRect()])
+        .filter(([el, r]) => r.height < 43.5 || (el.tagName === "A" && r.width < 43.5))
+        .slice(0, 5)
+        .map(([el, r]) => [el.tagName.toLowerCase() + (el.id ? "#" + el.id : ""),
+                           JSON.stringify((el.textContent || el.name || "").trim().slice(0, 30)),
+                           Math.round(r.width) + "x" + Math.round(r.height)].join(" "))""",
+        TARGETS,
+    )
+    return [f"touch target under 44 px: {s}" for s in small]
+
+
 @pytest.mark.parametrize(("name", "width"), list(_cases()))
 def test_page_fits_the_width_and_has_no_serious_axe_violation(name, width, server, seeded, contexts):
     if not AXE.exists():
@@ -193,5 +212,30 @@ def test_page_fits_the_width_and_has_no_serious_axe_violation(name, width, serve
     problems = []
     if widths[0] > widths[1]:
         problems.append(f"the page scrolls sideways: scrollWidth {widths[0]} > innerWidth {widths[1]}")
+    if width == "820":
+        problems += _small_targets(page)
     problems += _violations(page)
     assert not problems, f"{name} at {width} px ({path}):\n" + "\n".join(problems)
+
+
+def test_casebook_prints_without_navigation_or_forms_one_section_a_page(server, seeded, contexts):
+    page = contexts("coord01", "1366")
+    page.goto(f"{server.url}/patients/{seeded['jd']}/casebook/")
+    page.emulate_media(media="print")
+    try:
+        shown = page.evaluate(
+            """() => ({
+            header: getComputedStyle(document.querySelector("header.topbar")).display,
+            forms: [...document.querySelectorAll("form, nav")].filter((el) => getComputedStyle(el).display !== "none").length,
+            breaks: [...document.querySelectorAll(".casebook-section")].map((el) => getComputedStyle(el).breakBefore),
+            overflow: [...document.querySelectorAll(".casebook .scroll")].map((el) => getComputedStyle(el).overflowX),
+        })"""
+        )
+        pdf = page.pdf(format="A4")
+    finally:
+        page.emulate_media(media="screen")
+    assert shown["header"] == "none"
+    assert shown["forms"] == 0
+    assert shown["breaks"] == ["auto", "page", "page", "page", "page"]
+    assert set(shown["overflow"]) == {"visible"}
+    assert pdf.startswith(b"%PDF")
