@@ -10,7 +10,7 @@ PORT ?= 8000
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint venv venv-dev browser clean
+.PHONY: run test bench lint venv venv-dev browser axe clean
 
 venv: $(RUNTIME_STAMP)
 venv-dev: $(DEV_STAMP)
@@ -42,7 +42,7 @@ run: venv
 
 ## make test: lint, migration check, architecture check, types, the whole suite (incl. browser journeys)
 ## (mypy checks the pure rule modules listed in pyproject.toml's [tool.mypy] files)
-test: venv-dev browser
+test: venv-dev browser axe
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
@@ -57,9 +57,20 @@ lint: venv-dev
 browser:
 	@bash scripts/ensure-chromium
 
+## make axe: axe-core (the accessibility checks the every-page journey injects) from the npm registry into .cache/axe
+## (git-ignored); pinned, installed once, never fetched at run time and never from a CDN
+AXE_VERSION := 4.10.3
+AXE_JS := .cache/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE_JS)
+
+$(AXE_JS):
+	@command -v npm >/dev/null || { echo "make axe: npm is missing (the every-page journey needs axe-core from the npm registry): apt-get install npm" >&2; exit 1; }
+	npm install --silent --no-save --no-audit --no-fund --prefix .cache/axe axe-core@$(AXE_VERSION)
+	@test -f $(AXE_JS) && echo "axe-core $(AXE_VERSION) in $(AXE_JS)"
+
 ## make bench: the figures in docs/benchmarks.md
 bench: venv-dev
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .cache/axe db.sqlite3 test_db.sqlite3* staticfiles .pytest_cache .ruff_cache .mypy_cache

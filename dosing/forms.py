@@ -71,9 +71,18 @@ class DiaryForm(forms.Form):
         choices = [("", "—"), *Administration.Status.choices]
         for day in days:
             row = initial_rows.get(day, {})
-            self.fields[f"status_{day}"] = forms.ChoiceField(choices=choices, required=False, initial=row.get("status", ""), label=f"Day {day}")
-            self.fields[f"dose_{day}"] = forms.DecimalField(required=False, max_digits=8, decimal_places=2, min_value=0, initial=row.get("dose_mg"))
-            self.fields[f"reason_{day}"] = forms.CharField(required=False, initial=row.get("reason", ""))
+            # The table shows one row a day without a label per input: each input names its day for assistive technology.
+            named = {"status": f"Day {day} status", "dose": f"Day {day} dose (mg)", "reason": f"Day {day} reason"}
+            self.fields[f"status_{day}"] = forms.ChoiceField(
+                choices=choices, required=False, initial=row.get("status", ""), label=f"Day {day}", widget=forms.Select(attrs={"aria-label": named["status"]})
+            )
+            self.fields[f"dose_{day}"] = forms.DecimalField(
+                required=False, max_digits=8, decimal_places=2, min_value=0, initial=row.get("dose_mg"),
+                widget=forms.NumberInput(attrs={"aria-label": named["dose"]}),
+            )  # fmt: skip
+            self.fields[f"reason_{day}"] = forms.CharField(
+                required=False, initial=row.get("reason", ""), widget=forms.TextInput(attrs={"aria-label": named["reason"]})
+            )
         self.fields["rest_as_planned"] = forms.BooleanField(
             required=False,
             initial=True,
@@ -137,6 +146,12 @@ class VisitDoseForm(forms.Form):
     dose_mg = forms.DecimalField(label="Dose given (mg)", required=False, max_digits=8, decimal_places=2, min_value=0, help_text="Only for another dose.")
     reason = forms.CharField(required=False, help_text="Required unless given as planned.")
     reason_for_change = forms.CharField(required=False, label="Reason for change", help_text="Only when correcting a recorded dose.")
+
+    def __init__(self, *args, drug_name: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        # The visit shows one row a drug without a label per input: each input names its drug for assistive technology.
+        for name, field in self.fields.items():
+            field.widget.attrs["aria-label"] = f"{drug_name} {field.label or name.replace('_', ' ')}".strip()
 
 
 class CellDoseForm(forms.Form):

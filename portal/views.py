@@ -19,11 +19,14 @@ from datamanagement.quality import open_counts
 from dosing import selectors as dosing_selectors
 from dosing.forms import VisitDoseForm, VisitForm
 from dosing.models import Administration
+from dosing.selectors import treatment_overview
 from escalation.models import EscalationDecision
 from escalation.selectors import decisions_for_home
+from response.selectors import patient_response
 from toxicity import selectors as toxicity_selectors
 from toxicity import services as toxicity_services
 from toxicity.forms import AdverseEventForm, VisitLabForm
+from toxicity.selectors import safety_overview
 
 
 @role_required(Perm.VIEW)
@@ -97,7 +100,7 @@ def _visit_forms(day: toxicity_selectors.VisitDay, data=None):
         first = {"status": Administration.Status.GIVEN}
         if given is not None:
             first = {"status": given.status, "dose_mg": given.dose_mg if given.status == Administration.Status.OTHER_DOSE else None, "reason": given.reason}
-        dose_forms.append((planned, given, VisitDoseForm(data, prefix=f"dose-{planned.drug.code}", initial=first)))
+        dose_forms.append((planned, given, VisitDoseForm(data, prefix=f"dose-{planned.drug.code}", initial=first, drug_name=planned.drug.name)))
     lab = day.lab
     lab_initial = {k: getattr(lab, k) for k in ("anc", "platelets", "hemoglobin", "wbc", "temperature")} if lab else {}
     ae_data = data if data is not None and (data.get("ae-term") or "").strip() else None
@@ -220,3 +223,23 @@ def visit_record(request, pk):
             "has_errors": data is not None,
         },
     )
+
+
+@role_required(Perm.VIEW)
+def patient_casebook(request, study_id):
+    """The patient's casebook: registration, treatment, safety, response and the record's history on one read-only
+    page, laid out for print (issue #16 point 9; `@media print` in static/css/site.css). The selectors scope it
+    (a coordinator sees only their site's patients) as on every patient tab."""
+    patient = selectors.patient_get_for_user(request.user, study_id)
+    today = timezone.localdate()
+    context = {
+        "patient": patient,
+        "trial": patient.trial,
+        "nav_section": "Casebook",
+        "t": treatment_overview(patient, today=today),
+        "s": safety_overview(patient, today=today),
+        "r": patient_response(patient),
+        "history": selectors.patient_history(patient),
+        "printed": timezone.localtime(),
+    }
+    return render(request, "portal/casebook.html", context)

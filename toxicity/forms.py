@@ -198,6 +198,7 @@ class VisitLabForm(LabForm):
         del self.fields["on"]
         for name in ("anc", "platelets", "hemoglobin", "wbc"):
             self.fields[f"{name}_unit"].required = False  # an empty panel needs no unit; a missing unit is the default one
+            self.fields[f"{name}_unit"].widget.attrs["aria-label"] = self.fields[f"{name}_unit"].label  # it sits beside its value, unlabelled
 
     def service_kwargs(self) -> dict:
         d = self.cleaned_data

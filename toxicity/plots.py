@@ -17,7 +17,7 @@ from html import escape
 
 from . import ctcae
 
-GRADE_COLOURS = {1: "#cfe8cf", 2: "#fbe3a1", 3: "#f6b26b", 4: "#e06666", 5: "#5b0f00"}
+GRADE_COLOURS = {1: "#cfe8cf", 2: "#fbe3a1", 3: "#f6b26b", 4: "#b3261e", 5: "#5b0f00"}
 BAND_COLOURS = {1: "#f4faf4", 2: "#fdf6e3", 3: "#fcebd9", 4: "#f9dede"}
 
 # (grade, lower bound, upper bound) in x10^9/L: the CTCAE v5.0 grading of toxicity.ctcae.
