@@ -28,6 +28,8 @@ from toxicity import services as toxicity_services
 from toxicity.forms import AdverseEventForm, VisitLabForm
 from toxicity.selectors import safety_overview
 
+from .selectors import patient_calendar as calendar_selector
+
 
 @role_required(Perm.VIEW)
 def trial_home(request, code):
@@ -243,3 +245,19 @@ def patient_casebook(request, study_id):
         "printed": timezone.localtime(),
     }
     return render(request, "portal/casebook.html", context)
+
+
+@role_required(Perm.VIEW)
+def patient_calendar(request, study_id):
+    """The patient's calendar (issue #16 point 3): every planned and actual visit by cycle with its window and status,
+    the DLT window and the cycle-2 deadline marked; read-only and printable. Scoped by the patient getter."""
+    patient = selectors.patient_get_for_user(request.user, study_id)
+    context = {
+        "patient": patient,
+        "trial": patient.trial,
+        "tab": "calendar",
+        "cal": calendar_selector(patient, today=timezone.localdate()),
+        "can_enter": request.user.can(Perm.ENTER_DATA),
+        "today": timezone.localdate(),
+    }
+    return render(request, "portal/calendar.html", context)

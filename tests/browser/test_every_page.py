@@ -37,6 +37,7 @@ PAGES = {
     "patient_edit": ("coord01", "/patients/{screening}/edit/"),
     "patient_detail": ("coord01", "/patients/{jd}/"),
     "casebook": ("coord01", "/patients/{jd}/casebook/"),
+    "calendar": ("coord01", "/patients/{jd}/calendar/"),
     "patient_treatment": ("coord01", "/patients/{jd}/treatment/"),
     "cycle_diary": ("coord01", "/patients/{jd}/cycles/1/diary/pomalidomide/"),
     "worklist": ("coord01", "/worklist/"),
