@@ -14,6 +14,7 @@ from cohorts.models import Trial
 PATIENT_SECTIONS = {
     "patient_treatment": "Treatment",
     "cycle_diary": "Treatment",
+    "patient_calendar": "Calendar",
     "patient_safety": "Safety",
     "ae_new": "Safety",
     "ae_edit": "Safety",

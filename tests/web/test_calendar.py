@@ -92,6 +92,10 @@ def test_calendar_tab_is_between_treatment_and_safety(client, alice, on_c1, cale
     client.force_login(alice)
     html = client.get(reverse("patient_treatment", args=[on_c1.study_id])).content.decode()
     assert html.index(">Treatment</a>") < html.index(f'href="{calendar_url}"') < html.index(">Safety</a>")
+    calendar = client.get(calendar_url).content.decode()
+    crumbs = calendar.split('aria-label="Breadcrumb"', 1)[1].split("</nav>", 1)[0]
+    assert '<span aria-current="page">Calendar</span>' in crumbs
+    assert 'aria-current="page">Calendar</a>' in calendar
 
 
 def _count(client, url) -> int:
