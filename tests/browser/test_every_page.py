@@ -241,3 +241,28 @@ def test_casebook_prints_without_navigation_or_forms_one_section_a_page(server, 
     assert shown["breaks"] == ["auto", "page", "page", "page", "page"]
     assert set(shown["overflow"]) == {"visible"}
     assert pdf.startswith(b"%PDF")
+
+
+def test_calendar_prints_without_navigation_or_forms_and_its_table_unclipped(server, seeded, contexts):
+    page = contexts("coord01", "1366")
+    page.goto(f"{server.url}/patients/{seeded['jd']}/calendar/")
+    page.emulate_media(media="print")
+    try:
+        shown = page.evaluate(
+            """() => ({
+            header: getComputedStyle(document.querySelector("header.topbar")).display,
+            forms: [...document.querySelectorAll("form, nav")].filter((el) => getComputedStyle(el).display !== "none").length,
+            overflow: [...document.querySelectorAll(".scroll")].map((el) => getComputedStyle(el).overflowX),
+            rows: document.querySelectorAll("#calendar tbody tr").length,
+            thead: getComputedStyle(document.querySelector("#calendar thead")).display,
+        })"""
+        )
+        pdf = page.pdf(format="A4")
+    finally:
+        page.emulate_media(media="screen")
+    assert shown["header"] == "none"
+    assert shown["forms"] == 0
+    assert set(shown["overflow"]) == {"visible"}
+    assert shown["rows"] > 0
+    assert shown["thead"] == "table-header-group"
+    assert pdf.startswith(b"%PDF")
