@@ -42,7 +42,8 @@ class Kind(StrEnum):
     DIARRHEA = "diarrhea"  # N2 with maximal antidiarrheal therapy
     NEUROPATHY = "neuropathy"
     RASH = "rash"
-    THROMBOEMBOLIC = "thromboembolic"
+    THROMBOEMBOLIC = "thromboembolic"  # N4: venous thromboembolism
+    OTHER_THROMBOTIC = "other_thrombotic"  # a thrombotic event N4 does not rule on: excluded from N1 (s.3)
     BLEEDING = "bleeding"
     INFECTION = "infection"
     OTHER = "other"
@@ -70,8 +71,12 @@ KINDS: dict[str, Kind] = {
     # N3: grade 3 neuropathy with pain
     "10034620": Kind.NEUROPATHY,  # Peripheral sensory neuropathy
     "10034580": Kind.NEUROPATHY,  # Peripheral motor neuropathy
-    # N4: venous thromboembolism (CTCAE's "Thromboembolic event"; Arterial thromboembolism is left to N1)
+    # N4: venous thromboembolism (CTCAE's "Thromboembolic event", and the venous Portal vein thrombosis)
     "10043565": Kind.THROMBOEMBOLIC,  # Thromboembolic event
+    "10036206": Kind.THROMBOEMBOLIC,  # Portal vein thrombosis
+    # N1 excepts every thrombotic event; N4 rules on the venous ones only
+    "10073529": Kind.OTHER_THROMBOTIC,  # Arterial thromboembolism
+    "10042554": Kind.OTHER_THROMBOTIC,  # Superficial thrombophlebitis
     # N5/N6: the rash terms (Papulopustular rash and Rash pustular sit under Infections and infestations in v5.0)
     "10037868": Kind.RASH,  # Rash maculo-papular
     "10037847": Kind.RASH,  # Rash acneiform

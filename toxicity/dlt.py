@@ -712,6 +712,8 @@ def _nonhem_rule(w: PatientWindow, e: AdverseEvent, today: date) -> tuple[str | 
         return ("N3", f"{base} with pain.", None) if e.grade >= 3 and e.with_pain else (None, "", None)
     if e.kind == Kind.THROMBOEMBOLIC:
         return ("N4", f"{base}: venous thromboembolism.", None) if e.grade >= 3 else (None, "", None)
+    if e.kind == Kind.OTHER_THROMBOTIC:  # s.3: N1 excepts thrombotic events, and N4 is venous only
+        return None, "", None
     if e.kind == Kind.RASH:
         if e.grade >= 4:
             return "N5", f"{base}.", None

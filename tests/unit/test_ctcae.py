@@ -104,7 +104,8 @@ def test_the_regimens_dlt_kinds_are_mapped_by_meddra_code():
     assert kinds["Nausea"] == kinds["Vomiting"] == Kind.NAUSEA_VOMITING
     assert kinds["Diarrhea"] == Kind.DIARRHEA
     assert kinds["Peripheral sensory neuropathy"] == kinds["Peripheral motor neuropathy"] == Kind.NEUROPATHY
-    assert kinds["Thromboembolic event"] == Kind.THROMBOEMBOLIC
+    assert kinds["Thromboembolic event"] == kinds["Portal vein thrombosis"] == Kind.THROMBOEMBOLIC
+    assert kinds["Arterial thromboembolism"] == kinds["Superficial thrombophlebitis"] == Kind.OTHER_THROMBOTIC
     assert kinds["Lung infection"] == kinds["Sepsis"] == Kind.INFECTION
     assert kinds["Fatigue"] == kinds["Asystole"] == Kind.OTHER
     for name in ("Rash maculo-papular", "Rash acneiform", "Erythema multiforme", "Stevens-Johnson syndrome", "Toxic epidermal necrolysis"):

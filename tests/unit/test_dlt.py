@@ -265,6 +265,12 @@ def test_n4_venous_thromboembolism_and_not_n1(grade, dlt):
     assert rules(window(events=(e,))) == (["N4"] if dlt else [])
 
 
+@pytest.mark.parametrize("name", ["Arterial thromboembolism", "Superficial thrombophlebitis"])
+def test_a_thrombotic_event_n4_does_not_rule_on_is_excepted_from_n1(name):
+    e = ae(term=meddra(name), kind=Kind.OTHER_THROMBOTIC, grade=3, onset=6, attribution={"pomalidomide": "definite"})
+    assert rules(window(events=(e,))) == []
+
+
 def test_n5_any_grade_4_rash():
     e = ae(term=meddra("Erythema multiforme"), kind=Kind.RASH, grade=4, onset=6)
     assert rules(window(events=(e,))) == ["N5"]
