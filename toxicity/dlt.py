@@ -237,9 +237,13 @@ class PatientWindow:
         return self.cycle1_day1 <= day <= self.window_end
 
     @property
+    def c2d1_planned_on(self) -> date:
+        """Cycle 2 day 1 as planned (cycle 1 day 1 + the cycle length when no cycle 2 is planned yet)."""
+        return self.c2d1_planned or self.cycle1_day1 + timedelta(days=self.window_days)
+
+    @property
     def c2d1_deadline(self) -> date:
-        planned = self.c2d1_planned or self.cycle1_day1 + timedelta(days=self.window_days)
-        return planned + timedelta(days=C2D1_GRACE_DAYS)
+        return self.c2d1_planned_on + timedelta(days=C2D1_GRACE_DAYS)
 
 
 @dataclass(frozen=True)
@@ -284,7 +288,7 @@ class Assessment:
     proposals: tuple[Proposal, ...]
     evaluability: Evaluability
     pending_rules: tuple[str, ...] = ()
-    pending_until: date | None = None  # the earliest date the pending rules may be decided
+    pending_until: date | None = None  # the last date a pending rule waits for (the rules decide by then)
 
 
 RULE_TITLES = {
@@ -648,8 +652,7 @@ def _stopped_unevaluable(w: PatientWindow, by: date) -> bool:
 def rule_c2d1(w: PatientWindow, today: date) -> list[Proposal]:
     """H6 and N8: cycle 2 day 1 more than 14 days late because of a cycle-1 toxicity; a patient who stopped for
     toxicity, death or the investigator's decision is judged against the planned date (settled reading s.3)."""
-    planned = w.c2d1_planned or w.cycle1_day1 + timedelta(days=w.window_days)
-    deadline = planned + timedelta(days=C2D1_GRACE_DAYS)
+    planned, deadline = w.c2d1_planned_on, w.c2d1_deadline
     if w.c2d1_given is not None:
         late = (w.c2d1_given - planned).days > C2D1_GRACE_DAYS
     elif _stopped_unevaluable(w, deadline):
@@ -811,5 +814,5 @@ def evaluability(
         waits.append(f"cycle 2 day 1 or {_d(deadline)}")
     if pending_rules:
         dates.append(max(pending_until or today, today))
-        waits.append(f"values that decide {', '.join(pending_rules)}" if pending_rules != ["N6"] else "the rash's course that decides N6")
+        waits.append(f"values that decide {', '.join(pending_rules)}" if list(pending_rules) != ["N6"] else "the rash's course that decides N6")
     return Evaluability(Status.PENDING, "Waiting for " + "; ".join(waits) + ".", max(dates))
