@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from toxicity.ctcae import CtcaeError
-from toxicity.services.terminology import ctcae_load, versions
+from toxicity.services import terminology
 
 
 class Command(BaseCommand):
@@ -11,16 +11,12 @@ class Command(BaseCommand):
         parser.add_argument("versions", nargs="*", help="e.g. 5.0 (default: every version shipped)")
 
     def handle(self, *args, versions: list[str], **options):
-        for version in versions or _shipped():
+        for version in versions or terminology.versions():
             try:
-                created, updated = ctcae_load(version=version)
+                created, updated = terminology.ctcae_load(version=version)
             except CtcaeError as exc:
                 raise CommandError(str(exc)) from exc
             if created or updated:
                 self.stdout.write(self.style.SUCCESS(f"CTCAE v{version}: {created} terms added, {updated} corrected."))
             else:
                 self.stdout.write(f"CTCAE v{version} already loaded; nothing changed.")
-
-
-def _shipped() -> list[str]:
-    return versions()
