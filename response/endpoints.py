@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from .imwg import Category
+from .imwg import RESPONSES, Category
 from .survival import Curve, kaplan_meier
 
 RULE_VERSION = "endpoints-bpd-1"
 DAYS_PER_MONTH = 30.4375
-RESPONSE = {"sCR", "CR", "VGPR", "PR"}
-CONTROL = RESPONSE | {"MR", "SD"}
+RESPONSE = {str(c) for c in RESPONSES}  # PR or better: the IMWG rules' own list
+CONTROL = RESPONSE | {str(Category.MR), str(Category.SD)}
 CATEGORIES = [c.value for c in Category]
 AT_RISK_MONTHS = [0, 3, 6, 9, 12, 18, 24]
 
