@@ -207,6 +207,7 @@ class Terminology:
         self.version = version
         self.terms: tuple[Term, ...] = tuple(sorted(terms, key=lambda t: (t.soc, t.name)))
         self.by_code: dict[str, Term] = {t.code: t for t in self.terms}
+        self._code_by_name: dict[str, str] = {t.name: t.code for t in self.terms}
         self.socs: tuple[str, ...] = tuple(sorted({t.soc for t in self.terms}))
         # For search: the lower-case name, its words, and name + SOC + code as one text.
         self._index = [(t, t.name.lower(), t.name.lower().replace("-", " ").split(), f"{t.name} {t.soc} {t.code}".lower()) for t in self.terms]
@@ -221,10 +222,10 @@ class Terminology:
             raise CtcaeError(f"Unknown CTCAE v{self.version} term {code!r}.") from exc
 
     def code_of(self, name: str) -> str:
-        for t in self.terms:
-            if t.name == name:
-                return t.code
-        raise CtcaeError(f"No CTCAE v{self.version} term named {name!r}.")
+        try:
+            return self._code_by_name[name]
+        except KeyError as exc:
+            raise CtcaeError(f"No CTCAE v{self.version} term named {name!r}.") from exc
 
     def search(self, text: str, limit: int | None = 50) -> list[Term]:
         """Terms whose name, organ class or MedDRA code contains every word of `text`; the best first:
