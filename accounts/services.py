@@ -79,7 +79,7 @@ def user_update(*, by: User, user: User, role: str, site: Site | None, first_nam
     """Change a person's role, site or name, with the reason."""
     _check_reason(reason)
     _check_role_site(role, site)
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     _check_may_manage(by, user)
     if user == by and role != user.role:
         raise AccountRefused("You cannot change your own role; ask another administrator.")
@@ -94,7 +94,7 @@ def user_update(*, by: User, user: User, role: str, site: Site | None, first_nam
 def user_password_reset(*, by: User, user: User, reason: str) -> str:
     """A new one-time password, chosen by the system, shown once to the administrator; changed at next login."""
     _check_reason(reason)
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     _check_may_manage(by, user)
     if not user.is_active:
         raise AccountRefused(f"{user.username} is deactivated: reactivate the account first.")
@@ -109,7 +109,7 @@ def user_password_reset(*, by: User, user: User, reason: str) -> str:
 def user_password_change(*, user: User, new_password: str) -> User:
     """The person's own new password (the form has checked the current one); clears the forced change."""
     validate_password(new_password, user)
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     user.set_password(new_password)
     forced = user.must_change_password
     user.must_change_password = False
@@ -121,7 +121,7 @@ def user_password_change(*, user: User, new_password: str) -> User:
 def user_deactivate(*, by: User, user: User, reason: str) -> User:
     """Deactivate, never delete: the person can no longer log in (pages or API), their records keep their name."""
     _check_reason(reason)
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     _check_may_manage(by, user)
     if user == by:
         raise AccountRefused("You cannot deactivate your own account; ask another administrator.")
@@ -135,7 +135,7 @@ def user_deactivate(*, by: User, user: User, reason: str) -> User:
 @transaction.atomic
 def user_reactivate(*, by: User, user: User, reason: str) -> User:
     _check_reason(reason)
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     _check_may_manage(by, user)
     if user.is_active:
         raise AccountRefused(f"{user.username} is already active.")

@@ -81,7 +81,7 @@ def protocol_load(*, spec: ProtocolSpec, by: User | None = None, today: date | N
     today = today or timezone.localdate()
     t = spec.trial
     reason = f"Protocol {t.code} version {t.version} loaded"
-    trial = Trial.objects.select_for_update().filter(code=t.code).first()
+    trial = Trial.objects.select_for_update(no_key=True).filter(code=t.code).first()
     created = trial is None
     previous_version = None if created else trial.protocol_version
     changes: list[str] = []
@@ -192,7 +192,7 @@ def _load_schedules(spec: ProtocolSpec, drugs: dict[str, Drug], *, by: User | No
 
 def patient_lock(patient: Patient, by: User) -> Patient:
     """Lock the patient row for a clinical write (two writers queue, never interleave); coordinators only at their site."""
-    patient = Patient.objects.select_for_update().select_related("trial", "site").get(pk=patient.pk)
+    patient = Patient.objects.select_for_update(no_key=True).select_related("trial", "site").get(pk=patient.pk)
     if by.site_scoped and by.site_id != patient.site_id:
         raise PermissionDenied("Coordinators enter data for their own site's patients only.")
     return patient
@@ -262,7 +262,7 @@ def patient_register(
     values = _to_model_precision(values)
     values["eligibility"] = _clean_eligibility(trial, eligibility)
     # Lock the site row: study ids are numbered per site without gaps or races.
-    Site.objects.select_for_update().get(pk=site.pk)
+    Site.objects.select_for_update(no_key=True).get(pk=site.pk)
     same_person = (
         Patient.objects.filter(trial=trial, site=site, initials=values["initials"], date_of_birth=date_of_birth).values_list("study_id", flat=True).first()
     )
@@ -295,7 +295,7 @@ def patient_update(*, patient: Patient, by: User, reason: str, today: date | Non
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be edited here."] for name in sorted(unknown)})
-    patient = Patient.objects.select_for_update().select_related("trial", "site").get(pk=patient.pk)
+    patient = Patient.objects.select_for_update(no_key=True).select_related("trial", "site").get(pk=patient.pk)
     _check_site_access(by, patient.site)
     if patient.status == PatientStatus.OFF_STUDY:
         raise ValidationError({"__all__": ["The patient is off study: registration data can no longer be edited."]})
@@ -344,7 +344,7 @@ def patient_enroll(*, patient: Patient, by: User, enrolled_on: date | None = Non
     """
     today = today or timezone.localdate()
     enrolled_on = enrolled_on or today
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
     trial = Trial.objects.get(pk=patient.trial_id)
     site = Site.objects.get(pk=patient.site_id)
     _check_site_access(by, site)
@@ -359,7 +359,7 @@ def patient_enroll(*, patient: Patient, by: User, enrolled_on: date | None = Non
             criteria=trial.criteria_codes,
         )
     )
-    cohort = Cohort.objects.select_for_update().filter(trial=trial, status=Cohort.Status.OPEN).first()
+    cohort = Cohort.objects.select_for_update(no_key=True).filter(trial=trial, status=Cohort.Status.OPEN).first()
     if cohort is None:
         raise NoOpenSlot("No open slot: no cohort is open for enrolment in this trial.")
     level = DoseLevel.objects.get(pk=cohort.level_id)
@@ -414,7 +414,7 @@ def patient_change_status(
 ) -> Patient:
     """Move a patient along the declared transitions (cohorts/status.py)."""
     today = today or timezone.localdate()
-    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    patient = Patient.objects.select_for_update(no_key=True).select_related("site").get(pk=patient.pk)
     _check_site_access(by, patient.site)
     try:
         check_transition(patient.status, to_status, reason_code or None)

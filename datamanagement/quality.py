@@ -80,7 +80,7 @@ def query_raise(*, patient: Patient, by: User, record_type: str, object_id: int,
 def query_answer(*, query: DataQuery, by: User, answer: str) -> DataQuery:
     """The site answers (after correcting the value, with its reason, where it was wrong)."""
     _need(by, Perm.ENTER_DATA, "Queries are answered by the site.")
-    query = DataQuery.objects.select_for_update().select_related("patient").get(pk=query.pk)
+    query = DataQuery.objects.select_for_update(no_key=True).select_related("patient").get(pk=query.pk)
     if by.site_scoped and by.site_id != query.patient.site_id:
         raise PermissionDenied("Coordinators answer their own site's queries only.")
     _may_move(query, DataQuery.Status.ANSWERED, "This query is closed.")
@@ -103,7 +103,7 @@ def query_answer(*, query: DataQuery, by: User, answer: str) -> DataQuery:
 @transaction.atomic
 def query_close(*, query: DataQuery, by: User, note: str = "") -> DataQuery:
     _need(by, Perm.QUERY, "Queries are closed by a data manager.")
-    query = DataQuery.objects.select_for_update().get(pk=query.pk)
+    query = DataQuery.objects.select_for_update(no_key=True).get(pk=query.pk)
     _may_move(query, DataQuery.Status.CLOSED, "This query is already closed.")
     note = (note or "").strip()
     reason = "Closed" + (f": {note}" if note else "")
@@ -115,7 +115,7 @@ def query_close(*, query: DataQuery, by: User, note: str = "") -> DataQuery:
 @transaction.atomic
 def query_reopen(*, query: DataQuery, by: User, note: str) -> DataQuery:
     _need(by, Perm.QUERY, "Queries are re-opened by a data manager.")
-    query = DataQuery.objects.select_for_update().get(pk=query.pk)
+    query = DataQuery.objects.select_for_update(no_key=True).get(pk=query.pk)
     _may_move(query, DataQuery.Status.OPEN, "Only a closed query can be re-opened.")
     note = _text(note, "note", "Say why the query is re-opened.")
     move(query, DataQuery.Status.OPEN, machine=DataQuery.MOVES, by=by, reason=f"Re-opened: {note}", save=False, note=note, closed_by=None, closed_at=None)
@@ -183,7 +183,7 @@ def open_counts(trial: Trial, patients=None) -> dict:
 def cycle_lock(*, cycle: Cycle, by: User, reason: str = "") -> Cycle:
     """Lock a clean cycle: its doses, modifications, visits, adverse events, labs and assessments dated in it cannot change."""
     _need(by, Perm.LOCK, "Cycles are locked by a data manager.")
-    cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
+    cycle = Cycle.objects.select_for_update(no_key=True).get(pk=cycle.pk)
     if cycle.locked_at is not None:
         raise ValidationError({"__all__": [f"Cycle {cycle.number} is already locked."]})
     open_here = _open_queries_in(cycle)
@@ -198,7 +198,7 @@ def cycle_lock(*, cycle: Cycle, by: User, reason: str = "") -> Cycle:
 def cycle_unlock(*, cycle: Cycle, by: User, reason: str) -> Cycle:
     _need(by, Perm.LOCK, "Cycles are unlocked by a data manager.")
     reason = _text(reason, "reason", "Give the reason for unlocking.")
-    cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
+    cycle = Cycle.objects.select_for_update(no_key=True).get(pk=cycle.pk)
     if cycle.locked_at is None:
         raise ValidationError({"__all__": [f"Cycle {cycle.number} is not locked."]})
     cycle.locked_at, cycle.locked_by = None, None

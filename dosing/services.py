@@ -547,7 +547,7 @@ def visit_record(
     """
     today = today or timezone.localdate()
     patient = _lock_patient(visit.patient, by)
-    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    visit = Visit.objects.select_for_update(no_key=True).get(pk=visit.pk)
     vitals = {"weight_kg": weight_kg, "pulse_bpm": pulse_bpm, "systolic_mmhg": systolic_mmhg, "diastolic_mmhg": diastolic_mmhg}
     errors = _check_visit_values(visit, done_on=done_on, today=today, confirm_out_of_window=confirm_out_of_window, note=note, vitals=vitals)
     _errors(errors)
@@ -582,7 +582,7 @@ def visit_mark_done(*, patient: Patient, by: User, on: date) -> Visit | None:
     A visit counts as done once its data is recorded (issue #16): it never shows as
     overdue after that. Called inside the writing service's transaction.
     """
-    candidates = Visit.objects.select_for_update().filter(
+    candidates = Visit.objects.select_for_update(no_key=True).filter(
         patient=patient, kind=Visit.Kind.TREATMENT, done_on__isnull=True, cancelled=False, expected_on__range=(on - timedelta(days=14), on + timedelta(days=14))
     )
     inside = [v for v in candidates if visit_window(v)[0] <= on <= visit_window(v)[1]]

@@ -29,7 +29,7 @@ from .selectors import OPENS_A_COHORT, State, covered_by_open_cohort, escalation
 def escalation_reevaluate(*, trial: Trial, today: date | None = None) -> tuple[EscalationDecision | None, int]:
     """What escalation.propose does, on one computation of the state under the trial's lock: flag the
     signed decisions whose counted DLTs changed, and store the engine's proposal. Returns (proposal, flagged)."""
-    trial = Trial.objects.select_for_update().get(pk=trial.pk)
+    trial = Trial.objects.select_for_update(no_key=True).get(pk=trial.pk)
     state = escalation_state(trial, today=today)
     flagged = _flag_for_review(trial, state)
     return _propose(trial, state), flagged
@@ -37,7 +37,7 @@ def escalation_reevaluate(*, trial: Trial, today: date | None = None) -> tuple[E
 
 def _propose(trial: Trial, state: State) -> EscalationDecision | None:
     digest = state_digest(state)
-    current = EscalationDecision.objects.select_for_update().filter(trial=trial, status=EscalationDecision.Status.PROPOSED).first()
+    current = EscalationDecision.objects.select_for_update(no_key=True).filter(trial=trial, status=EscalationDecision.Status.PROPOSED).first()
     if current is not None and current.inputs_digest == digest:
         return current
     if current is not None:
@@ -85,8 +85,8 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
     """
     today = today or timezone.localdate()
     _check_signer(by, "Escalation decisions are signed by an investigator.")
-    trial = Trial.objects.select_for_update().get(pk=decision.trial_id)
-    decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
+    trial = Trial.objects.select_for_update(no_key=True).get(pk=decision.trial_id)
+    decision = EscalationDecision.objects.select_for_update(no_key=True).get(pk=decision.pk)
     errors = _signature_errors(by, password)
     if errors:
         raise ValidationError(errors)
@@ -108,7 +108,7 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
 
 
 def _apply(trial: Trial, decision: EscalationDecision, *, by: User, today: date) -> None:
-    for cohort in Cohort.objects.select_for_update().filter(trial=trial, status=Cohort.Status.OPEN):
+    for cohort in Cohort.objects.select_for_update(no_key=True).filter(trial=trial, status=Cohort.Status.OPEN):
         move(cohort, Cohort.Status.CLOSED, machine=Cohort.MOVES, by=by, reason=f"Closed by the signed decision: {decision.action}", closed_on=today)
     number = (Cohort.objects.filter(trial=trial).order_by("-number").values_list("number", flat=True).first() or 0) + 1
     if decision.action in OPENS_A_COHORT and decision.slots:
@@ -129,7 +129,7 @@ def decision_reject(*, decision: EscalationDecision, by: User, password: str, re
         errors["reason"] = ["Give the reason for rejecting the proposal."]
     if errors:
         raise ValidationError(errors)
-    decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
+    decision = EscalationDecision.objects.select_for_update(no_key=True).get(pk=decision.pk)
     if EscalationDecision.Status.REJECTED not in EscalationDecision.MOVES.allowed(decision.status):
         raise ValidationError({"__all__": [f"This decision is {decision.get_status_display().lower()}."]})
     reason = reason.strip()
@@ -144,7 +144,7 @@ def decision_reject(*, decision: EscalationDecision, by: User, password: str, re
 def decision_rereview(*, decision: EscalationDecision, by: User, password: str, note: str) -> EscalationDecision:
     """An investigator re-reviews a signed decision flagged after a DLT changed (signature, with the conclusion)."""
     _check_signer(by, "Escalation decisions are reviewed by an investigator.")
-    decision = EscalationDecision.objects.select_for_update().get(pk=decision.pk)
+    decision = EscalationDecision.objects.select_for_update(no_key=True).get(pk=decision.pk)
     errors = _signature_errors(by, password)
     if reason_missing(note):
         errors["note"] = ["Give the conclusion of the re-review."]
@@ -162,7 +162,7 @@ def decision_rereview(*, decision: EscalationDecision, by: User, password: str, 
 def _flag_for_review(trial: Trial, state: State) -> int:
     reopened = {str(pk) for pk in Dlt.objects.filter(patient__trial=trial, proposal__status=DltProposal.Status.REOPENED).values_list("pk", flat=True)}
     flagged = 0
-    for decision in EscalationDecision.objects.select_for_update().filter(trial=trial, status=EscalationDecision.Status.SIGNED, needs_review=False):
+    for decision in EscalationDecision.objects.select_for_update(no_key=True).filter(trial=trial, status=EscalationDecision.Status.SIGNED, needs_review=False):
         counted = decision.dlts
         changed = [pk for pk, text in counted.items() if state.dlt_snapshot.get(pk) != text or pk in reopened]
         if changed:

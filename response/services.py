@@ -136,7 +136,7 @@ def assessment_record(
     errors.update({k: v for k, v in _check_assessment(patient, on, converted, today).items() if k not in errors})
     if errors:
         raise ValidationError(errors)
-    existing = MyelomaAssessment.objects.select_for_update().filter(patient=patient, on=on).first()
+    existing = MyelomaAssessment.objects.select_for_update(no_key=True).filter(patient=patient, on=on).first()
     if existing is not None:
         changed = {k: v for k, v in converted.items() if getattr(existing, k) != v and not (v is None and k not in values)}
         if not changed:
@@ -158,7 +158,7 @@ def assessment_record(
 def assessment_mark_spurious(*, assessment: MyelomaAssessment, by: User, parameter: str, reason: str) -> MyelomaAssessment:
     """Mark one value as spurious (kept, shown, never a nadir), with the reason."""
     patient = _lock_patient(assessment.patient, by)
-    assessment = MyelomaAssessment.objects.select_for_update().get(pk=assessment.pk)
+    assessment = MyelomaAssessment.objects.select_for_update(no_key=True).get(pk=assessment.pk)
     check_unlocked(patient, "an assessment", assessment.on)
     errors: dict[str, list[str]] = {}
     if parameter not in SPURIOUS_PARAMETERS:
@@ -182,7 +182,7 @@ def followup_record(*, patient: Patient, by: User, reason: str = "", today: date
     if unknown:
         raise ValidationError({name: ["Not a follow-up field."] for name in sorted(unknown)})
     patient = _lock_patient(patient, by)
-    follow = FollowUp.objects.select_for_update().filter(patient=patient).first() or FollowUp(patient=patient)
+    follow = FollowUp.objects.select_for_update(no_key=True).filter(patient=patient).first() or FollowUp(patient=patient)
     merged = {k: values.get(k, getattr(follow, k)) for k in allowed}
     merged["death_cause"] = (merged["death_cause"] or "").strip()
     merged["next_therapy_regimen"] = (merged["next_therapy_regimen"] or "").strip()
@@ -231,7 +231,7 @@ def followup_death_sync(*, patient_ids: Iterable[int]) -> int:
     fatal: dict[int, AdverseEvent] = {}
     for ae in AdverseEvent.objects.filter(patient_id__in=ids, grade=5, in_error=False).select_related("entered_by").order_by("resolved", "onset", "pk"):
         fatal.setdefault(ae.patient_id, ae)
-    follows = {f.patient_id: f for f in FollowUp.objects.select_for_update().filter(patient_id__in=ids)}
+    follows = {f.patient_id: f for f in FollowUp.objects.select_for_update(no_key=True).filter(patient_id__in=ids)}
     written = 0
     for pid in ids:
         ae, follow = fatal.get(pid), follows.get(pid)
@@ -318,7 +318,7 @@ def response_compute_many(
 
 def _stored_digests(part: list[int]) -> dict[int, tuple[int, str]]:
     """Each stored course of these patients: its id and digest (locked until the chunk's transaction ends)."""
-    rows = ResponseResult.objects.select_for_update().filter(patient_id__in=part).values_list("patient_id", "pk", "digest")
+    rows = ResponseResult.objects.select_for_update(no_key=True).filter(patient_id__in=part).values_list("patient_id", "pk", "digest")
     return {pid: (pk, digest) for pid, pk, digest in rows}
 
 

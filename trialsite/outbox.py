@@ -109,7 +109,7 @@ def pending_trials() -> list[int]:
 def claim(trial_id: int, *, limit: int) -> list[Change]:
     """The trial's oldest pending changes, locked for this transaction (rows another drain holds are skipped)."""
     rows = Change.objects.filter(trial_id=trial_id, done_at__isnull=True).order_by("id")
-    return list(rows.select_for_update(skip_locked=True)[:limit])
+    return list(rows.select_for_update(skip_locked=True, no_key=True)[:limit])
 
 
 def mark_done(changes: list[Change]) -> None:

@@ -228,6 +228,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": 0.5, "socket_timeo
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 0.5
 # The task a commit that wrote to the outbox sends (trialsite.outbox.kick_pipeline).
 TRIALSITE_PIPELINE_TASK = "pipeline.drain"
+# A history row keeps the whole reason given for a change (a varchar(100) would refuse a longer one on PostgreSQL).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 LOGGING = {
     "version": 1,

@@ -24,7 +24,7 @@ from ._common import _add, _raise
 def _reopen(patient: Patient, matches, *, by: User, why: str) -> int:
     """Reopen the patient's adjudicated proposals that `matches`. The write that reopens them records its
     change, and the pipeline re-evaluates the escalation (signed decisions that counted them get flagged)."""
-    adjudicated = DltProposal.objects.select_for_update().filter(patient=patient, status__in=[DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED])
+    adjudicated = DltProposal.objects.select_for_update(no_key=True).filter(patient=patient, status__in=[DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED])
     n = 0
     for p in adjudicated:
         if matches(p):
@@ -76,14 +76,14 @@ def _adjudicate(proposal: DltProposal, target: str, *, by: User, now, note: str,
 def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     """An investigator confirms a proposed (or reopened) DLT: the DLT-flagged event the escalation engine reads."""
     _check_adjudicator(by)
-    patient = Patient.objects.select_for_update().get(pk=proposal.patient_id)
-    proposal = DltProposal.objects.select_for_update().get(pk=proposal.pk)
+    patient = Patient.objects.select_for_update(no_key=True).get(pk=proposal.patient_id)
+    proposal = DltProposal.objects.select_for_update(no_key=True).get(pk=proposal.pk)
     _check_open(proposal, DltProposal.Status.CONFIRMED, "confirm")
     if not proposal.attribution_recorded and reason_missing(reason):
         raise ValidationError({"reason": ["No adverse event records the attribution of these values: give the reason you judge them related."]})
     now = timezone.now()
     note = (reason or "").strip()
-    existing = Dlt.objects.select_for_update().filter(proposal=proposal).first()
+    existing = Dlt.objects.select_for_update(no_key=True).filter(proposal=proposal).first()
     dlt_row = existing or Dlt(patient_id=proposal.patient_id, proposal=proposal)
     dlt_row.rule, dlt_row.onset, dlt_row.sentence = proposal.rule, proposal.onset, proposal.sentence
     dlt_row.evidence = proposal.evidence
@@ -102,11 +102,11 @@ def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
     _check_adjudicator(by)
     if reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason this is not a DLT."]})
-    patient = Patient.objects.select_for_update().get(pk=proposal.patient_id)
-    proposal = DltProposal.objects.select_for_update().get(pk=proposal.pk)
+    patient = Patient.objects.select_for_update(no_key=True).get(pk=proposal.patient_id)
+    proposal = DltProposal.objects.select_for_update(no_key=True).get(pk=proposal.pk)
     _check_open(proposal, DltProposal.Status.REJECTED, "reject")
     now = timezone.now()
-    existing = Dlt.objects.select_for_update().filter(proposal=proposal, withdrawn_at__isnull=True).first()
+    existing = Dlt.objects.select_for_update(no_key=True).filter(proposal=proposal, withdrawn_at__isnull=True).first()
     if existing is not None:
         existing.withdrawn_at, existing.withdrawn_reason = now, reason.strip()
         audited_save(existing, by=by, reason=f"Withdrawn on review: {reason.strip()}")
@@ -120,7 +120,7 @@ def dlt_record_missed(*, patient: Patient, by: User, rule: str, onset: date, des
     """A DLT the rules did not propose, recorded by an investigator with the reason."""
     _check_adjudicator(by)
     today = today or timezone.localdate()
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
     errors: dict[str, list[str]] = {}
     if rule not in dlt.RULE_TITLES:
         _add(errors, "rule", f"Choose the protocol criterion ({', '.join(dlt.RULE_TITLES)}).")
@@ -157,7 +157,7 @@ def dlt_withdraw(*, dlt_row: Dlt, by: User, reason: str) -> Dlt:
     _check_adjudicator(by)
     if reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason the DLT is withdrawn."]})
-    dlt_row = Dlt.objects.select_for_update().select_related("patient").get(pk=dlt_row.pk)
+    dlt_row = Dlt.objects.select_for_update(no_key=True).select_related("patient").get(pk=dlt_row.pk)
     if dlt_row.proposal_id is not None:
         raise ValidationError({"__all__": ["This DLT came from a proposal: reject the reopened proposal instead."]})
     if dlt_row.withdrawn_at is not None:

@@ -161,7 +161,7 @@ def conmed_update(*, conmed: ConMed, by: User, reason: str, today: date | None =
     today = today or timezone.localdate()
     _check_unknown(changes)
     patient = _lock_patient(conmed.patient, by)
-    conmed = ConMed.objects.select_for_update().get(pk=conmed.pk)
+    conmed = ConMed.objects.select_for_update(no_key=True).get(pk=conmed.pk)
     if conmed.in_error:
         raise ValidationError({"__all__": ["This medication was retracted as entered in error."]})
     changes = _normalise(changes)
@@ -193,7 +193,7 @@ def conmed_update(*, conmed: ConMed, by: User, reason: str, today: date | None =
 def conmed_retract(*, conmed: ConMed, by: User, reason: str) -> ConMed:
     """Mark a conmed as entered in error: kept, shown struck through, ignored by the rules."""
     patient = _lock_patient(conmed.patient, by)
-    conmed = ConMed.objects.select_for_update().get(pk=conmed.pk)
+    conmed = ConMed.objects.select_for_update(no_key=True).get(pk=conmed.pk)
     if reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason the medication was entered in error."]})
     if conmed.in_error:

@@ -183,12 +183,12 @@ def dlt_evaluate_many(patient_ids: Iterable[int], *, today: date | None = None, 
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         with transaction.atomic():
-            list(Patient.objects.select_for_update().filter(pk__in=part).order_by("pk").values_list("pk", flat=True))
+            list(Patient.objects.select_for_update(no_key=True).filter(pk__in=part).order_by("pk").values_list("pk", flat=True))
             windows = selectors.dlt_windows(part)
             proposals: dict[int, list[DltProposal]] = {}
-            for p in DltProposal.objects.select_for_update().filter(patient_id__in=part).order_by("pk"):
+            for p in DltProposal.objects.select_for_update(no_key=True).filter(patient_id__in=part).order_by("pk"):
                 proposals.setdefault(p.patient_id, []).append(p)
-            evaluations = {e.patient_id: e for e in DltEvaluation.objects.select_for_update().filter(patient_id__in=part)}
+            evaluations = {e.patient_id: e for e in DltEvaluation.objects.select_for_update(no_key=True).filter(patient_id__in=part)}
             now = timezone.now()
             writes = _Writes()
             for pid in part:

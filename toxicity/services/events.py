@@ -216,7 +216,7 @@ def _record_changes(patient: Patient, *, deaths: bool) -> None:
 
 def _previous_episode(patient: Patient, continues: AdverseEvent, *, term: str, grade: int, onset: date, errors: dict[str, list[str]]) -> AdverseEvent:
     """The episode a new one continues, locked; what forbids the continuation goes into `errors`."""
-    previous = AdverseEvent.objects.select_for_update().get(pk=continues.pk)
+    previous = AdverseEvent.objects.select_for_update(no_key=True).get(pk=continues.pk)
     if previous.patient_id != patient.pk or previous.in_error:
         _add(errors, "continues", "The previous episode must be a current event of the same patient.")
     else:
@@ -247,7 +247,7 @@ def ae_update(*, ae: AdverseEvent, by: User, reason: str, today: date | None = N
     if unknown:
         raise ValidationError({name: ["This field cannot be edited here."] for name in sorted(unknown)})
     patient = _lock_patient(ae.patient, by)
-    ae = AdverseEvent.objects.select_for_update().get(pk=ae.pk)
+    ae = AdverseEvent.objects.select_for_update(no_key=True).get(pk=ae.pk)
     if ae.in_error:
         raise ValidationError({"__all__": ["This event was retracted as entered in error."]})
     changes = _normalise_ae(changes)
@@ -276,7 +276,7 @@ def ae_update(*, ae: AdverseEvent, by: User, reason: str, today: date | None = N
 def ae_retract(*, ae: AdverseEvent, by: User, reason: str) -> AdverseEvent:
     """Mark an adverse event as entered in error: kept, shown struck through, ignored by the rules."""
     patient = _lock_patient(ae.patient, by)
-    ae = AdverseEvent.objects.select_for_update().get(pk=ae.pk)
+    ae = AdverseEvent.objects.select_for_update(no_key=True).get(pk=ae.pk)
     if reason_missing(reason):
         raise ValidationError({"reason": ["Give the reason the event was entered in error."]})
     if ae.in_error:

@@ -120,7 +120,7 @@ def lab_record(
     if not errors and all(v is None for v in values.values()):
         _add(errors, "__all__", "Enter at least one value.")
     _raise(errors)
-    lab = LabResult.objects.select_for_update().filter(patient=patient, on=on).first()
+    lab = LabResult.objects.select_for_update(no_key=True).filter(patient=patient, on=on).first()
     if lab is None:
         lab = LabResult(patient=patient, on=on, entered_by=by, **values)
         audited_save(lab, by=by, reason="Recorded")
