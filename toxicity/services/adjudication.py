@@ -24,7 +24,9 @@ from ._common import _add, _raise
 def _reopen(patient: Patient, matches, *, by: User, why: str) -> int:
     """Reopen the patient's adjudicated proposals that `matches`. The write that reopens them records its
     change, and the pipeline re-evaluates the escalation (signed decisions that counted them get flagged)."""
-    adjudicated = DltProposal.objects.select_for_update(no_key=True).filter(patient=patient, status__in=[DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED])
+    adjudicated = DltProposal.objects.select_for_update(no_key=True).filter(
+        patient=patient, status__in=[DltProposal.Status.CONFIRMED, DltProposal.Status.REJECTED]
+    )
     n = 0
     for p in adjudicated:
         if matches(p):
