@@ -274,3 +274,17 @@ def test_a_role_administrator_cannot_take_over_a_superuser(client, ada):
     client.force_login(root)
     response = client.post(reverse("user_reset", args=[ada.pk]), {"reason": "locked out"})
     assert 'id="one-time-password"' in response.content.decode()
+
+
+def test_a_password_set_in_the_django_admin_is_changed_at_the_next_login(client, bob):
+    root = UserFactory(username="root", role="", is_superuser=True, is_staff=True)
+    client.force_login(root)
+    url = reverse("admin:auth_user_password_change", args=[bob.pk])
+    response = client.post(url, {"usable_password": "true", "password1": NEW, "password2": NEW})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    bob.refresh_from_db()
+    assert bob.check_password(NEW)
+    assert bob.must_change_password
+    response = client.post(reverse("admin:accounts_user_add"), {"username": "newbie", "usable_password": "true", "password1": NEW, "password2": NEW})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert User.objects.get(username="newbie").must_change_password
