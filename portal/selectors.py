@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from cohorts.models import Patient
@@ -22,6 +22,7 @@ class CalendarRow:
     window: tuple[date, date] | None = None
     reason: str = ""
     order: int = 1  # among the rows of one day: 0 before the visits (the window opens), 2 after them
+    in_dlt_window: bool = False  # a visit whose date (done, else planned) falls inside the DLT window
 
     @property
     def is_mark(self) -> bool:
@@ -71,7 +72,7 @@ def _visit_row(visit: Visit, today: date) -> CalendarRow:
 def patient_calendar(patient: Patient, *, today: date) -> PatientCalendar:
     """Every planned and actual visit by cycle, then the follow-up visits, with the DLT window (cycle 1 day 1 to its
     last day) and the cycle-2 deadline (planned cycle 2 day 1 + the grace days, as toxicity/dlt.py counts them)
-    as rows on their dates. 2 queries (the patient's trial is read from the patient)."""
+    as rows on their dates, and the visits that fall inside the DLT window flagged. 2 queries (the patient's trial is read from the patient)."""
     trial = patient.trial
     cycles = list(Cycle.objects.filter(patient=patient).order_by("number"))
     visits = list(Visit.objects.filter(patient=patient).order_by("expected_on", "id"))
@@ -102,6 +103,9 @@ def patient_calendar(patient: Patient, *, today: date) -> PatientCalendar:
             # On the last cycle started by that date (the deadline falls in cycle 2 once it has started).
             started = [c for c in cycles if c.day1 <= on] or cycles[:1]
             blocks[started[-1].pk].rows.append(CalendarRow(on=on, label=label, order=order))
+        start, end = dlt_window
+        for b in blocks.values():
+            b.rows = [replace(r, in_dlt_window=True) if r.visit and start <= (r.visit.done_on or r.on) <= end else r for r in b.rows]
     ordered = [blocks[c.pk] for c in cycles] + ([follow_up] if follow_up.rows else [])
     for b in ordered:
         b.rows.sort(key=lambda r: (r.on, r.order))

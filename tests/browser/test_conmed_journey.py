@@ -15,10 +15,12 @@ from toxicity.models import ConMed
 from toxicity.services import ae_record, lab_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
+VIEWPORTS = [{"width": 1366, "height": 900}, {"width": 820, "height": 1180}]
 RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unrelated"}
 
 
-def test_coordinator_records_a_gcsf_conmed_for_the_neutropenia_and_the_rules_propose_h2(page, live_server, login, treated, alice):
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=["1366x900", "820x1180"])
+def test_coordinator_records_a_gcsf_conmed_for_the_neutropenia_and_the_rules_propose_h2(page, live_server, login, treated, alice, viewport):
     c1 = timezone.localdate() - timedelta(days=20)
     cycle_start(patient=treated, by=alice, day1=c1, weight_kg=Decimal("80.0"))
 
@@ -31,6 +33,7 @@ def test_coordinator_records_a_gcsf_conmed_for_the_neutropenia_and_the_rules_pro
     for n, anc in ((10, "0.4"), (14, "0.3"), (19, "0.9")):
         lab_record(patient=treated, by=alice, on=day(n), anc=anc)
 
+    page.set_viewport_size(viewport)
     login(page, alice)
     page.goto(f"{live_server.url}/patients/{treated.study_id}/safety/")
     expect(page.locator("#proposals")).to_contain_text("The rules propose no DLT.")  # H2 needs G-CSF

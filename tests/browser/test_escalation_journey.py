@@ -14,9 +14,11 @@ from escalation.models import EscalationDecision
 from tests.factories import register_patient
 
 pytestmark = pytest.mark.django_db(transaction=True)
+VIEWPORTS = [{"width": 1366, "height": 900}, {"width": 820, "height": 1180}]
 
 
-def test_investigator_reviews_and_signs_the_escalation(page, live_server, login, trial, site_a, alice, ivan, password):
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=["1366x900", "820x1180"])
+def test_investigator_reviews_and_signs_the_escalation(page, live_server, login, trial, site_a, alice, ivan, password, viewport):
     c1 = timezone.localdate() - timedelta(days=90)
     for _ in range(3):
         p = register_patient(trial, site_a, alice, consent_date=c1 - timedelta(days=20), height_cm=Decimal("170.0"), weight_kg=Decimal("70.0"))
@@ -25,6 +27,7 @@ def test_investigator_reviews_and_signs_the_escalation(page, live_server, login,
         cycle_start(patient=p, by=alice, day1=c1 + timedelta(days=28), weight_kg=Decimal("70.0"))
     assert EscalationDecision.objects.get(status="proposed").action == "escalate"  # stored on commit, tasks inline
 
+    page.set_viewport_size(viewport)
     login(page, ivan)
     page.goto(f"{live_server.url}/trials/{trial.code}/")
     expect(page.locator("#escalation-proposal")).to_contain_text("escalate level 2")

@@ -80,6 +80,22 @@ def test_calendar_marks_the_dlt_window_and_the_cycle_2_deadline(client, alice, o
     assert html.index("DLT window opens") < html.index("Day 1 visit") < html.index("DLT window ends") < html.index("Cycle 2 deadline")
 
 
+def test_calendar_marks_the_visits_inside_the_dlt_window(client, alice, on_c1, calendar_url, trial):
+    window_end = C1 + timedelta(days=trial.dlt_window_days - 1)
+    visits = list(Visit.objects.filter(patient=on_c1, cycle__number=1).order_by("day"))
+    late = visits[-1]
+    Visit.objects.filter(pk=late.pk).update(done_on=window_end + timedelta(days=1), out_of_window=True)  # done after the window closed
+    after = Visit.objects.create(patient=on_c1, kind=Visit.Kind.FOLLOW_UP, expected_on=window_end + timedelta(days=30), window_days=3)
+    client.force_login(alice)
+    html = client.get(calendar_url).content.decode()
+    for v in visits[:-1]:
+        assert C1 <= v.expected_on <= window_end
+        assert "in DLT window" in _row(html, v)
+    assert "in DLT window" not in _row(html, late)  # the actual date counts, not the planned one
+    assert "in DLT window" not in _row(html, after)
+    assert html.count("data-dlt-window") == len(visits) - 1
+
+
 def test_calendar_read_only_roles_see_no_visit_links(client, mona, on_c1, calendar_url):
     client.force_login(mona)
     html = client.get(calendar_url).content.decode()
