@@ -139,6 +139,13 @@ class VisitForm(forms.Form):
         return {k: self.cleaned_data.get(k) for k in ("weight_kg", "pulse_bpm", "systolic_mmhg", "diastolic_mmhg")}
 
 
+class VisitMissedForm(forms.Form):
+    """The visit did not take place (`missed_reason`), or, recorded so in error, is expected again (`reason_for_change`)."""
+
+    missed_reason = forms.CharField(label="Why the visit did not take place", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reason_for_change = forms.CharField(label="Reason the visit is expected again", required=False)
+
+
 class VisitDoseForm(forms.Form):
     """One drug scheduled on the visit's day, prefilled with the plan: only an exception needs typing."""
 

@@ -576,6 +576,47 @@ def visit_record(
     return visit
 
 
+@transaction.atomic
+def visit_missed(*, visit: Visit, by: User, reason: str, today: date | None = None) -> Visit:
+    """The visit did not take place (the patient did not come, the clinic was closed): no longer expected, with the
+    reason, shown on the calendar and never again overdue on the worklist. A visit not yet due, or recorded as done,
+    cannot be missed (a done visit's date is corrected instead)."""
+    today = today or timezone.localdate()
+    patient = _lock_patient(visit.patient, by)
+    visit = Visit.objects.select_for_update(no_key=True).get(pk=visit.pk)
+    errors = _need_reason(reason, "missed_reason", "Give the reason the visit did not take place.")
+    if visit.done_on is not None:
+        errors["__all__"] = [f"This visit is recorded as done on {visit.done_on.isoformat()}: correct its date instead."]
+    elif visit.cancelled:
+        errors["__all__"] = ["This visit is already recorded as not taking place."]
+    elif visit_window(visit)[0] > today:
+        errors["__all__"] = [f"This visit's window opens on {visit_window(visit)[0].isoformat()}: it cannot be missed before then."]
+    _errors(errors)
+    check_unlocked(patient, "a visit", visit.expected_on)
+    visit.cancelled, visit.note, visit.recorded_by = True, reason.strip(), visit.recorded_by or by
+    audited_save(visit, by=by, reason=f"Visit missed: {reason.strip()}")
+    return visit
+
+
+@transaction.atomic
+def visit_missed_undo(*, visit: Visit, by: User, reason: str) -> Visit:
+    """A visit recorded as missed in error is expected again (then recorded as usual). A treatment visit cancelled
+    because treatment stopped stays cancelled."""
+    patient = _lock_patient(visit.patient, by)
+    visit = Visit.objects.select_for_update(no_key=True).get(pk=visit.pk)
+    errors = _need_reason(reason, "reason_for_change", "Give the reason the visit is expected again.")
+    stopped = OffTreatment.objects.filter(patient=patient, decided_on__lt=visit.expected_on).exists() and visit.kind == Visit.Kind.TREATMENT
+    if not visit.cancelled:
+        errors["__all__"] = ["This visit is not recorded as missed."]
+    elif stopped:
+        errors["__all__"] = ["Treatment stopped before this visit: it is no longer expected."]
+    _errors(errors)
+    check_unlocked(patient, "a visit", visit.expected_on)
+    visit.cancelled, visit.note = False, ""
+    audited_save(visit, by=by, reason=f"Expected again: {reason.strip()}")
+    return visit
+
+
 def visit_mark_done(*, patient: Patient, by: User, on: date) -> Visit | None:
     """Data recorded on `on` (a lab panel, a visit's doses) makes the open treatment visit whose window holds it done.
 
@@ -655,6 +696,7 @@ def _visits_after_treatment(patient: Patient, *, by: User, decided_on: date, las
     follow_up = schedule.follow_up_dates(last_dose_on, years=trial.follow_up_years, interval_days=trial.follow_up_interval_days)
     for visit in Visit.objects.filter(patient=patient, kind=Visit.Kind.TREATMENT, done_on__isnull=True, cancelled=False, expected_on__gt=decided_on):
         visit.cancelled = True
+        visit.note = visit.note or f"Not expected: treatment stopped on {decided_on.isoformat()}"
         audit(visit, by=by, reason="Treatment stopped")
         visit.save()
     bulk_create_with_history(

@@ -53,6 +53,7 @@ urlpatterns = [
     path("patients/<str:study_id>/", views.patient_detail, name="patient_detail"),
     path("worklist/", views.worklist, name="worklist"),
     path("visits/<int:pk>/", views.visit_record, name="visit_record"),
+    path("visits/<int:pk>/missed/", views.visit_missed, name="visit_missed"),
     path("patients/<str:study_id>/calendar/", views.patient_calendar, name="patient_calendar"),
     path("patients/<str:study_id>/casebook/", views.patient_casebook, name="patient_casebook"),
     path("", include("escalation.urls")),

@@ -17,7 +17,8 @@ from cohorts.forms import EnrolForm, StatusForm
 from datamanagement.models import DataQuery
 from datamanagement.quality import open_counts
 from dosing import selectors as dosing_selectors
-from dosing.forms import VisitDoseForm, VisitForm
+from dosing import services as dosing_services
+from dosing.forms import VisitDoseForm, VisitForm, VisitMissedForm
 from dosing.models import Administration
 from dosing.selectors import treatment_overview
 from escalation.models import EscalationDecision
@@ -209,8 +210,13 @@ def visit_record(request, pk):
         response = _visit_post(request, day, forms)
         if response is not None:
             return response
-    visit_form = forms["visit"]
-    outside = visit.out_of_window or bool(visit_form.errors.get("done_on")) or bool(data and data.get("confirm_out_of_window"))
+    return _visit_page(request, day, forms, can_enter=can_enter, posted=data is not None)
+
+
+def _visit_page(request, day, forms, *, can_enter: bool, posted: bool, missed_form: VisitMissedForm | None = None):
+    visit = day.visit
+    data = request.POST if posted else None
+    outside = visit.out_of_window or bool(forms["visit"].errors.get("done_on")) or bool(data and data.get("confirm_out_of_window"))
     return render(
         request,
         "portal/visit.html",
@@ -220,11 +226,37 @@ def visit_record(request, pk):
             "day": day,
             "visit": visit,
             "forms": forms,
+            "missed_form": missed_form or VisitMissedForm(),
+            "missed_open": missed_form is not None,
             "show_confirm": outside,
             "can_enter": can_enter,
-            "has_errors": data is not None,
+            "can_mark": request.user.can(Perm.ENTER_DATA) and (visit.done_on is None or missed_form is not None),
+            "has_errors": posted,
         },
     )
+
+
+@role_required(Perm.ENTER_DATA)
+@require_http_methods(["POST"])
+def visit_missed(request, pk):
+    """The visit did not take place, with its reason; or, recorded so in error, it is expected again."""
+    visit = toxicity_selectors.visit_get_for_user(request.user, pk)
+    form = VisitMissedForm(request.POST)
+    form.is_valid()
+    undo = "expected_again" in request.POST
+    try:
+        if undo:
+            visit = dosing_services.visit_missed_undo(visit=visit, by=request.user, reason=form.cleaned_data.get("reason_for_change") or "")
+        else:
+            visit = dosing_services.visit_missed(visit=visit, by=request.user, reason=form.cleaned_data.get("missed_reason") or "")
+    except ValidationError as exc:
+        for name, texts in exc.message_dict.items():
+            for m in texts:
+                form.add_error(name if name in form.fields else None, m)
+        day = toxicity_selectors.visit_day(visit)
+        return _visit_page(request, day, _visit_forms(day, None), can_enter=not visit.cancelled, posted=False, missed_form=form)
+    messages.success(request, f"{visit.patient.study_id} {visit}: " + ("expected again." if undo else "recorded as not taking place."))
+    return redirect(reverse("visit_record", args=[visit.pk]))
 
 
 @role_required(Perm.VIEW)

@@ -68,7 +68,7 @@ def calendar_patient(seeded):  # noqa: F811
     from accounts.models import User
     from cohorts.models import Patient
     from dosing.models import Cycle, Visit
-    from dosing.services import visit_record
+    from dosing.services import visit_missed, visit_record
 
     coord = User.objects.get(username="coord01")
     patient = Patient.objects.filter(site__number="01", enrolment__level__label=3).order_by("pk").first()
@@ -86,7 +86,7 @@ def calendar_patient(seeded):  # noqa: F811
     visits = {v.day: v for v in Visit.objects.filter(patient=patient, cycle__number=1)}
     visit_record(visit=visits[1], by=coord, done_on=visits[1].expected_on)
     visit_record(visit=visits[8], by=coord, done_on=visits[8].expected_on + timedelta(days=5), confirm_out_of_window=True, note="transport strike")
-    Visit.objects.filter(pk=visits[15].pk).update(cancelled=True, note="Patient in hospital with pneumonia")
+    visit_missed(visit=visits[15], by=coord, reason="Patient in hospital with pneumonia")
     Visit.objects.create(patient=patient, kind=Visit.Kind.FOLLOW_UP, expected_on=today, window_days=3)
     return patient
 

@@ -145,3 +145,55 @@ def test_visit_page_queries_are_bounded(client, alice, d8, django_assert_max_num
     client.get(url)
     with django_assert_max_num_queries(25):
         assert client.get(url).status_code == 200
+
+
+def test_a_missed_visit_needs_its_reason_leaves_the_worklist_and_shows_on_the_calendar(client, alice, mona, c1, treated):
+    from dosing.selectors import worklist
+
+    d8 = Visit.objects.get(cycle=c1, day=8)
+    url = reverse("visit_missed", args=[d8.pk])
+    client.force_login(mona)
+    assert client.post(url, {"missed_reason": "did not come"}).status_code == 403
+    client.force_login(alice)
+    response = client.post(url, {"missed_reason": ""})
+    assert response.status_code == 200
+    assert "Give the reason the visit did not take place." in response.content.decode()
+    d8.refresh_from_db()
+    assert not d8.cancelled
+    response = client.post(url, {"missed_reason": "patient in hospital elsewhere"}, follow=True)
+    assert "recorded as not taking place" in response.content.decode()
+    d8.refresh_from_db()
+    assert (d8.cancelled, d8.note, d8.done_on) == (True, "patient in hospital elsewhere", None)
+    assert d8.history.first().history_change_reason == "Visit missed: patient in hospital elsewhere"
+    assert d8.pk not in {item.visit.pk for items in worklist(alice, today=TODAY).values() for item in items if getattr(item, "visit", None)}
+    calendar = client.get(reverse("patient_calendar", args=[treated.study_id])).content.decode()
+    assert "Missed / cancelled" in calendar
+    assert "patient in hospital elsewhere" in calendar
+    # Recorded in error: expected again with a reason, then recorded as usual.
+    assert "Give the reason the visit is expected again." in client.post(url, {"expected_again": "1", "reason_for_change": ""}).content.decode()
+    d8.refresh_from_db()
+    assert d8.cancelled
+    client.post(url, {"expected_again": "1", "reason_for_change": "wrong patient's visit"})
+    d8.refresh_from_db()
+    assert (d8.cancelled, d8.note) == (False, "")
+
+
+def test_a_visit_not_yet_due_or_done_cannot_be_missed(client, alice, c1):
+    client.force_login(alice)
+    d1 = Visit.objects.get(cycle=c1, day=1)
+    client.post(reverse("visit_record", args=[d1.pk]), {"done_on": d1.expected_on.isoformat(), "all_planned": "1"})
+    d1.refresh_from_db()
+    assert d1.done_on == d1.expected_on
+    assert "correct its date instead" in client.post(reverse("visit_missed", args=[d1.pk]), {"missed_reason": "no"}).content.decode()
+    from django.core.exceptions import ValidationError
+
+    from dosing.services import visit_missed
+
+    d22 = Visit.objects.get(cycle=c1, day=22)
+    with pytest.raises(ValidationError, match="it cannot be missed before then"):
+        visit_missed(visit=d22, by=alice, reason="will be away", today=d22.expected_on - timedelta(days=d22.window_days + 1))
+    d22.refresh_from_db()
+    assert not d22.cancelled
+    visit_missed(visit=d22, by=alice, reason="will be away", today=d22.expected_on - timedelta(days=d22.window_days))
+    d22.refresh_from_db()
+    assert d22.cancelled
