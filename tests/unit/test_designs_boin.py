@@ -147,3 +147,27 @@ def test_look_ahead_two_cohorts():
     paths = look_ahead(e, state((3, 0), current=0), cohorts=2)
     assert len(paths) == 16  # 4 outcomes x 4 outcomes
     assert path_text(e, paths[0]).startswith("now: escalate to level 2; 0/3 DLTs at level 2 -> escalate level 3")
+
+
+def test_look_ahead_for_three_plus_three():
+    from cohorts.protocol import read_protocol
+    from escalation.designs import engine_of
+
+    e, start = engine_of(read_protocol("protocols/bpd.toml"))
+    paths = look_ahead(e, DesignState.start(5, start), cohorts=2)
+    first = {p.outcomes[0][2] for p in paths}
+    assert first == {0, 1, 2, 3}
+    texts = [path_text(e, p) for p in paths]
+    assert any("0/3 DLTs at level 1 -> escalate level 2" in t for t in texts)
+    assert any("1/3 DLTs at level 1 -> expand level 1" in t for t in texts)
+
+
+def test_three_plus_three_wrapped_decision_is_the_rules_decision():
+    from cohorts.protocol import read_protocol
+    from escalation.designs import engine_of
+
+    e, start = engine_of(read_protocol("protocols/bpd.toml"))
+    s = e.decide(DesignState((LevelState(), LevelState(3, 0), LevelState(6, 2), LevelState(), LevelState()), 2))
+    assert (s.move, s.level, s.rule, s.slots) == (Move.DE_ESCALATE, 1, "BELOW3", 3)  # as escalation.rules words it from level 3
+    sel = e.select(DesignState((LevelState(), LevelState(6, 1), LevelState(6, 2), LevelState(), LevelState()), 2))
+    assert (sel.mtd, sel.rule) == (1, "MTD")
