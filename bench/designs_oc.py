@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cohorts.protocol import DesignSpec  # noqa: E402
-from escalation.designs import engine_for  # noqa: E402
-from escalation.designs.oc import simulate_exact, simulate_trials  # noqa: E402
+from cohorts.protocol import DesignSpec
+from escalation.designs import engine_for
+from escalation.designs.oc import simulate_exact, simulate_trials
 
 TOX = (0.05, 0.12, 0.30, 0.45, 0.60)
 
@@ -41,9 +41,8 @@ def main() -> None:
         z1 = (mc.p_select[i] - exact.p_select[i]) / max(mc.se_select[i], 1e-12)
         z2 = (mc.expected_n[i] - exact.expected_n[i]) / max(mc.se_n[i], 1e-12)
         worst = max(worst, abs(z1), abs(z2))
-        print(
-            f"{i + 1:>5} {TOX[i]:.2f} {exact.p_select[i]:>12.4f} {mc.p_select[i]:>9.4f} ({mc.se_select[i]:.4f}) {z1:+.2f} {exact.expected_n[i]:>10.3f} {mc.expected_n[i]:>8.3f} ({mc.se_n[i]:.3f}) {z2:+.2f}"
-        )
+        sel = f"{exact.p_select[i]:>12.4f} {mc.p_select[i]:>9.4f} ({mc.se_select[i]:.4f}) {z1:+.2f}"
+        print(f"{i + 1:>5} {TOX[i]:.2f} {sel} {exact.expected_n[i]:>10.3f} {mc.expected_n[i]:>8.3f} ({mc.se_n[i]:.3f}) {z2:+.2f}")
     print(f"P(no MTD): exact {exact.p_none:.5f}, MC {mc.p_none:.5f}; largest |z| {worst:.2f} (agreement within 4 SE: {worst <= 4})")
 
 

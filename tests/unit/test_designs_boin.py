@@ -166,7 +166,7 @@ def test_three_plus_three_wrapped_decision_is_the_rules_decision():
     from cohorts.protocol import read_protocol
     from escalation.designs import engine_of
 
-    e, start = engine_of(read_protocol("protocols/bpd.toml"))
+    e, _ = engine_of(read_protocol("protocols/bpd.toml"))
     s = e.decide(DesignState((LevelState(), LevelState(3, 0), LevelState(6, 2), LevelState(), LevelState()), 2))
     assert (s.move, s.level, s.rule, s.slots) == (Move.DE_ESCALATE, 1, "BELOW3", 3)  # as escalation.rules words it from level 3
     sel = e.select(DesignState((LevelState(), LevelState(6, 1), LevelState(6, 2), LevelState(), LevelState()), 2))
