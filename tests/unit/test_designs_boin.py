@@ -171,3 +171,12 @@ def test_three_plus_three_wrapped_decision_is_the_rules_decision():
     assert (s.move, s.level, s.rule, s.slots) == (Move.DE_ESCALATE, 1, "BELOW3", 3)  # as escalation.rules words it from level 3
     sel = e.select(DesignState((LevelState(), LevelState(6, 1), LevelState(6, 2), LevelState(), LevelState()), 2))
     assert (sel.mtd, sel.rule) == (1, "MTD")
+
+
+def test_i3plus3_table():
+    e = engine_for(DesignSpec(name="i3+3", target=0.25, cohort_size=3, max_n=12, ei_low=0.2, ei_high=0.3), LABELS)
+    rows = {r.n: r for r in decision_table(e)}
+    # n = 3: 0 escalates; 1/3 is above the interval but 0/3 below it: stay; 2 de-escalates; 3 eliminates
+    assert (rows[3].escalate, rows[3].stay, rows[3].deescalate, rows[3].eliminate) == ("0", "1", "2", "3")
+    # n = 6: 0-1 below (1/6 = 0.17), none inside, 2/6 stays by the (y-1)/n rule, 3 de-escalates
+    assert (rows[6].escalate, rows[6].stay, rows[6].deescalate) == ("0-1", "2", "3")

@@ -107,3 +107,17 @@ def test_invariants(tox, seed, design, cohorts):
         assert state.treated <= 3 * cohorts
     sel = e.select(state)
     assert sel.mtd is None or sel.mtd in tried
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=2, max_size=5), st.integers(0, 10_000), st.floats(0.5, 10.0))
+def test_tite_invariants(tox, seed, arrivals):
+    from escalation.designs.oc import TiteAssumptions
+
+    labels = tuple(str(i) for i in range(len(tox)))
+    e = engine_for(DesignSpec(name="tite-boin", target=0.3, phi1=0.18, phi2=0.42, cohort_size=3, max_n=18, window_days=28), labels)
+    oc = simulate_tite(e, tox, trials=3, seed=seed, assumptions=TiteAssumptions(arrivals))
+    assert sum(oc.expected_n) <= 18
+    assert sum(oc.p_select) + oc.p_none == pytest.approx(1)
+    for i in range(len(tox)):
+        assert oc.p_select[i] == 0 or oc.expected_n[i] > 0  # a selected level was tried
