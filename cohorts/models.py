@@ -21,6 +21,7 @@ class Trial(models.Model):
     title = models.CharField(max_length=300)
     phase = models.CharField(max_length=20)
     design = models.CharField(max_length=20, default="3+3")
+    design_params = models.JSONField(default=dict, blank=True, help_text="The design's parameters from the protocol's [design] table (issue 18); empty for 3+3")
     protocol_version = models.CharField(max_length=20)
     ctcae_version = models.CharField("CTCAE version", max_length=10, default="5.0", help_text="The terminology of adverse events")
     cycle_length_days = models.PositiveSmallIntegerField()

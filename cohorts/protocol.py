@@ -84,6 +84,47 @@ class TrialSpec:
     ctcae: str = "5.0"  # the CTCAE version the protocol grades adverse events by (a terminology loaded by `load_ctcae`)
 
 
+DESIGNS = ("3+3", "boin", "tite-boin", "i3+3")
+_COMMON_KEYS = {"target", "cohort_size", "max_n", "n_stop", "cutoff_eli", "stop_if_lowest_eliminated"}
+DESIGN_KEYS = {
+    "3+3": set[str](),
+    "boin": _COMMON_KEYS | {"phi1", "phi2"},
+    "tite-boin": _COMMON_KEYS | {"phi1", "phi2", "window_days", "max_pending_fraction"},
+    "i3+3": _COMMON_KEYS | {"equivalence"},
+}
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """The dose-finding design and its parameters (trial.design names it; the [design] table sets it).
+
+    3+3 needs no [design] table (its sizes and cap are the trial's). For boin / tite-boin / i3+3:
+    target (the target DLT rate), cohort_size and max_n are required; the rest have the defaults
+    of the publications and of the R package BOIN.
+    """
+
+    name: str = "3+3"
+    target: float | None = None
+    phi1: float | None = None  # boin: the highest rate deemed sub-therapeutic (default 0.6 x target)
+    phi2: float | None = None  # boin: the lowest rate deemed overly toxic (default 1.4 x target)
+    cohort_size: int = 3
+    max_n: int = 0  # boin / i3+3: the maximum sample size (0 for 3+3: the trial's escalation cap governs)
+    n_stop: int | None = None  # stop when the number treated at the current level reaches this (R: n.earlystop)
+    cutoff_eli: float = 0.95  # eliminate a level when P(p > target | data) > cutoff, Beta(1, 1) prior
+    stop_if_lowest_eliminated: bool = True
+    window_days: int | None = None  # tite-boin: the DLT assessment window
+    max_pending_fraction: float = 0.5  # tite-boin: suspend accrual when more of the level's patients are pending
+    ei_low: float | None = None  # i3+3: the equivalence interval [ei_low, ei_high] around the target
+    ei_high: float | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DesignSpec:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
 @dataclass(frozen=True)
 class ProtocolSpec:
     trial: TrialSpec
@@ -91,6 +132,7 @@ class ProtocolSpec:
     levels: tuple[LevelSpec, ...]
     schedules: tuple[ScheduleSpec, ...]
     eligibility: tuple[CriterionSpec, ...]
+    design: DesignSpec = DesignSpec()
 
 
 INT_FIELDS = (
@@ -147,6 +189,7 @@ def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:
     criteria = _criteria(data.get("eligibility") or [], problems)
     _check_trial_numbers(trial_values, problems)
     _visit_days(raw_trial, trial_values, problems)
+    design = parse_design(raw_trial.get("design"), data.get("design"), trial_values, problems)
     if problems:
         raise ProtocolError(problems)
     return ProtocolSpec(
@@ -155,6 +198,7 @@ def parse_protocol(data: dict[str, Any]) -> ProtocolSpec:
         levels=tuple(levels),
         schedules=tuple(schedules),
         eligibility=tuple(criteria),
+        design=design,
     )
 
 
@@ -299,6 +343,107 @@ def _visit_days(raw_trial: dict[str, Any], trial_values: dict[str, object], prob
         cycle_length = trial_values.get("cycle_length_days")
         if isinstance(cycle_length, int) and not all(1 <= d <= cycle_length for d in days):
             problems.append(f"trial.visit_days must lie within 1-{cycle_length}")
+
+
+def _number(raw: dict[str, Any], key: str, problems: list[str], *, default: float | None = None) -> float | None:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(f"design.{key} must be a number")
+        return None
+    return float(value)
+
+
+def _whole(raw: dict[str, Any], key: str, problems: list[str], default: int | None) -> int | None:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.append(f"design.{key} must be a whole number of at least 1")
+        return None
+    return value
+
+
+def _design_extras(name: str, raw: dict[str, Any], target: float | None, trial_values: dict[str, object], problems: list[str]) -> dict[str, object]:
+    """The parameters particular to boin / tite-boin (phi1, phi2, the window, the pending fraction) and i3+3 (the interval)."""
+    phi1 = phi2 = ei_low = ei_high = window = None
+    pending = 0.5
+    if name in ("boin", "tite-boin") and target is not None:
+        phi1 = _number(raw, "phi1", problems, default=0.6 * target)
+        phi2 = _number(raw, "phi2", problems, default=1.4 * target)
+        if phi1 is not None and phi2 is not None and not 0 < phi1 < target < phi2 < 1:
+            problems.append(f"design.phi1 and phi2 must satisfy 0 < phi1 < target ({target}) < phi2 < 1")
+    if name == "tite-boin":
+        window = _whole(raw, "window_days", problems, trial_values.get("dlt_window_days") if isinstance(trial_values.get("dlt_window_days"), int) else None)  # type: ignore[arg-type]
+        if window is None:
+            problems.append("design.window_days is required for tite-boin: the DLT assessment window in days")
+        value = _number(raw, "max_pending_fraction", problems, default=0.5)
+        if value is not None and not 0 <= value <= 1:
+            problems.append("design.max_pending_fraction must lie between 0 and 1")
+        pending = value if value is not None else 0.5
+    if name == "i3+3":
+        ei = raw.get("equivalence")
+        if not (isinstance(ei, list) and len(ei) == 2 and all(isinstance(x, int | float) and not isinstance(x, bool) for x in ei)):
+            problems.append("design.equivalence is required for i3+3: the equivalence interval as [low, high], e.g. [0.25, 0.35]")
+        else:
+            ei_low, ei_high = float(ei[0]), float(ei[1])
+            if target is not None and not 0 <= ei_low <= target <= ei_high < 1:
+                problems.append(f"design.equivalence must contain the target ({target}): 0 <= low <= target <= high < 1")
+    return {"phi1": phi1, "phi2": phi2, "window_days": window, "max_pending_fraction": pending, "ei_low": ei_low, "ei_high": ei_high}
+
+
+def parse_design(name: object, raw: object, trial_values: dict[str, object], problems: list[str]) -> DesignSpec:
+    """trial.design and the [design] table checked against each other; problems appended, a DesignSpec returned regardless."""
+    if name not in DESIGNS:
+        if isinstance(name, str):
+            problems.append(f"trial.design {name!r} is not a design this system runs ({', '.join(DESIGNS)})")
+        return DesignSpec()
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append("[design] must be a table")
+        return DesignSpec(name=str(name))
+    known = DESIGN_KEYS[str(name)]
+    for key in sorted(set(raw) - known):
+        problems.append(f"design.{key} is not a parameter of the {name} design" + (f" (it takes {', '.join(sorted(known))})" if known else ""))
+    if name == "3+3":
+        size = trial_values.get("cohort_size")
+        return DesignSpec(name="3+3", cohort_size=size if isinstance(size, int) else 3)
+    before = len(problems)
+    target = _number(raw, "target", problems)
+    if target is None or not 0 < target < 1:
+        problems.append(f"design.target is required for {name}: the target DLT rate, between 0 and 1 (e.g. 0.30)")
+        target = None
+    size = _whole(raw, "cohort_size", problems, trial_values.get("cohort_size") if isinstance(trial_values.get("cohort_size"), int) else None)  # type: ignore[arg-type]
+    max_n = _whole(raw, "max_n", problems, None)
+    if max_n is None:
+        problems.append(f"design.max_n is required for {name}: the maximum sample size")
+    n_stop = _whole(raw, "n_stop", problems, None)
+    cutoff = _number(raw, "cutoff_eli", problems, default=0.95)
+    if cutoff is not None and not 0.5 <= cutoff < 1:
+        problems.append("design.cutoff_eli must lie in [0.5, 1) (the published default is 0.95)")
+    lowest = raw.get("stop_if_lowest_eliminated", True)
+    if not isinstance(lowest, bool):
+        problems.append("design.stop_if_lowest_eliminated must be true or false")
+    extras = _design_extras(str(name), raw, target, trial_values, problems)
+    if size is not None and max_n is not None and max_n < size:
+        problems.append("design.max_n must be at least the cohort size")
+    cap = trial_values.get("cap_escalation")
+    if max_n is not None and isinstance(cap, int) and max_n > cap:
+        problems.append(f"design.max_n ({max_n}) cannot exceed trial.cap_escalation ({cap})")
+    if len(problems) > before:
+        return DesignSpec(name=str(name))
+    return DesignSpec(
+        name=str(name),
+        target=target,
+        cohort_size=size or 3,
+        max_n=max_n or 0,
+        n_stop=n_stop,
+        cutoff_eli=cutoff if cutoff is not None else 0.95,
+        stop_if_lowest_eliminated=bool(lowest),
+        **extras,  # type: ignore[arg-type]
+    )
 
 
 def read_protocol(path: str | Path) -> ProtocolSpec:

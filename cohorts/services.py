@@ -113,6 +113,7 @@ def _trial_values(spec: ProtocolSpec) -> dict:
         "title": t.title,
         "phase": t.phase,
         "design": t.design,
+        "design_params": spec.design.as_json() if spec.design.name != "3+3" else {},
         "protocol_version": t.version,
         "ctcae_version": t.ctcae,
         "cycle_length_days": t.cycle_length_days,

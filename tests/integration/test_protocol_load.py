@@ -66,3 +66,16 @@ def test_an_amendment_with_a_new_version_is_applied_and_audited():
     latest = trial.history.latest()
     assert latest.history_change_reason == "Protocol BPD version 1.2 loaded"
     assert latest.prev_record.cap_escalation == 24
+
+
+def test_bpd_boin_stores_its_design_with_the_trial_and_reloads_idempotently():
+    bpd = protocol_load(spec=read_protocol(PROTOCOLS / "bpd.toml")).trial
+    assert (bpd.design, bpd.design_params) == ("3+3", {})
+    boin = protocol_load(spec=read_protocol(PROTOCOLS / "bpd-boin.toml")).trial
+    assert boin.design == "boin"
+    assert boin.design_params["target"] == 0.3
+    assert (boin.design_params["max_n"], boin.design_params["n_stop"], boin.design_params["cutoff_eli"]) == (24, 12, 0.95)
+    from cohorts.protocol import DesignSpec
+
+    assert DesignSpec.from_json(boin.design_params) == read_protocol(PROTOCOLS / "bpd-boin.toml").design
+    assert protocol_load(spec=read_protocol(PROTOCOLS / "bpd-boin.toml")).changes == []
