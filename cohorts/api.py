@@ -289,11 +289,14 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
     @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer})
     def create(self, request, *args, **kwargs):
-        serializer = PatientCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        patient = services.patient_register(by=request.user, **data)
-        return Response(PatientSerializer(patient).data, status=201)
+        def write():
+            serializer = PatientCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            patient = services.patient_register(by=request.user, **data)
+            return Response(PatientSerializer(patient).data, status=201)
+
+        return idempotent(request, write)
 
     @extend_schema(request=PatientUpdateSerializer, responses={200: PatientSerializer})
     def partial_update(self, request, *args, **kwargs):

@@ -83,3 +83,16 @@ def test_a_dose_posted_twice_with_one_key_is_one_administration(api, on_c1):
     assert first.status_code == again.status_code == 201, first.content
     assert again.json() == first.json()
     assert Administration.objects.filter(cycle__patient=on_c1).count() == 1
+
+
+def test_a_registration_posted_twice_with_one_key_is_one_patient(api, trial, site_a):
+    from cohorts.models import Patient
+    from tests.factories import registration_values
+
+    values = registration_values(trial, initials="KQ")
+    body = {k: (str(v) if not isinstance(v, dict) else v) for k, v in values.items()} | {"trial": trial.code, "site": site_a.number}
+    first = api.post("/api/v1/patients/", body, format="json", HTTP_IDEMPOTENCY_KEY="reg-1")
+    again = api.post("/api/v1/patients/", body, format="json", HTTP_IDEMPOTENCY_KEY="reg-1")
+    assert first.status_code == again.status_code == 201, first.content
+    assert again.json() == first.json()
+    assert Patient.objects.filter(initials="KQ").count() == 1
