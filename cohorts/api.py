@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import Site
+from trialsite.idempotency import idempotent
 
 from . import selectors, services
 from .filters import PatientFilter
@@ -205,9 +206,14 @@ class ServiceCreate(mixins.CreateModelMixin):
     create_service: staticmethod
 
     def create(self, request, *args, **kwargs):
-        s = self.create_serializer(data=request.data, context={"request": request})
-        s.is_valid(raise_exception=True)
-        return Response(self.get_serializer(self.create_service(by=request.user, **s.validated_data)).data, status=201)
+        """With an `Idempotency-Key` header, a repeated request gets the first answer (trialsite.idempotency)."""
+
+        def write():
+            s = self.create_serializer(data=request.data, context={"request": request})
+            s.is_valid(raise_exception=True)
+            return Response(self.get_serializer(self.create_service(by=request.user, **s.validated_data)).data, status=201)
+
+        return idempotent(request, write)
 
 
 class PatientScoped:
@@ -283,11 +289,14 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
     @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer})
     def create(self, request, *args, **kwargs):
-        serializer = PatientCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        patient = services.patient_register(by=request.user, **data)
-        return Response(PatientSerializer(patient).data, status=201)
+        def write():
+            serializer = PatientCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            patient = services.patient_register(by=request.user, **data)
+            return Response(PatientSerializer(patient).data, status=201)
+
+        return idempotent(request, write)
 
     @extend_schema(request=PatientUpdateSerializer, responses={200: PatientSerializer})
     def partial_update(self, request, *args, **kwargs):

@@ -25,9 +25,19 @@ def age_on(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+def initials_error(value: str) -> str | None:
+    """The one initials rule (issue #17, point 5): 2 to 4 letters, for the forms, the API and the services alike."""
+    text = (value or "").strip()
+    if not text.isalpha() or not 2 <= len(text) <= 4:
+        return "Initials are 2 to 4 letters."
+    return None
+
+
 def check_registration(values: dict[str, Any], *, today: date) -> dict[str, list[str]]:
     """Check a registration's values; missing keys are skipped (the form requires them)."""
     errors: dict[str, list[str]] = {}
+    if "initials" in values and (message := initials_error(values["initials"])):
+        _add(errors, "initials", message)
     height = values.get("height_cm")
     if height is not None:
         if height < 3:

@@ -6,7 +6,8 @@ whatever the number of patients.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -42,6 +43,42 @@ def patients_for_user(user: User, trial: Trial | None = None) -> QuerySet[Patien
     if user.site_scoped:
         patients = patients.filter(site_id=user.site_id)
     return patients.order_by("study_id")
+
+
+STUDY_ID_TOKEN = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
+
+
+@dataclass(frozen=True)
+class SiteMask:
+    """The patients a user may count but not identify (issue #17, point 4): another site's, for a coordinator.
+
+    `hidden` maps each such patient's study id to its site number; it is empty for the trial-wide roles. Every
+    read that shows the whole trial (the escalation page, its API, the decisions and their tallies) goes through
+    it: study ids of hidden patients become "a site 02 patient" in text, and rows become counts per site."""
+
+    hidden: dict[str, str] = field(default_factory=dict)
+
+    def hides(self, study_id: str) -> bool:
+        return study_id in self.hidden
+
+    def site_of(self, study_id: str) -> str:
+        return self.hidden[study_id]
+
+    def text(self, value: str) -> str:
+        """`value` with each hidden study id replaced by its site ("a site 02 patient")."""
+        if not self.hidden or not value:
+            return value
+        return STUDY_ID_TOKEN.sub(lambda m: f"a site {self.hidden[m.group(0)]} patient" if m.group(0) in self.hidden else m.group(0), value)
+
+
+def site_mask(user: User, trial: Trial | None = None) -> SiteMask:
+    """The mask of what `user` may not identify (one query, none for a trial-wide role)."""
+    if not user.site_scoped:
+        return SiteMask()
+    others = Patient.objects.exclude(site_id=user.site_id)
+    if trial is not None:
+        others = others.filter(trial=trial)
+    return SiteMask(dict(others.values_list("study_id", "site__number")))
 
 
 SEARCH_LIMIT = 50

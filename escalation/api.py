@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Perm
-from cohorts.selectors import trial_get
+from cohorts.selectors import site_mask, trial_get
 
 from . import selectors, services
 from .models import EscalationDecision
@@ -24,6 +24,16 @@ class DecisionSerializer(serializers.ModelSerializer):
         model = EscalationDecision
         fields = ["id", "trial", "action", "level", "mtd", "rule", "reason", "slots", "tally", "dlts", "status", "proposed_at"]
         fields += ["signed_by", "signed_at", "signature_meaning", "rejection_reason", "needs_review", "review_note"]
+
+    def to_representation(self, instance):
+        """As the reader may see it: a coordinator reads other sites' patients as counts (escalation.selectors)."""
+        request = self.context.get("request")
+        if request is not None:
+            mask = self.context.get("site_mask")
+            if mask is None:
+                mask = self.context["site_mask"] = site_mask(request.user)
+            instance = selectors.decision_for_mask(instance, mask)
+        return super().to_representation(instance)
 
 
 class SignSerializer(serializers.Serializer):
@@ -49,6 +59,14 @@ class PatientStateSerializer(serializers.Serializer):
         return [f"{d.rule} {d.onset.isoformat()}" for d in row.dlts]
 
 
+class SiteCountSerializer(serializers.Serializer):
+    level = serializers.CharField()
+    site = serializers.CharField()
+    patients = serializers.IntegerField()
+    dlts = serializers.IntegerField()
+    outcomes = serializers.DictField(child=serializers.IntegerField())
+
+
 class StateSerializer(serializers.Serializer):
     action = serializers.CharField()
     level = serializers.CharField(allow_null=True)
@@ -57,15 +75,17 @@ class StateSerializer(serializers.Serializer):
     reason = serializers.CharField()
     slots = serializers.IntegerField()
     patients = PatientStateSerializer(many=True)
+    other_sites = SiteCountSerializer(many=True, help_text="Other sites' patients, counted without identifiers (a coordinator's view)")
 
 
 class EscalationStateView(APIView):
     @extend_schema(responses=StateSerializer)
     def get(self, request, code):
         """What the 3+3 engine answers now, with each escalation patient's outcome and window."""
-        state = selectors.escalation_state(trial_get(code))
+        state = selectors.state_for_user(selectors.escalation_state(trial_get(code)), request.user)
         d = state.decision
-        body = {"action": d.action.value, "level": d.level, "mtd": d.mtd, "rule": d.rule, "reason": d.reason, "slots": d.slots, "patients": state.patients}
+        body = {"action": d.action.value, "level": d.level, "mtd": d.mtd, "rule": d.rule, "reason": d.reason, "slots": d.slots}
+        body |= {"patients": state.patients, "other_sites": state.others}
         return Response(StateSerializer(body).data)
 
 
@@ -84,7 +104,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         s = SignSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         decision = services.decision_sign(decision=get_object_or_404(self.get_queryset(), pk=pk), by=request.user, password=s.validated_data["password"])
-        return Response(DecisionSerializer(decision).data)
+        return Response(self.get_serializer(decision).data)
 
     @extend_schema(request=RejectSerializer, responses={200: DecisionSerializer})
     @action(detail=True, methods=["post"])
@@ -92,4 +112,4 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
         s = RejectSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         decision = services.decision_reject(decision=get_object_or_404(self.get_queryset(), pk=pk), by=request.user, **s.validated_data)
-        return Response(DecisionSerializer(decision).data)
+        return Response(self.get_serializer(decision).data)

@@ -10,15 +10,17 @@ DLT rules are never run here: toxicity.services.dlt_evaluate_many stores what th
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from accounts.models import User
 from cohorts.models import Cohort, DoseLevel, Enrolment, Trial
-from cohorts.selectors import open_cohort
+from cohorts.selectors import SiteMask, open_cohort, site_mask
 from dosing.models import Cycle
 from toxicity.models import Dlt, DltEvaluation, DltProposal
 from toxicity.selectors import OPEN_PROPOSALS
@@ -48,6 +50,30 @@ class PatientRow:
 
 
 @dataclass(frozen=True)
+class SiteCount:
+    """Another site's patients at a level, counted without identifiers ("site 02: 2 patients, 0 DLTs")."""
+
+    level: str
+    site: str
+    patients: int
+    dlts: int
+    outcomes: dict[str, int]
+
+    def __str__(self) -> str:
+        return f"site {self.site}: {self.patients} patient{'s' if self.patients != 1 else ''}, {self.dlts} DLT{'s' if self.dlts != 1 else ''}"
+
+    def as_json(self) -> dict:
+        return {"site": self.site, "patients": self.patients, "dlts": self.dlts, "outcomes": self.outcomes}
+
+
+def _count(level: str, site: str, outcomes: list[str]) -> SiteCount:
+    tally: dict[str, int] = {}
+    for o in outcomes:
+        tally[o] = tally.get(o, 0) + 1
+    return SiteCount(level, site, len(outcomes), tally.get(rules.Outcome.DLT.value, 0), dict(sorted(tally.items())))
+
+
+@dataclass(frozen=True)
 class State:
     trial: Trial
     ladder: rules.Ladder
@@ -55,9 +81,15 @@ class State:
     patients: tuple[PatientRow, ...]
     current: str | None
     dlt_snapshot: dict[str, str]
+    others: tuple[SiteCount, ...] = ()  # other sites' patients, counted (a coordinator's view: state_for_user)
 
     def by_level(self) -> list[tuple[DoseLevel | str, list[PatientRow]]]:
         return [(label, [p for p in self.patients if p.level == label]) for label in reversed(self.ladder.labels)]
+
+    def levels(self) -> list[tuple[str, list[PatientRow], list[SiteCount], int]]:
+        """Per level (top first) with patients or counts: its identified patients, the other sites' counts, the rows."""
+        rows = [(str(label), ps, [c for c in self.others if c.level == str(label)]) for label, ps in self.by_level()]
+        return [(label, ps, cs, len(ps) + len(cs)) for label, ps, cs in rows if ps or cs]
 
 
 def ladder_for(trial: Trial) -> rules.Ladder:
@@ -175,11 +207,72 @@ def covered_by_open_cohort(trial: Trial, d: rules.Decision) -> bool:
     return cohort.capacity - cohort.taken >= d.slots
 
 
-def decisions_for_page(trial: Trial, limit: int = 50) -> list[EscalationDecision]:
-    """The trial's decisions, newest first, with what the pages show."""
-    return list(EscalationDecision.objects.filter(trial=trial).select_related("level", "mtd", "signed_by")[:limit])
+def decisions_for_page(trial: Trial, user: User, limit: int = 50) -> list[EscalationDecision]:
+    """The trial's decisions, newest first, with what the pages show, as `user` may read them."""
+    return decisions_for_user(list(EscalationDecision.objects.filter(trial=trial).select_related("trial", "level", "mtd", "signed_by")[:limit]), user)
 
 
-def decisions_for_home(trial: Trial) -> list[EscalationDecision]:
+def decisions_for_home(trial: Trial, user: User) -> list[EscalationDecision]:
     """The trial home's decisions: the current proposal and the flagged ones among the last 20 (superseded left out)."""
-    return list(EscalationDecision.objects.filter(trial=trial).exclude(status=EscalationDecision.Status.SUPERSEDED).select_related("level")[:20])
+    found = EscalationDecision.objects.filter(trial=trial).exclude(status=EscalationDecision.Status.SUPERSEDED).select_related("trial", "level")[:20]
+    return decisions_for_user(list(found), user)
+
+
+# ---------------------------------------------------------------- site scoping (issue #17, point 4)
+# The escalation engine counts every site's patients; a coordinator reads their own site's by study id and the
+# others' as counts and outcomes. These functions are the one place that turns a trial-wide read into a
+# coordinator's: the page, the API and the decisions' tallies call them (the signed content itself is unchanged).
+
+
+def state_for_user(state: State, user: User) -> State:
+    """`state` as `user` may read it: other sites' patients folded into counts, their study ids gone from the reasons."""
+    mask = site_mask(user, state.trial)
+    if not mask.hidden:
+        return state
+    hidden = [p for p in state.patients if mask.hides(p.study_id)]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for p in hidden:
+        groups.setdefault((p.level, mask.site_of(p.study_id)), []).append(p.outcome.value)
+    others = tuple(_count(level, site, outcomes) for (level, site), outcomes in sorted(groups.items()))
+    d = state.decision
+    decision = replace(d, reason=mask.text(d.reason))
+    kept = tuple(p for p in state.patients if not mask.hides(p.study_id))
+    return replace(state, decision=decision, patients=kept, others=others, dlt_snapshot={})
+
+
+def tally_for_mask(tally: list[dict], mask: SiteMask) -> list[dict]:
+    """A stored tally (tally_json's shape) with the hidden patients replaced by per-site counts (`other_sites`)."""
+    if not mask.hidden:
+        return tally
+    out = []
+    for level in tally:
+        kept, groups = [], {}
+        for p in level.get("patients", []):
+            if mask.hides(p.get("study_id", "")):
+                groups.setdefault(mask.site_of(p["study_id"]), []).append(p.get("outcome", ""))
+            else:
+                kept.append(p)
+        counts = [_count(level.get("level", ""), site, outcomes).as_json() for site, outcomes in sorted(groups.items())]
+        out.append({**level, "patients": kept, "other_sites": counts})
+    return out
+
+
+def decision_for_mask(decision: EscalationDecision, mask: SiteMask) -> EscalationDecision:
+    """A read-only copy of `decision` for a masked reader (never saved): tally counted, free texts masked."""
+    if not mask.hidden:
+        return decision
+    shown = copy.copy(decision)
+    shown.tally = tally_for_mask(decision.tally, mask)
+    for name in ("reason", "signature_meaning", "rejection_reason", "review_note"):
+        setattr(shown, name, mask.text(getattr(decision, name)))
+    shown.save = _refuse_save  # type: ignore[method-assign]
+    return shown
+
+
+def _refuse_save(*args, **kwargs):
+    raise ValueError("A decision masked for a site-scoped reader is not saved.")
+
+
+def decisions_for_user(decisions: list[EscalationDecision], user: User) -> list[EscalationDecision]:
+    mask = site_mask(user, decisions[0].trial if decisions else None)
+    return [decision_for_mask(d, mask) for d in decisions]

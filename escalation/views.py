@@ -56,8 +56,8 @@ def trial_escalation(request, code):
         response = _decision_post(request, trial, sign_form, reject_form)
         if response is not None:
             return response
-    state = selectors.escalation_state(trial)
-    history = selectors.decisions_for_page(trial)
+    state = selectors.state_for_user(selectors.escalation_state(trial), request.user)
+    history = selectors.decisions_for_page(trial, request.user)
     # What is true now: the open proposal (a `wait` is one to read, not to sign), the last decision carried out,
     # and what the engine expects next; superseded proposals fold away under the history.
     proposal = next((d for d in history if d.status == EscalationDecision.Status.PROPOSED), None)
@@ -69,7 +69,7 @@ def trial_escalation(request, code):
         {
             "trial": trial,
             "state": state,
-            "levels": [(label, rows) for label, rows in state.by_level() if rows],
+            "levels": state.levels(),
             "proposal": proposal,
             "to_sign": proposal is not None and proposal.action != rules.Action.WAIT,
             "carried_out": carried_out,

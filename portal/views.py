@@ -35,7 +35,7 @@ from .selectors import patient_calendar as calendar_selector
 @role_required(Perm.VIEW)
 def trial_home(request, code):
     trial = selectors.trial_get(code)
-    decisions = decisions_for_home(trial)
+    decisions = decisions_for_home(trial, request.user)
     context = {
         "trial": trial,
         "o": selectors.trial_overview(trial, request.user),

@@ -13,6 +13,7 @@ from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
+from trialsite.idempotency import form_once, form_token
 
 from . import plots, selectors, services
 from .forms import AdjudicationForm, AdverseEventForm, ConMedForm, LabForm, MissedDltForm, RetractForm
@@ -123,14 +124,17 @@ def ae_new(request, study_id):
     search = request.GET.get("q", "")
     form = AdverseEventForm(request.POST or None, trial=patient.trial, initial=initial, search=search)
     if request.method == "POST" and form.is_valid():
-        try:
+
+        def write():
             ae = services.ae_record(patient=patient, by=request.user, continues=previous, **form.values())
+            messages.success(request, f"{ae.term_name} grade {ae.grade} from {ae.onset.isoformat()} recorded.")
+            return redirect(reverse("patient_safety", args=[study_id]) + "#events"), reverse("ae_edit", args=[study_id, ae.pk])
+
+        try:
+            return form_once(request, write, again="This adverse event was already recorded (the form was sent twice): here it is.")
         except ValidationError as exc:
             apply_errors(form, exc)
-        else:
-            messages.success(request, f"{ae.term_name} grade {ae.grade} from {ae.onset.isoformat()} recorded.")
-            return redirect(reverse("patient_safety", args=[study_id]) + "#events")
-    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, previous=previous, search=search))
+    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, previous=previous, search=search, form_token=form_token(request)))
 
 
 def _ae_context(patient, form, **extra):

@@ -38,3 +38,24 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of patient {self.patient_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class IdempotencyKey(models.Model):
+    """An API write answered once (issue #17, point 5): the same `Idempotency-Key` from the same user on the same
+    endpoint within trialsite.idempotency.WINDOW gets the stored answer, never a second record."""
+
+    # The user's id, not a foreign key: the core layer sits below accounts.
+    user_id = models.BigIntegerField()
+    key = models.CharField(max_length=255)
+    endpoint = models.CharField(max_length=300, help_text="Method and path, e.g. POST /api/v1/adverse-events/")
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the request body: a key reused for another body is refused")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user_id", "key", "endpoint"], name="idempotency_key_unique_per_user_endpoint")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.key} (user {self.user_id})"
