@@ -414,3 +414,15 @@ def test_every_export_escapes_formula_cells(client, dana, injected, settings, tm
     assert "'-2+3" in cells["conmeds"]
     for name, text in texts.items():
         assert not _unsafe(text), f"{name}: {_unsafe(text)[:3]}"
+
+
+def test_the_api_docs_page_has_no_inline_script(client, alice):
+    import re
+
+    client.force_login(alice)
+    html = client.get(reverse("swagger-ui")).content.decode()
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.S)
+    assert scripts
+    for attributes, body in scripts:
+        assert "src=" in attributes, attributes
+        assert not body.strip()
