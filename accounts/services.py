@@ -27,10 +27,14 @@ class AccountRefused(DomainError):
     code = "account_refused"
 
 
-def one_time_password() -> str:
-    """14 letters and digits (83 bits), without look-alikes, to be read off a screen once."""
+def one_time_password(username: str = "") -> str:
+    """14 letters and digits (83 bits), without look-alikes, to be read off a screen once; drawn again in the
+    (rare) case it contains the username, which no password may (accounts.validators)."""
     alphabet = "".join(c for c in string.ascii_letters + string.digits if c not in "0OIl1")
-    return "".join(secrets.choice(alphabet) for _ in range(ONE_TIME_PASSWORD_LENGTH))
+    while True:
+        password = "".join(secrets.choice(alphabet) for _ in range(ONE_TIME_PASSWORD_LENGTH))
+        if len(username) < 3 or username.casefold() not in password.casefold():
+            return password
 
 
 def _check_reason(reason: str) -> None:
@@ -58,7 +62,7 @@ def user_invite(*, by: User, username: str, role: str, site: Site | None, first_
     _check_role_site(role, site)
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": "A user with that username already exists."})
-    password = one_time_password()
+    password = one_time_password(username)
     user = User(
         username=username,
         role=role,
@@ -98,7 +102,7 @@ def user_password_reset(*, by: User, user: User, reason: str) -> str:
     _check_may_manage(by, user)
     if not user.is_active:
         raise AccountRefused(f"{user.username} is deactivated: reactivate the account first.")
-    password = one_time_password()
+    password = one_time_password(user.username)
     user.set_password(password)
     user.must_change_password = True
     audited_save(user, by=by, reason=f"Password reset by {by.username}: {reason.strip()}")

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from cohorts import api as cohorts_api
@@ -48,7 +48,7 @@ urlpatterns = [
     path("api/v1/ctcae-terms/", toxicity_api.CtcaeTermsView.as_view(), name="api-ctcae-terms"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("trials/<str:code>/", views.trial_home, name="trial_home"),
     path("patients/<str:study_id>/", views.patient_detail, name="patient_detail"),
     path("worklist/", views.worklist, name="worklist"),

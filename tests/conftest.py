@@ -37,6 +37,15 @@ def _celery_inline():
     app.conf.task_always_eager = True
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The API throttle counts requests in the cache (per process): each test starts with none counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    return
+
+
 @pytest.fixture
 def trial(db):
     trial = protocol_load(spec=read_protocol(PROTOCOLS / "bpd.toml")).trial

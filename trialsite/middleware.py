@@ -1,4 +1,4 @@
-"""Middleware of the core: the product's own error pages."""
+"""Middleware of the core: the product's own error pages, no caching of pages and API answers."""
 
 from django.conf import settings
 from django.views.defaults import page_not_found
@@ -24,4 +24,19 @@ class ProductNotFoundMiddleware:
         ):
             response = page_not_found(request, exception=None)
             response.product_page = True
+        return response
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every page and API answer (issue #17 point 6): patient data never stays in a
+    browser's or a proxy's cache. Static files are served before this (whitenoise) and keep their own caching."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.static_prefix = "/" + settings.STATIC_URL.lstrip("/")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith(self.static_prefix) and "no-store" not in response.get("Cache-Control", ""):
+            response["Cache-Control"] = "no-store"
         return response

@@ -6,6 +6,7 @@ CELERY_BROKER_URL switches Celery from inline execution to a real broker.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -27,11 +28,28 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", True)
+DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
+
+
+def check_secret_key(key: str) -> None:
+    """Production (DEBUG off) refuses a missing, short, simple or default key (issue #17 point 6): the rules of
+    Django's own `check --deploy` (security.W009), made an error at start rather than a warning nobody reads."""
+    if not key:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdef"  # noqa: S105
+    if key == DEV_SECRET_KEY or key.startswith("django-insecure-"):
+        raise ImproperlyConfigured("SECRET_KEY is the development default or a generated insecure key: set a random key of 50 characters or more.")
+    if len(key) < 50 or len(set(key)) < 5:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak ({len(key)} characters, {len(set(key))} distinct): it must have at least 50 characters and 5 distinct ones. "
+            'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
+
+
+if not DEBUG:
+    check_secret_key(SECRET_KEY)
+elif not SECRET_KEY:
+    SECRET_KEY = DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if not DEBUG else "*")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -53,6 +71,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "simple_history",
+    "axes",
+    "csp",
     "trialsite",
     "accounts",
     "cohorts",
@@ -68,6 +88,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every page and API answer: Cache-Control no-store (whitenoise above has already served the static files).
+    "trialsite.middleware.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -79,6 +102,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # The product's own 404 page also with DEBUG on (Django would show its debug page).
     "trialsite.middleware.ProductNotFoundMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page (accounts.throttle.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -121,8 +146,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: a locked-out username or address is refused before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "accounts.validators.UsernameNotInPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -149,7 +181,11 @@ STORAGES = {
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))
+# Sessions end after this many idle minutes (the cookie's age, renewed by every request) and when the browser closes.
+TRIALSITE_SESSION_IDLE_MINUTES = int(os.environ.get("TRIALSITE_SESSION_IDLE_MINUTES") or 30)
+SESSION_COOKIE_AGE = TRIALSITE_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -159,6 +195,37 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): only this site's own files; no inline script or style anywhere (the
+# templates load static/js and static/css; the server-drawn SVGs use presentation attributes, not style="").
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Failed logins and failed signature passwords (accounts.throttle), django-axes: 5 failures lock the username and,
+# separately, the address, for 15 minutes. The administrator sees and deletes the attempts in Django admin
+# (Axes > Access attempts) or runs `manage.py axes_reset_username USERNAME` / `axes_reset_ip ADDRESS`.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_VERBOSE = False  # no banner at every start; failures and lockouts are still logged
+AXES_FAILURE_LIMIT = int(os.environ.get("TRIALSITE_LOCKOUT_FAILURES") or 5)
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("TRIALSITE_LOCKOUT_MINUTES") or 15))
+AXES_LOCKOUT_PARAMETERS = "accounts.throttle.lockout_parameters"  # ["username", "ip_address"], separately
+AXES_RESET_ON_SUCCESS = True
+# A try while locked does not restart the 15 minutes: the lock ends when the login page said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -173,6 +240,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "trialsite.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per user (token or session) and, before login, per address; a 429 in the API's error shape (trialsite.api).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle", "rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("TRIALSITE_API_RATE_USER") or "600/minute",
+        "anon": os.environ.get("TRIALSITE_API_RATE_ANON") or "60/minute",
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trialsite API",
@@ -190,6 +263,13 @@ SPECTACULAR_SETTINGS = {
         "DltRuleEnum": "toxicity.models.RULE_CHOICES",
     },
 }
+
+# The cache counts the API throttle's requests: one per process by default (embedded mode); CACHE_URL (redis://...)
+# shares the counts between the web processes in production.
+if os.environ.get("CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery: without a broker, tasks run inline in the web process (embedded mode).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

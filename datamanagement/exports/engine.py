@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
@@ -285,10 +286,39 @@ FORMATTERS: dict[str, Callable[[Any], str]] = {
 }
 
 
+# CSV injection (OWASP "CSV Injection"): a spreadsheet runs a cell that starts with = + - @ (or a tab or carriage return,
+# which some strip first) as a formula. Every such cell gets a leading single quote, in every export (all of them are
+# written by SafeWriter), except a plain number as the app writes numbers (-1, -0.5: an optional minus, digits, an
+# optional fraction, no exponent): a dose level -1 or a change of -12.5 % stays a number for R, SAS or a
+# spreadsheet, and is no formula. Free text that happens to be "-1.5" is left as it is too: it is no formula either.
+FORMULA_START = frozenset("=+-@\t\r")
+PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def csv_safe(cell: Any) -> Any:
+    """The cell as a spreadsheet may open it safely: a leading ' before a formula character (see FORMULA_START)."""
+    if isinstance(cell, str) and cell and cell[0] in FORMULA_START and not PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+class SafeWriter:
+    """csv.writer whose every cell goes through csv_safe: the one CSV writer of the exports and the audit trail."""
+
+    def __init__(self, fh: Any) -> None:
+        self._writer = csv.writer(fh)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([csv_safe(c) for c in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        self._writer.writerows([csv_safe(c) for c in row] for row in rows)
+
+
 def csv_stream(header: list[str], rows: Iterable[list[str]], *, on_done: Callable[[int], None] | None = None, batch: int = 2000) -> Iterator[str]:
     """CSV text in batches of lines; `on_done(rows written)` once the last row is out."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(header)
     count = 0
     rows = iter(rows)
@@ -305,7 +335,7 @@ def csv_stream(header: list[str], rows: Iterable[list[str]], *, on_done: Callabl
 
 def write_csv(fh: io.TextIOBase, header: list[str], rows: Iterable[list[str]], *, on_batch: Callable[[int], None] | None = None, batch: int = 2000) -> int:
     """The header and the rows into `fh` in batches of lines; `on_batch(rows in the batch)` after each batch. Returns the rows written."""
-    writer = csv.writer(fh)
+    writer = SafeWriter(fh)
     writer.writerow(header)
     count = 0
     rows = iter(rows)

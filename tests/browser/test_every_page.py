@@ -1,5 +1,6 @@
 """Every page of the product at a laptop (1366x900) and a tablet (820x1180) width, in real Chromium (issue #16,
-point 9): the page itself never scrolls sideways (`scrollWidth <= innerWidth`; a wide table scrolls inside its own
+point 9): no Content-Security-Policy violation (issue #17 point 6: console "Refused to" or a
+securitypolicyviolation event), the page itself never scrolls sideways (`scrollWidth <= innerWidth`; a wide table scrolls inside its own
 `.scroll` box) and axe-core finds no violation of impact serious or critical.
 
 axe-core comes from the npm registry (`make axe`, run by `make test` and .ci/run) into .cache/axe and is injected
@@ -148,7 +149,15 @@ def contexts(server, seeded, browser):
         key = (persona, width)
         if key not in opened:
             context = browser.new_context(viewport=WIDTHS[width])
+            # Content-Security-Policy violations (issue #17 point 6): the browser's console message ("Refused to
+            # ...") and the page's securitypolicyviolation event, both collected per page.
+            context.add_init_script(
+                "document.addEventListener('securitypolicyviolation', (e) => "
+                "(window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' line ' + e.lineNumber));"
+            )
             page = context.new_page()
+            page.refused = []
+            page.on("console", lambda message, page=page: page.refused.append(message.text) if "Refused to" in message.text else None)
             if persona:
                 page.goto(f"{server.url}/accounts/login/")
                 page.fill("#id_username", persona)
@@ -172,7 +181,8 @@ def _cases():
 
 
 def _violations(page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
+    # Evaluated rather than added as an inline <script>, which the Content-Security-Policy would (rightly) refuse.
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     found = []
     for v in result["violations"]:
@@ -208,8 +218,11 @@ def test_page_fits_the_width_and_has_no_serious_axe_violation(name, width, serve
     persona, path = PAGES[name]
     page = contexts(persona, width)
     path = path.format(**seeded)
+    page.refused.clear()
     response = page.goto(server.url + path)
     assert response.status == STATUS.get(name, 200), f"{path}: HTTP {response.status}"
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    assert "no-store" in response.headers["cache-control"]
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     problems = []
     if widths[0] > widths[1]:
@@ -217,6 +230,7 @@ def test_page_fits_the_width_and_has_no_serious_axe_violation(name, width, serve
     if width == "820":
         problems += _small_targets(page)
     problems += _violations(page)
+    problems += [f"CSP: {m}" for m in page.refused] + [f"CSP event: {m}" for m in page.evaluate("window.__csp || []")]
     assert not problems, f"{name} at {width} px ({path}):\n" + "\n".join(problems)
 
 
