@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import time
 
 from .harness import BROKER, bench_worker, redis_problem
 
+BENCH_SIGNATURE_PASSWORD = secrets.token_urlsafe(16)  # set on the bench database's investigator for the signed confirmation
 ESC_SCENARIOS = (("issue #5", (0.05, 0.1, 0.2, 0.3, 0.5)), ("low toxicity", (0.02, 0.05, 0.08, 0.1, 0.15)))
 ESC_TRIALS, ESC_SEED, ESC_REPEAT, ESC_SE = 10_000, 1, 7, 4.0
 
@@ -137,7 +139,7 @@ def escalation_round(n: int, coordinator, investigator, backend) -> tuple[float,
 
     with transaction.atomic():
         c0 = time.perf_counter()
-        dlt_confirm(proposal=proposal, by=investigator)
+        dlt_confirm(proposal=proposal, by=investigator, password=BENCH_SIGNATURE_PASSWORD)
         t0 = time.perf_counter()  # just before the commit, which kicks pipeline.drain
     confirm = t0 - c0
     found = EscalationDecision.objects.filter(trial=trial, status=EscalationDecision.Status.PROPOSED, action="expand").exclude(pk__in=known)
@@ -175,6 +177,8 @@ def escalation_latency() -> list[str]:
             try:
                 coordinator = User.objects.select_related("site").get(username="coord01")
                 investigator = User.objects.get(username="investigator")
+                investigator.set_password(BENCH_SIGNATURE_PASSWORD)  # the bench database's own: the confirmation is signed
+                investigator.save(update_fields=["password"])
                 for n in range(1, ESC_ROUNDS + 1):
                     rounds.append(escalation_round(n, coordinator, investigator, backend))
             finally:

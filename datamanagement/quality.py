@@ -22,6 +22,7 @@ from dosing.services import cycle_end
 from response.models import FollowUp
 from toxicity.models import AdverseEvent, ConMed, LabResult
 from trialsite.audit import audited_save, reason_missing
+from trialsite.signatures import password_errors, sign
 from trialsite.states import move
 
 from . import audit, editchecks
@@ -179,10 +180,26 @@ def open_counts(trial: Trial, patients=None) -> dict:
 # ---------------------------------------------------------------- locks
 
 
+def lock_meaning(cycle: Cycle) -> str:
+    return f"I confirm the data of cycle {cycle.number} are complete and verified, and I lock them"
+
+
+def unlock_meaning(cycle: Cycle) -> str:
+    return f"I unlock cycle {cycle.number} so that its data can be corrected"
+
+
+def _cycle_content(cycle: Cycle, reason: str) -> dict:
+    return {"patient": cycle.patient_id, "cycle": cycle.number, "day1": cycle.day1, "reason": reason}
+
+
 @transaction.atomic
-def cycle_lock(*, cycle: Cycle, by: User, reason: str = "") -> Cycle:
-    """Lock a clean cycle: its doses, modifications, visits, adverse events, labs and assessments dated in it cannot change."""
+def cycle_lock(*, cycle: Cycle, by: User, password: str, reason: str = "") -> Cycle:
+    """Lock a clean cycle: its doses, modifications, visits, adverse events, labs and assessments dated in it cannot change.
+    Signed (password re-entered)."""
     _need(by, Perm.LOCK, "Cycles are locked by a data manager.")
+    errors = password_errors(by, password)
+    if errors:
+        raise ValidationError(errors)
     cycle = Cycle.objects.select_for_update(no_key=True).get(pk=cycle.pk)
     if cycle.locked_at is not None:
         raise ValidationError({"__all__": [f"Cycle {cycle.number} is already locked."]})
@@ -191,18 +208,26 @@ def cycle_lock(*, cycle: Cycle, by: User, reason: str = "") -> Cycle:
         raise ValidationError({"__all__": [f"Cycle {cycle.number} has {open_here} open quer{'y' if open_here == 1 else 'ies'}: close them before locking."]})
     cycle.locked_at, cycle.locked_by = timezone.now(), by
     audited_save(cycle, by=by, reason="Locked" + (f": {reason.strip()}" if reason and reason.strip() else ""))
+    sign(record=cycle, by=by, meaning=lock_meaning(cycle), at=cycle.locked_at, content=_cycle_content(cycle, (reason or "").strip()))
     return cycle
 
 
 @transaction.atomic
-def cycle_unlock(*, cycle: Cycle, by: User, reason: str) -> Cycle:
+def cycle_unlock(*, cycle: Cycle, by: User, password: str, reason: str) -> Cycle:
+    """Unlock a cycle for correction, with the reason. Signed (password re-entered)."""
     _need(by, Perm.LOCK, "Cycles are unlocked by a data manager.")
-    reason = _text(reason, "reason", "Give the reason for unlocking.")
+    errors = password_errors(by, password)
+    if reason_missing(reason):
+        errors["reason"] = ["Give the reason for unlocking."]
+    if errors:
+        raise ValidationError(errors)
+    reason = reason.strip()
     cycle = Cycle.objects.select_for_update(no_key=True).get(pk=cycle.pk)
     if cycle.locked_at is None:
         raise ValidationError({"__all__": [f"Cycle {cycle.number} is not locked."]})
     cycle.locked_at, cycle.locked_by = None, None
     audited_save(cycle, by=by, reason=f"Unlocked: {reason}")
+    sign(record=cycle, by=by, meaning=f"{unlock_meaning(cycle)}: {reason}", content=_cycle_content(cycle, reason))
     return cycle
 
 

@@ -12,6 +12,7 @@ from cohorts import selectors as cohort_selectors
 from dosing.models import Administration, Cycle
 from response.models import MyelomaAssessment
 from toxicity.models import AdverseEvent, LabResult
+from trialsite.signatures import signatures_of_many
 
 from . import quality
 from .models import DataQuery
@@ -44,9 +45,9 @@ def _run(request, patient, op):
     if op in ("lock", "unlock"):
         cycle = get_object_or_404(Cycle, pk=p.get("cycle"), patient=patient)
         if op == "lock":
-            quality.cycle_lock(cycle=cycle, by=request.user, reason=p.get("reason", ""))
+            quality.cycle_lock(cycle=cycle, by=request.user, password=p.get("password", ""), reason=p.get("reason", ""))
             return f"Cycle {cycle.number} locked."
-        quality.cycle_unlock(cycle=cycle, by=request.user, reason=p.get("reason", ""))
+        quality.cycle_unlock(cycle=cycle, by=request.user, password=p.get("password", ""), reason=p.get("reason", ""))
         return f"Cycle {cycle.number} unlocked."
     query = get_object_or_404(DataQuery, pk=p.get("query"), patient=patient)
     if op == "answer":
@@ -57,6 +58,16 @@ def _run(request, patient, op):
         return "Query closed."
     quality.query_reopen(query=query, by=request.user, note=p.get("note", ""))
     return "Query re-opened."
+
+
+def _cycles_signed(patient) -> list[Cycle]:
+    """The patient's cycles with their lock and unlock signatures (one query for all), and what signing means."""
+    cycles = list(Cycle.objects.filter(patient=patient).select_related("locked_by").order_by("number"))
+    signed = signatures_of_many(Cycle, [c.pk for c in cycles])
+    for c in cycles:
+        c.signatures = signed.get(c.pk, [])
+        c.sign_meaning = quality.unlock_meaning(c) if c.locked_at else quality.lock_meaning(c)
+    return cycles
 
 
 @role_required(Perm.VIEW)
@@ -82,7 +93,7 @@ def patient_queries(request, study_id):
             "trial": patient.trial,
             "queries": queries,
             "open": sum(q.status != DataQuery.Status.CLOSED for q in queries),
-            "cycles": Cycle.objects.filter(patient=patient).select_related("locked_by").order_by("number"),
+            "cycles": _cycles_signed(patient),
             "records": _records(patient) if request.user.can(Perm.QUERY) else [],
             "can": {"query": request.user.can(Perm.QUERY), "answer": request.user.can(Perm.ENTER_DATA), "lock": request.user.can(Perm.LOCK)},
         },

@@ -18,6 +18,7 @@ from accounts.roles import Perm
 from cohorts.models import Cohort, DoseLevel, Trial
 from toxicity.models import Dlt, DltProposal
 from trialsite.audit import audit, audited_save, reason_missing
+from trialsite.signatures import password_errors, sign
 from trialsite.states import move
 
 from . import rules
@@ -70,10 +71,20 @@ def _check_signer(by: User, refusal: str) -> None:
 
 
 def _signature_errors(by: User, password: str) -> dict[str, list[str]]:
-    """An electronic signature re-enters the signer's own password (21 CFR 11.200)."""
-    if password and by.check_password(password):
-        return {}
-    return {"password": ["The password is not correct: the signature needs your own password."]}
+    """An electronic signature re-enters the signer's own password (21 CFR 11.200): trialsite.signatures."""
+    return password_errors(by, password)
+
+
+REJECT_MEANING = "I reject this escalation proposal"
+REREVIEW_MEANING = "I have re-reviewed this signed decision after the DLTs it counted changed"
+
+
+def sign_meaning(decision: EscalationDecision) -> str:
+    return f"I approve: {decision.reason}"[:300]
+
+
+def _signed_content(decision: EscalationDecision) -> dict:
+    return {"action": decision.action, "rule": decision.rule, "reason": decision.reason, "slots": decision.slots, "inputs": decision.inputs_digest}
 
 
 @transaction.atomic
@@ -98,11 +109,12 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
     if state_digest(latest) != decision.inputs_digest:
         raise ValidationError({"__all__": ["The data changed since this proposal: review the new proposal."]})
     now = timezone.now()
-    meaning = f"I approve: {decision.reason}"[:300]
+    meaning = sign_meaning(decision)
     reason = f"Signed by {by.get_full_name() or by.username}: {decision.action}"
     changes = {"signed_by": by, "signed_at": now, "signature_meaning": meaning}
     move(decision, EscalationDecision.Status.SIGNED, machine=EscalationDecision.MOVES, by=by, reason=reason, save=False, **changes)
     audited_save(decision, by=by, reason=reason)
+    sign(record=decision, by=by, meaning=meaning, at=now, content=_signed_content(decision))
     _apply(trial, decision, by=by, today=today)
     return decision
 
@@ -137,6 +149,7 @@ def decision_reject(*, decision: EscalationDecision, by: User, password: str, re
         decision, EscalationDecision.Status.REJECTED, machine=EscalationDecision.MOVES, by=by, reason=f"Rejected: {reason}", save=False, rejection_reason=reason
     )
     audited_save(decision, by=by, reason=f"Rejected: {reason}")
+    sign(record=decision, by=by, meaning=f"{REJECT_MEANING}: {reason}", content=_signed_content(decision))
     return decision
 
 
@@ -156,6 +169,7 @@ def decision_rereview(*, decision: EscalationDecision, by: User, password: str, 
     decision.needs_review = False
     decision.review_note = f"{decision.review_note} Re-reviewed by {by.get_full_name() or by.username} on {stamp}: {note.strip()}".strip()
     audited_save(decision, by=by, reason=f"Re-reviewed: {note.strip()}")
+    sign(record=decision, by=by, meaning=f"{REREVIEW_MEANING}: {note.strip()}", content={**_signed_content(decision), "dlts": decision.dlts})
     return decision
 
 

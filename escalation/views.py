@@ -9,6 +9,7 @@ from accounts.permissions import role_required
 from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 from trialsite.forms import apply_errors
+from trialsite.signatures import signatures_of_many
 
 from . import rules, selectors, services
 from .forms import RejectDecisionForm, SignForm
@@ -58,6 +59,9 @@ def trial_escalation(request, code):
             return response
     state = selectors.state_for_user(selectors.escalation_state(trial), request.user)
     history = selectors.decisions_for_page(trial, request.user)
+    signed = signatures_of_many(EscalationDecision, [d.pk for d in history])
+    for d in history:
+        d.signatures = signed.get(d.pk, [])
     # What is true now: the open proposal (a `wait` is one to read, not to sign), the last decision carried out,
     # and what the engine expects next; superseded proposals fold away under the history.
     proposal = next((d for d in history if d.status == EscalationDecision.Status.PROPOSED), None)
@@ -82,5 +86,7 @@ def trial_escalation(request, code):
             "sign_form": sign_form,
             "reject_form": reject_form,
             "can_sign": request.user.can(Perm.SIGN),
+            "reject_meaning": services.REJECT_MEANING,
+            "rereview_meaning": services.REREVIEW_MEANING,
         },
     )

@@ -311,6 +311,9 @@ class DltProposalSerializer(serializers.ModelSerializer):
 
 class AdjudicationSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        help_text="The investigator's own password: the electronic signature", style={"input_type": "password"}, allow_blank=True, trim_whitespace=False
+    )
 
 
 class DltSerializer(serializers.ModelSerializer):
@@ -346,6 +349,18 @@ class MissedDltSerializer(serializers.Serializer):
     onset = serializers.DateField()
     description = serializers.CharField(allow_blank=True)
     reason = serializers.CharField(allow_blank=True)
+    confirm_unsupported = serializers.BooleanField(
+        required=False, default=False, help_text="Record it even though the data the rules read do not meet the criterion"
+    )
+    password = serializers.CharField(
+        help_text="The investigator's own password: the electronic signature", style={"input_type": "password"}, allow_blank=True, trim_whitespace=False
+    )
+
+
+class SignedReasonSerializer(ReasonSerializer):
+    password = serializers.CharField(
+        help_text="The investigator's own password: the electronic signature", style={"input_type": "password"}, allow_blank=True, trim_whitespace=False
+    )
 
 
 class _Adjudicating:
@@ -367,24 +382,24 @@ class DltProposalViewSet(_Adjudicating, PatientScoped, viewsets.ReadOnlyModelVie
         proposal = self.get_object()
         s = AdjudicationSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        decide(proposal=proposal, by=request.user, reason=s.validated_data["reason"])
+        decide(proposal=proposal, by=request.user, password=s.validated_data["password"], reason=s.validated_data["reason"])
         proposal.refresh_from_db()
         return Response(DltProposalSerializer(proposal).data)
 
     @extend_schema(request=AdjudicationSerializer, responses={200: DltProposalSerializer})
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
-        """Confirm as a DLT (the reason is required when no adverse event records the attribution)."""
+        """Confirm as a DLT, signed (password re-entered; the reason is required when no adverse event records the attribution)."""
         return self._decide(request, pk, services.dlt_confirm)
 
     @extend_schema(request=AdjudicationSerializer, responses={200: DltProposalSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        """Reject with the reason; a DLT confirmed on it before is withdrawn."""
+        """Reject with the reason, signed (password re-entered); a DLT confirmed on it before is withdrawn."""
         return self._decide(request, pk, services.dlt_reject)
 
 
-@extend_schema_view(create=extend_schema(request=MissedDltSerializer, description="Record a DLT the rules missed, with the reason."))
+@extend_schema_view(create=extend_schema(request=MissedDltSerializer, description="Record a DLT the rules missed, with the reason; signed (password)."))
 class DltViewSet(_Adjudicating, PatientScoped, ServiceCreate, viewsets.ReadOnlyModelViewSet):
     serializer_class = DltSerializer
     queryset = Dlt.objects.select_related("patient", "confirmed_by", "proposal")
@@ -392,12 +407,13 @@ class DltViewSet(_Adjudicating, PatientScoped, ServiceCreate, viewsets.ReadOnlyM
     create_serializer = MissedDltSerializer
     create_service = staticmethod(services.dlt_record_missed)
 
-    @extend_schema(request=ReasonSerializer, responses={200: DltSerializer})
+    @extend_schema(request=SignedReasonSerializer, responses={200: DltSerializer})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        s = ReasonSerializer(data=request.data)
+        """Withdraw a DLT recorded by an investigator, with the reason (signed: password re-entered)."""
+        s = SignedReasonSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        row = services.dlt_withdraw(dlt_row=self.get_object(), by=request.user, reason=s.validated_data["reason"])
+        row = services.dlt_withdraw(dlt_row=self.get_object(), by=request.user, password=s.validated_data["password"], reason=s.validated_data["reason"])
         return Response(DltSerializer(row).data)
 
 

@@ -816,3 +816,62 @@ def evaluability(
         dates.append(max(pending_until or today, today))
         waits.append(f"values that decide {', '.join(pending_rules)}" if list(pending_rules) != ["N6"] else "the rash's course that decides N6")
     return Evaluability(Status.PENDING, "Waiting for " + "; ".join(waits) + ".", max(dates))
+
+
+# ---------------------------------------------------------------- what the rules see for one criterion
+
+
+@dataclass(frozen=True)
+class CriterionEvidence:
+    """What the rules read for one criterion in the patient's window, and whether they propose it:
+    shown to an investigator who records a DLT the rules did not propose."""
+
+    rule: str
+    supported: bool
+    evidence: tuple[Evidence, ...]
+
+
+def _window_labs(w: PatientWindow, *names: str) -> tuple[Evidence, ...]:
+    units = {"anc": ("ANC", "x10^9/L"), "platelets": ("Platelets", "x10^9/L"), "temperature": ("Temperature", "C")}
+    out = []
+    for lab in sorted(w.labs, key=lambda v: v.on):
+        if not w.in_window(lab.on):
+            continue
+        for name in names:
+            value = getattr(lab, name)
+            if value is not None:
+                what, unit = units[name]
+                out.append(Evidence(what, lab.on, f"{value} {unit}", f"lab:{_d(lab.on)}"))
+    return tuple(out)
+
+
+def _window_events(w: PatientWindow, keep: Callable[[AdverseEvent], bool]) -> tuple[Evidence, ...]:
+    return tuple(_ae_evidence(e) for e in sorted(w.events, key=lambda e: (e.onset, e.id)) if w.in_window(e.onset) and keep(e))
+
+
+def criterion_evidence(w: PatientWindow, rule: str, *, today: date) -> CriterionEvidence:
+    """The evidence the rules see for `rule` in the window: the proposals' own evidence when the rules propose
+    it, else the values the criterion reads (ANC and temperature for H1, ANC for H2, platelet counts for H3,
+    platelet counts and bleeding events for H4, cycle 1 modifications for H5/N7, cycle 2 day 1 for H6/N8,
+    the non-hematologic events of the window for N1-N6)."""
+    if rule not in RULE_TITLES:
+        raise DltError(f"{rule} is not a protocol criterion.")
+    found = [p for p in assess(w, today=today).proposals if p.rule == rule]
+    if found:
+        return CriterionEvidence(rule, True, tuple(e for p in found for e in p.evidence))
+    if rule == "H1":
+        ev = _window_labs(w, "anc", "temperature") + _window_events(w, lambda e: e.kind == Kind.FEBRILE_NEUTROPENIA)
+    elif rule == "H2":
+        ev = _window_labs(w, "anc")
+    elif rule == "H3":
+        ev = _window_labs(w, "platelets")
+    elif rule == "H4":
+        ev = _window_labs(w, "platelets") + _window_events(w, lambda e: e.kind in (Kind.BLEEDING, Kind.THROMBOCYTOPENIA))
+    elif rule in ("H5", "N7"):
+        ev = tuple(Evidence(f"Modification: {m.kind.replace('_', ' ')}", m.on, "cycle 1", f"mod:{m.id}") for m in w.modifications if m.in_cycle_1)
+    elif rule in ("H6", "N8"):
+        given = _d(w.c2d1_given) if w.c2d1_given else "not given yet"
+        ev = (Evidence("Cycle 2 day 1", w.c2d1_planned_on, f"planned {_d(w.c2d1_planned_on)}, given {given}", "cycle:2"),)
+    else:
+        ev = _window_events(w, lambda e: not e.hematologic)
+    return CriterionEvidence(rule, False, ev)

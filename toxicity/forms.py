@@ -127,9 +127,17 @@ class LabForm(forms.Form):
         return {"on": d["on"], "units": units, "reason_for_change": d.get("reason_for_change") or "", **values}
 
 
+def signature_password() -> forms.CharField:
+    """The re-entered password of an electronic signature (checked by the service: trialsite.signatures)."""
+    return forms.CharField(
+        label="Your password (electronic signature)", required=False, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
 class AdjudicationForm(forms.Form):
     decision = forms.ChoiceField(choices=[("confirm", "Confirm as a DLT"), ("reject", "Reject: not a DLT")], widget=forms.RadioSelect)
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required to reject, and to confirm unattributed values.")
+    password = signature_password()
 
 
 class MissedDltForm(forms.Form):
@@ -137,6 +145,10 @@ class MissedDltForm(forms.Form):
     onset = forms.DateField(widget=DATE)
     description = forms.CharField(label="The toxicity", widget=forms.Textarea(attrs={"rows": 2}))
     reason = forms.CharField(label="Why the rules missed it", widget=forms.Textarea(attrs={"rows": 2}))
+    confirm_unsupported = forms.BooleanField(
+        label="The data do not meet the criterion: record it anyway", required=False, help_text="Needed only when the evidence below does not meet it."
+    )
+    password = signature_password()
 
 
 class AdverseEventChoice(forms.ModelMultipleChoiceField):

@@ -405,3 +405,12 @@ def visit_day(visit: Visit) -> VisitDay:
     others = list(Visit.objects.filter(patient_id=visit.patient_id, cycle_id=visit.cycle_id).order_by("expected_on")) if visit.cycle_id else []
     window = (visit.expected_on - timedelta(days=visit.window_days), visit.expected_on + timedelta(days=visit.window_days))
     return VisitDay(visit=visit, window=window, doses=doses, lab=lab, open_events=events, other_visits=others)
+
+
+def missed_dlt_evidence(patient: Patient, rule: str, *, today: date) -> dlt.CriterionEvidence | None:
+    """What the rules see for `rule` in the patient's DLT window (None before cycle 1 or for an unknown rule):
+    the missed-DLT form shows it, and asks for an explicit confirmation when it does not meet the criterion."""
+    window = dlt_windows([patient.pk]).get(patient.pk)
+    if window is None or rule not in dlt.RULE_TITLES:
+        return None
+    return dlt.criterion_evidence(window, rule, today=today)

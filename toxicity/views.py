@@ -14,6 +14,7 @@ from cohorts import selectors as cohort_selectors
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
 from trialsite.idempotency import form_once, form_token
+from trialsite.signatures import signatures_of_many
 
 from . import plots, selectors, services
 from .forms import AdjudicationForm, AdverseEventForm, ConMedForm, LabForm, MissedDltForm, RetractForm
@@ -53,7 +54,7 @@ def _safety_post(request, patient, action, lab_form, missed_form):
     if action == "withdraw":
         row = get_object_or_404(Dlt, pk=request.POST.get("dlt"), patient=patient)
         try:
-            services.dlt_withdraw(dlt_row=row, by=request.user, reason=request.POST.get("reason", ""))
+            services.dlt_withdraw(dlt_row=row, by=request.user, password=request.POST.get("password", ""), reason=request.POST.get("reason", ""))
         except ValidationError as exc:
             for m in exc.messages:
                 messages.error(request, m)
@@ -76,6 +77,13 @@ def _safety_post(request, patient, action, lab_form, missed_form):
     return None
 
 
+def _attach_signatures(rows, model) -> None:
+    """Each row's electronic signatures (trialsite.signatures), in one query, for the history the page shows."""
+    signed = signatures_of_many(model, [r.pk for r in rows])
+    for r in rows:
+        r.signatures = signed.get(r.pk, [])
+
+
 @role_required(Perm.VIEW)
 @require_http_methods(["GET", "POST"])
 def patient_safety(request, study_id):
@@ -89,6 +97,8 @@ def patient_safety(request, study_id):
         if response is not None:
             return response
     safety = selectors.safety_overview(patient, today=today)
+    _attach_signatures(safety.dlts, Dlt)
+    _attach_signatures(safety.proposals, DltProposal)
     return render(
         request,
         "toxicity/safety.html",
@@ -99,6 +109,9 @@ def patient_safety(request, study_id):
             "plots": _plots(safety),
             "lab_form": lab_form,
             "missed_form": missed_form,
+            "missed_evidence": selectors.missed_dlt_evidence(patient, missed_form.data.get("missed-rule", ""), today=today) if missed_form.is_bound else None,
+            "missed_meaning": services.adjudication.missed_meaning("chosen above"),
+            "withdraw_meaning": services.adjudication.WITHDRAW_MEANING,
             "adjudication_form": AdjudicationForm(),
             "can_enter": request.user.can(Perm.ENTER_DATA) and patient.status in ENTERABLE,
             "can_adjudicate": request.user.can(Perm.ADJUDICATE),
@@ -248,13 +261,13 @@ def dlt_adjudicate(request, pk):
     if not form.is_valid():
         messages.error(request, "Choose confirm or reject.")
         return redirect(back)
-    reason = form.cleaned_data["reason"]
+    reason, password = form.cleaned_data["reason"], form.cleaned_data["password"]
     try:
         if form.cleaned_data["decision"] == "confirm":
-            services.dlt_confirm(proposal=proposal, by=request.user, reason=reason)
+            services.dlt_confirm(proposal=proposal, by=request.user, password=password, reason=reason)
             messages.success(request, f"{proposal.patient.study_id}: DLT {proposal.rule} from {proposal.onset.isoformat()} confirmed.")
         else:
-            services.dlt_reject(proposal=proposal, by=request.user, reason=reason)
+            services.dlt_reject(proposal=proposal, by=request.user, password=password, reason=reason)
             messages.success(request, f"{proposal.patient.study_id}: proposal {proposal.rule} rejected.")
     except ValidationError as exc:
         for m in exc.messages:

@@ -6,6 +6,9 @@ all. The pipeline (pipeline/flow.py) drains the rows in the order the data flows
 and marks them done; a row stays pending, with its last error, until it is.
 """
 
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
@@ -59,3 +62,35 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.key} (user {self.user_id})"
+
+
+class Signature(models.Model):
+    """An electronic signature (21 CFR 11.50, 11.200): who signed, when, what the signature means, and what was signed.
+
+    Written by trialsite.signatures.sign in the same transaction as the decision it signs, after the
+    signer re-entered their password (trialsite.signatures.check_password). Never changed or deleted.
+    """
+
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures")
+    signer_name = models.CharField(max_length=300, help_text="The signer's full name as printed with the signature")
+    signed_at = models.DateTimeField(default=timezone.now)
+    meaning = models.TextField(help_text="What the signature means, e.g. approval, review, responsibility")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.BigIntegerField()
+    record = GenericForeignKey("content_type", "object_id")
+    digest = models.CharField(max_length=64, help_text="SHA-256 of what was signed (record, meaning, signer, time, content)")
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+        indexes = [models.Index(fields=["content_type", "object_id"], name="signature_record")]
+
+    def __str__(self) -> str:
+        return f"Signed by {self.signer_name} on {timezone.localtime(self.signed_at):%Y-%m-%d %H:%M %Z}: {self.meaning}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("A signature cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("A signature cannot be deleted.")

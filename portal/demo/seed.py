@@ -104,17 +104,17 @@ def seed_demo_trial(trial: Trial, *, passwords: dict[str, str], today: date | No
     """The demo trial in progress (portal/demo/story.py), through the services, in the caller's transaction.
 
     Returns None, writing nothing, when the trial already holds patients: `make run` calls it on every
-    start, so a second run is a quick no-op. The investigator signs the escalation decisions with their
-    password, so the demo users must have been created in the same run (`passwords`)."""
+    start, so a second run is a quick no-op. The investigator signs the DLTs and escalation decisions and the data manager
+    the cycle lock with their passwords, so the demo users must have been created in the same run (`passwords`)."""
     if trial.patients.exists():
         return None
-    password = passwords.get("investigator")
-    if password is None:
+    password, dm_password = passwords.get("investigator"), passwords.get("datamanager")
+    if password is None or dm_password is None:
         raise DemoError(
-            "The demo users already exist but the trial holds no patients: the investigator's signature needs their password, "
+            "The demo users already exist but the trial holds no patients: the investigator's and the data manager's signatures need their passwords, "
             "known only when the demo creates them. Start from an empty database (e.g. remove db.sqlite3)."
         )
-    return write_demo_trial(trial, today=today or timezone.localdate(), investigator_password=password)
+    return write_demo_trial(trial, today=today or timezone.localdate(), investigator_password=password, datamanager_password=dm_password)
 
 
 # ---------------------------------------------------------------- synthetic data

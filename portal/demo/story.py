@@ -240,6 +240,7 @@ class Story:
     trial: Trial
     today: date
     investigator_password: str
+    datamanager_password: str
     events: list[tuple[date, int, int, Callable[[date], None]]] = field(default_factory=list)
     patients: dict[str, Patient] = field(default_factory=dict)
     cycles: dict[tuple[str, int], Cycle] = field(default_factory=dict)
@@ -520,7 +521,12 @@ class Story:
         proposal = DltProposal.objects.filter(patient=self.patients[p.key], rule=rule, status=DltProposal.Status.PROPOSED).first()
         if proposal is None:
             raise DemoError(f"The DLT rules proposed no {rule} for {self.patients[p.key].study_id} on {day}.")
-        dlt_confirm(proposal=proposal, by=self.investigator, reason="Febrile neutropenia requiring admission, probably related: DLT.")
+        dlt_confirm(
+            proposal=proposal,
+            by=self.investigator,
+            password=self.investigator_password,
+            reason="Febrile neutropenia requiring admission, probably related: DLT.",
+        )
 
     def decide(self, day: date, action: str, level: int) -> None:
         self.review(day)
@@ -541,7 +547,11 @@ class Story:
                 self.on(answered, 20, lambda d, key=key, answer=answer, kept=kept: query_answer(query=kept[0], by=self.coordinator_of(key), answer=answer))
             if closed is not None:
                 self.on(closed, 20, lambda d, note=note, kept=kept: query_close(query=kept[0], by=self.datamanager, note=note))
-        self.on(LOCKED[0], 21, lambda d: cycle_lock(cycle=self.cycles[LOCKED[1], 1], by=self.datamanager, reason="Cycle 1 source-verified"))
+        self.on(
+            LOCKED[0],
+            21,
+            lambda d: cycle_lock(cycle=self.cycles[LOCKED[1], 1], by=self.datamanager, password=self.datamanager_password, reason="Cycle 1 source-verified"),
+        )
 
     def coordinator_of(self, key: str) -> User:
         return self.coordinators[self.patients[key].site.number]
@@ -590,8 +600,8 @@ QUERIES = (
 LOCKED = (128, "L1a")  # (days before today, patient): cycle 1 locked by the data manager after its query was closed
 
 
-def write_demo_trial(trial: Trial, *, today: date, investigator_password: str) -> Story:
+def write_demo_trial(trial: Trial, *, today: date, investigator_password: str, datamanager_password: str) -> Story:
     """Replay the demo story (module docstring) up to `today`, inside the caller's transaction."""
-    story = Story(trial=trial, today=today, investigator_password=investigator_password)
+    story = Story(trial=trial, today=today, investigator_password=investigator_password, datamanager_password=datamanager_password)
     story.run()
     return story

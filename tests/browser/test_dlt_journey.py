@@ -10,6 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from dosing.services import cycle_start
+from tests.factories import PASSWORD
 from toxicity.ctcae import meddra
 from toxicity.models import Dlt
 
@@ -91,6 +92,15 @@ def confirm_in_the_review_queue(page, treated, day) -> None:
     expect(card.locator("table.evidence")).to_contain_text(f"lab:{day(14)}")
     expect(card.locator("table.evidence")).to_contain_text("0.30 x10^9/L")
     card.locator('input[value="confirm"]').check()
+    # The decision is an electronic signature: its meaning is shown, and the password re-entered.
+    expect(card.locator(".signature-meaning")).to_contain_text("I confirm this toxicity is a dose-limiting toxicity (criterion H2)")
+    card.locator('input[type="password"]').fill("not-my-password")
+    card.locator("button[type=submit]").click()
+    expect(page.locator(".messages")).to_contain_text("The password is not correct")
+    assert not Dlt.objects.exists()
+    card = page.locator('#queue .proposal[data-rule="H2"]')
+    card.locator('input[value="confirm"]').check()
+    card.locator('input[type="password"]').fill(PASSWORD)
     card.locator("button[type=submit]").click()
     expect(page.locator(".messages")).to_contain_text(f"{treated.study_id}: DLT H2 from {day(10)} confirmed")
     expect(page.locator("#queue-empty")).to_be_visible()

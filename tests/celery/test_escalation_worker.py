@@ -51,7 +51,7 @@ def test_dlts_confirmed_lead_to_a_proposal_the_investigator_signs_and_the_next_p
     found = wait_for(lambda: DltProposal.objects.filter(rule="H2", status="proposed").count() == 2)
     assert found, log.read_text()[-3000:]
     for proposal in DltProposal.objects.filter(rule="H2"):
-        dlt_confirm(proposal=proposal, by=ivan)
+        dlt_confirm(proposal=proposal, by=ivan, password=PASSWORD)
 
     decision = wait_for(proposed("de-escalate"))
     assert decision is not None, log.read_text()[-3000:]

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from tests.factories import PASSWORD
 from toxicity.ctcae import meddra
 from toxicity.models import ConMed, DltProposal
 from toxicity.selectors import dlt_windows
@@ -197,7 +198,7 @@ def test_unlinking_the_gcsf_reopens_a_confirmed_h2(on_c1, alice, ivan):
     h2_labs(on_c1, alice)
     cm = filgrastim(on_c1, alice, events=[ae])
     dlt_evaluate_many([on_c1.pk])
-    dlt_confirm(proposal=DltProposal.objects.get(patient=on_c1, rule="H2"), by=ivan, reason="")
+    dlt_confirm(proposal=DltProposal.objects.get(patient=on_c1, rule="H2"), by=ivan, password=PASSWORD, reason="")
     conmed_update(conmed=cm, by=alice, reason="the G-CSF was for another episode", adverse_events=[])
     assert DltProposal.objects.get(patient=on_c1, rule="H2").status == "reopened"
 

@@ -13,6 +13,7 @@ from datamanagement.quality import cycle_lock, cycle_unlock, edit_checks_run, op
 from dosing.models import Cycle
 from dosing.services import cycle_start, diary_record
 from response.services import assessment_mark_spurious, assessment_record
+from tests.factories import PASSWORD
 from toxicity.ctcae import meddra
 from toxicity.services import ae_record, ae_retract, lab_record
 
@@ -64,8 +65,8 @@ def test_a_locked_cycle_refuses_changes_until_unlocked(on_c1, alice, dana):
     nausea = ae_record(patient=on_c1, by=alice, term=meddra("Nausea"), grade=1, onset=C1 + timedelta(days=5), attribution=RELATED)
     assessment = assessment_record(patient=on_c1, by=alice, on=C1 + timedelta(days=6), values={"spep": "1.0"})
     with pytest.raises(PermissionDenied):
-        cycle_lock(cycle=cycle, by=alice)
-    cycle_lock(cycle=cycle, by=dana, reason="clean")
+        cycle_lock(cycle=cycle, by=alice, password=PASSWORD)
+    cycle_lock(cycle=cycle, by=dana, password=PASSWORD, reason="clean")
     with pytest.raises(ValidationError, match="Cycle 1 is locked"):
         ae_retract(ae=nausea, by=alice, reason="wrong patient")
     pomalidomide = Drug.objects.get(trial=on_c1.trial, code="pomalidomide")
@@ -82,8 +83,8 @@ def test_a_locked_cycle_refuses_changes_until_unlocked(on_c1, alice, dana):
         assessment_record(patient=on_c1, by=alice, on=C1 + timedelta(days=8), values={"spep": "1.0"})
     lab_record(patient=on_c1, by=alice, on=C1 + timedelta(days=40), anc="1.5")  # after the cycle: allowed
     with pytest.raises(ValidationError):
-        cycle_unlock(cycle=cycle, by=dana, reason="")
-    cycle_unlock(cycle=cycle, by=dana, reason="late lab from the site")
+        cycle_unlock(cycle=cycle, by=dana, password=PASSWORD, reason="")
+    cycle_unlock(cycle=cycle, by=dana, password=PASSWORD, reason="late lab from the site")
     lab_record(patient=on_c1, by=alice, on=C1 + timedelta(days=8), anc="1.5")
     reasons = [h.history_change_reason for h in cycle.history.order_by("history_date")]
     assert reasons[-2:] == ["Locked: clean", "Unlocked: late lab from the site"]
@@ -93,7 +94,7 @@ def test_a_cycle_with_open_queries_cannot_be_locked(on_c1, dana, alice):
     cycle = Cycle.objects.get(patient=on_c1, number=1)
     query_raise(patient=on_c1, by=dana, record_type="cycle", object_id=cycle.pk, field="weight_kg", text="confirm weight")
     with pytest.raises(ValidationError) as info:
-        cycle_lock(cycle=cycle, by=dana)
+        cycle_lock(cycle=cycle, by=dana, password=PASSWORD)
     assert "1 open query" in info.value.messages[0]
 
 

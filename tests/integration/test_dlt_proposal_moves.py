@@ -6,6 +6,7 @@ service that makes it, with who and why in the proposal's history."""
 import pytest
 from django.core.exceptions import ValidationError
 
+from tests.factories import PASSWORD
 from toxicity.models import AdverseEvent, Dlt, DltProposal
 from toxicity.services import ae_update, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
 from trialsite.states import StateError, move
@@ -50,12 +51,12 @@ def add_lab(proposal, alice):
 
 
 def test_proposed_to_confirmed_by_the_investigator(proposed, ivan):
-    dlt_confirm(proposal=proposed, by=ivan, reason="typical H2")
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD, reason="typical H2")
     assert last(proposed) == ("confirmed", "confirmed", ivan, "Confirmed: typical H2")
 
 
 def test_proposed_to_rejected_by_the_investigator(proposed, ivan):
-    dlt_reject(proposal=proposed, by=ivan, reason="marrow infiltration")
+    dlt_reject(proposal=proposed, by=ivan, password=PASSWORD, reason="marrow infiltration")
     assert last(proposed) == ("rejected", "rejected", ivan, "Rejected: marrow infiltration")
 
 
@@ -72,48 +73,48 @@ def test_withdrawn_to_proposed_when_the_rules_propose_it_again(proposed, alice):
 
 
 def test_confirmed_to_reopened_by_a_correction_of_its_labs(proposed, ivan, alice):
-    dlt_confirm(proposal=proposed, by=ivan)
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     correct_lab(proposed, alice)
     status, h_status, user, why = last(proposed)
     assert (status, h_status, user, why.startswith(f"Reopened: Labs of {day(19).isoformat()} corrected")) == ("reopened", "reopened", alice, True)
 
 
 def test_confirmed_to_reopened_by_the_rules_when_its_evidence_changes(proposed, ivan, alice):
-    dlt_confirm(proposal=proposed, by=ivan)
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     add_lab(proposed, alice)
     status, h_status, user, why = last(proposed)
     assert (status, h_status, user, why.startswith("Reopened: The data behind it changed (")) == ("reopened", "reopened", None, True)
 
 
 def test_rejected_to_reopened_by_a_correction_of_its_labs(proposed, ivan, alice):
-    dlt_reject(proposal=proposed, by=ivan, reason="marrow infiltration")
+    dlt_reject(proposal=proposed, by=ivan, password=PASSWORD, reason="marrow infiltration")
     correct_lab(proposed, alice)
     assert last(proposed)[:3] == ("reopened", "reopened", alice)
 
 
 def test_rejected_to_reopened_by_the_rules_when_its_evidence_changes(proposed, ivan, alice):
-    dlt_reject(proposal=proposed, by=ivan, reason="marrow infiltration")
+    dlt_reject(proposal=proposed, by=ivan, password=PASSWORD, reason="marrow infiltration")
     add_lab(proposed, alice)
     assert last(proposed)[:3] == ("reopened", "reopened", None)
 
 
 def test_reopened_to_confirmed_again_after_review(proposed, ivan, alice):
-    dlt_confirm(proposal=proposed, by=ivan)
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     correct_lab(proposed, alice)
-    dlt_confirm(proposal=proposed, by=ivan, reason="still H2 on review")
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD, reason="still H2 on review")
     assert last(proposed) == ("confirmed", "confirmed", ivan, "Confirmed: still H2 on review")
     assert Dlt.objects.get().history.order_by("-history_id").first().history_change_reason == "DLT H2 confirmed again after review: still H2 on review"
 
 
 def test_reopened_to_rejected_after_review(proposed, ivan, alice):
-    dlt_confirm(proposal=proposed, by=ivan)
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     correct_lab(proposed, alice)
-    dlt_reject(proposal=proposed, by=ivan, reason="recovered on day 12 per source")
+    dlt_reject(proposal=proposed, by=ivan, password=PASSWORD, reason="recovered on day 12 per source")
     assert last(proposed) == ("rejected", "rejected", ivan, "Rejected: recovered on day 12 per source")
 
 
 def test_reopened_to_reopened_when_the_rules_no_longer_propose_it(proposed, ivan, alice):
-    dlt_confirm(proposal=proposed, by=ivan)
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     ae_update(ae=AdverseEvent.objects.get(), by=alice, reason="attribution reviewed", supportive=[])
     assert last(proposed)[:3] == ("reopened", "reopened", alice)
     dlt_evaluate_many([proposed.patient.pk])
@@ -124,11 +125,11 @@ def test_reopened_to_reopened_when_the_rules_no_longer_propose_it(proposed, ivan
 
 
 def confirmed(proposal, ivan, alice):
-    dlt_confirm(proposal=proposal, by=ivan)
+    dlt_confirm(proposal=proposal, by=ivan, password=PASSWORD)
 
 
 def rejected(proposal, ivan, alice):
-    dlt_reject(proposal=proposal, by=ivan, reason="marrow infiltration")
+    dlt_reject(proposal=proposal, by=ivan, password=PASSWORD, reason="marrow infiltration")
 
 
 def withdrawn(proposal, ivan, alice):
@@ -141,12 +142,12 @@ def test_a_closed_proposal_cannot_be_adjudicated_and_nothing_is_written(proposed
     reach(proposed, ivan, alice)
     before = last(proposed), Dlt.history.count()
     with pytest.raises(ValidationError, match=f"nothing to {what}"):
-        adjudicate(proposal=proposed, by=ivan, reason="second look")
+        adjudicate(proposal=proposed, by=ivan, password=PASSWORD, reason="second look")
     assert (last(proposed), Dlt.history.count()) == before
 
 
 def test_a_move_the_table_does_not_list_is_refused_before_anything_is_saved(proposed, ivan):
-    dlt_confirm(proposal=proposed, by=ivan)
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     proposed.refresh_from_db()
     before = last(proposed)
     with pytest.raises(StateError, match="cannot move from Confirmed to No longer proposed by the rules"):

@@ -73,9 +73,9 @@ def test_the_nightly_run_finds_final_evaluations_of_another_rule_version_in_one_
 def test_a_corrected_rule_reopens_the_decided_proposals_it_changes_and_keeps_the_others(trial, cohort, alice, ivan):
     a, b, c = cohort
     kept, changed, rejected = h2(a, alice), h2(b, alice), h2(c, alice)
-    dlt_confirm(proposal=kept, by=ivan, reason="typical H2")
-    dlt_confirm(proposal=changed, by=ivan, reason="typical H2")
-    dlt_reject(proposal=rejected, by=ivan, reason="G-CSF prophylactic")
+    dlt_confirm(proposal=kept, by=ivan, password=PASSWORD, reason="typical H2")
+    dlt_confirm(proposal=changed, by=ivan, password=PASSWORD, reason="typical H2")
+    dlt_reject(proposal=rejected, by=ivan, password=PASSWORD, reason="G-CSF prophylactic")
     decision = decision_sign(decision=escalation_reevaluate(trial=trial, today=TODAY)[0], by=ivan, password=PASSWORD)
     # What version 1 stored: b's H2 worded otherwise, c's H2 dated a day earlier (a key version 2 no longer makes).
     DltProposal.objects.filter(pk=changed.pk).update(sentence="ANC < 0.5 x10^9/L for 9 days (old wording).")
@@ -117,7 +117,7 @@ def test_a_corrected_rule_reopens_the_decided_proposals_it_changes_and_keeps_the
 
 def test_a_version_change_that_changes_nothing_only_stamps_the_new_version(cohort, alice, ivan):
     proposal = h2(cohort[0], alice)
-    dlt_confirm(proposal=proposal, by=ivan)
+    dlt_confirm(proposal=proposal, by=ivan, password=PASSWORD)
     as_version_1()
     rows = DltProposal.history.count()
     assert dlt_evaluate_many([p.pk for p in cohort], today=TODAY)["changed"] == 3
@@ -131,7 +131,7 @@ def test_a_version_change_that_changes_nothing_only_stamps_the_new_version(cohor
 
 def test_a_decision_the_new_rules_no_longer_propose_is_reopened_confirmed_or_rejected(cohort, alice, ivan):
     confirmed = h2(cohort[0], alice)
-    dlt_confirm(proposal=confirmed, by=ivan)
+    dlt_confirm(proposal=confirmed, by=ivan, password=PASSWORD)
     DltProposal.objects.filter(pk=confirmed.pk).update(key="H1:2000-01-01:", rule="H1", onset=day(5))  # a proposal only version 1 made
     as_version_1()
     dlt_evaluate_many([cohort[0].pk], today=TODAY)

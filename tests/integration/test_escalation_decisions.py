@@ -73,7 +73,7 @@ def test_a_confirmed_dlt_expands_the_level(trial, cohort1, ivan, alice):
     pending = escalation_reevaluate(trial=trial)[0]
     assert (pending.action, pending.rule) == ("wait", "WAIT")  # the proposal awaits adjudication
     assert "awaits adjudication" in str(pending.tally)
-    dlt_confirm(proposal=proposal, by=ivan)
+    dlt_confirm(proposal=proposal, by=ivan, password=PASSWORD)
     decision = escalation_reevaluate(trial=trial)[0]
     assert (decision.action, decision.level.label, decision.rule) == ("expand", 1, "E1of3")
     assert EscalationDecision.objects.get(pk=pending.pk).status == "superseded"
@@ -84,7 +84,7 @@ def test_a_rejected_proposal_leaves_the_patient_without_dlt(trial, cohort1, ivan
     as evaluable without a DLT (not "pending" for ever) and the level escalates."""
     proposal = h2(cohort1[0], alice)
     assert escalation_reevaluate(trial=trial)[0].action == "wait"
-    dlt_reject(proposal=proposal, by=ivan, reason="G-CSF given prophylactically; neutropenia expected")
+    dlt_reject(proposal=proposal, by=ivan, password=PASSWORD, reason="G-CSF given prophylactically; neutropenia expected")
     decision = escalation_reevaluate(trial=trial)[0]
     assert (decision.action, decision.rule) == ("escalate", "E0of3")
     assert [p["outcome"] for p in decision.tally[0]["patients"]] == ["no_dlt"] * 3
@@ -119,7 +119,7 @@ def test_a_wait_cannot_be_signed_and_a_rejection_needs_a_reason(trial, cohort1, 
 
 def test_a_change_to_a_dlt_behind_a_signed_decision_marks_it_for_re_review(trial, cohort1, ivan, alice):
     proposal = h2(cohort1[0], alice)
-    dlt_confirm(proposal=proposal, by=ivan)
+    dlt_confirm(proposal=proposal, by=ivan, password=PASSWORD)
     decision = decision_sign(decision=escalation_reevaluate(trial=trial)[0], by=ivan, password=PASSWORD)
     lab_record(patient=cohort1[0], by=alice, on=day(19), anc="2.0", reason_for_change="transcription error")
     assert escalation_reevaluate(trial=trial)[1] == 1
@@ -191,7 +191,7 @@ def test_a_rejected_proposal_in_an_open_window_leaves_the_patient_pending_until_
     for n, anc in ((2, "0.4"), (11, "0.9")):
         lab_record(patient=patient, by=alice, on=recent + timedelta(days=n), anc=anc)
     dlt_evaluate_many([patient.pk])
-    dlt_reject(proposal=DltProposal.objects.get(patient=patient, rule="H2"), by=ivan, reason="expected with G-CSF prophylaxis")
+    dlt_reject(proposal=DltProposal.objects.get(patient=patient, rule="H2"), by=ivan, password=PASSWORD, reason="expected with G-CSF prophylaxis")
     row = escalation_state(trial).patients[0]
     evaluation = DltEvaluation.objects.get(patient=patient)
     assert (row.outcome.value, row.until) == ("pending", evaluation.window_until)

@@ -110,7 +110,7 @@ def build_world(trial, site_a, site_b, alice, bob, ivan) -> World:
     wrong = ae_record(patient=p3, by=bob, term=meddra("Nausea"), grade=1, onset=day(3), attribution=dict.fromkeys(RELATED, "unrelated"))
     ae_retract(ae=wrong, by=bob, reason="entered for the wrong patient")
     dlt_evaluate_many([p1.pk])
-    dlt_confirm(proposal=DltProposal.objects.get(patient=p1, rule="H2"), by=ivan)
+    dlt_confirm(proposal=DltProposal.objects.get(patient=p1, rule="H2"), by=ivan, password=PASSWORD)
 
     for n, spep in ((-2, "3.0"), (28, "1.5"), (56, "1.4")):
         assessment_record(patient=p1, by=alice, on=day(n), values={"spep": spep, "upep": "0", "serum_ife": True, "serum_isotype": "IgG kappa"})

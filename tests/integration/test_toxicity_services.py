@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from dosing.services import dose_modify, patient_off_treatment
+from tests.factories import PASSWORD
 from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, DltEvaluation, DltProposal, LabResult
 from toxicity.services import (
@@ -246,7 +247,7 @@ def proposed(on_c1, alice):
 
 
 def test_an_investigator_confirms_a_proposal_into_a_dlt_with_its_evidence(proposed, ivan):
-    row = dlt_confirm(proposal=proposed, by=ivan)
+    row = dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     assert (row.rule, row.onset, row.confirmed_by, row.evidence) == ("H2", day(10), ivan, proposed.evidence)
     proposed.refresh_from_db()
     assert (proposed.status, proposed.adjudicated_by) == ("confirmed", ivan)
@@ -254,33 +255,33 @@ def test_an_investigator_confirms_a_proposal_into_a_dlt_with_its_evidence(propos
 
 def test_only_investigators_adjudicate(proposed, alice):
     with pytest.raises(PermissionDenied):
-        dlt_confirm(proposal=proposed, by=alice)
+        dlt_confirm(proposal=proposed, by=alice, password=PASSWORD)
 
 
 def test_rejecting_needs_a_reason(proposed, ivan):
     with pytest.raises(ValidationError) as info:
-        dlt_reject(proposal=proposed, by=ivan, reason="")
+        dlt_reject(proposal=proposed, by=ivan, password=PASSWORD, reason="")
     assert "reason" in info.value.message_dict
-    dlt_reject(proposal=proposed, by=ivan, reason="neutropenia from marrow infiltration")
+    dlt_reject(proposal=proposed, by=ivan, password=PASSWORD, reason="neutropenia from marrow infiltration")
     proposed.refresh_from_db()
     assert (proposed.status, proposed.adjudication_reason, Dlt.objects.count()) == ("rejected", "neutropenia from marrow infiltration", 0)
 
 
 def test_correcting_a_lab_behind_a_confirmed_dlt_reopens_it_and_the_dlt_stays_until_reviewed(proposed, ivan, alice):
-    row = dlt_confirm(proposal=proposed, by=ivan)
+    row = dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     lab_record(patient=proposed.patient, by=alice, on=day(19), anc="1.9", reason_for_change="wrong patient's tube")
     proposed.refresh_from_db()
     assert proposed.status == "reopened"
     assert "Labs of" in proposed.review_note
     row.refresh_from_db()
     assert row.withdrawn_at is None  # still counted until an investigator decides
-    dlt_reject(proposal=proposed, by=ivan, reason="recovered on day 12 per source")
+    dlt_reject(proposal=proposed, by=ivan, password=PASSWORD, reason="recovered on day 12 per source")
     row.refresh_from_db()
     assert (row.withdrawn_at is not None, row.withdrawn_reason) == (True, "recovered on day 12 per source")
 
 
 def test_editing_an_adverse_event_behind_a_confirmed_dlt_reopens_it(proposed, ivan, alice):
-    dlt_confirm(proposal=proposed, by=ivan)
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
     ae = AdverseEvent.objects.get()
     ae_update(ae=ae, by=alice, reason="attribution reviewed", attribution=UNRELATED)
     proposed.refresh_from_db()
@@ -302,11 +303,20 @@ def test_retracting_an_event_entered_in_error_keeps_it_and_the_rules_ignore_it(p
 
 def test_a_dlt_the_rules_missed_is_recorded_with_a_reason_and_can_be_withdrawn(on_c1, ivan):
     with pytest.raises(ValidationError) as info:
-        dlt_record_missed(patient=on_c1, by=ivan, rule="N1", onset=day(40), description="grade 3 hepatitis", reason="")
-    assert set(info.value.message_dict) == {"onset", "reason"}
-    row = dlt_record_missed(patient=on_c1, by=ivan, rule="N1", onset=day(12), description="grade 3 hepatitis", reason="recorded as free text")
+        dlt_record_missed(patient=on_c1, by=ivan, password=PASSWORD, rule="N1", onset=day(40), description="grade 3 hepatitis", reason="")
+    assert set(info.value.message_dict) == {"onset", "reason", "confirm_unsupported"}  # no grade 3 event: the data do not meet N1
+    row = dlt_record_missed(
+        patient=on_c1,
+        by=ivan,
+        password=PASSWORD,
+        rule="N1",
+        onset=day(12),
+        description="grade 3 hepatitis",
+        reason="recorded as free text",
+        confirm_unsupported=True,
+    )
     assert (row.proposal, row.rule, row.sentence) == (None, "N1", "grade 3 hepatitis")
-    dlt_withdraw(dlt_row=row, by=ivan, reason="duplicate entry")
+    dlt_withdraw(dlt_row=row, by=ivan, password=PASSWORD, reason="duplicate entry")
     row.refresh_from_db()
     assert row.withdrawn_reason == "duplicate entry"
 

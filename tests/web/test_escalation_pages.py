@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from cohorts.models import Cohort
@@ -50,6 +51,7 @@ def test_investigator_sees_the_tally_and_the_path_and_signs_with_the_password(cl
     proposal.refresh_from_db()
     assert (proposal.status, proposal.signed_by) == ("signed", ivan)
     assert Cohort.objects.get(trial=trial, status="open").level.label == 2
+    assert f'<small class="signature">Signed by {escape(ivan.get_full_name())} on ' in client.get(url).content.decode()
 
 
 @pytest.mark.parametrize("persona", ["alice", "dana", "mona"])

@@ -5,10 +5,12 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from datamanagement.models import DataQuery
 from datamanagement.quality import query_raise
 from dosing.models import Cycle
+from tests.factories import PASSWORD
 from toxicity.services import lab_record
 
 pytestmark = pytest.mark.django_db
@@ -54,9 +56,15 @@ def test_data_manager_runs_edit_checks_and_locks_a_cycle_from_the_pages(client, 
     assert "check ANC_NO_AE" in client.get(reverse("trial_queries", args=[trial.code])).content.decode()
     cycle = Cycle.objects.get(patient=on_c1, number=1)
     url = reverse("patient_queries", args=[on_c1.study_id])
-    response = client.post(url, {"op": "lock", "cycle": cycle.pk}, follow=True)
+    response = client.post(url, {"op": "lock", "cycle": cycle.pk, "password": PASSWORD}, follow=True)
     assert "close them before locking" in response.content.decode()
     DataQuery.objects.update(status="closed")
-    client.post(url, {"op": "lock", "cycle": cycle.pk})
+    page = client.post(url, {"op": "lock", "cycle": cycle.pk, "password": "wrong"}, follow=True).content.decode()
+    assert "The password is not correct" in page
+    assert "Signing means: <em>I confirm the data of cycle 1 are complete and verified, and I lock them</em>" in page
+    cycle.refresh_from_db()
+    assert cycle.locked_by is None
+    client.post(url, {"op": "lock", "cycle": cycle.pk, "password": PASSWORD})
     cycle.refresh_from_db()
     assert cycle.locked_by == dana
+    assert f"Signed by {escape(dana.get_full_name())} on " in client.get(url).content.decode()

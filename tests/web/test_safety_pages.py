@@ -6,8 +6,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from dosing.services import cycle_start
+from tests.factories import PASSWORD
 from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, DltProposal, LabResult
 from toxicity.services import ae_record, dlt_evaluate_many, lab_record
@@ -167,16 +169,24 @@ def test_investigator_sees_the_proposal_with_its_evidence_and_confirms_it(client
     assert f'id="proposal-{proposed.pk}"' in html
     assert "Grade 4 neutropenia more than 7 days despite G-CSF" in html
     assert f"lab:{day(14).isoformat()}" in html
-    response = client.post(reverse("dlt_adjudicate", args=[proposed.pk]), {"decision": "confirm", "reason": ""})
+    assert "Confirming means: <em>I confirm this toxicity is a dose-limiting toxicity (criterion H2)</em>" in html
+    assert f'id="password-{proposed.pk}"' in html
+    refused = client.post(reverse("dlt_adjudicate", args=[proposed.pk]), {"decision": "confirm", "reason": "", "password": "wrong"}, follow=True)
+    assert "The password is not correct: the signature needs your own password." in refused.content.decode()
+    assert Dlt.objects.count() == 0
+    response = client.post(reverse("dlt_adjudicate", args=[proposed.pk]), {"decision": "confirm", "reason": "", "password": PASSWORD})
     assert response.status_code == 302
     row = Dlt.objects.get()
     assert (row.rule, row.confirmed_by) == ("H2", ivan)
     assert 'id="queue-empty"' in client.get(reverse("dlt_review")).content.decode()
+    history = client.get(reverse("patient_safety", args=[proposed.patient.study_id])).content.decode()
+    assert f"Signed by {escape(ivan.get_full_name())} on " in history
+    assert ": I confirm this toxicity is a dose-limiting toxicity (criterion H2)" in history
 
 
 def test_rejecting_without_a_reason_is_refused_with_a_message(client, ivan, proposed):
     client.force_login(ivan)
-    response = client.post(reverse("dlt_adjudicate", args=[proposed.pk]), {"decision": "reject", "reason": ""}, follow=True)
+    response = client.post(reverse("dlt_adjudicate", args=[proposed.pk]), {"decision": "reject", "reason": "", "password": PASSWORD}, follow=True)
     assert "Give the reason this is not a DLT" in response.content.decode()
     proposed.refresh_from_db()
     assert proposed.status == "proposed"
@@ -200,9 +210,35 @@ def test_investigator_records_a_missed_dlt_on_the_safety_tab(client, ivan, on_c1
     client.force_login(ivan)
     url = reverse("patient_safety", args=[on_c1.study_id])
     data = {"action": "missed", "missed-rule": "N1", "missed-onset": day(12).isoformat()}
-    data |= {"missed-description": "grade 3 hepatitis", "missed-reason": "free text"}
-    assert client.post(url, data).status_code == 302
-    assert Dlt.objects.get().proposal is None
+    data |= {"missed-description": "grade 3 hepatitis", "missed-reason": "free text", "missed-password": PASSWORD}
+    html = client.post(url, data).content.decode()  # no grade 3 event in the window: the data do not meet N1
+    assert 'id="missed-evidence" data-supported="no"' in html
+    assert "The data do not meet criterion N1" in html
+    assert Dlt.objects.count() == 0
+    assert client.post(url, data | {"missed-confirm_unsupported": "on", "missed-password": "wrong"}).status_code == 200
+    assert Dlt.objects.count() == 0
+    assert client.post(url, data | {"missed-confirm_unsupported": "on"}).status_code == 302
+    row = Dlt.objects.get()
+    assert row.proposal is None
+    page = client.get(url).content.decode()
+    assert "the rules did not propose (criterion N1), although the data the rules read do not meet it" in page
+    withdraw = {"action": "withdraw", "dlt": row.pk, "reason": "duplicate entry"}
+    assert "The password is not correct" in client.post(url, withdraw | {"password": ""}, follow=True).content.decode()
+    row.refresh_from_db()
+    assert row.withdrawn_at is None
+    client.post(url, withdraw | {"password": PASSWORD})
+    row.refresh_from_db()
+    assert row.withdrawn_at is not None
+
+
+def test_a_missed_h4_shows_the_platelet_counts_the_rules_see(client, ivan, alice, on_c1):
+    lab_record(patient=on_c1, by=alice, on=day(12), platelets="35")
+    client.force_login(ivan)
+    data = {"action": "missed", "missed-rule": "H4", "missed-onset": day(12).isoformat(), "missed-description": "epistaxis", "missed-reason": "not an AE"}
+    html = client.post(reverse("patient_safety", args=[on_c1.study_id]), data | {"missed-password": PASSWORD}).content.decode()
+    assert "What the rules see for H4 in the DLT window" in html
+    assert "35.0 x10^9/L" in html
+    assert Dlt.objects.count() == 0
 
 
 def _queries(client, url) -> int:

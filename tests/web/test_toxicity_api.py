@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from tests.factories import PASSWORD
 from toxicity.ctcae import meddra
 from toxicity.models import AdverseEvent, Dlt, LabResult
 from toxicity.services import dlt_evaluate_many
@@ -64,7 +65,14 @@ def test_record_an_event_and_labs_then_the_proposal_is_adjudicated(api, alice, i
     denied = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {}, format="json")
     assert denied.status_code == 403
     api.force_authenticate(ivan)
-    confirmed = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {}, format="json")
+    missing = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {}, format="json")
+    assert missing.status_code == 400
+    assert "password" in str(missing.json())
+    wrong = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {"password": "wrong"}, format="json")
+    assert wrong.status_code == 400
+    assert "The password is not correct" in str(wrong.json())
+    assert api.get("/api/v1/dlts/").json()["results"] == []
+    confirmed = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {"password": PASSWORD}, format="json")
     assert confirmed.status_code == 200, confirmed.content
     assert (confirmed.json()["status"], confirmed.json()["adjudicated_by"]) == ("confirmed", "ivan")
     dlts = api.get("/api/v1/dlts/").json()["results"]
@@ -123,13 +131,21 @@ def test_another_sites_coordinator_cannot_see_or_write(api, alice, bob, on_c1):
 
 
 def test_investigator_records_a_missed_dlt_and_monitor_cannot(api, ivan, mona, on_c1):
-    body = {"patient": on_c1.study_id, "rule": "N1", "onset": day(12), "description": "grade 3 hepatitis", "reason": "free text only"}
+    body = {"patient": on_c1.study_id, "rule": "N1", "onset": day(12), "description": "grade 3 hepatitis", "reason": "free text only", "password": PASSWORD}
     api.force_authenticate(mona)
     assert api.post("/api/v1/dlts/", body, format="json").status_code == 403
     api.force_authenticate(ivan)
-    response = api.post("/api/v1/dlts/", body, format="json")
+    unsupported = api.post("/api/v1/dlts/", body, format="json")
+    assert unsupported.status_code == 400
+    assert "confirm_unsupported" in str(unsupported.json())
+    response = api.post("/api/v1/dlts/", body | {"confirm_unsupported": True}, format="json")
     assert response.status_code == 201, response.content
     assert Dlt.objects.get().proposal is None
+    withdrawn = api.post(f"/api/v1/dlts/{response.json()['id']}/withdraw/", {"reason": "duplicate"}, format="json")
+    assert withdrawn.status_code == 400
+    assert "password" in str(withdrawn.json())
+    withdrawn = api.post(f"/api/v1/dlts/{response.json()['id']}/withdraw/", {"reason": "duplicate", "password": PASSWORD}, format="json")
+    assert withdrawn.status_code == 200, withdrawn.content
 
 
 def test_the_terms_endpoint_gives_meddra_code_soc_grades_and_other_specify(api, mona):
@@ -164,3 +180,23 @@ def test_an_event_in_the_api_carries_its_meddra_code_soc_and_verbatim_term(api, 
         "5.0",
     )
     assert body["term_name"] == "Gastrointestinal disorders - Other, specify: Anal fissure"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/dlt-proposals/{id}/confirm/",
+        "/api/v1/dlt-proposals/{id}/reject/",
+        "/api/v1/dlts/",
+        "/api/v1/dlts/{id}/withdraw/",
+        "/api/v1/decisions/{id}/sign/",
+        "/api/v1/decisions/{id}/reject/",
+    ],
+)
+def test_the_schema_says_every_signed_write_needs_the_password(api, ivan, path):
+    api.force_authenticate(ivan)
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    ref = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    component = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert "password" in component["required"]
+    assert component["properties"]["password"]["type"] == "string"

@@ -14,11 +14,36 @@ from accounts.roles import Perm
 from cohorts.models import Patient
 from trialsite.audit import audited_save, reason_missing
 from trialsite.outbox import Kind, record_change
+from trialsite.signatures import password_errors, sign
 from trialsite.states import move
 
 from .. import dlt, selectors
 from ..models import Dlt, DltProposal
 from ._common import _add, _raise
+
+# What each adjudication signature means (shown on the form before signing and in the history).
+WITHDRAW_MEANING = "I withdraw this dose-limiting toxicity: it no longer counts for the escalation"
+
+
+def confirm_meaning(rule: str) -> str:
+    return f"I confirm this toxicity is a dose-limiting toxicity (criterion {rule})"
+
+
+def reject_meaning(rule: str) -> str:
+    return f"I confirm this toxicity is not a dose-limiting toxicity (criterion {rule} proposed by the rules)"
+
+
+def missed_meaning(rule: str, *, supported: bool = True) -> str:
+    meaning = f"I record this toxicity as a dose-limiting toxicity the rules did not propose (criterion {rule})"
+    return meaning if supported else f"{meaning}, although the data the rules read do not meet it"
+
+
+def unsupported_message(rule: str) -> str:
+    return f'The data do not meet criterion {rule}: tick "record it anyway" to record it with your reason.'
+
+
+def _signed_content(row: Dlt) -> dict:
+    return {"patient": row.patient_id, "rule": row.rule, "onset": row.onset, "sentence": row.sentence, "evidence": row.evidence, "reason": row.reason}
 
 
 def _reopen(patient: Patient, matches, *, by: User, why: str) -> int:
@@ -75,14 +100,17 @@ def _adjudicate(proposal: DltProposal, target: str, *, by: User, now, note: str,
 
 
 @transaction.atomic
-def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
-    """An investigator confirms a proposed (or reopened) DLT: the DLT-flagged event the escalation engine reads."""
+def dlt_confirm(*, proposal: DltProposal, by: User, password: str, reason: str = "") -> Dlt:
+    """An investigator confirms a proposed (or reopened) DLT: the DLT-flagged event the escalation engine reads.
+    Signed (password re-entered) with the meaning CONFIRM_MEANING."""
     _check_adjudicator(by)
     patient = Patient.objects.select_for_update(no_key=True).get(pk=proposal.patient_id)
     proposal = DltProposal.objects.select_for_update(no_key=True).get(pk=proposal.pk)
     _check_open(proposal, DltProposal.Status.CONFIRMED, "confirm")
+    errors = password_errors(by, password)
     if not proposal.attribution_recorded and reason_missing(reason):
-        raise ValidationError({"reason": ["No adverse event records the attribution of these values: give the reason you judge them related."]})
+        errors["reason"] = ["No adverse event records the attribution of these values: give the reason you judge them related."]
+    _raise(errors)
     now = timezone.now()
     note = (reason or "").strip()
     existing = Dlt.objects.select_for_update(no_key=True).filter(proposal=proposal).first()
@@ -94,16 +122,19 @@ def dlt_confirm(*, proposal: DltProposal, by: User, reason: str = "") -> Dlt:
     dlt_row.withdrawn_at, dlt_row.withdrawn_reason = None, ""
     audited_save(dlt_row, by=by, reason=f"DLT {proposal.rule} confirmed" + (" again after review" if existing else "") + (f": {note}" if note else ""))
     _adjudicate(proposal, DltProposal.Status.CONFIRMED, by=by, now=now, note=note, reason="Confirmed" + (f": {note}" if note else ""))
+    sign(record=dlt_row, by=by, meaning=confirm_meaning(proposal.rule), at=now, content=_signed_content(dlt_row))
     record_change(patient, Kind.ADJUDICATION)
     return dlt_row
 
 
 @transaction.atomic
-def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
-    """An investigator rejects a proposal with the reason; a DLT confirmed on it before is withdrawn."""
+def dlt_reject(*, proposal: DltProposal, by: User, password: str, reason: str) -> DltProposal:
+    """An investigator rejects a proposal with the reason; a DLT confirmed on it before is withdrawn. Signed."""
     _check_adjudicator(by)
+    errors = password_errors(by, password)
     if reason_missing(reason):
-        raise ValidationError({"reason": ["Give the reason this is not a DLT."]})
+        errors["reason"] = ["Give the reason this is not a DLT."]
+    _raise(errors)
     patient = Patient.objects.select_for_update(no_key=True).get(pk=proposal.patient_id)
     proposal = DltProposal.objects.select_for_update(no_key=True).get(pk=proposal.pk)
     _check_open(proposal, DltProposal.Status.REJECTED, "reject")
@@ -113,17 +144,33 @@ def dlt_reject(*, proposal: DltProposal, by: User, reason: str) -> DltProposal:
         existing.withdrawn_at, existing.withdrawn_reason = now, reason.strip()
         audited_save(existing, by=by, reason=f"Withdrawn on review: {reason.strip()}")
     _adjudicate(proposal, DltProposal.Status.REJECTED, by=by, now=now, note=reason.strip(), reason=f"Rejected: {reason.strip()}")
+    content = {"rule": proposal.rule, "onset": proposal.onset, "sentence": proposal.sentence, "evidence": proposal.evidence, "reason": reason.strip()}
+    sign(record=proposal, by=by, meaning=reject_meaning(proposal.rule), at=now, content=content)
     record_change(patient, Kind.ADJUDICATION)
     return proposal
 
 
 @transaction.atomic
-def dlt_record_missed(*, patient: Patient, by: User, rule: str, onset: date, description: str, reason: str, today: date | None = None) -> Dlt:
-    """A DLT the rules did not propose, recorded by an investigator with the reason."""
+def dlt_record_missed(
+    *,
+    patient: Patient,
+    by: User,
+    password: str,
+    rule: str,
+    onset: date,
+    description: str,
+    reason: str,
+    confirm_unsupported: bool = False,
+    today: date | None = None,
+) -> Dlt:
+    """A DLT the rules did not propose, recorded by an investigator with the reason. Signed.
+
+    The evidence the rules see for the criterion in the window (toxicity.dlt.criterion_evidence) is stored
+    with it; when the data do not meet the criterion, recording it needs `confirm_unsupported`."""
     _check_adjudicator(by)
     today = today or timezone.localdate()
     patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = password_errors(by, password)
     if rule not in dlt.RULE_TITLES:
         _add(errors, "rule", f"Choose the protocol criterion ({', '.join(dlt.RULE_TITLES)}).")
     window = selectors.dlt_windows([patient.pk]).get(patient.pk)
@@ -137,28 +184,36 @@ def dlt_record_missed(*, patient: Patient, by: User, rule: str, onset: date, des
         _add(errors, "description", "Describe the toxicity.")
     if reason_missing(reason):
         _add(errors, "reason", "Give the reason the rules missed it.")
+    seen = dlt.criterion_evidence(window, rule, today=today) if window is not None and rule in dlt.RULE_TITLES else None
+    if seen is not None and not seen.supported and not confirm_unsupported:
+        _add(errors, "confirm_unsupported", unsupported_message(rule))
     _raise(errors)
+    if seen is None:  # no window or no known rule: errors were raised above
+        raise ValidationError({"__all__": ["There is no DLT window for this criterion."]})
     row = Dlt(
         patient=patient,
         rule=rule,
         onset=onset,
         sentence=description.strip(),
-        evidence=[],
+        evidence=[{"what": e.what, "on": e.on.isoformat(), "value": e.value, "ref": e.ref} for e in seen.evidence],
         reason=reason.strip(),
         confirmed_by=by,
         confirmed_at=timezone.now(),
     )
     audited_save(row, by=by, reason=f"DLT recorded by the investigator (not proposed by the rules): {reason.strip()}")
+    sign(record=row, by=by, meaning=missed_meaning(rule, supported=seen.supported), at=row.confirmed_at, content=_signed_content(row))
     record_change(patient, Kind.ADJUDICATION)
     return row
 
 
 @transaction.atomic
-def dlt_withdraw(*, dlt_row: Dlt, by: User, reason: str) -> Dlt:
-    """Withdraw a DLT recorded by an investigator (a proposed one is withdrawn by rejecting its proposal)."""
+def dlt_withdraw(*, dlt_row: Dlt, by: User, password: str, reason: str) -> Dlt:
+    """Withdraw a DLT recorded by an investigator (a proposed one is withdrawn by rejecting its proposal). Signed."""
     _check_adjudicator(by)
+    errors = password_errors(by, password)
     if reason_missing(reason):
-        raise ValidationError({"reason": ["Give the reason the DLT is withdrawn."]})
+        errors["reason"] = ["Give the reason the DLT is withdrawn."]
+    _raise(errors)
     dlt_row = Dlt.objects.select_for_update(no_key=True).select_related("patient").get(pk=dlt_row.pk)
     if dlt_row.proposal_id is not None:
         raise ValidationError({"__all__": ["This DLT came from a proposal: reject the reopened proposal instead."]})
@@ -166,5 +221,6 @@ def dlt_withdraw(*, dlt_row: Dlt, by: User, reason: str) -> Dlt:
         raise ValidationError({"__all__": ["This DLT is already withdrawn."]})
     dlt_row.withdrawn_at, dlt_row.withdrawn_reason = timezone.now(), reason.strip()
     audited_save(dlt_row, by=by, reason=f"Withdrawn: {reason.strip()}")
+    sign(record=dlt_row, by=by, meaning=WITHDRAW_MEANING, at=dlt_row.withdrawn_at, content={**_signed_content(dlt_row), "withdrawn": reason.strip()})
     record_change(dlt_row.patient, Kind.ADJUDICATION)
     return dlt_row
