@@ -22,7 +22,7 @@ from dosing.services import cycle_end
 from response.models import FollowUp
 from toxicity.models import AdverseEvent, ConMed, LabResult
 from trialsite.audit import audited_save, reason_missing
-from trialsite.signatures import password_errors, sign
+from trialsite.signatures import password_errors, sign, signed
 from trialsite.states import move
 
 from . import audit, editchecks
@@ -192,7 +192,7 @@ def _cycle_content(cycle: Cycle, reason: str) -> dict:
     return {"patient": cycle.patient_id, "cycle": cycle.number, "day1": cycle.day1, "reason": reason}
 
 
-@transaction.atomic
+@signed
 def cycle_lock(*, cycle: Cycle, by: User, password: str, reason: str = "") -> Cycle:
     """Lock a clean cycle: its doses, modifications, visits, adverse events, labs and assessments dated in it cannot change.
     Signed (password re-entered)."""
@@ -212,7 +212,7 @@ def cycle_lock(*, cycle: Cycle, by: User, password: str, reason: str = "") -> Cy
     return cycle
 
 
-@transaction.atomic
+@signed
 def cycle_unlock(*, cycle: Cycle, by: User, password: str, reason: str) -> Cycle:
     """Unlock a cycle for correction, with the reason. Signed (password re-entered)."""
     _need(by, Perm.LOCK, "Cycles are unlocked by a data manager.")

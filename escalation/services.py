@@ -18,7 +18,7 @@ from accounts.roles import Perm
 from cohorts.models import Cohort, DoseLevel, Trial
 from toxicity.models import Dlt, DltProposal
 from trialsite.audit import audit, audited_save, reason_missing
-from trialsite.signatures import password_errors, sign
+from trialsite.signatures import password_errors, sign, signed
 from trialsite.states import move
 
 from . import rules
@@ -87,7 +87,7 @@ def _signed_content(decision: EscalationDecision) -> dict:
     return {"action": decision.action, "rule": decision.rule, "reason": decision.reason, "slots": decision.slots, "inputs": decision.inputs_digest}
 
 
-@transaction.atomic
+@signed
 def decision_sign(*, decision: EscalationDecision, by: User, password: str, today: date | None = None) -> EscalationDecision:
     """An investigator's electronic signature (password re-entered): name, date-time and meaning.
 
@@ -132,7 +132,7 @@ def _apply(trial: Trial, decision: EscalationDecision, *, by: User, today: date)
     audited_save(cohort, by=by, reason=f"Opened by the signed decision: {decision.action} at level {cohort.level.label}")
 
 
-@transaction.atomic
+@signed
 def decision_reject(*, decision: EscalationDecision, by: User, password: str, reason: str) -> EscalationDecision:
     """An investigator rejects the proposal, signed like a signature (password re-entered), with the reason."""
     _check_signer(by, "Escalation decisions are reviewed by an investigator.")
@@ -153,7 +153,7 @@ def decision_reject(*, decision: EscalationDecision, by: User, password: str, re
     return decision
 
 
-@transaction.atomic
+@signed
 def decision_rereview(*, decision: EscalationDecision, by: User, password: str, note: str) -> EscalationDecision:
     """An investigator re-reviews a signed decision flagged after a DLT changed (signature, with the conclusion)."""
     _check_signer(by, "Escalation decisions are reviewed by an investigator.")

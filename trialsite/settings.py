@@ -102,7 +102,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # The product's own 404 page also with DEBUG on (Django would show its debug page).
     "trialsite.middleware.ProductNotFoundMiddleware",
-    # Last, as django-axes asks: turns a locked-out login into the lockout page (accounts.throttle.lockout_response).
+    # Last, as django-axes asks: turns a locked-out login into the lockout page (trialsite.throttle.lockout_response).
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -213,18 +213,18 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Failed logins and failed signature passwords (accounts.throttle), django-axes: 5 failures lock the username and,
+# Failed logins and failed signature passwords (trialsite.throttle), django-axes: 5 failures lock the username and,
 # separately, the address, for 15 minutes. The administrator sees and deletes the attempts in Django admin
 # (Axes > Access attempts) or runs `manage.py axes_reset_username USERNAME` / `axes_reset_ip ADDRESS`.
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_VERBOSE = False  # no banner at every start; failures and lockouts are still logged
 AXES_FAILURE_LIMIT = int(os.environ.get("TRIALSITE_LOCKOUT_FAILURES") or 5)
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("TRIALSITE_LOCKOUT_MINUTES") or 15))
-AXES_LOCKOUT_PARAMETERS = "accounts.throttle.lockout_parameters"  # ["username", "ip_address"], separately
+AXES_LOCKOUT_PARAMETERS = "trialsite.throttle.lockout_parameters"  # ["username", "ip_address"], separately
 AXES_RESET_ON_SUCCESS = True
 # A try while locked does not restart the 15 minutes: the lock ends when the login page said it would.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+AXES_LOCKOUT_CALLABLE = "trialsite.throttle.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 
 REST_FRAMEWORK = {

@@ -9,28 +9,66 @@ passwords belongs there.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import hashlib
 import json
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from django.utils import timezone
 
+from . import throttle
 from .models import Signature
 
 REFUSED_SIGNATURE = "The password is not correct: the signature needs your own password."
 
 
 def check_password(user, password: str | None, request=None) -> bool:
-    """Whether `password` is the signer's own password. The one place signature passwords are checked
-    (hook for throttling failed attempts; `request`, when given, identifies the client)."""
-    return bool(password) and user.check_password(password)
+    """Whether `password` is the signer's own password. The one place signature passwords are checked: a wrong
+    one counts as a failed password (trialsite.throttle, with the logins' five failures), and a locked account
+    cannot sign even with the right one (`password_errors` says so)."""
+    if throttle.is_locked(user, request):
+        return False
+    if password and user.check_password(password):
+        return True
+    throttle.signature_failed(user, request)
+    return False
 
 
 def password_errors(user, password: str | None, request=None) -> dict[str, list[str]]:
-    """Field errors for a signature: {} when the password is right, else an error on "password"."""
-    if check_password(user, password, request=request):
+    """Field errors for a signature: {} when the password is right, else an error on "password".
+
+    A service calls it before its transaction (`signed`), so that a failed password is counted although the
+    decision is not written; inside the transaction it answers from that check, without counting twice."""
+    checked = _checked.get()
+    ok = checked[1] if checked is not None and checked[0] == (user.pk, password) else check_password(user, password, request=request)
+    if ok:
         return {}
+    if throttle.is_locked(user, request):
+        return {"password": [throttle.locked_message(user, request)]}
     return {"password": [REFUSED_SIGNATURE]}
+
+
+_checked: contextvars.ContextVar[tuple[tuple, bool] | None] = contextvars.ContextVar("signature_checked", default=None)
+
+
+def signed(service):
+    """A signed decision's service (keyword arguments `by` and `password`), in one transaction like
+    `transaction.atomic`, with the password checked first, outside it: the failure is recorded even though the
+    transaction that raises the refusal is rolled back."""
+    atomic = transaction.atomic(service)
+
+    @functools.wraps(service)
+    def wrapper(*args, **kwargs):
+        by, password = kwargs["by"], kwargs.get("password")
+        token = _checked.set(((by.pk, password), check_password(by, password)))
+        try:
+            return atomic(*args, **kwargs)
+        finally:
+            _checked.reset(token)
+
+    return wrapper
 
 
 def signer_name(user) -> str:
@@ -51,7 +89,7 @@ def sign(*, record, by, meaning: str, content=None, at=None) -> Signature:
     after password_errors returned nothing). `content`: what was signed, JSON-serialisable, kept as a digest."""
     ct = ContentType.objects.get_for_model(record, for_concrete_model=True)
     at = at or timezone.now()
-    meaning = meaning.strip()[:500]
+    meaning = meaning.strip()
     row = Signature(
         signer=by,
         signer_name=signer_name(by)[:300],

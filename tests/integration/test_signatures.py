@@ -151,3 +151,24 @@ def test_rejecting_an_escalation_proposal_writes_its_signature(escalation_propos
     assert not Signature.objects.exists()
     decision_reject(decision=escalation_proposal, by=ivan, password=PASSWORD, reason="safety committee first")
     assert [s.meaning for s in signatures_of(escalation_proposal)] == ["I reject this escalation proposal: safety committee first"]
+
+
+def test_five_wrong_signature_passwords_lock_the_signer_though_each_refusal_writes_nothing(proposed, ivan, client):
+    """A refused signature rolls its transaction back; the failed password is counted all the same (it is checked
+    before the transaction), and with the logins' five failures the account can neither sign nor log in."""
+    from axes.models import AccessAttempt
+
+    for attempt in range(5):
+        with pytest.raises(ValidationError) as info:
+            dlt_reject(proposal=proposed, by=ivan, password=f"guess-{attempt}", reason="typical H2")
+        [message] = info.value.message_dict["password"]
+        assert message.startswith("This account is locked until") if attempt == 4 else message.startswith("The password is not correct")
+    assert sum(AccessAttempt.objects.filter(username=ivan.username).values_list("failures_since_start", flat=True)) == 5
+    with pytest.raises(ValidationError) as info:
+        dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD, reason="typical H2")
+    assert "locked" in info.value.message_dict["password"][0]
+    proposed.refresh_from_db()
+    assert proposed.status == DltProposal.Status.PROPOSED
+    assert not Signature.objects.exists()
+    response = client.post("/accounts/login/", {"username": ivan.username, "password": PASSWORD})
+    assert response.status_code == 429

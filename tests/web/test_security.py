@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts import throttle
+from trialsite import throttle
 from accounts.models import User
 from accounts.roles import Role
 from accounts.validators import UsernameNotInPasswordValidator
@@ -114,7 +114,7 @@ def test_the_management_command_unlocks(client, alice, password):
     assert _login(client, "alice", password).status_code == 302
 
 
-# ---------------------------------------------------------------- signature passwords (accounts.throttle)
+# ---------------------------------------------------------------- signature passwords (trialsite.throttle)
 
 
 def _request(address="10.5.5.5"):

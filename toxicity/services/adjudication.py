@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -14,7 +13,7 @@ from accounts.roles import Perm
 from cohorts.models import Patient
 from trialsite.audit import audited_save, reason_missing
 from trialsite.outbox import Kind, record_change
-from trialsite.signatures import password_errors, sign
+from trialsite.signatures import password_errors, sign, signed
 from trialsite.states import move
 
 from .. import dlt, selectors
@@ -99,7 +98,7 @@ def _adjudicate(proposal: DltProposal, target: str, *, by: User, now, note: str,
     proposal.save()
 
 
-@transaction.atomic
+@signed
 def dlt_confirm(*, proposal: DltProposal, by: User, password: str, reason: str = "") -> Dlt:
     """An investigator confirms a proposed (or reopened) DLT: the DLT-flagged event the escalation engine reads.
     Signed (password re-entered) with the meaning CONFIRM_MEANING."""
@@ -127,7 +126,7 @@ def dlt_confirm(*, proposal: DltProposal, by: User, password: str, reason: str =
     return dlt_row
 
 
-@transaction.atomic
+@signed
 def dlt_reject(*, proposal: DltProposal, by: User, password: str, reason: str) -> DltProposal:
     """An investigator rejects a proposal with the reason; a DLT confirmed on it before is withdrawn. Signed."""
     _check_adjudicator(by)
@@ -150,7 +149,7 @@ def dlt_reject(*, proposal: DltProposal, by: User, password: str, reason: str) -
     return proposal
 
 
-@transaction.atomic
+@signed
 def dlt_record_missed(
     *,
     patient: Patient,
@@ -206,7 +205,7 @@ def dlt_record_missed(
     return row
 
 
-@transaction.atomic
+@signed
 def dlt_withdraw(*, dlt_row: Dlt, by: User, password: str, reason: str) -> Dlt:
     """Withdraw a DLT recorded by an investigator (a proposed one is withdrawn by rejecting its proposal). Signed."""
     _check_adjudicator(by)
