@@ -149,6 +149,11 @@ class PatientFieldsSerializer(serializers.Serializer):
 
 
 class PatientCreateSerializer(PatientFieldsSerializer):
+    # Optional at registration: left out, they are None (no consent yet, no criterion assessed), as the form does;
+    # without a default the service was called without them (a 500). Not on PatientFieldsSerializer: a PATCH
+    # that leaves them out must keep them.
+    consent_date = serializers.DateField(required=False, allow_null=True, default=None)
+    eligibility = serializers.DictField(child=serializers.BooleanField(), required=False, allow_null=True, default=None)
     trial = serializers.SlugRelatedField(slug_field="code", queryset=Trial.objects.all())
     site = serializers.SlugRelatedField(slug_field="number", queryset=Site.objects.all())
     study_id = serializers.CharField(required=False, allow_blank=True, help_text="Leave out: the next id of the site is given.")
@@ -331,7 +336,8 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         return Response(PatientSerializer(selectors.patient_get_for_user(request.user, patient.study_id)).data)
 
     @extend_schema(responses={200: HistoryEntrySerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def history(self, request, study_id=None):
+        """The patient's audit trail, newest first: one list (a patient's history is short), neither paged nor filtered."""
         patient = self.get_object()
         return Response(HistoryEntrySerializer(selectors.patient_history(patient), many=True).data)

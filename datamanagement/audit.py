@@ -133,7 +133,7 @@ class Cursor:
             parsed = datetime.fromisoformat(when)
         except ValueError:
             return None
-        if key not in RECORDS or not history_id.isdigit() or parsed.tzinfo is None:
+        if key not in RECORDS or not (history_id.isascii() and history_id.isdecimal() and len(history_id) <= 18) or parsed.tzinfo is None:
             return None
         return cls(parsed, key, int(history_id))
 

@@ -18,6 +18,7 @@ from cohorts import selectors as cohort_selectors
 from cohorts.models import Drug
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
+from trialsite.http import as_int
 
 from . import schedule, selectors, services
 from .forms import CellDoseForm, CycleStartForm, DiaryForm, ModificationForm, OffTreatmentForm
@@ -71,8 +72,7 @@ def patient_treatment(request, study_id):
         else:
             messages.success(request, message)
             return redirect(reverse("patient_treatment", args=[study_id]) + f"#{action}")
-    shown = request.GET.get("cycle", "")
-    overview = selectors.treatment_overview(patient, today=timezone.localdate(), show=int(shown) if shown.isdigit() else None)
+    overview = selectors.treatment_overview(patient, today=timezone.localdate(), show=as_int(request.GET.get("cycle"), "The cycle"))
     return render(
         request,
         "dosing/treatment.html",

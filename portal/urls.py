@@ -36,6 +36,12 @@ router.register("dlt-proposals", toxicity_api.DltProposalViewSet, basename="dlt-
 router.register("dlts", toxicity_api.DltViewSet, basename="dlt")
 router.register("dlt-evaluations", toxicity_api.DltEvaluationViewSet, basename="dlt-evaluation")
 
+# Under /api/ Django's own error answers are JSON in the API's format too (trialsite.api), also with DEBUG off.
+handler400 = "trialsite.api.bad_request"
+handler403 = "trialsite.api.permission_denied"
+handler404 = "trialsite.api.page_not_found"
+handler500 = "trialsite.api.server_error"
+
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

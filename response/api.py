@@ -4,12 +4,15 @@ from django.db.models.fields.json import KeyTextTransform
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import Perm
+from accounts.permissions import HasRole
 from cohorts import selectors as cohort_selectors
 from cohorts.api import PatientRef, PatientScoped, ServiceCreate
+from trialsite.api import ErrorSerializer
 
 from . import selectors, services
 from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
@@ -165,16 +168,28 @@ class EndpointsView(APIView):
         return Response(EndpointSerializer(snapshot).data)
 
 
+class CanRecompute(HasRole):
+    """Reads as every API view; starting a recompute: data managers and investigators (services.can_recompute)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return super().has_permission(request, view)
+        return bool(request.user and request.user.is_authenticated and services.can_recompute(request.user))
+
+
 class RecomputeView(APIView):
-    write_perm = Perm.EXPORT
+    permission_classes = [CanRecompute]
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request, code):
-        """Recompute every response and the endpoints of the trial; poll the job for progress."""
+        """Recompute every response and the endpoints of the trial (data managers and investigators); poll the job for progress."""
         job = services.trial_recompute_start(trial=cohort_selectors.trial_get(code), by=request.user)
         return Response(JobSerializer(job).data, status=202)
 
-    @extend_schema(responses={200: JobSerializer})
+    @extend_schema(responses={200: JobSerializer, 404: ErrorSerializer})
     def get(self, request, code):
+        """The trial's latest recompute job; 404 in the error format when none was ever started."""
         job = selectors.latest_job(cohort_selectors.trial_get(code))
-        return Response(JobSerializer(job).data if job else {})
+        if job is None:
+            raise NotFound("No recompute has been started for this trial.")
+        return Response(JobSerializer(job).data)

@@ -101,10 +101,12 @@ class PlotView:
 
         def number(name: str) -> int | None:
             value = query.get(name, "").strip()
-            return int(value) if value.lstrip("-").isdigit() else None
+            digits = value.removeprefix("-")
+            # isdigit() is also true of "²", which int() refuses; more than 9 digits is no level nor page.
+            return int(value) if digits.isascii() and digits.isdecimal() and len(digits) <= 9 else None
 
         site = query.get("site", "").strip()
-        return cls(level=number("level"), site=site if site.isdigit() else None, page=max(number("page") or 1, 1))
+        return cls(level=number("level"), site=site if site.isascii() and site.isdecimal() else None, page=max(number("page") or 1, 1))
 
     def query(self, **changes) -> str:
         """The GET parameters of this view with some changed ("" for the whole trial, page 1)."""

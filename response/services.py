@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.roles import Perm
 from cohorts.models import DoseLevel, Enrolment, Patient, Trial
 from cohorts.services import patient_lock as _lock_patient
 from dosing.models import Cycle
@@ -77,6 +78,9 @@ def convert(values: dict, units: dict[str, str]) -> tuple[dict, dict[str, list[s
         except InvalidOperation:
             _add(errors, name, "Enter a number.")
             continue
+        if not value.is_finite():  # NaN and Infinity are no measurement (and NaN cannot be compared: a 500)
+            _add(errors, name, "Enter a number.")
+            continue
         unit = units.get(name) or next(iter(factors))
         if unit not in factors:
             _add(errors, name, f"Unit must be one of {', '.join(factors)}.")
@@ -84,7 +88,13 @@ def convert(values: dict, units: dict[str, str]) -> tuple[dict, dict[str, list[s
         if value < 0:
             _add(errors, name, f"{LABELS[name]} cannot be negative.")
             continue
-        in_units = to_stored_places(value * factors[unit], PLACES[name])
+        column = MyelomaAssessment._meta.get_field(name)
+        largest = Decimal(10) ** (column.max_digits - column.decimal_places)
+        # 1e400 or 10**30 would not fit the column (quantize raised: a 500); nor would 9999.999 once rounded.
+        in_units = to_stored_places(value * factors[unit], PLACES[name]) if value * factors[unit] < largest else largest
+        if in_units is not None and in_units >= largest:
+            _add(errors, name, f"{LABELS[name]} must be below {largest} {next(u for u, f in factors.items() if f == 1)}.")
+            continue
         if in_units is None:
             _add(errors, name, f"{LABELS[name]} {value} {unit} rounds to 0 in stored units: check the unit.")
             continue
@@ -434,6 +444,11 @@ def endpoints_compute(*, trial: Trial, computed: dict[int, endpoints.CourseRespo
         computed_at=timezone.now(),
         patients=len(courses),
     )
+
+
+def can_recompute(user: User) -> bool:
+    """Who may start a whole-trial recompute: data managers and investigators (docs/response.md, README)."""
+    return user.can(Perm.EXPORT) or user.can(Perm.SIGN)
 
 
 def trial_recompute_start(*, trial: Trial, by: User | None) -> RecomputeJob:

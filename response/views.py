@@ -74,16 +74,12 @@ def patient_response(request, study_id):
     )
 
 
-def _can_recompute(user) -> bool:
-    return user.can(Perm.EXPORT) or user.can(Perm.SIGN)
-
-
 @role_required(Perm.VIEW)
 @require_http_methods(["GET", "POST"])
 def trial_dashboard(request, code):
     trial = cohort_selectors.trial_get(code)
     if request.method == "POST":
-        if not _can_recompute(request.user):
+        if not services.can_recompute(request.user):
             return render(request, "403.html", status=403)
         services.trial_recompute_start(trial=trial, by=request.user)
         messages.success(request, "Recompute of the whole trial queued.")
@@ -91,7 +87,7 @@ def trial_dashboard(request, code):
     view = selectors.PlotView.from_query(request.GET)
     data = selectors.dashboard(trial, request.user, today=timezone.localdate(), view=view)
     running = data["job"] is not None and data["job"].is_running
-    return render(request, "response/dashboard.html", {"trial": trial, **data, "running": running, "can_recompute": _can_recompute(request.user)})
+    return render(request, "response/dashboard.html", {"trial": trial, **data, "running": running, "can_recompute": services.can_recompute(request.user)})
 
 
 @role_required(Perm.VIEW)

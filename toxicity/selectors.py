@@ -346,7 +346,7 @@ def review_queue_page(user: User, after: str | None = None, size: int | None = N
         since = datetime.fromisoformat(when)
     except ValueError:
         since = None
-    if since is not None and since.tzinfo is not None and pk.isdigit():
+    if since is not None and since.tzinfo is not None and pk.isascii() and pk.isdecimal() and len(pk) <= 18:
         queue = queue.filter(Q(proposed_at__gt=since) | Q(proposed_at=since, pk__gt=int(pk)))
     rows = list(queue[: size + 1])
     last = rows[size - 1] if len(rows) > size else None

@@ -13,6 +13,7 @@ from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
+from trialsite.http import as_int
 from trialsite.idempotency import form_once, form_token
 from trialsite.signatures import signatures_of_many
 
@@ -52,7 +53,7 @@ def _safety_post(request, patient, action, lab_form, missed_form):
         return _forbidden(request)
     back = reverse("patient_safety", args=[patient.study_id])
     if action == "withdraw":
-        row = get_object_or_404(Dlt, pk=request.POST.get("dlt"), patient=patient)
+        row = get_object_or_404(Dlt, pk=as_int(request.POST.get("dlt"), "The DLT"), patient=patient)
         try:
             services.dlt_withdraw(dlt_row=row, by=request.user, password=request.POST.get("password", ""), reason=request.POST.get("reason", ""))
         except ValidationError as exc:
@@ -187,9 +188,9 @@ def conmed_new(request, study_id):
     """Record a concomitant medication; `?event=<id>` ticks the adverse event it treats (from the AE form)."""
     patient = cohort_selectors.patient_get_for_user(request.user, study_id)
     initial: dict = {"start": timezone.localdate()}
-    event = request.GET.get("event", "")
-    if event.isdigit():
-        initial["adverse_events"] = [int(event)]
+    event = as_int(request.GET.get("event"), "The adverse event")
+    if event is not None:
+        initial["adverse_events"] = [event]
     form = ConMedForm(request.POST or None, patient=patient, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A NUL character anywhere in the request is a 400 before any view (PostgreSQL refuses NUL in text).
+    "trialsite.nulbytes.RefuseNulMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.ForcePasswordChangeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
