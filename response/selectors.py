@@ -128,11 +128,9 @@ def _visible(trial: Trial, user: User, view: PlotView):
     return patients.filter(enrolment__isnull=False).values("pk")
 
 
-def _summary(trial: Trial, visible) -> dict:
-    """Counted in SQL over every patient of the view (two queries, rows bounded by bands x categories and
-    levels): the waterfall's patients by band of best change and best response, the swimmer's by level."""
+def _band():
     change = "best_change_pct"
-    band = Case(
+    return Case(
         When(**{f"{change}__isnull": True}, then=Value(CHANGE_BANDS[6])),
         When(**{f"{change}__lte": -90}, then=Value(CHANGE_BANDS[0])),
         When(**{f"{change}__lte": -50}, then=Value(CHANGE_BANDS[1])),
@@ -142,13 +140,28 @@ def _summary(trial: Trial, visible) -> dict:
         default=Value(CHANGE_BANDS[5]),
         output_field=CharField(),
     )
-    counts = ResponseResult.objects.filter(patient__in=visible).annotate(band=band).values("band", "best").annotate(n=Count("pk")).order_by()
-    bands: dict[str, dict[str, int]] = {b: {} for b in CHANGE_BANDS}
-    for row in counts:
-        bands[row["band"]][row["best"]] = row["n"]
-    levels = (
-        Enrolment.objects.filter(patient__in=visible, patient__cycles__number=1)
-        .values("level__label")
+
+
+def summary_counts(trial: Trial) -> dict:
+    """The plots' summaries counted in SQL over every enrolled patient of the trial, by site and dose level (two
+    GROUP BY queries; rows bounded by sites x levels x bands x categories, not by patients). Stored with the
+    endpoints snapshot (response.services.endpoints_compute, the pipeline's endpoints stage, which every change
+    they read leads to: courses, enrolments, cycles, stops, follow-up), so that a dashboard or a download only
+    adds up these rows for its view (`_summary`), at any trial size.
+    bands: [site id, site number, level, band, best, patients]; lanes: [site id, site number, level, started,
+    off treatment, responded, progressed, died]."""
+    enrolled = Patient.objects.filter(trial=trial, enrolment__isnull=False).values("pk")
+    site, number, level = "patient__site_id", "patient__site__number", "patient__enrolment__level__label"
+    bands = (
+        ResponseResult.objects.filter(patient__in=enrolled)
+        .annotate(band=_band())
+        .values(site, number, level, "band", "best")
+        .annotate(n=Count("pk"))
+        .order_by(site, level, "band", "best")
+    )
+    lanes = (
+        Enrolment.objects.filter(patient__trial=trial, patient__cycles__number=1)
+        .values(site, number, "level__label")
         .annotate(
             started=Count("pk"),
             off=Count("patient__off_treatment"),
@@ -156,9 +169,39 @@ def _summary(trial: Trial, visible) -> dict:
             progressed=Count("patient__response__progression_on"),
             died=Count("patient__follow_up__death_on"),
         )
-        .order_by("level__label")
+        .order_by(site, "level__label")
     )
-    lanes = [plots.LevelSummary(str(r["level__label"]), r["started"], r["started"] - r["off"], r["responded"], r["progressed"], r["died"]) for r in levels]
+    return {
+        "bands": [[r[site], r[number], str(r[level]), r["band"], r["best"], r["n"]] for r in bands],
+        "lanes": [[r[site], r[number], str(r["level__label"]), r["started"], r["off"], r["responded"], r["progressed"], r["died"]] for r in lanes],
+    }
+
+
+def _summary(snapshot: EndpointSnapshot | None, user: User, view: PlotView) -> dict:
+    """The summaries of the view (the user's sites, the level and site chosen), added up from the counts stored
+    with the endpoints snapshot (`summary_counts`): no query, the same work at any trial size. A snapshot stored
+    before these counts were (or none yet) summarises nobody until the pipeline next computes the endpoints."""
+    counts = (snapshot.data.get("summary") if snapshot is not None else None) or {"bands": [], "lanes": []}
+
+    def shown(site_id: int, number: str, level: str) -> bool:
+        if user.site_scoped and site_id != user.site_id:
+            return False
+        if view.site is not None and number != view.site:
+            return False
+        return view.level is None or level == str(view.level)
+
+    bands: dict[str, dict[str, int]] = {b: {} for b in CHANGE_BANDS}
+    for site_id, number, level, band, best, n in counts["bands"]:
+        if shown(site_id, number, level):
+            bands[band][best] = bands[band].get(best, 0) + n
+    by_level: dict[str, list[int]] = {}
+    for site_id, number, level, *values in counts["lanes"]:
+        if shown(site_id, number, level):
+            by_level[level] = [a + b for a, b in zip(by_level.get(level, [0] * 5), values, strict=True)]
+    lanes = [
+        plots.LevelSummary(level, started, started - off, responded, progressed, died)
+        for level, (started, off, responded, progressed, died) in sorted(by_level.items(), key=lambda kv: int(kv[0]))
+    ]
     bars = [(b, bands[b]) for b in CHANGE_BANDS]
     return {"bands": bars, "levels": lanes, "courses": sum(sum(c.values()) for c in bands.values()), "started": sum(r.started for r in lanes)}
 
@@ -210,8 +253,8 @@ def dashboard(trial: Trial, user: User, *, today: date, view: PlotView | None = 
     number of queries at any trial size."""
     view = view or PlotView()
     bars, lanes, first, on_page, total = _patient_plots(trial, user, view, today=today)
-    summary = _summary(trial, _visible(trial, user, view))
     snapshot = latest_snapshot(trial)
+    summary = _summary(snapshot, user, view)
     pages = max(-(-total // PLOT_CAP), 1)
     view = PlotView(level=view.level, site=view.site, page=first // PLOT_CAP + 1)
     return {
@@ -248,7 +291,7 @@ def plot_svg(trial: Trial, user: User, name: str, *, today: date, view: PlotView
     if name in KM_PLOTS:
         return km_svg(latest_snapshot(trial), *KM_PLOTS[name])
     if name in SUMMARY_PLOTS:
-        summary = _summary(trial, _visible(trial, user, view))
+        summary = _summary(latest_snapshot(trial), user, view)
         return plots.waterfall_summary(summary["bands"]) if name == "waterfall-summary" else plots.swimmer_summary(summary["levels"])
     bars, lanes, *_ = _patient_plots(trial, user, view, today=today)
     return plots.waterfall(bars) if name == "waterfall" else plots.swimmer(lanes, today=today)

@@ -432,6 +432,7 @@ def endpoints_compute(*, trial: Trial, computed: dict[int, endpoints.CourseRespo
     courses = courses_for(trial, computed)
     levels = [str(label) for label in DoseLevel.objects.filter(trial=trial).order_by("order").values_list("label", flat=True)]
     data = json.loads(json.dumps(endpoints.compute(courses, levels=levels), default=str))
+    data["summary"] = selectors.summary_counts(trial)  # the dashboard's summary plots, counted here once (issue #16)
     inputs_at = ResponseResult.objects.filter(patient__trial=trial).order_by("-computed_at").values_list("computed_at", flat=True).first()
     latest = selectors.latest_snapshot(trial)
     if latest is not None and latest.data == data and latest.rule_version == ENDPOINT_RULES:

@@ -272,3 +272,35 @@ def test_each_unit_select_sits_beside_its_own_value(client, alice, on_c1):
         pair = html.split(f'id="pair-{name}"', 1)[1].split('<div class="value-unit"', 1)[0]
         assert f'name="a-{name}"' in pair
         assert f'name="a-{name}_unit"' in pair
+
+
+def test_the_summaries_are_counted_with_the_endpoints_and_drawn_without_reading_the_courses(client, dana, bob, responder, trial):
+    """Issue #16: the summary plots' counts are stored with the endpoints snapshot (by site and level, bounded),
+    so a summary adds up those rows for its view and reads no course, enrolment or cycle at any trial size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from response import selectors
+    from response.models import EndpointSnapshot
+
+    course = ResponseResult.objects.get(patient=responder)
+    site, level = responder.site, str(responder.enrolment.level.label)
+    stored = EndpointSnapshot.objects.filter(trial=trial).latest().data["summary"]
+    assert course.best_change_pct < -50
+    assert stored["bands"] == [[site.pk, site.number, level, "-90% to -50%", course.best, 1]]
+    assert stored["lanes"] == [[site.pk, site.number, level, 1, 0, 1 if course.first_response_on else 0, 1 if course.progression_on else 0, 0]]
+    assert stored == selectors.summary_counts(trial)
+
+    whole = selectors.dashboard(trial, dana, today=TODAY)["summary"]
+    assert (whole["courses"], whole["started"], dict(whole["bands"])["-90% to -50%"]) == (1, 1, {course.best: 1})
+    assert selectors.dashboard(trial, dana, today=TODAY, view=selectors.PlotView(level=int(level) + 1))["summary"]["courses"] == 0
+    assert selectors.dashboard(trial, bob, today=TODAY)["summary"]["courses"] == 0  # another site's coordinator: not counted
+
+    client.force_login(dana)
+    for plot in ("waterfall-summary", "swimmer-summary"):
+        with CaptureQueriesContext(connection) as queries:
+            svg = client.get(reverse("trial_response_plot", args=[trial.code, plot])).content.decode()
+        read = " ".join(q["sql"] for q in queries.captured_queries)
+        for table in (ResponseResult._meta.db_table, "cohorts_enrolment", "dosing_cycle"):
+            assert table not in read, (plot, table)
+        assert 'data-n="1"' in svg, plot
