@@ -23,13 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from trialsite import throttle
 from accounts.models import User
 from accounts.roles import Role
 from accounts.validators import UsernameNotInPasswordValidator
 from datamanagement.exports import engine
 from datamanagement.models import ExportLog
 from tests.web.test_safety_pages import proposed  # noqa: F401  (a fixture: a DLT proposal)
+from trialsite import throttle
 
 pytestmark = pytest.mark.django_db
 NEW = "a-new-Passphrase-42"
