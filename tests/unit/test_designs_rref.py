@@ -187,6 +187,7 @@ def test_full_boundary_tab_as_r_computes_it(target):
         (0.3, (0.5, 0.6, 0.7), 8, 3, 9, 1),  # every level too toxic
         (0.3, (0.02, 0.05, 0.1, 0.3), 7, 2, 8, 1),  # the target at the top level, cohorts of 2
         (0.25, (0.1, 0.2, 0.25, 0.5, 0.6), 12, 1, 10, 1),  # cohorts of 1 (b.elim as get.oc reads it)
+        (0.3, (0.1, 0.2, 0.3, 0.5), 8, 3, None, 1),  # the target at the second highest level: get.oc's special case
     ],
 )
 def test_exact_oc_equal_get_oc_replay(target, p_true, ncohort, cohortsize, n_stop, start):
