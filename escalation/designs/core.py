@@ -130,25 +130,33 @@ def elimination_count(n: int, target: float, cutoff: float) -> int | None:
     """The smallest number of DLTs in n that eliminates a level (None when n < 3 or none does), as BOIN's get.boundary."""
     if n < 3:
         return None
-    for y in range(n + 1):
+    for y in range(1, n + 1):  # get.boundary: for (ntox in 1:n)
         if overly_toxic(y, n, target, cutoff):
             return y
     return None
 
 
 def pava(values: Sequence[float], weights: Sequence[float]) -> list[float]:
-    """Weighted isotonic (non-decreasing) regression by pool-adjacent-violators."""
-    blocks: list[list[float]] = []  # [value, weight, count]
-    for v, w in zip(values, weights, strict=True):
-        blocks.append([v, w, 1])
-        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            v2, w2, c2 = blocks.pop()
-            v1, w1, c1 = blocks.pop()
-            blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
-    out: list[float] = []
-    for v, _, c in blocks:
-        out.extend([v] * int(c))
-    return out
+    """Weighted isotonic (non-decreasing) regression, step for step as select.mtd's pava: repeatedly pool the level
+    sets of the first adjacent violation (x[i + 1] < x[i]) into sum(x * w) / sum(w) over their members."""
+    x, w = [float(v) for v in values], [float(v) for v in weights]
+    if len(x) != len(w):
+        raise ValueError("values and weights differ in length")
+    n = len(x)
+    if n <= 1:
+        return x
+    sets = list(range(n))
+    while True:
+        viol = [i for i in range(n - 1) if x[i + 1] - x[i] < 0]
+        if not viol:
+            return x
+        i = viol[0]
+        a, b = sets[i], sets[i + 1]
+        members = [j for j in range(n) if sets[j] in (a, b)]
+        pooled = sum(x[j] * w[j] for j in members) / sum(w[j] for j in members)
+        for j in members:
+            x[j] = pooled
+            sets[j] = a
 
 
 def select_closest(spec: DesignSpec, state: DesignState, eliminate_at: Callable[[int], int | None] | None = None) -> Selection:
@@ -172,7 +180,7 @@ def select_closest(spec: DesignSpec, state: DesignState, eliminate_at: Callable[
     if not tried:
         return Selection(None, "NONE", "No level below the eliminated ones has a patient with a known outcome: no level is selected.")
     phat = [(levels[i].dlt + 0.05) / (levels[i].n + 0.1) for i in tried]
-    var = [(levels[i].dlt + 0.05) * (levels[i].n - levels[i].dlt + 0.05) / ((levels[i].n + 0.1) ** 2 * (levels[i].n + 1.1)) for i in tried]
+    var = [(levels[i].dlt + 0.05) * (levels[i].n - levels[i].dlt + 0.05) / ((levels[i].n + 0.1) ** 2 * (levels[i].n + 0.1 + 1)) for i in tried]
     iso = pava(phat, [1 / v for v in var])
     adjusted = [p + (k + 1) * 1e-10 for k, p in enumerate(iso)]
     best = min(range(len(tried)), key=lambda k: (abs(adjusted[k] - target), k))

@@ -7,9 +7,9 @@ engine the protocol's design names. The 3+3 engine wraps escalation.rules unchan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
-from math import floor, log
+from math import ceil, floor, log
 from typing import Protocol
 
 from cohorts.protocol import DesignSpec
@@ -92,15 +92,17 @@ class _Interval:
         return self._complete(state, d, x.dlt, x.n)
 
     def _complete(self, state: DesignState, d: int, y: int, n: int) -> Step:
+        """get.oc's order after a cohort: the maximum sample size ends the trial (the last cohort truncated to the
+        patients left); else elimination (the lowest level: stop, no MTD); else the early stop at n_stop, only when
+        the decision would be to stay; else escalate / de-escalate / stay."""
         spec, elim, here = self.spec, state.eliminated_from, self.label(state.current)
         if n == 0 and state.treated < spec.max_n:
-            return Step(Move.STAY, d, "START", f"No patient yet at level {here}: treat a cohort of {spec.cohort_size}.", elim, spec.cohort_size)
+            step = Step(Move.STAY, d, "START", f"No patient yet at level {here}: treat a cohort of {spec.cohort_size}.", elim, spec.cohort_size)
+            return self._truncate(state, step)
         if state.treated >= spec.max_n:
             return Step(
                 Move.STOP, None, "MAXN", f"{state.treated} patients treated: the maximum sample size {spec.max_n} is reached; the MTD is selected.", elim
             )
-        if spec.n_stop is not None and n >= spec.n_stop:
-            return Step(Move.STOP, None, "NSTOP", f"{n} patients at level {here} reach the stopping number {spec.n_stop}; the MTD is selected.", elim)
         cut = self.eliminate_at(n)
         if cut is not None and y >= cut and (d > 0 or spec.stop_if_lowest_eliminated):
             text = f"{_s(y)} in {n} at level {here}: P(rate > {spec.target:g}) > {spec.cutoff_eli:g} (eliminate at {cut} or more in {n})"
@@ -108,8 +110,23 @@ class _Interval:
             new = d if elim is None else min(d, elim)
             if d == 0:
                 return Step(Move.STOP, None, "ELIM0", text + "; the lowest level is too toxic: the trial stops with no MTD.", new)
-            return Step(Move.ELIMINATE, d - 1, "ELIM", text + f"; the next patients go to level {self.label(d - 1)}.", new, spec.cohort_size)
-        return self.move(d, y, n, elim)
+            step = Step(Move.ELIMINATE, d - 1, "ELIM", text + f"; the next patients go to level {self.label(d - 1)}.", new, spec.cohort_size)
+            return self._truncate(state, step)
+        step = self.move(d, y, n, elim)
+        if spec.n_stop is not None and n >= spec.n_stop and step.move == Move.STAY:
+            return Step(
+                Move.STOP,
+                None,
+                "NSTOP",
+                f"{n} patients at level {here} reach the stopping number {spec.n_stop} and the decision is to stay ({step.reason}); the MTD is selected.",
+                elim,
+            )
+        return self._truncate(state, step)
+
+    def _truncate(self, state: DesignState, step: Step) -> Step:
+        """get.oc: the last cohort is cut to the patients left under the maximum sample size."""
+        left = self.spec.max_n - state.treated
+        return replace(step, slots=left) if 0 < left < step.slots else step
 
     def _can_escalate(self, d: int, elim: int | None) -> bool:
         return d + 1 < len(self.labels) and (elim is None or d + 1 < elim)
@@ -152,33 +169,49 @@ class Boin(_Interval):
 
     def boundary(self, n: int) -> Boundary:
         lam_e, lam_d = self.lambdas
-        return Boundary(n, floor(n * lam_e), floor(n * lam_d) + 1, self.eliminate_at(n))
+        elim = self.eliminate_at(n)
+        b_d = ceil(n * lam_d)  # get.boundary: ceiling(lambda_d n), capped at the elimination count
+        return Boundary(n, floor(n * lam_e), b_d if elim is None else min(b_d, elim), elim)
 
     def move(self, d: int, y: int, n: int, elim: int | None) -> Step:
+        """get.oc: escalate when y <= b.e (not above the top, not into an eliminated level), de-escalate when y >= b.d
+        (not below the lowest), otherwise stay; b.e = floor(n lambda_e), b.d = ceiling(n lambda_d)."""
         lam_e, lam_d = self.lambdas
+        b = self.boundary(n)
         rate, here, size = y / n, self.label(d), self.spec.cohort_size
         head = f"{_s(y)} in {n} at level {here}: {rate:.2f}"
-        if rate <= lam_e:
+        if y <= b.escalate_at_most:
             if self._can_escalate(d, elim):
                 return Step(Move.ESCALATE, d + 1, "BOIN-E", f"{head} <= lambda_e {lam_e:.4f}? yes: escalate to level {self.label(d + 1)}", elim, size)
             why = "the top level" if d + 1 == len(self.labels) else f"level {self.label(d + 1)} is eliminated"
             return Step(Move.STAY, d, "BOIN-E-TOP", f"{head} <= lambda_e {lam_e:.4f}? yes, but {why}: stay", elim, size)
-        if rate > lam_d and d > 0:
-            return Step(Move.DE_ESCALATE, d - 1, "BOIN-D", f"{head} > lambda_d {lam_d:.4f}? yes: de-escalate to level {self.label(d - 1)}", elim, size)
-        if rate > lam_d:
-            return Step(Move.STAY, d, "BOIN-D-LOW", f"{head} > lambda_d {lam_d:.4f}? yes, but it is the lowest level: stay", elim, size)
-        return Step(Move.STAY, d, "BOIN-S", f"{head} > lambda_e {lam_e:.4f} and <= lambda_d {lam_d:.4f}: stay", elim, size)
+        if y >= b.deescalate_at_least and d > 0:
+            return Step(Move.DE_ESCALATE, d - 1, "BOIN-D", f"{head} >= lambda_d {lam_d:.4f}? yes: de-escalate to level {self.label(d - 1)}", elim, size)
+        if y >= b.deescalate_at_least:
+            return Step(Move.STAY, d, "BOIN-D-LOW", f"{head} >= lambda_d {lam_d:.4f}? yes, but it is the lowest level: stay", elim, size)
+        return Step(Move.STAY, d, "BOIN-S", f"{head} > lambda_e {lam_e:.4f} and < lambda_d {lam_d:.4f}: stay", elim, size)
 
 
 @dataclass(frozen=True)
 class TiteBoin(Boin):
     """TITE-BOIN (Yuan et al. 2018): pending patients count by their follow-up fraction in the effective sample size
     ESS = completed + sum of follow-up fractions (Lin & Yuan 2020's approximation); phat = DLTs / ESS on BOIN's boundaries.
-    Accrual is suspended when more than max_pending_fraction of the level's patients are pending."""
+    Accrual is suspended when more than max_pending_fraction of the level's patients are pending and the DLTs seen do
+    not already de-escalate or eliminate."""
 
     def _with_pending(self, state: DesignState) -> Step:
+        """In the order of the TITE-BOIN decision table (Yuan et al. 2018): DLTs already at or above the de-escalation
+        (or elimination) count of all the patients treated de-escalate (eliminate) now, whatever is pending; a step that
+        no pending outcome can change is taken; otherwise accrual is suspended when more than max_pending_fraction of
+        the level's patients are pending; otherwise phat = DLTs / ESS on BOIN's boundaries."""
         d, x = state.current, state.levels[state.current]
         m, treated = len(x.pending), x.treated
+        observed = self._complete(state, d, x.dlt, treated)
+        if observed.move in (Move.DE_ESCALATE, Move.ELIMINATE) or observed.rule == "ELIM0":
+            return replace(observed, reason=observed.reason + f" ({m} pending count as without a DLT: more DLTs cannot change this)")
+        sure = super()._with_pending(state)
+        if sure.move != Move.WAIT:
+            return sure
         if m / treated > self.spec.max_pending_fraction:
             return Step(
                 Move.SUSPEND,
@@ -187,18 +220,18 @@ class TiteBoin(Boin):
                 f"Level {self.label(d)}: {m} of {treated} patients pending ({m / treated:.0%} > {self.spec.max_pending_fraction:.0%}): accrual suspended.",
                 state.eliminated_from,
             )
-        sure = super()._with_pending(state)
-        if sure.move != Move.WAIT:
-            return sure
         ess = ess_of(x)
         lam_e, lam_d = self.lambdas
         rate, here, elim, size = x.dlt / ess, self.label(d), state.eliminated_from, self.spec.cohort_size
         head = f"{_s(x.dlt)} in ESS {ess:.2f} ({x.n} complete + {m} pending, follow-up {sum(x.pending):.2f}) at level {here}: {rate:.2f}"
         if rate <= lam_e and self._can_escalate(d, elim):
-            return Step(Move.ESCALATE, d + 1, "TITE-E", f"{head} <= lambda_e {lam_e:.4f}? yes: escalate to level {self.label(d + 1)}", elim, size)
-        if rate > lam_d and d > 0:
-            return Step(Move.DE_ESCALATE, d - 1, "TITE-D", f"{head} > lambda_d {lam_d:.4f}? yes: de-escalate to level {self.label(d - 1)}", elim, size)
-        return Step(Move.STAY, d, "TITE-S", f"{head} between the boundaries (lambda_e {lam_e:.4f}, lambda_d {lam_d:.4f}) or no move possible: stay", elim, size)
+            step = Step(Move.ESCALATE, d + 1, "TITE-E", f"{head} <= lambda_e {lam_e:.4f}? yes: escalate to level {self.label(d + 1)}", elim, size)
+            return self._truncate(state, step)
+        if rate >= lam_d and d > 0:
+            step = Step(Move.DE_ESCALATE, d - 1, "TITE-D", f"{head} >= lambda_d {lam_d:.4f}? yes: de-escalate to level {self.label(d - 1)}", elim, size)
+            return self._truncate(state, step)
+        text = f"{head} between the boundaries (lambda_e {lam_e:.4f}, lambda_d {lam_d:.4f}) or no move possible: stay"
+        return self._truncate(state, Step(Move.STAY, d, "TITE-S", text, elim, size))
 
 
 def ess_of(x: LevelState) -> float:

@@ -24,9 +24,10 @@ class OperatingCharacteristics:
     p_none: float  # P(no level selected: stopped for toxicity, or no MTD)
     expected_n: tuple[float, ...]  # E[patients per level]
     expected_dlt: tuple[float, ...]  # E[DLTs per level]
-    p_overdose60: float  # P(more than 60% of the patients treated above the MTD: levels whose true rate exceeds the threshold)
+    p_overdose60: float  # get.oc: P(N at levels whose true rate exceeds the target > 0.6 x max_n); 3+3: > 0.6 x the patients treated
     p_overdose80: float
     overdose_threshold: float
+    overdose_reported: bool = True  # get.oc reports overdose60/80 only when a level's true rate equals the target
     states: int = 0  # exact: the number of states enumerated
     trials: int | None = None  # Monte Carlo: the number of simulated trials
     se_select: tuple[float, ...] = ()  # Monte Carlo: standard errors of p_select
@@ -44,6 +45,7 @@ class OperatingCharacteristics:
             "p_overdose60": self.p_overdose60,
             "p_overdose80": self.p_overdose80,
             "overdose_threshold": self.overdose_threshold,
+            "overdose_reported": self.overdose_reported,
             "states": self.states,
             "trials": self.trials,
         }
@@ -73,13 +75,17 @@ def _terminal(engine: Engine, state: DesignState, above: tuple[bool, ...]) -> li
         out[2 * k + 1 + i] = x.dlt
         total += x.n
         over += x.n if above[i] else 0
-    out[3 * k + 1] = 1.0 if total and over > 0.6 * total else 0.0
-    out[3 * k + 2] = 1.0 if total and over > 0.8 * total else 0.0
+    # get.oc: the denominator is npts = ncohort x cohortsize (the maximum sample size), not the patients treated;
+    # the 3+3 (no max_n) keeps the patients treated
+    npts = engine.spec.max_n if engine.spec.max_n else total
+    out[3 * k + 1] = 1.0 if npts and over > 0.6 * npts else 0.0
+    out[3 * k + 2] = 1.0 if npts and over > 0.8 * npts else 0.0
     return out
 
 
-def _result(engine: Engine, v: Sequence[float], **extra: object) -> OperatingCharacteristics:
+def _result(engine: Engine, v: Sequence[float], tox: Sequence[float], **extra: object) -> OperatingCharacteristics:
     k = len(engine.labels)
+    target = engine.spec.target
     return OperatingCharacteristics(
         labels=engine.labels,
         p_select=tuple(v[:k]),
@@ -89,6 +95,7 @@ def _result(engine: Engine, v: Sequence[float], **extra: object) -> OperatingCha
         p_overdose60=v[3 * k + 1],
         p_overdose80=v[3 * k + 2],
         overdose_threshold=_threshold(engine),
+        overdose_reported=target is None or any(p == target for p in tox),
         **extra,  # type: ignore[arg-type]
     )
 
@@ -129,7 +136,7 @@ def simulate_exact(engine: Engine, true_tox: Sequence[float], *, start: int = 0)
         return out
 
     v = walk(tuple((0, 0) for _ in tox), start, None)
-    return _result(engine, v, states=len(memo))
+    return _result(engine, v, tox, states=len(memo))
 
 
 def simulate_trials(engine: Engine, true_tox: Sequence[float], *, trials: int, seed: int, start: int = 0) -> OperatingCharacteristics:
@@ -155,14 +162,14 @@ def simulate_trials(engine: Engine, true_tox: Sequence[float], *, trials: int, s
         for j, value in enumerate(_terminal(engine, state, above)):
             sums[j] += value
             squares[j] += value * value
-    return _mc_result(engine, sums, squares, trials)
+    return _mc_result(engine, sums, squares, trials, tox)
 
 
-def _mc_result(engine: Engine, sums: list[float], squares: list[float], trials: int) -> OperatingCharacteristics:
+def _mc_result(engine: Engine, sums: list[float], squares: list[float], trials: int, tox: Sequence[float]) -> OperatingCharacteristics:
     k = len(engine.labels)
     mean = [s / trials for s in sums]
     se = [sqrt(max(q / trials - m * m, 0.0) / (trials - 1)) for q, m in zip(squares, mean, strict=True)]
-    return _result(engine, mean, trials=trials, se_select=tuple(se[: k + 1]), se_n=tuple(se[k + 1 : 2 * k + 1]))
+    return _result(engine, mean, tox, trials=trials, se_select=tuple(se[: k + 1]), se_n=tuple(se[k + 1 : 2 * k + 1]))
 
 
 @dataclass(frozen=True)
@@ -206,14 +213,14 @@ def simulate_tite(
             if step.level is None:
                 raise DesignError(f"The engine's step {step.move.value} ({step.rule}) names no level.")
             elim, current = step.eliminated_from, step.level
-            for _k in range(size):
+            for _k in range(step.slots or size):
                 now += rng.expovariate(a.arrivals_per_window)
                 dlt_time = rng.random() if rng.random() < tox[current] else None
                 patients.append((current, now, dlt_time))
         for j, value in enumerate(_terminal(engine, state, above)):
             sums[j] += value
             squares[j] += value * value
-    return _mc_result(engine, sums, squares, trials)
+    return _mc_result(engine, sums, squares, trials, tox)
 
 
 def _state_at(patients: list[tuple[int, float, float | None]], k: int, current: int, elim: int | None, now: float) -> DesignState:

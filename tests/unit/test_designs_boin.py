@@ -62,7 +62,7 @@ def test_boin_moves_and_sentence():
     e = boin()
     s = e.decide(state((3, 0), (6, 2), current=1))
     assert s.move == Move.STAY
-    assert s.reason == "2 DLTs in 6 at level 2: 0.33 > lambda_e 0.2365 and <= lambda_d 0.3585: stay"
+    assert s.reason == "2 DLTs in 6 at level 2: 0.33 > lambda_e 0.2365 and < lambda_d 0.3585: stay"
     assert e.decide(state((3, 0))).move == Move.ESCALATE
     assert e.decide(state((3, 0), (3, 2), current=1)).move == Move.DE_ESCALATE
     s = e.decide(state((3, 0), (3, 3), current=1))
@@ -75,7 +75,9 @@ def test_boin_moves_and_sentence():
 
 def test_boin_stops_at_max_n_and_at_n_stop():
     assert boin(max_n=6).decide(state((3, 0), (3, 0), current=1)).rule == "MAXN"
-    assert boin(n_stop=9).decide(state((9, 2))).rule == "NSTOP"
+    # get.oc's n.earlystop stops only when the decision would be to stay: 2 of 9 escalates (b.e = 2), 3 of 9 stays
+    assert boin(n_stop=9).decide(state((9, 2))).rule == "BOIN-E"
+    assert boin(n_stop=9).decide(state((9, 3))).rule == "NSTOP"
 
 
 def test_pending_decides_early_only_when_no_outcome_changes_it():
@@ -180,3 +182,31 @@ def test_i3plus3_table():
     assert (rows[3].escalate, rows[3].stay, rows[3].deescalate, rows[3].eliminate) == ("0", "1", "2", "3")
     # n = 6: 0-1 below (1/6 = 0.17), none inside, 2/6 stays by the (y-1)/n rule, 3 de-escalates
     assert (rows[6].escalate, rows[6].stay, rows[6].deescalate) == ("0-1", "2", "3")
+
+
+# The TITE-BOIN decision table (Yuan et al. 2018, target 0.2, cohorts of 3): the rows that do not depend on the
+# follow-up time. DLTs at or above the de-escalation / elimination count of all treated decide now whatever is pending
+# (even with more than half pending); suspension only otherwise.
+@pytest.mark.parametrize(
+    ("treated", "dlt", "pending", "move"),
+    [
+        (3, 0, 2, Move.SUSPEND),
+        (3, 2, 1, Move.ELIMINATE),
+        (6, 0, 4, Move.SUSPEND),
+        (6, 1, 4, Move.SUSPEND),
+        (6, 2, 4, Move.DE_ESCALATE),
+        (6, 3, 3, Move.ELIMINATE),
+        (9, 0, 5, Move.SUSPEND),
+        (9, 1, 5, Move.SUSPEND),
+        (9, 2, 5, Move.SUSPEND),
+        (9, 2, 0, Move.STAY),
+        (9, 3, 6, Move.DE_ESCALATE),
+        (9, 4, 5, Move.ELIMINATE),
+    ],
+)
+def test_tite_boin_table_rows_without_follow_up(treated, dlt, pending, move):
+    spec = DesignSpec(name="tite-boin", target=0.2, phi1=0.12, phi2=0.28, cohort_size=3, max_n=30, window_days=28)
+    e = engine_for(spec, LABELS)
+    for f in (0.0, 0.5, 0.99):
+        s = e.decide(state((3, 0), (treated - pending, dlt), current=1, pending=(1, (f,) * pending) if pending else None))
+        assert s.move == move, f
