@@ -169,7 +169,9 @@ def _keys(key: str, trial: Trial, visible, *, patient, user, since, until, curso
     else:
         # Trial-wide, most recent rows match: the planner should walk the history_date index newest first and stop
         # at `limit`, not gather every row of the trial's patients to sort them (which grows with the trial).
-        # `+ 0` keeps the patient index out of this test (SQLite has no statistics to know better).
+        # `+ 0` keeps the patient index out of this test (SQLite has no statistics to know better). The walk and the
+        # previous-version lookup below use the (history_date, history_id) and (id, history_id) indexes of migration
+        # datamanagement/0005_audit_trail_history_indexes.
         rows = rows.alias(visible_pid=F(path) + 0).filter(visible_pid__in=visible)
     if user is not None:
         rows = rows.filter(history_user=user)
