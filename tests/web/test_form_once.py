@@ -174,3 +174,35 @@ def test_an_assessment_sent_twice_is_one_assessment(client, alice, on_c1):
     assert again.redirect_chain[0][0] == url + "#assessment"
     assert "This assessment was already recorded" in again.content.decode()
     assert MyelomaAssessment.objects.filter(patient=on_c1).count() == 1
+
+
+def test_a_cycle_start_sent_twice_starts_one_cycle(client, alice, treated):
+    from dosing.models import Cycle
+
+    client.force_login(alice)
+    url = reverse("patient_treatment", args=[treated.study_id])
+    html = client.get(url).content.decode()
+    token = re.search(r'id="cycle" novalidate>.*?name="form_token" value="([^"]+)"', html, re.S).group(1)
+    data = {"action": "cycle", "cycle-day1": START.isoformat(), "cycle-weight_kg": "80", "form_token": token}
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, data, follow=True)
+    assert again.redirect_chain[0][0] == url + "#cycle"
+    assert "This cycle was already started" in again.content.decode()
+    assert Cycle.objects.filter(patient=treated).count() == 1
+    tokens = re.findall(r'name="form_token" value="([^"]+)"', client.get(url).content.decode())
+    assert len(tokens) == len(set(tokens)) == 3  # cycle 2, modification, off treatment: one token each
+
+
+def test_a_dose_sent_twice_is_recorded_once_and_the_second_shows_it(client, alice, d8):
+    from dosing.models import Administration
+
+    client.force_login(alice)
+    url = reverse("cycle_dose", args=[d8.patient.study_id, 1, "pomalidomide", 4])
+    token = _token(client.get(url).content.decode())
+    data = {"status": "held", "reason": "infection", "form_token": token}
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, data, follow=True)
+    assert again.redirect_chain[0][0] == url
+    assert "This dose was already recorded" in again.content.decode()
+    record = Administration.objects.get(cycle=d8.cycle, day=4)
+    assert record.history.count() == 1  # the second POST wrote nothing, not even a correction
