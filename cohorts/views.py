@@ -5,12 +5,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import role_required
 from accounts.roles import Perm
 from trialsite.errors import DomainError
 from trialsite.forms import apply_errors
+from trialsite.idempotency import form_once, form_token
 
 from . import selectors, services
 from .filters import PatientFilter
@@ -67,14 +69,18 @@ def patient_register(request, code):
     trial = selectors.trial_get(code)
     form = PatientRegisterForm(request.POST or None, trial=trial, sites=selectors.sites_for_user(request.user))
     if request.method == "POST" and form.is_valid():
-        try:
+
+        def write():
             patient = services.patient_register(trial=trial, site=form.cleaned_data["site"], by=request.user, **form.values())
+            messages.success(request, f"{patient.study_id} registered (screening).")
+            url = reverse("patient_detail", args=[patient.study_id])
+            return redirect(url), url
+
+        try:
+            return form_once(request, write, again="This patient was already registered (the form was sent twice): here they are.")
         except ValidationError as exc:
             apply_errors(form, exc)
-        else:
-            messages.success(request, f"{patient.study_id} registered (screening).")
-            return redirect("patient_detail", study_id=patient.study_id)
-    return render(request, "cohorts/patient_form.html", {"trial": trial, "form": form, "title": "Register a patient"})
+    return render(request, "cohorts/patient_form.html", {"trial": trial, "form": form, "title": "Register a patient", "form_token": form_token(request)})
 
 
 @role_required(Perm.ENTER_DATA)

@@ -19,12 +19,18 @@ from cohorts.models import Drug
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
 from trialsite.http import as_int
+from trialsite.idempotency import form_once, form_token, form_token_new
 
 from . import schedule, selectors, services
 from .forms import CellDoseForm, CycleStartForm, DiaryForm, ModificationForm, OffTreatmentForm
 from .models import Administration, Cycle, PlannedDose
 
 ACTIONS = ("cycle", "modify", "off")
+AGAIN = {
+    "cycle": "This cycle was already started (the form was sent twice): here it is.",
+    "modify": "This dose modification was already recorded (the form was sent twice): here it is.",
+    "off": "The end of treatment was already recorded (the form was sent twice): here it is.",
+}
 
 
 def _forms(patient, data=None, action=None, *, next_planned_day1=None):
@@ -65,13 +71,16 @@ def patient_treatment(request, study_id):
     next_day1 = schedule.planned_day1(last.day1, patient.trial.cycle_length_days) if last else None
     forms = _forms(patient, request.POST if action else None, action, next_planned_day1=next_day1)
     if action in ACTIONS and forms[action].is_valid():
+        back = reverse("patient_treatment", args=[study_id]) + f"#{action}"
+
+        def write():
+            messages.success(request, _run(action, forms[action], patient, request.user))
+            return redirect(back), back
+
         try:
-            message = _run(action, forms[action], patient, request.user)
+            return form_once(request, write, again=AGAIN[action])
         except ValidationError as exc:
             apply_errors(forms[action], exc)
-        else:
-            messages.success(request, message)
-            return redirect(reverse("patient_treatment", args=[study_id]) + f"#{action}")
     overview = selectors.treatment_overview(patient, today=timezone.localdate(), show=as_int(request.GET.get("cycle"), "The cycle"))
     return render(
         request,
@@ -82,6 +91,7 @@ def patient_treatment(request, study_id):
             "t": overview,
             "forms": forms,
             "action": action,
+            "tokens": {a: form_token(request) if action == a else form_token_new() for a in ACTIONS},
             "next_action": _next_action(overview, today=timezone.localdate()),
             "can_enter": request.user.can(Perm.ENTER_DATA) and patient.status in (PatientStatus.ENROLLED, PatientStatus.ON_TREATMENT),
         },
@@ -119,7 +129,8 @@ def cycle_dose(request, study_id, number, drug, day):
             return render(request, "403.html", status=403)
         if form.is_valid():
             d = form.cleaned_data
-            try:
+
+            def write():
                 record = services.administration_record(
                     cycle=cycle,
                     by=request.user,
@@ -131,13 +142,16 @@ def cycle_dose(request, study_id, number, drug, day):
                     deviation=planned is None,  # a day the schedule does not have: a protocol deviation, with its reason
                     reason_for_change=d.get("reason_for_change") or "",
                 )
-            except ValidationError as exc:
-                apply_errors(form, exc)
-            else:
                 verb = "corrected" if given is not None else "recorded"
                 messages.success(request, f"Cycle {cycle.number} day {day} {drug.name} {verb}: {record.get_status_display().lower()}.")
-                return redirect(reverse("patient_treatment", args=[study_id]) + f"#cycle-{cycle.number}")
+                return redirect(reverse("patient_treatment", args=[study_id]) + f"#cycle-{cycle.number}"), request.path
+
+            try:
+                return form_once(request, write, again="This dose was already recorded (the form was sent twice): here it is.")
+            except ValidationError as exc:
+                apply_errors(form, exc)
     context = {"patient": patient, "trial": patient.trial, "cycle": cycle, "drug": drug, "day": day, "planned": planned, "given": given, "form": form}
+    context["form_token"] = form_token(request)
     context["on"] = cycle.day1 + timedelta(days=day - 1)
     context["history"] = list(given.history.select_related("history_user").order_by("-history_date")[:10]) if given else []
     return render(request, "dosing/dose.html", context)

@@ -28,6 +28,7 @@ from toxicity import selectors as toxicity_selectors
 from toxicity import services as toxicity_services
 from toxicity.forms import AdverseEventForm, VisitLabForm
 from toxicity.selectors import safety_overview
+from trialsite.idempotency import form_once, form_token
 
 from .selectors import patient_calendar as calendar_selector
 
@@ -159,7 +160,8 @@ def _visit_post(request, day, forms):
     if not all(valid):
         return None
     v = forms["visit"].cleaned_data
-    try:
+
+    def write():
         saved = toxicity_services.visit_day_record(
             visit=day.visit,
             by=request.user,
@@ -172,20 +174,24 @@ def _visit_post(request, day, forms):
             note=v.get("note") or "",
             reason_for_change=v.get("reason_for_change") or "",
         )
+        visit = saved.visit
+        label = f"C{visit.cycle.number}D{visit.day}" if visit.cycle_id else "Follow-up visit"
+        flag = " outside its window (protocol deviation)" if visit.out_of_window else ""
+        messages.success(
+            request,
+            f"{visit.patient.study_id} {label} done on {visit.done_on.isoformat()}{flag}: {len(saved.doses)} dose(s)"
+            + (", labs" if saved.lab else "")
+            + (f", {len(saved.adverse_events)} adverse event(s)" if saved.adverse_events else "")
+            + " saved.",
+        )
+        url = reverse("visit_record", args=[visit.pk])
+        return redirect(url), url
+
+    try:
+        return form_once(request, write, again="This visit was already recorded (the form was sent twice): here it is.")
     except ValidationError as exc:
         _visit_errors(forms, exc)
         return None
-    visit = saved.visit
-    label = f"C{visit.cycle.number}D{visit.day}" if visit.cycle_id else "Follow-up visit"
-    flag = " outside its window (protocol deviation)" if visit.out_of_window else ""
-    messages.success(
-        request,
-        f"{visit.patient.study_id} {label} done on {visit.done_on.isoformat()}{flag}: {len(saved.doses)} dose(s)"
-        + (", labs" if saved.lab else "")
-        + (f", {len(saved.adverse_events)} adverse event(s)" if saved.adverse_events else "")
-        + " saved.",
-    )
-    return redirect(reverse("visit_record", args=[visit.pk]))
 
 
 @role_required(Perm.VIEW)
@@ -232,6 +238,7 @@ def _visit_page(request, day, forms, *, can_enter: bool, posted: bool, missed_fo
             "can_enter": can_enter,
             "can_mark": request.user.can(Perm.ENTER_DATA) and (visit.done_on is None or missed_form is not None),
             "has_errors": posted,
+            "form_token": form_token(request),
         },
     )
 

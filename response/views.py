@@ -14,6 +14,7 @@ from accounts.permissions import role_required
 from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 from trialsite.forms import apply_errors
+from trialsite.idempotency import form_once, form_token
 
 from . import selectors, services
 from .forms import AssessmentForm, FollowUpForm, SpuriousForm
@@ -32,9 +33,14 @@ def _post(request, patient, action, forms):
         return None
     try:
         if action == "assessment":
-            a = services.assessment_record(patient=patient, by=request.user, **form.service_kwargs())
-            messages.success(request, f"Assessment of {a.on.isoformat()} saved.")
-        elif action == "spurious":
+
+            def write():
+                a = services.assessment_record(patient=patient, by=request.user, **form.service_kwargs())
+                messages.success(request, f"Assessment of {a.on.isoformat()} saved.")
+                return redirect(back + "#assessment"), back + "#assessment"
+
+            return form_once(request, write, again="This assessment was already recorded (the form was sent twice): here it is.")
+        if action == "spurious":
             a = get_object_or_404(MyelomaAssessment, pk=form.cleaned_data["assessment"], patient=patient)
             services.assessment_mark_spurious(assessment=a, by=request.user, parameter=form.cleaned_data["parameter"], reason=form.cleaned_data["reason"])
             messages.success(request, f"Value of {a.on.isoformat()} marked spurious.")
@@ -70,7 +76,14 @@ def patient_response(request, study_id):
     return render(
         request,
         "response/patient.html",
-        {"patient": patient, "trial": patient.trial, **context, "forms": forms, "can_enter": request.user.can(Perm.ENTER_DATA)},
+        {
+            "patient": patient,
+            "trial": patient.trial,
+            **context,
+            "forms": forms,
+            "can_enter": request.user.can(Perm.ENTER_DATA),
+            "form_token": form_token(request),
+        },
     )
 
 

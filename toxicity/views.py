@@ -14,7 +14,7 @@ from cohorts import selectors as cohort_selectors
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
 from trialsite.http import as_int
-from trialsite.idempotency import form_once, form_token
+from trialsite.idempotency import form_once, form_token, form_token_new
 from trialsite.signatures import signatures_of_many
 
 from . import plots, selectors, services
@@ -65,14 +65,21 @@ def _safety_post(request, patient, action, lab_form, missed_form):
     form = lab_form if action == "lab" else missed_form
     if action not in ("lab", "missed") or not form.is_valid():
         return None
-    try:
-        if action == "lab":
-            lab = services.lab_record(patient=patient, by=request.user, **lab_form.service_kwargs())
-            messages.success(request, f"Labs of {lab.on.isoformat()} saved.")
-            return redirect(back + "#labs")
+
+    def write_lab():
+        lab = services.lab_record(patient=patient, by=request.user, **lab_form.service_kwargs())
+        messages.success(request, f"Labs of {lab.on.isoformat()} saved.")
+        return redirect(back + "#labs"), back + "#labs"
+
+    def write_missed():
         row = services.dlt_record_missed(patient=patient, by=request.user, **missed_form.cleaned_data)
         messages.success(request, f"DLT {row.rule} from {row.onset.isoformat()} recorded.")
-        return redirect(back + "#dlts")
+        return redirect(back + "#dlts"), back + "#dlts"
+
+    try:
+        if action == "lab":
+            return form_once(request, write_lab, again="These labs were already recorded (the form was sent twice): here they are.")
+        return form_once(request, write_missed, again="This DLT was already recorded (the form was sent twice): here it is.")
     except ValidationError as exc:
         apply_errors(form, exc)
     return None
@@ -110,6 +117,8 @@ def patient_safety(request, study_id):
             "plots": _plots(safety),
             "lab_form": lab_form,
             "missed_form": missed_form,
+            "lab_token": form_token(request) if action == "lab" else form_token_new(),
+            "missed_token": form_token(request) if action == "missed" else form_token_new(),
             "missed_evidence": selectors.missed_dlt_evidence(patient, missed_form.data.get("missed-rule", ""), today=today) if missed_form.is_bound else None,
             "missed_meaning": services.adjudication.missed_meaning("chosen above"),
             "withdraw_meaning": services.adjudication.WITHDRAW_MEANING,
@@ -193,14 +202,17 @@ def conmed_new(request, study_id):
         initial["adverse_events"] = [event]
     form = ConMedForm(request.POST or None, patient=patient, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+
+        def write():
             conmed = services.conmed_record(patient=patient, by=request.user, **form.values())
+            messages.success(request, f"{conmed.drug} from {conmed.start.isoformat()} recorded.")
+            return redirect(reverse("patient_safety", args=[study_id]) + "#conmeds"), reverse("conmed_edit", args=[study_id, conmed.pk])
+
+        try:
+            return form_once(request, write, again="This concomitant medication was already recorded (the form was sent twice): here it is.")
         except ValidationError as exc:
             apply_errors(form, exc)
-        else:
-            messages.success(request, f"{conmed.drug} from {conmed.start.isoformat()} recorded.")
-            return redirect(reverse("patient_safety", args=[study_id]) + "#conmeds")
-    return render(request, "toxicity/conmed_form.html", {"patient": patient, "trial": patient.trial, "form": form})
+    return render(request, "toxicity/conmed_form.html", {"patient": patient, "trial": patient.trial, "form": form, "form_token": form_token(request)})
 
 
 @role_required(Perm.ENTER_DATA)
