@@ -173,3 +173,21 @@ def test_tite_boin_suspends_accrual_when_too_many_are_pending_and_nothing_is_sig
     assert "2 of 3 patients pending (67% > 50%): accrual suspended" in decision.reason
     with pytest.raises(ValidationError):
         decision_sign(decision=decision, by=ivan, password=PASSWORD)
+
+
+def test_three_dlts_in_3_eliminate_the_level_and_the_engine_never_goes_back(boin, site_a, alice, ivan):
+    patients = [treat(boin, site_a, alice) for _ in range(3)]
+    dlt_evaluate_many([p.pk for p in patients])
+    for p in patients:
+        dlt(p, alice, ivan)
+    decision = escalation_reevaluate(trial=boin)[0]
+    assert (decision.action, decision.level.label, decision.rule, decision.slots) == ("eliminate", -1, "ELIM", 3)
+    assert decision.reason.startswith("3 DLTs in 3 at level 1: P(rate > 0.3) > 0.95 (eliminate at 3 or more in 3): level 1 and above are eliminated")
+    decision_sign(decision=decision, by=ivan, password=PASSWORD)
+    assert Cohort.objects.get(trial=boin, status="open").level.label == -1
+    lower = [treat(boin, site_a, alice) for _ in range(3)]
+    dlt_evaluate_many([p.pk for p in lower])
+    state = escalation_state(boin)
+    assert state.design_state.eliminated_from == 1  # level 1 (index 1) and above, from the signed elimination
+    assert (state.decision.action, state.decision.level, state.decision.rule) == ("enrol", "-1", "BOIN-E-TOP")
+    assert "level 1 is eliminated: stay" in state.decision.reason
