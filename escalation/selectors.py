@@ -250,7 +250,7 @@ def look_ahead_rows(state: State, *, cohorts: int = 2) -> list[list[str]]:
     try:
         engine = engine_for(state.design, state.ladder.labels, state.ladder)
         paths = look_ahead(engine, state.design_state, cohorts=cohorts)
-    except DesignError:
+    except (DesignError, rules.EscalationError):  # a display aid: a state the rules refuse shows no paths, never a 500
         return []
     labels = engine.labels
 

@@ -191,3 +191,18 @@ def test_three_dlts_in_3_eliminate_the_level_and_the_engine_never_goes_back(boin
     assert state.design_state.eliminated_from == 1  # level 1 (index 1) and above, from the signed elimination
     assert (state.decision.action, state.decision.level, state.decision.rule) == ("enrol", "-1", "BOIN-E-TOP")
     assert "level 1 is eliminated: stay" in state.decision.reason
+
+
+def test_a_3_3_trial_keeps_its_rules_and_shows_its_look_ahead_too(trial, site_a, alice, ivan, client):
+    patients = [treat(trial, site_a, alice) for _ in range(3)]
+    dlt_evaluate_many([p.pk for p in patients])
+    state = escalation_state(trial)
+    assert state.design.name == "3+3"
+    assert (state.decision.action, state.decision.rule, state.decision.reason) == ("escalate", "E0of3", "0 DLTs in 3 at level 1: escalate to level 2.")
+    rows = look_ahead_rows(state)
+    assert rows[0][:3] == ["escalate 2 (E0of3)", "0/3 at 2", "escalate 3 (E0of3)"]
+    assert any(r[1:3] == ["1/3 at 2", "expand 2 (E1of3)"] for r in rows)
+    client.force_login(ivan)
+    body = client.get(f"/trials/{trial.code}/escalation/").content.decode()
+    assert '<span id="design-name">3+3</span>' in body
+    assert "expand 2 (E1of3)" in body
