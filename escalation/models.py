@@ -44,7 +44,7 @@ class EscalationDecision(models.Model):
     action = models.CharField(max_length=12)
     level = models.ForeignKey(DoseLevel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     mtd = models.ForeignKey(DoseLevel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    rule = models.CharField(max_length=8)
+    rule = models.CharField(max_length=16)
     reason = models.TextField()
     slots = models.PositiveSmallIntegerField(default=0)
     tally = models.JSONField(default=list, help_text="Per level, each patient's outcome as the engine saw it")

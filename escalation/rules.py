@@ -68,6 +68,8 @@ class Action(StrEnum):
     DE_ESCALATE = "de-escalate"
     MTD = "mtd"
     STOP = "stop"
+    ELIMINATE = "eliminate"  # the model-assisted designs (issue 18): the level and all above close, the next go one down
+    SUSPEND = "suspend"  # tite-boin: too many pending at the level; like wait, nothing to sign
 
 
 @dataclass(frozen=True)

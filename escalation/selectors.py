@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from django.db.models import Count, Max, Min
@@ -20,16 +20,20 @@ from django.utils import timezone
 
 from accounts.models import User
 from cohorts.models import Cohort, DoseLevel, Enrolment, Trial
+from cohorts.protocol import DesignSpec
 from cohorts.selectors import SiteMask, open_cohort, site_mask
 from dosing.models import Cycle
 from toxicity.models import Dlt, DltEvaluation, DltProposal
 from toxicity.selectors import OPEN_PROPOSALS
 
 from . import rules
+from .designs import DesignError, DesignState, Engine, LevelState, Move, engine_for
+from .designs.tables import look_ahead
 from .models import EscalationDecision
 from .plots import CohortMark
 
-OPENS_A_COHORT = (rules.Action.ENROL, rules.Action.ESCALATE, rules.Action.EXPAND, rules.Action.DE_ESCALATE)
+OPENS_A_COHORT = (rules.Action.ENROL, rules.Action.ESCALATE, rules.Action.EXPAND, rules.Action.DE_ESCALATE, rules.Action.ELIMINATE)
+NOT_SIGNED = (rules.Action.WAIT, rules.Action.SUSPEND)  # the engine waits (or TITE-BOIN suspends accrual): nothing to sign
 WINDOW_OUTCOME = {
     DltEvaluation.Status.EVALUABLE: rules.Outcome.NO_DLT,
     DltEvaluation.Status.PENDING: rules.Outcome.PENDING,
@@ -82,6 +86,8 @@ class State:
     current: str | None
     dlt_snapshot: dict[str, str]
     others: tuple[SiteCount, ...] = ()  # other sites' patients, counted (a coordinator's view: state_for_user)
+    design: DesignSpec = field(default_factory=DesignSpec)  # the trial's design (issue 18); 3+3 unless the protocol names another
+    design_state: DesignState | None = None  # the design engine's input (per level: known outcomes, DLTs, pending fractions)
 
     def by_level(self) -> list[tuple[DoseLevel | str, list[PatientRow]]]:
         return [(label, [p for p in self.patients if p.level == label]) for label in reversed(self.ladder.labels)]
@@ -128,6 +134,7 @@ def escalation_state(trial: Trial, *, today: date | None = None) -> State:
     evaluations = {e.patient_id: e for e in DltEvaluation.objects.filter(patient_id__in=ids)}
     started = set(Cycle.objects.filter(patient_id__in=ids, number=1).values_list("patient_id", flat=True))
     rows, patients = [], {}
+    placed: list[tuple[Enrolment, rules.Outcome]] = []
     for e in enrolments:
         evaluation = evaluations.get(e.patient_id)
         outcome, why, until = _outcome(dlts.get(e.patient_id, []), proposals.get(e.patient_id, []), evaluation, e.patient_id in started)
@@ -139,12 +146,125 @@ def escalation_state(trial: Trial, *, today: date | None = None) -> State:
             )
         )
         patients.setdefault(label, []).append(rules.Patient(outcome, e.patient.study_id, until))
+        placed.append((e, outcome))
     cohort = Cohort.objects.filter(trial=trial, status=Cohort.Status.OPEN).select_related("level").first()
     last_signed = EscalationDecision.objects.filter(trial=trial, status=EscalationDecision.Status.SIGNED).select_related("level").first()
     current = str(cohort.level.label) if cohort else (str(last_signed.level.label) if last_signed and last_signed.level else None)
-    decision = rules.decide(ladder, patients, current=current)
     snapshot = {str(d.pk): f"{d.rule} {d.onset.isoformat()}" for ds in dlts.values() for d in ds}
-    return State(trial, ladder, decision, tuple(rows), current, snapshot)
+    design = design_of(trial)
+    if design.name == "3+3":
+        decision = rules.decide(ladder, patients, current=current)
+        ds = _design_state(ladder, placed, current, {}, None, today, 1)
+        return State(trial, ladder, decision, tuple(rows), current, snapshot, design=design, design_state=ds)
+    days1 = dict(Cycle.objects.filter(patient_id__in=ids, number=1).values_list("patient_id", "day1"))
+    eliminated = EscalationDecision.objects.filter(trial=trial, status=EscalationDecision.Status.SIGNED, action=rules.Action.ELIMINATE)
+    above = [ladder.labels.index(str(lb)) + 1 for lb in eliminated.values_list("level__label", flat=True) if str(lb) in ladder.labels]
+    window = design.window_days or trial.dlt_window_days
+    ds = _design_state(ladder, placed, current, days1, min(above) if above else None, today, window)
+    decision = _cohort_to_fill(design, cohort, placed) or _design_decision(engine_for(design, ladder.labels, ladder), ds)
+    return State(trial, ladder, decision, tuple(rows), current, snapshot, design=design, design_state=ds)
+
+
+# ---------------------------------------------------------------- the model-assisted designs on the loop (issue 18, point 5)
+# For a trial whose protocol names BOIN, TITE-BOIN or i3+3, escalation_state counts the same patients as for 3+3 and
+# hands them to the design's engine (escalation/designs); its Step becomes the Decision the 3+3 path gives, so the
+# proposal, the signature, the enrolment into the decided level and the caps run unchanged.
+
+ACTION_OF_MOVE = {
+    Move.ESCALATE: rules.Action.ESCALATE,
+    Move.STAY: rules.Action.ENROL,  # the next cohort at the same level
+    Move.DE_ESCALATE: rules.Action.DE_ESCALATE,
+    Move.ELIMINATE: rules.Action.ELIMINATE,  # the level and all above close; the next cohort one level down
+    Move.EXPAND: rules.Action.EXPAND,
+    Move.WAIT: rules.Action.WAIT,
+    Move.SUSPEND: rules.Action.SUSPEND,
+}
+
+
+def design_of(trial: Trial) -> DesignSpec:
+    """The trial's design as its protocol set it (`Trial.design_params`, empty for 3+3)."""
+    return DesignSpec.from_json({"name": trial.design or "3+3", **(trial.design_params or {})})
+
+
+def _design_state(
+    ladder: rules.Ladder,
+    placed: list[tuple[Enrolment, rules.Outcome]],
+    current: str | None,
+    days1: dict[int, date],
+    eliminated_from: int | None,
+    today: date,
+    window: int,
+) -> DesignState:
+    """Per level: the patients with a known outcome (DLT or evaluable without), their DLTs, and each pending patient's
+    follow-up fraction (days since cycle 1 day 1 / the DLT window, 0 before cycle 1); not-evaluable patients are left out."""
+    n = {label: [0, 0] for label in ladder.labels}
+    pending: dict[str, list[float]] = {label: [] for label in ladder.labels}
+    for e, outcome in placed:
+        label = str(e.level.label)
+        if outcome in (rules.Outcome.DLT, rules.Outcome.NO_DLT):
+            n[label][0] += 1
+            n[label][1] += outcome == rules.Outcome.DLT
+        elif outcome == rules.Outcome.PENDING:
+            day1 = days1.get(e.patient_id)
+            pending[label].append(min(1.0, max(0.0, (today - day1).days / window)) if day1 and window > 0 else 0.0)
+    levels = tuple(LevelState(n[label][0], n[label][1], tuple(pending[label])) for label in ladder.labels)
+    return DesignState(levels, ladder.labels.index(current if current in ladder.labels else ladder.start), eliminated_from)
+
+
+def _cohort_to_fill(design: DesignSpec, cohort: Cohort | None, placed: list[tuple[Enrolment, rules.Outcome]]) -> rules.Decision | None:
+    """The open escalation cohort still needs patients (its first ones, or replacements of the not-evaluable): enrol
+    them before the design decides (the designs decide on complete cohorts)."""
+    if cohort is None or cohort.phase != Cohort.Phase.ESCALATION:
+        return None
+    mine = [o for e, o in placed if e.cohort_id == cohort.pk]
+    replaced = sum(o == rules.Outcome.NOT_EVALUABLE for o in mine)
+    holding = len(mine) - replaced
+    if holding >= cohort.capacity:
+        return None
+    label = str(cohort.level.label)
+    slots = cohort.capacity - holding
+    why = f", {replaced} not evaluable (replaced)" if replaced else ""
+    reason = f"Cohort {cohort.number} at level {label}: {holding} of {cohort.capacity} placed{why}: enrol {slots} more before the {design.name} rule decides."
+    return rules.Decision(rules.Action.ENROL, label, None, "ENROL", reason, slots)
+
+
+def _design_decision(engine: Engine, state: DesignState) -> rules.Decision:
+    """The engine's Step as the Decision the 3+3 path gives: the action, the level (label), the MTD, the rule, its sentence."""
+    step = engine.decide(state)
+    labels = engine.labels
+    if step.move == Move.STOP:
+        selection = engine.select(state)
+        if selection.mtd is not None:
+            mtd = labels[selection.mtd]
+            return rules.Decision(rules.Action.MTD, mtd, mtd, step.rule, f"{step.reason} {selection.reason}")
+        return rules.Decision(rules.Action.STOP, None, None, step.rule, f"{step.reason} {selection.reason}")
+    level = labels[step.level] if step.level is not None else None
+    return rules.Decision(ACTION_OF_MOVE[step.move], level, None, step.rule, step.reason, step.slots)
+
+
+def look_ahead_rows(state: State, *, cohorts: int = 2) -> list[list[str]]:
+    """The dose paths of the next `cohorts` cohorts for the page (every design, 3+3 included): per path, the step now,
+    then for each next cohort its outcome and the step it leads to."""
+    if state.design_state is None:
+        return []
+    try:
+        engine = engine_for(state.design, state.ladder.labels, state.ladder)
+        paths = look_ahead(engine, state.design_state, cohorts=cohorts)
+    except (DesignError, rules.EscalationError):  # a display aid: a state the rules refuse shows no paths, never a 500
+        return []
+    labels = engine.labels
+
+    def step_text(step) -> str:
+        where = f" {labels[step.level]}" if step.level is not None and step.move != Move.STOP else ""
+        return f"{step.move.value}{where} ({step.rule})"
+
+    rows = []
+    for path in paths:
+        row = [step_text(path.steps[0])]
+        for (level, size, y), step in zip(path.outcomes, path.steps[1:], strict=True):
+            row += [f"{y}/{size} at {labels[level]}", step_text(step)]
+        rows.append(row + [""] * (1 + 2 * cohorts - len(row)))
+    return rows
 
 
 def path_marks(state: State) -> list[CohortMark]:

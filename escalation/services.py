@@ -23,7 +23,7 @@ from trialsite.states import move
 
 from . import rules
 from .models import EscalationDecision
-from .selectors import OPENS_A_COHORT, State, covered_by_open_cohort, escalation_state, state_digest, tally_json
+from .selectors import NOT_SIGNED, OPENS_A_COHORT, State, covered_by_open_cohort, escalation_state, state_digest, tally_json
 
 
 @transaction.atomic
@@ -60,7 +60,7 @@ def _propose(trial: Trial, state: State) -> EscalationDecision | None:
         inputs_digest=digest,
         proposed_at=timezone.now(),
     )
-    audit(decision, by=None, reason=f"Proposed by the 3+3 engine ({d.rule})")
+    audit(decision, by=None, reason=f"Proposed by the {state.design.name} engine ({d.rule})")
     decision.save()
     return decision
 
@@ -103,7 +103,7 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
         raise ValidationError(errors)
     if EscalationDecision.Status.SIGNED not in EscalationDecision.MOVES.allowed(decision.status):
         raise ValidationError({"__all__": [f"This decision is {decision.get_status_display().lower()}: only the current proposal can be signed."]})
-    if decision.action == rules.Action.WAIT:
+    if decision.action in NOT_SIGNED:
         raise ValidationError({"__all__": ["The engine is waiting for pending patients: there is nothing to sign yet."]})
     latest = escalation_state(trial, today=today)
     if state_digest(latest) != decision.inputs_digest:

@@ -11,7 +11,7 @@ from cohorts import selectors as cohort_selectors
 from trialsite.forms import apply_errors
 from trialsite.signatures import signatures_of_many
 
-from . import rules, selectors, services
+from . import selectors, services
 from .forms import RejectDecisionForm, SignForm
 from .models import EscalationDecision
 from .plots import path_svg
@@ -75,7 +75,8 @@ def trial_escalation(request, code):
             "state": state,
             "levels": state.levels(),
             "proposal": proposal,
-            "to_sign": proposal is not None and proposal.action != rules.Action.WAIT,
+            "to_sign": proposal is not None and proposal.action not in selectors.NOT_SIGNED,
+            "look_ahead": selectors.look_ahead_rows(state),
             "carried_out": carried_out,
             "decisions": [d for d in history if d.status != EscalationDecision.Status.SUPERSEDED],
             "superseded": [d for d in history if d.status == EscalationDecision.Status.SUPERSEDED],
