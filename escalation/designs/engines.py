@@ -7,6 +7,7 @@ engine the protocol's design names. The 3+3 engine wraps escalation.rules unchan
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from functools import cached_property
 from math import ceil, floor, log
@@ -50,7 +51,7 @@ def _s(k: int, word: str = "DLT") -> str:
 
 
 @dataclass(frozen=True)
-class _Interval:
+class _Interval(ABC):
     """Common frame of the interval designs (BOIN, TITE-BOIN, i3+3): stopping, elimination, waiting on pending outcomes."""
 
     spec: DesignSpec
@@ -77,8 +78,9 @@ class _Interval:
     def eliminate_at(self, n: int) -> int | None:
         return self._elim[n] if n < len(self._elim) else elimination_count(n, _target(self.spec), self.spec.cutoff_eli)
 
-    def move(self, d: int, y: int, n: int, elim: int | None) -> Step:  # pragma: no cover - each design overrides
-        raise NotImplementedError
+    @abstractmethod
+    def move(self, d: int, y: int, n: int, elim: int | None) -> Step:
+        """The design's own step at level `d` with `y` DLTs in `n` (`elim`: the elimination count at n)."""
 
     def decide(self, state: DesignState) -> Step:
         if len(state.levels) != len(self.labels):
