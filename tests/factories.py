@@ -85,3 +85,31 @@ def treat_patient(trial, site, by, *, day1: date, cycle2_after: int | None = 28,
         cycle_start(patient=patient, by=by, day1=day1 + timedelta(days=cycle2_after), weight_kg=Decimal("70.0"), delay_reason=delay_reason)
     patient.refresh_from_db()
     return patient
+
+
+H2_ATTRIBUTION = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
+
+
+def propose_h2(patient, by):
+    """A grade 4 neutropenia of 10 days in cycle 1 with G-CSF (cycle 1 days 10 to 19, ANC 0.4 then 0.9), evaluated:
+    the rules' H2 proposal."""
+    from toxicity.ctcae import meddra
+    from toxicity.models import DltProposal
+    from toxicity.services import ae_record, dlt_evaluate_many, lab_record
+
+    c1 = patient.cycles.get(number=1).day1
+    ae_record(
+        patient=patient,
+        by=by,
+        term=meddra("Neutrophil count decreased"),
+        grade=4,
+        onset=c1 + timedelta(days=9),
+        resolved=c1 + timedelta(days=18),
+        outcome="recovered",
+        attribution=H2_ATTRIBUTION,
+        supportive=["gcsf"],
+    )
+    for n, anc in ((9, "0.4"), (18, "0.9")):
+        lab_record(patient=patient, by=by, on=c1 + timedelta(days=n), anc=anc)
+    dlt_evaluate_many([patient.pk])
+    return DltProposal.objects.get(patient=patient, rule="H2")

@@ -11,7 +11,7 @@ from cohorts.services import patient_enroll
 from escalation.models import EscalationDecision
 from escalation.selectors import escalation_state
 from escalation.services import decision_reject, decision_sign, escalation_reevaluate
-from tests.factories import PASSWORD, register_patient, treat_patient
+from tests.factories import PASSWORD, propose_h2, register_patient, treat_patient
 from toxicity.ctcae import meddra
 from toxicity.models import DltEvaluation, DltProposal
 from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, dlt_reject, lab_record
@@ -38,21 +38,7 @@ def cohort1(trial, site_a, alice):
 
 
 def h2(patient, by):
-    ae_record(
-        patient=patient,
-        by=by,
-        term=meddra("Neutrophil count decreased"),
-        grade=4,
-        onset=day(10),
-        resolved=day(19),
-        outcome="recovered",
-        attribution=RELATED,
-        supportive=["gcsf"],
-    )
-    for n, anc in ((10, "0.4"), (19, "0.9")):
-        lab_record(patient=patient, by=by, on=day(n), anc=anc)
-    dlt_evaluate_many([patient.pk])
-    return DltProposal.objects.get(patient=patient, rule="H2")
+    return propose_h2(patient, by)
 
 
 def test_three_patients_without_dlt_propose_escalation_and_a_signature_opens_level_2(trial, cohort1, ivan, alice, site_a):

@@ -14,16 +14,13 @@ from escalation.models import EscalationDecision
 from escalation.selectors import escalation_state, look_ahead_rows
 from escalation.services import decision_sign, escalation_reevaluate
 from tests.conftest import PROTOCOLS
-from tests.factories import PASSWORD, register_patient, treat_patient
-from toxicity.ctcae import meddra
-from toxicity.models import DltProposal
-from toxicity.services import ae_record, dlt_confirm, dlt_evaluate_many, lab_record
+from tests.factories import PASSWORD, propose_h2, register_patient, treat_patient
+from toxicity.services import dlt_confirm, dlt_evaluate_many
 from toxicity.services.terminology import ctcae_ensure
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
 C1 = TODAY - timedelta(days=90)
-RELATED = {"bendamustine": "possible", "pomalidomide": "probable", "dexamethasone": "unlikely"}
 
 
 @pytest.fixture
@@ -39,22 +36,7 @@ def treat(trial, site, by, day1=C1):
 
 def dlt(patient, by, ivan):
     """A grade 4 neutropenia of 10 days in cycle 1 (rule H2), proposed by the rules and confirmed by the investigator."""
-    c1 = patient.cycles.get(number=1).day1
-    ae_record(
-        patient=patient,
-        by=by,
-        term=meddra("Neutrophil count decreased"),
-        grade=4,
-        onset=c1 + timedelta(days=9),
-        resolved=c1 + timedelta(days=18),
-        outcome="recovered",
-        attribution=RELATED,
-        supportive=["gcsf"],
-    )
-    for n, anc in ((9, "0.4"), (18, "0.9")):
-        lab_record(patient=patient, by=by, on=c1 + timedelta(days=n), anc=anc)
-    dlt_evaluate_many([patient.pk])
-    dlt_confirm(proposal=DltProposal.objects.get(patient=patient, rule="H2"), by=ivan, password=PASSWORD)
+    dlt_confirm(proposal=propose_h2(patient, by), by=ivan, password=PASSWORD)
 
 
 def test_the_boin_trial_starts_with_its_design_and_fills_the_first_cohort(boin, site_a, alice):
