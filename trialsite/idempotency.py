@@ -29,6 +29,7 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from .api import error_body
 from .models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -46,11 +47,40 @@ def _hash(request) -> str:
 
 def _replay(stored: IdempotencyKey, digest: str) -> Response:
     if stored.request_hash != digest:
-        return Response(
-            {"detail": f"This {HEADER} was used for another request on this endpoint.", "code": "idempotency_key_reused"},
-            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-        )
+        detail = f"This {HEADER} was used for another request on this endpoint."
+        return Response(error_body(422, "idempotency_key_reused", detail), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     return Response(stored.response, status=stored.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+def _once(*, user_id: int, key: str, endpoint: str, digest: str, write, replay, busy):
+    """Run `write()` at most once per (user, key, endpoint): it returns (response, answer to keep or None).
+
+    The key is claimed first in a short transaction of its own (no answer yet: in progress), and the write runs
+    outside it, in its own transaction as every service does: a refused write (a wrong signature password
+    among them) is not rolled back together with what it must keep, such as the count of failed passwords.
+    A write that raises or keeps nothing releases the claim, so the corrected request may use the key again.
+    Another request holding the claim gets `busy()`; a completed one, `replay(stored)`."""
+    mine = IdempotencyKey.objects.filter(user_id=user_id, key=key, endpoint=endpoint)
+    mine.filter(created_at__lt=timezone.now() - WINDOW).delete()  # an expired key starts afresh (purge_expired: the rest)
+    if (stored := mine.filter(status_code__isnull=False).first()) is not None:
+        return replay(stored)
+    try:
+        with transaction.atomic():
+            row = IdempotencyKey.objects.create(user_id=user_id, key=key, endpoint=endpoint, request_hash=digest)
+    except IntegrityError:  # another request claimed it first
+        stored = mine.filter(status_code__isnull=False).first()
+        return replay(stored) if stored is not None else busy()
+    try:
+        response, kept = write()
+    except BaseException:
+        row.delete()
+        raise
+    if kept is None:
+        row.delete()
+    else:
+        row.status_code, row.response = kept
+        row.save(update_fields=["status_code", "response"])
+    return response
 
 
 def idempotent(request, write) -> Response:
@@ -60,29 +90,24 @@ def idempotent(request, write) -> Response:
         return write()
     if len(key) > MAX_KEY or "\x00" in key:
         raise ValidationError({HEADER: [f"At most {MAX_KEY} characters, no NUL byte."]})
-    endpoint = f"{request.method} {request.path}"[:300]
     digest = _hash(request)
-    mine = IdempotencyKey.objects.filter(user_id=request.user.pk, key=key, endpoint=endpoint)
-    mine.filter(created_at__lt=timezone.now() - WINDOW).delete()  # an expired key starts afresh
-    stored = mine.filter(status_code__isnull=False).first()
-    if stored is not None:
-        return _replay(stored, digest)
-    try:
-        with transaction.atomic():
-            row = IdempotencyKey.objects.create(user_id=request.user.pk, key=key, endpoint=endpoint, request_hash=digest)
-            response = write()
-            if 200 <= response.status_code < 300:
-                row.status_code, row.response = response.status_code, json.loads(json.dumps(response.data, default=str))
-                row.save(update_fields=["status_code", "response"])
-            else:
-                transaction.set_rollback(True)
-            return response
-    except IntegrityError:
-        # A concurrent request with the same key committed first: answer with what it stored.
-        stored = mine.filter(status_code__isnull=False).first()
-        if stored is None:
-            raise
-        return _replay(stored, digest)
+
+    def run():
+        response = write()
+        ok = 200 <= response.status_code < 300
+        return response, ((response.status_code, json.loads(json.dumps(response.data, default=str))) if ok else None)
+
+    def busy() -> Response:
+        detail = f"A request with this {HEADER} is still being processed: send it again in a moment."
+        return Response(error_body(409, "idempotency_key_in_progress", detail), status=status.HTTP_409_CONFLICT)
+
+    endpoint = f"{request.method} {request.path}"[:300]
+    return _once(user_id=request.user.pk, key=key, endpoint=endpoint, digest=digest, write=run, replay=lambda stored: _replay(stored, digest), busy=busy)
+
+
+def purge_expired(*, now=None) -> int:
+    """Delete the keys and form tokens older than WINDOW (run nightly: pipeline.flow.nightly's task)."""
+    return IdempotencyKey.objects.filter(created_at__lt=(now or timezone.now()) - WINDOW).delete()[0]
 
 
 # ---------------------------------------------------------------- forms: a one-time token
@@ -98,36 +123,28 @@ def form_token_new() -> str:
 def form_token(request) -> str:
     """The token the posted form carries (kept while the form is shown again with errors), or a fresh one."""
     posted = request.POST.get(FORM_FIELD, "") if request.method == "POST" else ""
-    return posted if 0 < len(posted) <= MAX_KEY and "\x00" not in posted else form_token_new()
+    return posted if 0 < len(posted) <= MAX_KEY else form_token_new()  # (a NUL byte never gets here: trialsite.nulbytes)
 
 
 def form_once(request, write: Callable[[], tuple[HttpResponse, str | None]], *, again: str) -> HttpResponse:
     """Run `write()` once per posted token: it returns the response (a redirect on success) and the URL of the record it
     made. A second POST with the same token (a double click, a resent form) writes nothing and is redirected to that
-    record with the message `again`. A ValidationError from `write` propagates with nothing kept: the token stays usable."""
+    record with the message `again` (to the same page while the first is still being saved). A ValidationError from
+    `write` propagates with nothing kept: the token stays usable."""
     token = request.POST.get(FORM_FIELD, "")
-    if not token or len(token) > MAX_KEY or "\x00" in token:
+    if not token or len(token) > MAX_KEY:
         return write()[0]
-    endpoint = f"FORM {request.path}"[:300]
-    mine = IdempotencyKey.objects.filter(user_id=request.user.pk, key=token, endpoint=endpoint, status_code__isnull=False)
+
+    def run():
+        response, location = write()
+        return response, ((response.status_code, {"location": location}) if location and 300 <= response.status_code < 400 else None)
 
     def replay(stored: IdempotencyKey) -> HttpResponse:
         messages.info(request, again)
         return redirect(stored.response["location"])
 
-    if (stored := mine.first()) is not None:
-        return replay(stored)
-    try:
-        with transaction.atomic():
-            row = IdempotencyKey.objects.create(user_id=request.user.pk, key=token, endpoint=endpoint, request_hash="")
-            response, location = write()
-            if location and 300 <= response.status_code < 400:
-                row.status_code, row.response = response.status_code, {"location": location}
-                row.save(update_fields=["status_code", "response"])
-            else:
-                transaction.set_rollback(True)
-            return response
-    except IntegrityError:
-        if (stored := mine.first()) is None:
-            raise
-        return replay(stored)
+    def busy() -> HttpResponse:
+        messages.info(request, "This form is being saved: the page shows it once it is.")
+        return redirect(request.get_full_path())
+
+    return _once(user_id=request.user.pk, key=token, endpoint=f"FORM {request.path}"[:300], digest="", write=run, replay=replay, busy=busy)

@@ -1,6 +1,7 @@
 """Middleware of the core: the product's own error pages, no caching of pages and API answers."""
 
 from django.conf import settings
+from django.utils.cache import patch_cache_control
 from django.views.defaults import page_not_found
 
 
@@ -29,14 +30,13 @@ class ProductNotFoundMiddleware:
 
 class NoStoreMiddleware:
     """`Cache-Control: no-store` on every page and API answer (issue #17 point 6): patient data never stays in a
-    browser's or a proxy's cache. Static files are served before this (whitenoise) and keep their own caching."""
+    browser's or a proxy's cache; other directives an answer sets are kept. Static files are served before this
+    (whitenoise) and keep their own caching."""
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.static_prefix = "/" + settings.STATIC_URL.lstrip("/")
 
     def __call__(self, request):
         response = self.get_response(request)
-        if not request.path.startswith(self.static_prefix) and "no-store" not in response.get("Cache-Control", ""):
-            response["Cache-Control"] = "no-store"
+        patch_cache_control(response, no_store=True)
         return response

@@ -301,6 +301,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reap-exports": {"task": "datamanagement.reap_exports", "schedule": crontab(minute="*")},
     # Whole-trial recomputes whose worker stopped: failed, with the button to start them again.
     "reap-recomputes": {"task": "response.reap_recomputes", "schedule": crontab(minute="*")},
+    # API idempotency keys and form tokens past their 24 hours.
+    "purge-idempotency-keys": {"task": "trialsite.purge_idempotency_keys", "schedule": crontab(hour=4, minute=15)},
 }
 # A save never waits for the broker: one quick try to publish, no retries (the outbox row is already
 # committed and the beat drains it); a broker that does not answer within half a second is taken as down.

@@ -28,9 +28,11 @@ def check_password(user, password: str | None, request=None) -> bool:
     """Whether `password` is the signer's own password. The one place signature passwords are checked: a wrong
     one counts as a failed password (trialsite.throttle, with the logins' five failures), and a locked account
     cannot sign even with the right one (`password_errors` says so)."""
+    if not password:  # nothing typed: refused, but not a guess to count
+        return False
     if throttle.is_locked(user, request):
         return False
-    if password and user.check_password(password):
+    if user.check_password(password):
         return True
     throttle.signature_failed(user, request)
     return False
@@ -99,7 +101,7 @@ def sign(*, record, by, meaning: str, content=None, at=None) -> Signature:
         object_id=record.pk,
         digest=_digest(ct=ct, object_id=record.pk, meaning=meaning, signer_id=by.pk, signed_at=at, content=content),
     )
-    row.full_clean()
+    row.full_clean(exclude=["signer", "content_type"])  # both just read: no existence queries
     row.save()
     return row
 

@@ -204,3 +204,17 @@ def test_a_dose_sent_twice_is_recorded_once_and_the_second_shows_it(client, alic
     assert "This dose was already recorded" in again.content.decode()
     record = Administration.objects.get(cycle=d8.cycle, day=4)
     assert record.history.count() == 1  # the second POST wrote nothing, not even a correction
+
+
+def test_a_wrong_signature_password_on_a_form_with_its_token_is_counted(client, ivan, on_c1):
+    """The token's claim is not one transaction with the write: a refused signature still counts as a failed password."""
+    from axes.models import AccessAttempt
+
+    client.force_login(ivan)
+    url = reverse("patient_safety", args=[on_c1.study_id])
+    token = _token(client.get(url).content.decode(), "missed")
+    data = {"action": "missed", "missed-rule": "N1", "missed-onset": day(12).isoformat(), "missed-confirm_unsupported": "on"}
+    data |= {"missed-description": "grade 3 hepatitis", "missed-reason": "free text", "missed-password": "a-wrong-guess", "form_token": token}
+    assert "The password is not correct" in client.post(url, data).content.decode()
+    assert sum(AccessAttempt.objects.filter(username=ivan.username).values_list("failures_since_start", flat=True)) == 1
+    assert not Dlt.objects.filter(patient=on_c1).exists()

@@ -96,3 +96,20 @@ def test_a_registration_posted_twice_with_one_key_is_one_patient(api, trial, sit
     assert first.status_code == again.status_code == 201, first.content
     assert again.json() == first.json()
     assert Patient.objects.filter(initials="KQ").count() == 1
+
+
+def test_the_nightly_purge_deletes_only_the_keys_past_their_day(api, on_c1):
+    from trialsite.tasks import purge_idempotency_keys
+
+    with time_machine.travel(timezone.now() - timedelta(hours=25)):
+        assert api.post("/api/v1/adverse-events/", ae_body(on_c1), format="json", HTTP_IDEMPOTENCY_KEY="old").status_code == 201
+    assert api.post("/api/v1/adverse-events/", ae_body(on_c1, grade=1), format="json", HTTP_IDEMPOTENCY_KEY="new").status_code == 201
+    assert purge_idempotency_keys() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_a_key_reused_for_another_body_is_refused_in_the_api_error_shape(api, on_c1):
+    assert api.post("/api/v1/adverse-events/", ae_body(on_c1), format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 201
+    refused = api.post("/api/v1/adverse-events/", ae_body(on_c1, grade=1), format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert refused.status_code == 422
+    assert (refused.json()["status"], refused.json()["code"], refused.json()["errors"]) == (422, "idempotency_key_reused", {})
