@@ -12,6 +12,7 @@ from cohorts import selectors as cohort_selectors
 from dosing.models import Administration, Cycle
 from response.models import MyelomaAssessment
 from toxicity.models import AdverseEvent, LabResult
+from trialsite.http import as_int
 from trialsite.signatures import signatures_of_many
 
 from . import quality
@@ -38,18 +39,17 @@ def _run(request, patient, op):
     p = request.POST
     if op == "raise":
         record_type, _, object_id = p.get("record", "").partition(":")
-        quality.query_raise(
-            patient=patient, by=request.user, record_type=record_type, object_id=int(object_id or 0), field=p.get("field", ""), text=p.get("text", "")
-        )
+        object_id = as_int(object_id, "The record") or 0
+        quality.query_raise(patient=patient, by=request.user, record_type=record_type, object_id=object_id, field=p.get("field", ""), text=p.get("text", ""))
         return "Query raised."
     if op in ("lock", "unlock"):
-        cycle = get_object_or_404(Cycle, pk=p.get("cycle"), patient=patient)
+        cycle = get_object_or_404(Cycle, pk=as_int(p.get("cycle"), "The cycle"), patient=patient)
         if op == "lock":
             quality.cycle_lock(cycle=cycle, by=request.user, password=p.get("password", ""), reason=p.get("reason", ""))
             return f"Cycle {cycle.number} locked."
         quality.cycle_unlock(cycle=cycle, by=request.user, password=p.get("password", ""), reason=p.get("reason", ""))
         return f"Cycle {cycle.number} unlocked."
-    query = get_object_or_404(DataQuery, pk=p.get("query"), patient=patient)
+    query = get_object_or_404(DataQuery, pk=as_int(p.get("query"), "The query"), patient=patient)
     if op == "answer":
         quality.query_answer(query=query, by=request.user, answer=p.get("answer", ""))
         return "Query answered."

@@ -68,3 +68,17 @@ def test_data_manager_runs_edit_checks_and_locks_a_cycle_from_the_pages(client, 
     cycle.refresh_from_db()
     assert cycle.locked_by == dana
     assert f"Signed by {escape(dana.get_full_name())} on " in client.get(url).content.decode()
+
+
+@pytest.mark.parametrize(("op", "field"), [("lock", "cycle"), ("close", "query"), ("raise", "record")])
+def test_a_non_numeric_id_on_the_queries_page_is_a_clear_400(client, dana, lab_query, op, field):
+    from datamanagement.models import DataQuery
+
+    url = reverse("patient_queries", args=[lab_query.patient.study_id])
+    client.force_login(dana)
+    before = DataQuery.objects.count()
+    value = "lab:x" if field == "record" else "x"
+    response = client.post(url, {"op": op, field: value, "text": "check", "field": "anc", "note": "n", "password": "p"})
+    assert response.status_code == 400
+    assert "must be a whole number" in response.content.decode()
+    assert DataQuery.objects.count() == before
