@@ -29,9 +29,9 @@ class DecisionSerializer(serializers.ModelSerializer):
         """As the reader may see it: a coordinator reads other sites' patients as counts (escalation.selectors)."""
         request = self.context.get("request")
         if request is not None:
-            mask = self.context.get("site_mask")
-            if mask is None:
-                mask = self.context["site_mask"] = site_mask(request.user)
+            masks = self.context.setdefault("site_masks", {})  # one query per trial and request
+            if (mask := masks.get(instance.trial_id)) is None:
+                mask = masks[instance.trial_id] = site_mask(request.user, instance.trial_id)
             instance = selectors.decision_for_mask(instance, mask)
         return super().to_representation(instance)
 

@@ -13,7 +13,8 @@ from trialsite.states import Machine
 
 
 class EscalationDecision(models.Model):
-    """A 3+3 decision proposed by the engine on the DLT-flagged events, then signed (or rejected) by an investigator.
+    """A decision the design's engine proposes on the adjudicated DLTs (3+3, BOIN, TITE-BOIN, i3+3), then signed (or
+    rejected) by an investigator.
 
     Signed decisions are immutable: a later change to a DLT they counted raises
     `needs_review` (with the note), it never rewrites the decision.
@@ -81,6 +82,8 @@ class EscalationDecision(models.Model):
         "signature_meaning",
     )
 
+    NOT_SIGNED = ("wait", "suspend")  # the engine waits (TITE-BOIN: suspends accrual): read, never signed (rules.Action)
+
     def __str__(self) -> str:
         return f"{self.trial.code}: {self.action} {self.level.label if self.level else ''} ({self.get_status_display()})"
 
@@ -91,3 +94,8 @@ class EscalationDecision(models.Model):
             if stored is not None and any(stored[name] != getattr(self, name) for name in self.SIGNED_CONTENT):
                 raise ValueError(f"Escalation decision {self.pk} is signed and cannot be changed.")
         super().save(*args, **kwargs)
+
+    @property
+    def waits(self) -> bool:
+        """A proposal to read, not to sign (a wait, or a suspension of accrual)."""
+        return self.status == self.Status.PROPOSED and self.action in self.NOT_SIGNED

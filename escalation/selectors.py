@@ -25,6 +25,7 @@ from cohorts.selectors import SiteMask, open_cohort, site_mask
 from dosing.models import Cycle
 from toxicity.models import Dlt, DltEvaluation, DltProposal
 from toxicity.selectors import OPEN_PROPOSALS
+from trialsite.signatures import signatures_of_many
 
 from . import rules
 from .designs import DesignError, DesignState, Engine, LevelState, Move, engine_for
@@ -33,7 +34,7 @@ from .models import EscalationDecision
 from .plots import CohortMark
 
 OPENS_A_COHORT = (rules.Action.ENROL, rules.Action.ESCALATE, rules.Action.EXPAND, rules.Action.DE_ESCALATE, rules.Action.ELIMINATE)
-NOT_SIGNED = (rules.Action.WAIT, rules.Action.SUSPEND)  # the engine waits (or TITE-BOIN suspends accrual): nothing to sign
+NOT_SIGNED = EscalationDecision.NOT_SIGNED  # the engine waits (or TITE-BOIN suspends accrual): nothing to sign
 WINDOW_OUTCOME = {
     DltEvaluation.Status.EVALUABLE: rules.Outcome.NO_DLT,
     DltEvaluation.Status.PENDING: rules.Outcome.PENDING,
@@ -328,8 +329,15 @@ def covered_by_open_cohort(trial: Trial, d: rules.Decision) -> bool:
 
 
 def decisions_for_page(trial: Trial, user: User, limit: int = 50) -> list[EscalationDecision]:
-    """The trial's decisions, newest first, with what the pages show, as `user` may read them."""
-    return decisions_for_user(list(EscalationDecision.objects.filter(trial=trial).select_related("trial", "level", "mtd", "signed_by")[:limit]), user)
+    """The trial's decisions, newest first, with what the pages show, as `user` may read them: each with its
+    signatures' lines ("Signed by ... : meaning"), masked like the decision's own texts (a meaning quotes a reason)."""
+    rows = list(EscalationDecision.objects.filter(trial=trial).select_related("trial", "level", "mtd", "signed_by")[:limit])
+    mask = site_mask(user, trial)
+    signed = signatures_of_many(EscalationDecision, [d.pk for d in rows])
+    shown = [decision_for_mask(d, mask) for d in rows]
+    for d in shown:
+        d.signatures = [mask.text(str(s)) for s in signed.get(d.pk, [])]
+    return shown
 
 
 def decisions_for_home(trial: Trial, user: User) -> list[EscalationDecision]:
@@ -394,5 +402,7 @@ def _refuse_save(*args, **kwargs):
 
 
 def decisions_for_user(decisions: list[EscalationDecision], user: User) -> list[EscalationDecision]:
-    mask = site_mask(user, decisions[0].trial if decisions else None)
+    if not decisions:
+        return []
+    mask = site_mask(user, decisions[0].trial)
     return [decision_for_mask(d, mask) for d in decisions]

@@ -18,7 +18,7 @@ from accounts.roles import Perm
 from cohorts.models import Cohort, DoseLevel, Trial
 from toxicity.models import Dlt, DltProposal
 from trialsite.audit import audit, audited_save, reason_missing
-from trialsite.signatures import password_errors, sign, signed
+from trialsite.signatures import password_errors, sign, signed, signer_name
 from trialsite.states import move
 
 from . import rules
@@ -70,11 +70,6 @@ def _check_signer(by: User, refusal: str) -> None:
         raise PermissionDenied(refusal)
 
 
-def _signature_errors(by: User, password: str) -> dict[str, list[str]]:
-    """An electronic signature re-enters the signer's own password (21 CFR 11.200): trialsite.signatures."""
-    return password_errors(by, password)
-
-
 REJECT_MEANING = "I reject this escalation proposal"
 REREVIEW_MEANING = "I have re-reviewed this signed decision after the DLTs it counted changed"
 
@@ -98,7 +93,7 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
     _check_signer(by, "Escalation decisions are signed by an investigator.")
     trial = Trial.objects.select_for_update(no_key=True).get(pk=decision.trial_id)
     decision = EscalationDecision.objects.select_for_update(no_key=True).get(pk=decision.pk)
-    errors = _signature_errors(by, password)
+    errors = password_errors(by, password)
     if errors:
         raise ValidationError(errors)
     if EscalationDecision.Status.SIGNED not in EscalationDecision.MOVES.allowed(decision.status):
@@ -110,7 +105,7 @@ def decision_sign(*, decision: EscalationDecision, by: User, password: str, toda
         raise ValidationError({"__all__": ["The data changed since this proposal: review the new proposal."]})
     now = timezone.now()
     meaning = sign_meaning(decision)
-    reason = f"Signed by {by.get_full_name() or by.username}: {decision.action}"
+    reason = f"Signed by {signer_name(by)}: {decision.action}"
     changes = {"signed_by": by, "signed_at": now, "signature_meaning": meaning}
     move(decision, EscalationDecision.Status.SIGNED, machine=EscalationDecision.MOVES, by=by, reason=reason, save=False, **changes)
     audited_save(decision, by=by, reason=reason)
@@ -136,7 +131,7 @@ def _apply(trial: Trial, decision: EscalationDecision, *, by: User, today: date)
 def decision_reject(*, decision: EscalationDecision, by: User, password: str, reason: str) -> EscalationDecision:
     """An investigator rejects the proposal, signed like a signature (password re-entered), with the reason."""
     _check_signer(by, "Escalation decisions are reviewed by an investigator.")
-    errors = _signature_errors(by, password)
+    errors = password_errors(by, password)
     if reason_missing(reason):
         errors["reason"] = ["Give the reason for rejecting the proposal."]
     if errors:
@@ -158,7 +153,7 @@ def decision_rereview(*, decision: EscalationDecision, by: User, password: str, 
     """An investigator re-reviews a signed decision flagged after a DLT changed (signature, with the conclusion)."""
     _check_signer(by, "Escalation decisions are reviewed by an investigator.")
     decision = EscalationDecision.objects.select_for_update(no_key=True).get(pk=decision.pk)
-    errors = _signature_errors(by, password)
+    errors = password_errors(by, password)
     if reason_missing(note):
         errors["note"] = ["Give the conclusion of the re-review."]
     if not decision.needs_review:
@@ -167,7 +162,7 @@ def decision_rereview(*, decision: EscalationDecision, by: User, password: str, 
         raise ValidationError(errors)
     stamp = timezone.now().strftime("%Y-%m-%d %H:%M")
     decision.needs_review = False
-    decision.review_note = f"{decision.review_note} Re-reviewed by {by.get_full_name() or by.username} on {stamp}: {note.strip()}".strip()
+    decision.review_note = f"{decision.review_note} Re-reviewed by {signer_name(by)} on {stamp}: {note.strip()}".strip()
     audited_save(decision, by=by, reason=f"Re-reviewed: {note.strip()}")
     sign(record=decision, by=by, meaning=f"{REREVIEW_MEANING}: {note.strip()}", content={**_signed_content(decision), "dlts": decision.dlts})
     return decision

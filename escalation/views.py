@@ -9,7 +9,6 @@ from accounts.permissions import role_required
 from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 from trialsite.forms import apply_errors
-from trialsite.signatures import signatures_of_many
 
 from . import selectors, services
 from .forms import RejectDecisionForm, SignForm
@@ -57,11 +56,9 @@ def trial_escalation(request, code):
         response = _decision_post(request, trial, sign_form, reject_form)
         if response is not None:
             return response
-    state = selectors.state_for_user(selectors.escalation_state(trial), request.user)
+    full = selectors.escalation_state(trial)
+    state = selectors.state_for_user(full, request.user)
     history = selectors.decisions_for_page(trial, request.user)
-    signed = signatures_of_many(EscalationDecision, [d.pk for d in history])
-    for d in history:
-        d.signatures = signed.get(d.pk, [])
     # What is true now: the open proposal (a `wait` is one to read, not to sign), the last decision carried out,
     # and what the engine expects next; superseded proposals fold away under the history.
     proposal = next((d for d in history if d.status == EscalationDecision.Status.PROPOSED), None)
@@ -81,7 +78,7 @@ def trial_escalation(request, code):
             "decisions": [d for d in history if d.status != EscalationDecision.Status.SUPERSEDED],
             "superseded": [d for d in history if d.status == EscalationDecision.Status.SUPERSEDED],
             "flagged": [d for d in history if d.needs_review],
-            "path": path_svg(state.ladder.labels, selectors.path_marks(state)),
+            "path": path_svg(state.ladder.labels, selectors.path_marks(full)),  # counts only: every site's outcomes
             "open_cohort": open_cohort,
             "open_slots": cohort_selectors.free_slots(open_cohort, cohort_selectors.enrolment_caps(trial)),  # as the trial home counts them
             "sign_form": sign_form,

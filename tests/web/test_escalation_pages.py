@@ -188,3 +188,20 @@ def test_page_queries_and_path_are_the_same_for_a_small_and_a_large_expansion(cl
     assert many == few
     assert small.count('class="cohort"') == large.count('class="cohort"')
     assert "patient(s)" in large.split('data-dlts="0"')[-1]
+
+
+def test_a_signature_quoting_another_sites_patient_is_masked_for_a_coordinator(client, trial, site_a, site_b, alice, bob, ivan):
+    """A rejection's signature meaning quotes its reason; a coordinator of another site reads it without the study id."""
+    from escalation.services import decision_reject
+
+    patients = [treat(trial, site_b, bob) for _ in range(3)]
+    dlt_evaluate_many([p.pk for p in patients])
+    proposal = escalation_reevaluate(trial=trial)[0]
+    hidden = patients[0].study_id
+    decision_reject(decision=proposal, by=ivan, password=PASSWORD, reason=f"source data of {hidden} not verified yet")
+    client.force_login(ivan)
+    assert f"source data of {hidden}" in client.get(reverse("trial_escalation", args=[trial.code])).content.decode()
+    client.force_login(alice)
+    page = client.get(reverse("trial_escalation", args=[trial.code])).content.decode()
+    assert "source data of a site 02 patient not verified yet" in page
+    assert hidden not in page
