@@ -176,19 +176,23 @@ def _treated(t: list[Tally]) -> int:
 
 def _needs(ladder: Ladder, t: list[Tally], action: Action, i: int, slots: int, rule: str, reason: str) -> Decision:
     """A step that needs `slots` more patients at level i, unless the escalation cap forbids it."""
-    label = ladder.labels[i]
-    treated = _treated(t)
-    if treated + slots > ladder.escalation_cap:
+    return within_cap(ladder, _treated(t), Decision(action, ladder.labels[i], None, rule, reason, slots))
+
+
+def within_cap(ladder: Ladder, treated: int, d: Decision) -> Decision:
+    """`d`, or a stop when the `d.slots` more patients it needs would take the escalation (`treated` so far, the
+    not-evaluable included) past its cap: the one cap rule of every design."""
+    if treated + d.slots > ladder.escalation_cap:
         return Decision(
             Action.STOP,
-            label,
+            d.level,
             None,
             "CAP",
             f"Escalation cap reached: {treated} patients treated in escalation, the cap is {ladder.escalation_cap}; "
-            f"the next step ({reason[0].lower() + reason[1:].rstrip('.')}) would need {slots} more at level {label}. "
+            f"the next step ({d.reason[0].lower() + d.reason[1:].rstrip('.')}) would need {d.slots} more at level {d.level}. "
             "Raising the cap is a protocol amendment.",
         )
-    return Decision(action, label, None, rule, reason, slots)
+    return d
 
 
 def _wait(ladder: Ladder, x: Tally, size: int) -> Decision:

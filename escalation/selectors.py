@@ -163,6 +163,8 @@ def escalation_state(trial: Trial, *, today: date | None = None) -> State:
     window = design.window_days or trial.dlt_window_days
     ds = _design_state(ladder, placed, current, days1, min(above) if above else None, today, window)
     decision = _cohort_to_fill(design, cohort, placed) or _design_decision(engine_for(design, ladder.labels, ladder), ds)
+    if decision.action in NEEDS_PATIENTS:
+        decision = rules.within_cap(ladder, len(placed), decision)  # every escalation patient counts, as for 3+3
     return State(trial, ladder, decision, tuple(rows), current, snapshot, design=design, design_state=ds)
 
 
@@ -180,6 +182,10 @@ ACTION_OF_MOVE = {
     Move.WAIT: rules.Action.WAIT,
     Move.SUSPEND: rules.Action.SUSPEND,
 }
+
+
+# The design's steps that need more escalation patients (the MTD opens the expansion, under its own cap).
+NEEDS_PATIENTS = (rules.Action.ENROL, rules.Action.ESCALATE, rules.Action.DE_ESCALATE, rules.Action.ELIMINATE)
 
 
 def design_of(trial: Trial) -> DesignSpec:

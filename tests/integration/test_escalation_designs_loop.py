@@ -188,3 +188,14 @@ def test_a_3_3_trial_keeps_its_rules_and_shows_its_look_ahead_too(trial, site_a,
     body = client.get(f"/trials/{trial.code}/escalation/").content.decode()
     assert '<span id="design-name">3+3</span>' in body
     assert "expand 2 (E1of3)" in body
+
+
+def test_a_boin_step_that_would_pass_the_escalation_cap_stops_as_for_3_plus_3(boin, site_a, alice):
+    """The cap counts every escalation patient (not-evaluable ones too), for every design: one cap rule (rules.within_cap)."""
+    boin.cap_escalation = 4
+    boin.save(update_fields=["cap_escalation"])
+    patients = [treat(boin, site_a, alice) for _ in range(3)]
+    dlt_evaluate_many([p.pk for p in patients])
+    decision = escalation_state(boin).decision
+    assert (decision.action, decision.rule, decision.slots) == ("stop", "CAP", 0)
+    assert decision.reason.startswith("Escalation cap reached: 3 patients treated in escalation, the cap is 4; the next step (0 DLTs in 3 at level 1")
