@@ -445,11 +445,17 @@ def _febrile(lab: LabValue) -> bool:
     return lab.anc is not None and lab.temperature is not None and lab.anc < ANC_FN and lab.temperature >= FEVER_C
 
 
+LAB_EVIDENCE = {"anc": ("ANC", "x10^9/L"), "platelets": ("Platelets", "x10^9/L"), "temperature": ("Temperature", "C")}
+
+
+def _lab_value(name: str, on: date, value: object) -> Evidence:
+    """One lab value as evidence ("ANC", its date, "0.4 x10^9/L", the panel's reference)."""
+    what, unit = LAB_EVIDENCE[name]
+    return Evidence(what, on, f"{value} {unit}", f"lab:{_d(on)}")
+
+
 def _lab_evidence(lab: LabValue) -> tuple[Evidence, ...]:
-    return (
-        Evidence("ANC", lab.on, f"{lab.anc} x10^9/L", f"lab:{_d(lab.on)}"),
-        Evidence("Temperature", lab.on, f"{lab.temperature} C", f"lab:{_d(lab.on)}"),
-    )
+    return (_lab_value("anc", lab.on, lab.anc), _lab_value("temperature", lab.on, lab.temperature))
 
 
 def rule_h1(w: PatientWindow) -> list[Proposal]:
@@ -598,7 +604,7 @@ def rule_h4(w: PatientWindow) -> list[Proposal]:
         evidence = [_ae_evidence(b)]
         if count is not None:
             sentence += f" with platelets {count[1]} x10^9/L (< 50) on {_d(count[0])}"
-            evidence.append(Evidence("Platelets", count[0], f"{count[1]} x10^9/L", f"lab:{_d(count[0])}"))
+            evidence.append(_lab_value("platelets", count[0], count[1]))
         if t is not None:
             span = f"{_d(t.onset)} to {_d(t.resolved)}" if t.resolved else f"from {_d(t.onset)}"
             sentence += f"{',' if count else ''} during {t.name.lower()} grade {t.grade} ({span}; {_attribution_text(t)})."
@@ -832,17 +838,8 @@ class CriterionEvidence:
 
 
 def _window_labs(w: PatientWindow, *names: str) -> tuple[Evidence, ...]:
-    units = {"anc": ("ANC", "x10^9/L"), "platelets": ("Platelets", "x10^9/L"), "temperature": ("Temperature", "C")}
-    out = []
-    for lab in sorted(w.labs, key=lambda v: v.on):
-        if not w.in_window(lab.on):
-            continue
-        for name in names:
-            value = getattr(lab, name)
-            if value is not None:
-                what, unit = units[name]
-                out.append(Evidence(what, lab.on, f"{value} {unit}", f"lab:{_d(lab.on)}"))
-    return tuple(out)
+    labs = sorted((lab for lab in w.labs if w.in_window(lab.on)), key=lambda v: v.on)
+    return tuple(_lab_value(name, lab.on, getattr(lab, name)) for lab in labs for name in names if getattr(lab, name) is not None)
 
 
 def _window_events(w: PatientWindow, keep: Callable[[AdverseEvent], bool]) -> tuple[Evidence, ...]:
