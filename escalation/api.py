@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import Perm
 from cohorts.selectors import site_mask, trial_get
+from trialsite.api import signature_password_field
 
 from . import selectors, services
 from .models import EscalationDecision
@@ -37,12 +38,12 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class SignSerializer(serializers.Serializer):
-    password = serializers.CharField(help_text="The investigator's own password: the electronic signature", style={"input_type": "password"}, allow_blank=True)
+    password = signature_password_field()
 
 
 class RejectSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
-    password = serializers.CharField(help_text="The investigator's own password", style={"input_type": "password"}, allow_blank=True)
+    password = signature_password_field("The investigator's own password")
 
 
 class PatientStateSerializer(serializers.Serializer):

@@ -2,11 +2,13 @@
 
 from django import forms
 
+from trialsite.forms import signature_password
+
 
 class SignForm(forms.Form):
-    password = forms.CharField(label="Your password (electronic signature)", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    password = signature_password(required=True)
 
 
 class RejectDecisionForm(forms.Form):
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
-    password = forms.CharField(label="Your password (electronic signature)", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    password = signature_password(required=True)

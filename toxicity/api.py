@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import Perm
 from cohorts.api import PatientRef, PatientScoped, ServiceCreate
+from trialsite.api import signature_password_field
 
 from . import ctcae, dlt, selectors, services
 from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, ConMed, Dlt, DltEvaluation, DltProposal, LabResult
@@ -311,9 +312,7 @@ class DltProposalSerializer(serializers.ModelSerializer):
 
 class AdjudicationSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
-    password = serializers.CharField(
-        help_text="The investigator's own password: the electronic signature", style={"input_type": "password"}, allow_blank=True, trim_whitespace=False
-    )
+    password = signature_password_field()
 
 
 class DltSerializer(serializers.ModelSerializer):
@@ -352,15 +351,11 @@ class MissedDltSerializer(serializers.Serializer):
     confirm_unsupported = serializers.BooleanField(
         required=False, default=False, help_text="Record it even though the data the rules read do not meet the criterion"
     )
-    password = serializers.CharField(
-        help_text="The investigator's own password: the electronic signature", style={"input_type": "password"}, allow_blank=True, trim_whitespace=False
-    )
+    password = signature_password_field()
 
 
 class SignedReasonSerializer(ReasonSerializer):
-    password = serializers.CharField(
-        help_text="The investigator's own password: the electronic signature", style={"input_type": "password"}, allow_blank=True, trim_whitespace=False
-    )
+    password = signature_password_field()
 
 
 class _Adjudicating:

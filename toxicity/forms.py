@@ -6,6 +6,7 @@ from django import forms
 
 from cohorts.forms import DATE
 from cohorts.models import Drug
+from trialsite.forms import signature_password
 
 from . import ctcae, dlt, selectors
 from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, ConMed
@@ -125,13 +126,6 @@ class LabForm(forms.Form):
         units = {name: d[f"{name}_unit"] for name in ("anc", "platelets", "hemoglobin", "wbc")}
         values = {name: d[name] for name in ("anc", "platelets", "hemoglobin", "wbc", "temperature")}
         return {"on": d["on"], "units": units, "reason_for_change": d.get("reason_for_change") or "", **values}
-
-
-def signature_password() -> forms.CharField:
-    """The re-entered password of an electronic signature (checked by the service: trialsite.signatures)."""
-    return forms.CharField(
-        label="Your password (electronic signature)", required=False, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
 
 
 class AdjudicationForm(forms.Form):

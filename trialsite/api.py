@@ -145,3 +145,8 @@ class KeysetPagination(CursorPagination):
         except (DjangoValidationError, TypeError, ValueError, OverflowError):
             raise exceptions.NotFound(self.invalid_cursor_message) from None
         return cursor
+
+
+def signature_password_field(help_text: str = "The investigator's own password: the electronic signature") -> serializers.CharField:
+    """The re-entered password of an electronic signature in an API write (checked by the service: trialsite.signatures)."""
+    return serializers.CharField(help_text=help_text, style={"input_type": "password"}, allow_blank=True, trim_whitespace=False)

@@ -31,3 +31,13 @@ def apply_errors(form, error: ValidationError) -> None:
     for name, messages in error.message_dict.items():
         for message in messages:
             form.add_error(name if name in form.fields else None, message)
+
+
+def signature_password(*, required: bool = False) -> forms.CharField:
+    """The re-entered password of an electronic signature (checked by the service: trialsite.signatures)."""
+    return forms.CharField(
+        label="Your password (electronic signature)",
+        required=required,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
