@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import Site
-from trialsite.idempotency import idempotent
+from trialsite.idempotency import idempotent, idempotent_action
 
 from . import selectors, services
 from .filters import PatientFilter
@@ -318,6 +318,7 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
     @extend_schema(request=EnrolSerializer, responses={201: EnrolmentSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def enrol(self, request, study_id=None):
         patient = self.get_object()
         serializer = EnrolSerializer(data=request.data)
@@ -328,6 +329,7 @@ class PatientViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
     @extend_schema(request=StatusChangeSerializer, responses={200: PatientSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def status(self, request, study_id=None):
         patient = self.get_object()
         serializer = StatusChangeSerializer(data=request.data)

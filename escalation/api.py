@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from accounts.roles import Perm
 from cohorts.selectors import site_mask, trial_get
 from trialsite.api import signature_password_field
+from trialsite.idempotency import idempotent_action
 
 from . import selectors, services
 from .models import EscalationDecision
@@ -100,6 +101,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=SignSerializer, responses={200: DecisionSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def sign(self, request, pk=None):
         """Sign the current proposal (password re-entered); the trial moves as proposed."""
         s = SignSerializer(data=request.data)
@@ -109,6 +111,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=RejectSerializer, responses={200: DecisionSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def reject(self, request, pk=None):
         s = RejectSerializer(data=request.data)
         s.is_valid(raise_exception=True)

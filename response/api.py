@@ -13,6 +13,7 @@ from accounts.permissions import HasRole
 from cohorts import selectors as cohort_selectors
 from cohorts.api import PatientRef, PatientScoped, ServiceCreate
 from trialsite.api import ErrorSerializer
+from trialsite.idempotency import idempotent_action
 
 from . import selectors, services
 from .models import EndpointSnapshot, FollowUp, MyelomaAssessment, RecomputeJob, ResponseResult
@@ -78,6 +79,7 @@ class AssessmentViewSet(PatientScoped, ServiceCreate, viewsets.ReadOnlyModelView
 
     @extend_schema(request=SpuriousSerializer, responses={200: AssessmentSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def spurious(self, request, pk=None):
         s = SpuriousSerializer(data=request.data)
         s.is_valid(raise_exception=True)

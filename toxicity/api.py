@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts.roles import Perm
 from cohorts.api import PatientRef, PatientScoped, ServiceCreate
 from trialsite.api import signature_password_field
+from trialsite.idempotency import idempotent_action
 
 from . import ctcae, dlt, selectors, services
 from .models import RULE_CHOICES, SAE_CRITERIA, AdverseEvent, ConMed, Dlt, DltEvaluation, DltProposal, LabResult
@@ -150,6 +151,7 @@ class AdverseEventViewSet(PatientScoped, ServiceCreate, mixins.UpdateModelMixin,
 
     @extend_schema(request=ReasonSerializer, responses={200: AdverseEventSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def retract(self, request, pk=None):
         """Mark as entered in error (kept, ignored by the DLT rules)."""
         s = ReasonSerializer(data=request.data)
@@ -231,6 +233,7 @@ class ConMedViewSet(PatientScoped, ServiceCreate, mixins.UpdateModelMixin, views
 
     @extend_schema(request=ReasonSerializer, responses={200: ConMedSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def retract(self, request, pk=None):
         """Mark as entered in error (kept, ignored by the DLT rules)."""
         s = ReasonSerializer(data=request.data)
@@ -383,12 +386,14 @@ class DltProposalViewSet(_Adjudicating, PatientScoped, viewsets.ReadOnlyModelVie
 
     @extend_schema(request=AdjudicationSerializer, responses={200: DltProposalSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def confirm(self, request, pk=None):
         """Confirm as a DLT, signed (password re-entered; the reason is required when no adverse event records the attribution)."""
         return self._decide(request, pk, services.dlt_confirm)
 
     @extend_schema(request=AdjudicationSerializer, responses={200: DltProposalSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def reject(self, request, pk=None):
         """Reject with the reason, signed (password re-entered); a DLT confirmed on it before is withdrawn."""
         return self._decide(request, pk, services.dlt_reject)
@@ -404,6 +409,7 @@ class DltViewSet(_Adjudicating, PatientScoped, ServiceCreate, viewsets.ReadOnlyM
 
     @extend_schema(request=SignedReasonSerializer, responses={200: DltSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent_action
     def withdraw(self, request, pk=None):
         """Withdraw a DLT recorded by an investigator, with the reason (signed: password re-entered)."""
         s = SignedReasonSerializer(data=request.data)

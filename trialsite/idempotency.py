@@ -14,6 +14,7 @@ token (a double click on Save, a resent form) writes nothing and is redirected t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -103,6 +104,17 @@ def idempotent(request, write) -> Response:
 
     endpoint = f"{request.method} {request.path}"[:300]
     return _once(user_id=request.user.pk, key=key, endpoint=endpoint, digest=digest, write=run, replay=lambda stored: _replay(stored, digest), busy=busy)
+
+
+def idempotent_action(method):
+    """A viewset's POST action (sign, confirm, withdraw, retract, enrol, ...) answered once per `Idempotency-Key`, as
+    `idempotent`: a retried signature after a lost answer gets the first answer instead of "already signed"."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, *args, **kwargs):
+        return idempotent(request, lambda: method(self, request, *args, **kwargs))
+
+    return wrapper
 
 
 def purge_expired(*, now=None) -> int:

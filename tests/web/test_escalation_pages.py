@@ -205,3 +205,21 @@ def test_a_signature_quoting_another_sites_patient_is_masked_for_a_coordinator(c
     page = client.get(reverse("trial_escalation", args=[trial.code])).content.decode()
     assert "source data of a site 02 patient not verified yet" in page
     assert hidden not in page
+
+
+def test_a_signature_retried_with_its_idempotency_key_gets_the_first_answer_and_signs_once(trial, proposal, ivan):
+    from trialsite.models import Signature
+
+    api = APIClient()
+    api.force_authenticate(ivan)
+    url = f"/api/v1/decisions/{proposal.pk}/sign/"
+    wrong = api.post(url, {"password": "nope"}, format="json", HTTP_IDEMPOTENCY_KEY="sign-1")
+    assert wrong.status_code == 400  # a refused signature keeps no key: the corrected request may reuse it
+    first = api.post(url, {"password": PASSWORD}, format="json", HTTP_IDEMPOTENCY_KEY="sign-1")
+    again = api.post(url, {"password": PASSWORD}, format="json", HTTP_IDEMPOTENCY_KEY="sign-1")
+    assert (first.status_code, again.status_code, again["Idempotent-Replayed"]) == (200, 200, "true")
+    assert again.json() == first.json()
+    assert Signature.objects.count() == 1
+    unkeyed = api.post(url, {"password": PASSWORD}, format="json")  # without the key a second signature is refused
+    assert unkeyed.status_code in (400, 409)
+    assert Signature.objects.count() == 1

@@ -200,3 +200,18 @@ def test_the_schema_says_every_signed_write_needs_the_password(api, ivan, path):
     component = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     assert "password" in component["required"]
     assert component["properties"]["password"]["type"] == "string"
+
+
+def test_a_confirmation_retried_with_its_idempotency_key_is_one_dlt(api, alice, ivan, on_c1):
+    api.force_authenticate(alice)
+    assert post_ae(api, on_c1).status_code == 201
+    for n, anc in ((10, "400"), (14, "300"), (19, "900")):
+        assert api.post("/api/v1/labs/", {"patient": on_c1.study_id, "on": day(n), "anc": anc, "units": {"anc": "/uL"}}, format="json").status_code == 201
+    dlt_evaluate_many([on_c1.pk])
+    pid = api.get("/api/v1/dlt-proposals/", {"status": "proposed"}).json()["results"][0]["id"]
+    api.force_authenticate(ivan)
+    first = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {"password": PASSWORD}, format="json", HTTP_IDEMPOTENCY_KEY="c-1")
+    again = api.post(f"/api/v1/dlt-proposals/{pid}/confirm/", {"password": PASSWORD}, format="json", HTTP_IDEMPOTENCY_KEY="c-1")
+    assert (first.status_code, again.status_code, again["Idempotent-Replayed"]) == (200, 200, "true"), first.content
+    assert again.json() == first.json()
+    assert len(api.get("/api/v1/dlts/").json()["results"]) == 1
