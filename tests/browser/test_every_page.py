@@ -98,18 +98,11 @@ def seeded(server):
     from datamanagement.quality import query_raise
     from datamanagement.services import export_zip_start
     from dosing.models import Visit
-    from portal.demo.seed import demo_opened_on, ensure_sites, ensure_trial, ensure_users, seed_demo_trial
+    from tests.demo import seed_demo_for_tests
     from toxicity.models import AdverseEvent
     from toxicity.services import conmed_record
 
-    trial = ensure_trial(today=demo_opened_on())
-    ensure_sites()
-    created = ensure_users()
-    seed_demo_trial(trial, passwords={username: password for username, _, password in created})
-    for user in User.objects.all():
-        user.set_password(PASSWORD)
-        user.must_change_password = False
-        user.save()
+    trial = seed_demo_for_tests(PASSWORD)
     jd = trial.patients.get(initials="JD")
     coord = User.objects.get(username="coord01")
     ae = AdverseEvent.objects.filter(patient=jd).order_by("pk").first()

@@ -47,20 +47,10 @@ def routes() -> list[str]:
 def seeded(django_db_setup, django_db_blocker):
     """The demo trial written through the services, the persona passwords known; the database emptied afterwards."""
     with django_db_blocker.unblock():
-        from portal.demo.seed import demo_opened_on, ensure_sites, ensure_trial, ensure_users, seed_demo_trial
+        from tests.demo import seed_demo_for_tests
 
         try:
-            trial = ensure_trial(today=demo_opened_on())
-            ensure_sites()
-            created = ensure_users()
-            seed_demo_trial(trial, passwords={username: password for username, _, password in created})
-            from accounts.models import User
-
-            for user in User.objects.all():
-                user.set_password(PASSWORD)
-                user.must_change_password = False
-                user.save()
-            yield trial
+            yield seed_demo_for_tests(PASSWORD)
         finally:
             call_command("flush", interactive=False, verbosity=0)
 

@@ -195,7 +195,7 @@ def _synthetic(code, patients):
     from cohorts.models import Patient, Trial
 
     with redirect_stdout(io.StringIO()):
-        call_command("seed_demo", demo=True)
+        call_command("seed_demo")  # the protocol and the sites
         call_command("seed_demo", patients=patients, seed=1, synthetic=code, cycles=2, assessments=3, span_days=140, latest_days_ago=200)
     trial = Trial.objects.get(code=code)
     response_compute_many(list(Patient.objects.filter(trial=trial).values_list("pk", flat=True)))
@@ -203,10 +203,15 @@ def _synthetic(code, patients):
     return trial
 
 
-@pytest.fixture
-def big_trials(db):
-    """Two synthetic trials on either side of the plots' cap of 50 patients."""
-    return _synthetic("SYNS", 6), _synthetic("SYNL", 63)
+@pytest.fixture(scope="module")
+def big_trials(django_db_setup, django_db_blocker):
+    """Two synthetic trials on either side of the plots' cap of 50 patients, written once for the module (the tests
+    only read them) and rolled back after it."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _synthetic("SYNS", 6), _synthetic("SYNL", 63)
+        transaction.set_rollback(True)
 
 
 def test_dashboard_queries_are_the_same_on_either_side_of_the_plot_cap(client, dana, big_trials, django_assert_max_num_queries):
