@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from math import sqrt
 
 from .core import DesignError, DesignState, LevelState, Move, binom_pmf
-from .engines import Engine, ess_of  # noqa: F401 (ess_of re-exported for the simulator's readers)
+from .engines import Engine
 
 
 @dataclass(frozen=True)
@@ -185,8 +185,11 @@ def simulate_tite(
 ) -> OperatingCharacteristics:
     """Monte Carlo of a time-to-event design (TITE-BOIN; BOIN runs here too, waiting whenever pending outcomes matter).
 
-    Time in units of the assessment window. Each cohort's patients arrive one by one; a decision is taken when the cohort
-    is complete (the engine sees every patient's follow-up fraction); on WAIT or SUSPEND time runs to the next outcome.
+    Time in units of the assessment window, as the simulations of Yuan et al. (2018): a cohort's first patient enters
+    at the decision time and the others one inter-arrival time apart; the next decision is taken when the next patient
+    arrives, one more inter-arrival time later, on the data then known (each pending patient's follow-up fraction); on
+    WAIT or SUSPEND that patient waits and time runs to the next outcome. At the maximum sample size the trial ends
+    when every outcome is known.
     """
     tox = _check(engine, true_tox)
     a = assumptions or TiteAssumptions()
@@ -213,10 +216,12 @@ def simulate_tite(
             if step.level is None:
                 raise DesignError(f"The engine's step {step.move.value} ({step.rule}) names no level.")
             elim, current = step.eliminated_from, step.level
-            for _k in range(step.slots or size):
-                now += rng.expovariate(a.arrivals_per_window)
+            for k in range(step.slots or size):
+                if k:
+                    now += rng.expovariate(a.arrivals_per_window)
                 dlt_time = rng.random() if rng.random() < tox[current] else None
                 patients.append((current, now, dlt_time))
+            now += rng.expovariate(a.arrivals_per_window)  # the next patient arrives: the next decision
         for j, value in enumerate(_terminal(engine, state, above)):
             sums[j] += value
             squares[j] += value * value

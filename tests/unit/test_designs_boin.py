@@ -1,9 +1,9 @@
-"""BOIN, TITE-BOIN and i3+3 engines (issue 18) against the publications and the R package BOIN's tables."""
+"""BOIN and i3+3 engines (issue 18) against the publications and the R package BOIN's tables (TITE-BOIN: test_designs_tite.py)."""
 
 import pytest
 
 from cohorts.protocol import DesignSpec
-from escalation.designs import DesignState, LevelState, Move, engine_for, ess_of
+from escalation.designs import DesignState, LevelState, Move, engine_for
 from escalation.designs.core import beta_sf, elimination_count, pava
 from escalation.designs.engines import boin_lambdas
 from escalation.designs.tables import decision_table, look_ahead, path_text
@@ -117,21 +117,6 @@ def test_selection_as_select_mtd():
     assert e.select(state((3, 3))).mtd is None
 
 
-def test_tite_boin_ess_and_suspension():
-    spec = DesignSpec(name="tite-boin", target=0.3, phi1=0.18, phi2=0.42, cohort_size=3, max_n=30, window_days=28, max_pending_fraction=0.5)
-    e = engine_for(spec, LABELS)
-    assert ess_of(LevelState(3, 1, (0.5, 0.25))) == pytest.approx(3.75)
-    # 1 DLT, 2 complete without, 2 pending at half and quarter window: phat = 1 / 3.75 = 0.267: stay
-    s = e.decide(state((3, 0), (3, 1), current=1, pending=(1, (0.5, 0.25))))
-    assert (s.move, s.rule) == (Move.STAY, "TITE-S")
-    assert "ESS 3.75" in s.reason
-    # 0 DLTs in 3 complete, 2 pending nearly followed: 0 / 4.8 <= lambda_e: escalate
-    s = e.decide(state((3, 0), (3, 0), current=1, pending=(1, (0.9, 0.9))))
-    assert (s.move, s.level, s.rule) == (Move.ESCALATE, 2, "TITE-E")
-    # 3 of 5 pending: more than half: suspend
-    assert e.decide(state((3, 0), (2, 0), current=1, pending=(1, (0.1, 0.2, 0.3)))).move == Move.SUSPEND
-
-
 def test_i3plus3_rules_liu_2020():
     spec = DesignSpec(name="i3+3", target=0.25, cohort_size=3, max_n=30, ei_low=0.2, ei_high=0.3)
     e = engine_for(spec, LABELS)
@@ -182,31 +167,3 @@ def test_i3plus3_table():
     assert (rows[3].escalate, rows[3].stay, rows[3].deescalate, rows[3].eliminate) == ("0", "1", "2", "3")
     # n = 6: 0-1 below (1/6 = 0.17), none inside, 2/6 stays by the (y-1)/n rule, 3 de-escalates
     assert (rows[6].escalate, rows[6].stay, rows[6].deescalate) == ("0-1", "2", "3")
-
-
-# The TITE-BOIN decision table (Yuan et al. 2018, target 0.2, cohorts of 3): the rows that do not depend on the
-# follow-up time. DLTs at or above the de-escalation / elimination count of all treated decide now whatever is pending
-# (even with more than half pending); suspension only otherwise.
-@pytest.mark.parametrize(
-    ("treated", "dlt", "pending", "move"),
-    [
-        (3, 0, 2, Move.SUSPEND),
-        (3, 2, 1, Move.ELIMINATE),
-        (6, 0, 4, Move.SUSPEND),
-        (6, 1, 4, Move.SUSPEND),
-        (6, 2, 4, Move.DE_ESCALATE),
-        (6, 3, 3, Move.ELIMINATE),
-        (9, 0, 5, Move.SUSPEND),
-        (9, 1, 5, Move.SUSPEND),
-        (9, 2, 5, Move.SUSPEND),
-        (9, 2, 0, Move.STAY),
-        (9, 3, 6, Move.DE_ESCALATE),
-        (9, 4, 5, Move.ELIMINATE),
-    ],
-)
-def test_tite_boin_table_rows_without_follow_up(treated, dlt, pending, move):
-    spec = DesignSpec(name="tite-boin", target=0.2, phi1=0.12, phi2=0.28, cohort_size=3, max_n=30, window_days=28)
-    e = engine_for(spec, LABELS)
-    for f in (0.0, 0.5, 0.99):
-        s = e.decide(state((3, 0), (treated - pending, dlt), current=1, pending=(1, (f,) * pending) if pending else None))
-        assert s.move == move, f
