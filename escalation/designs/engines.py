@@ -326,8 +326,10 @@ def stft_of(x: LevelState) -> float:
 
 @dataclass(frozen=True)
 class I3plus3(_Interval):
-    """i3+3 (Liu, Wang, Ji 2020): below the equivalence interval escalate, inside stay, above it de-escalate unless one
-    DLT fewer would fall below the interval (then stay); the safety rule eliminates as BOIN's."""
+    """i3+3 (Liu, Wang, Ji 2020, J Biopharm Stat 30(2):294-304, as its authors' R package FIND states the rule): below
+    the equivalence interval escalate, inside stay, above it de-escalate unless one DLT fewer would fall below the
+    interval (then stay); the dose exclusion (Beta(1, 1), n >= 3) eliminates as BOIN's; the MTD as FIND's select_mtd,
+    which is BOIN's select.mtd."""
 
     def move(self, d: int, y: int, n: int, elim: int | None) -> Step:
         lo, hi = self.spec.ei_low, self.spec.ei_high

@@ -167,3 +167,30 @@ def test_i3plus3_table():
     assert (rows[3].escalate, rows[3].stay, rows[3].deescalate, rows[3].eliminate) == ("0", "1", "2", "3")
     # n = 6: 0-1 below (1/6 = 0.17), none inside, 2/6 stays by the (y-1)/n rule, 3 de-escalates
     assert (rows[6].escalate, rows[6].stay, rows[6].deescalate) == ("0-1", "2", "3")
+
+
+# The i3+3 rule of Liu, Wang, Ji (2020), "The i3+3 design for phase I clinical trials", J Biopharm Stat 30(2):294-304,
+# as its authors' R package FIND (Ji & Zhang; run_sim_i3plus3, get_decision) states it: y/n below the EI escalate,
+# inside stay, above it stay if (y - 1)/n is below the EI, else de-escalate; DU (eliminate) when
+# P(p > pT | y, n; Beta(1, 1)) > 0.95, n >= 3. Rows by n treated (cohorts of 3): the DLT counts of E / S / D / DU.
+@pytest.mark.parametrize(
+    ("target", "ei", "rows"),
+    [
+        (0.25, (0.2, 0.3), {3: ("0", "1", "2", "3"), 6: ("0-1", "2", "3", "4-6"), 9: ("0-1", "2", "3-4", "5-9"), 12: ("0-2", "3", "4-5", "6-12")}),
+        (0.30, (0.25, 0.35), {3: ("0", "1", "2", "3"), 6: ("0-1", "2", "3", "4-6"), 9: ("0-2", "3", "4", "5-9"), 12: ("0-2", "3-4", "5-6", "7-12")}),
+    ],
+)
+def test_i3plus3_decision_table_as_published(target, ei, rows):
+    e = engine_for(DesignSpec(name="i3+3", target=target, cohort_size=3, max_n=12, ei_low=ei[0], ei_high=ei[1]), LABELS)
+    table = {r.n: (r.escalate, r.stay, r.deescalate, r.eliminate) for r in decision_table(e)}
+    assert table == rows
+
+
+def test_i3plus3_selects_the_mtd_as_its_authors_package():
+    """FIND::select_mtd (method "i3+3"): the dose exclusion, then PAVA on the Beta(0.05, 0.05) posterior means with
+    weights 1 / variance, + i x 1e-10, the closest to pT: among ties the higher level below pT, the lower above."""
+    e = engine_for(DesignSpec(name="i3+3", target=0.25, cohort_size=3, max_n=30, ei_low=0.2, ei_high=0.3), LABELS)
+    assert e.select(state((6, 1), (6, 1))).mtd == 1  # tied below pT: the higher
+    assert e.select(state((3, 0), (6, 3), (6, 2))).mtd == 1  # pooled above pT: the lower
+    assert e.select(state((6, 1), (3, 3))).mtd == 0  # level 2 excluded (3 of 3)
+    assert e.select(state((3, 3))).mtd is None

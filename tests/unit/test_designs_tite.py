@@ -7,7 +7,8 @@ Each row: n treated, DLTs observed (lowest, highest; + = and more), patients pen
 the decision (E escalate, S stay, D de-escalate, DE de-escalate and eliminate, SUS suspend accrual, ES escalate when
 STFT >= the threshold else stay, SD de-escalate when STFT <= the threshold else stay) and the STFT threshold as printed
 (two decimals). STFT = the standardized total follow-up time of the pending patients. The rows are the publication's,
-as transcribed in the test fixture yuan2018-tables.csv of the R package simFastBOIN (github.com/gosukehommaEX/simFastBOIN).
+as transcribed in the test fixture yuan2018-tables.csv of the R package simFastBOIN (github.com/gosukehommaEX/simFastBOIN);
+the rows up to 9 treated of Table 1 are also reprinted in Table 1 of PMC9260438 (Contemp Clin Trials Commun, 2022).
 """
 
 import pytest
