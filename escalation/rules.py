@@ -294,6 +294,11 @@ class Characteristics:
     expected_dlt: float
     p_cap: float = 0.0  # part of p_stop: stopped by the escalation cap
     trials: int | None = None  # Monte Carlo: number of simulated trials
+    expected_dlt_by_level: dict[str, float] = field(default_factory=dict)
+    # P(more than 60% / 80% of the patients treated are at levels whose true DLT rate exceeds 1/3)
+    p_overdose60: float = 0.0
+    p_overdose80: float = 0.0
+    states: int = 0  # exact: the number of states enumerated
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -303,6 +308,16 @@ class Characteristics:
             "expected_n_by_level": self.expected_n_by_level,
             "expected_dlt": self.expected_dlt,
         }
+
+
+OVERDOSE_RATE = 1 / 3  # the 3+3's risk of overdosing counts the patients at levels whose true DLT rate exceeds this
+
+
+def _overdosed(counts: Sequence[tuple[int, int]], above: Sequence[bool]) -> tuple[float, float]:
+    """(1, 1), (1, 0) or (0, 0): whether more than 60% / 80% of the patients treated are at the levels above."""
+    total = sum(n for n, _ in counts)
+    over = sum(n for (n, _), a in zip(counts, above, strict=True) if a)
+    return (1.0 if total and over > 0.6 * total else 0.0), (1.0 if total and over > 0.8 * total else 0.0)
 
 
 def _check_tox(ladder: Ladder, true_tox: Sequence[float]) -> tuple[float, ...]:
@@ -321,8 +336,9 @@ def _step(ladder: Ladder, counts: tuple[tuple[int, int], ...], current: str) -> 
     return decide(ladder, _state_patients(ladder, counts), current=current)
 
 
-# What an exact walk returns from a state on: P(MTD per level), P(stop), P(stop at the cap), E[n per level], E[DLTs].
-_Walk = tuple[tuple[float, ...], float, float, tuple[float, ...], float]
+# What an exact walk returns from a state on: P(MTD per level), P(stop), P(stop at the cap), E[n per level],
+# E[DLTs per level], P(overdose 60%), P(overdose 80%).
+_Walk = tuple[tuple[float, ...], float, float, tuple[float, ...], tuple[float, ...], float, float]
 
 
 def _named(label: str | None, decision: Decision) -> str:
@@ -336,50 +352,60 @@ def simulate_exact(ladder: Ladder, true_tox: Sequence[float]) -> Characteristics
     """Exact operating characteristics by enumerating every cohort outcome (binomial), with memoisation.
 
     Each cohort's patients are all evaluable; the number of DLTs in k patients at a
-    level with true probability p is Binomial(k, p).
+    level with true probability p is Binomial(k, p). The one exact 3+3 enumeration: the designs'
+    simulator (escalation.designs.oc) calls it for a 3+3 protocol.
     """
     tox = _check_tox(ladder, true_tox)
     labels = ladder.labels
     n_levels = len(labels)
+    above = tuple(p > OVERDOSE_RATE for p in tox)
 
     @cache
     def walk(counts: tuple[tuple[int, int], ...], current: str) -> _Walk:
-        """(P(mtd per level), P(stop), P(cap), E[n per level], E[dlt]) from this state on."""
+        """(P(mtd per level), P(stop), P(cap), E[n per level], E[dlt per level], P(over60), P(over80)) from this state on."""
         decision = _step(ladder, counts, current)
         zero = (0.0,) * n_levels
-        if decision.action == Action.MTD:
-            return tuple(1.0 if label == decision.mtd else 0.0 for label in labels), 0.0, 0.0, zero, 0.0
-        if decision.action == Action.STOP:
-            return zero, 1.0, 1.0 if decision.rule == "CAP" else 0.0, zero, 0.0
+        if decision.action in (Action.MTD, Action.STOP):
+            o60, o80 = _overdosed(counts, above)
+            if decision.action == Action.MTD:
+                return tuple(1.0 if label == decision.mtd else 0.0 for label in labels), 0.0, 0.0, zero, zero, o60, o80
+            return zero, 1.0, 1.0 if decision.rule == "CAP" else 0.0, zero, zero, o60, o80
         level = _named(decision.level, decision)
         i = labels.index(level)
         k, p = decision.slots, tox[i]
-        mtd, stop, cap, n_by, dlt = [0.0] * n_levels, 0.0, 0.0, [0.0] * n_levels, 0.0
+        mtd, stop, cap, n_by, dlt_by, o60, o80 = [0.0] * n_levels, 0.0, 0.0, [0.0] * n_levels, [0.0] * n_levels, 0.0, 0.0
         for d in range(k + 1):
             w = comb(k, d) * p**d * (1 - p) ** (k - d)
             if w == 0.0:
                 continue
             n, dd = counts[i]
             nxt = (*counts[:i], (n + k, dd + d), *counts[i + 1 :])
-            m2, s2, c2, nb2, dl2 = walk(nxt, level)
+            m2, s2, c2, nb2, db2, a2, b2 = walk(nxt, level)
             for j in range(n_levels):
                 mtd[j] += w * m2[j]
                 n_by[j] += w * nb2[j]
+                dlt_by[j] += w * db2[j]
             stop += w * s2
             cap += w * c2
-            dlt += w * (d + dl2)
+            dlt_by[i] += w * d
+            o60 += w * a2
+            o80 += w * b2
         n_by[i] += k
-        return tuple(mtd), stop, cap, tuple(n_by), dlt
+        return tuple(mtd), stop, cap, tuple(n_by), tuple(dlt_by), o60, o80
 
     start = tuple((0, 0) for _ in labels)
-    mtd, stop, cap, n_by, dlt = walk(start, ladder.start)
+    mtd, stop, cap, n_by, dlt_by, o60, o80 = walk(start, ladder.start)
     return Characteristics(
         p_mtd=dict(zip(labels, mtd, strict=True)),
         p_stop=stop,
         expected_n=sum(n_by),
         expected_n_by_level=dict(zip(labels, n_by, strict=True)),
-        expected_dlt=dlt,
+        expected_dlt=sum(dlt_by),
         p_cap=cap,
+        expected_dlt_by_level=dict(zip(labels, dlt_by, strict=True)),
+        p_overdose60=o60,
+        p_overdose80=o80,
+        states=walk.cache_info().currsize,
     )
 
 
@@ -390,9 +416,12 @@ def simulate_trials(ladder: Ladder, true_tox: Sequence[float], *, trials: int, s
         raise EscalationError("Simulate at least one trial.")
     rng = random.Random(seed)  # noqa: S311 (simulation, not security)
     labels = ladder.labels
+    above = tuple(p > OVERDOSE_RATE for p in tox)
     mtd = dict.fromkeys(labels, 0)
-    stops = caps = dlts = 0
+    stops = caps = 0
+    o60 = o80 = 0.0
     n_by = dict.fromkeys(labels, 0)
+    dlt_by = dict.fromkeys(labels, 0)
     step = lru_cache(maxsize=None)(lambda counts, current: _step(ladder, counts, current))
     for _ in range(trials):
         counts = tuple((0, 0) for _ in labels)
@@ -412,16 +441,22 @@ def simulate_trials(ladder: Ladder, true_tox: Sequence[float], *, trials: int, s
             n, dd = counts[i]
             counts = (*counts[:i], (n + decision.slots, dd + d), *counts[i + 1 :])
             n_by[level] += decision.slots
-            dlts += d
+            dlt_by[level] += d
             current = level
+        a, b = _overdosed(counts, above)
+        o60 += a
+        o80 += b
     return Characteristics(
         p_mtd={k: v / trials for k, v in mtd.items()},
         p_stop=stops / trials,
         expected_n=sum(n_by.values()) / trials,
         expected_n_by_level={k: v / trials for k, v in n_by.items()},
-        expected_dlt=dlts / trials,
+        expected_dlt=sum(dlt_by.values()) / trials,
         p_cap=caps / trials,
         trials=trials,
+        expected_dlt_by_level={k: v / trials for k, v in dlt_by.items()},
+        p_overdose60=o60 / trials,
+        p_overdose80=o80 / trials,
     )
 
 

@@ -11,7 +11,7 @@ from cohorts.protocol import ProtocolSpec
 from escalation.rules import ladder_of
 
 from .core import DesignError, DesignState, LevelState, Move, Selection, Step
-from .engines import Boin, Boundary, Engine, I3plus3, ThreePlusThree, TiteBoin, boin_lambdas, engine_for, ess_of
+from .engines import Boin, Boundary, Engine, I3plus3, ThreePlusThree, TiteBoin, TiteCell, boin_lambdas, engine_for, stft_of
 
 __all__ = [
     "Boin",
@@ -26,10 +26,11 @@ __all__ = [
     "Step",
     "ThreePlusThree",
     "TiteBoin",
+    "TiteCell",
     "boin_lambdas",
     "engine_for",
     "engine_of",
-    "ess_of",
+    "stft_of",
 ]
 
 

@@ -195,56 +195,141 @@ class Boin(_Interval):
 
 
 @dataclass(frozen=True)
+class TiteCell:
+    """The TITE-BOIN rule at a level with `treated` patients, `dlt` DLTs and `pending` pending, as in the published
+    decision table (Yuan et al. 2018, Table 1): `decision` is E (escalate), S (stay), D (de-escalate), DE (de-escalate
+    and eliminate), SUS (suspend accrual), or E/S (escalate when STFT >= `escalate_from`, else stay), S/D (de-escalate
+    when STFT <= `deescalate_to`, else stay); STFT = the pending patients' standardized total follow-up time."""
+
+    decision: str
+    escalate_from: float | None = None
+    deescalate_to: float | None = None
+
+    def at(self, stft: float) -> str:
+        """The decision at a given STFT: one of E, S, D, DE, SUS."""
+        if self.decision == "E/S":
+            return "E" if self.escalate_from is not None and stft >= self.escalate_from else "S"
+        if self.decision == "S/D":
+            return "D" if self.deescalate_to is not None and stft <= self.deescalate_to else "S"
+        return self.decision
+
+
+@dataclass(frozen=True)
 class TiteBoin(Boin):
-    """TITE-BOIN (Yuan et al. 2018): pending patients count by their follow-up fraction in the effective sample size
-    ESS = completed + sum of follow-up fractions (Lin & Yuan 2020's approximation); phat = DLTs / ESS on BOIN's boundaries.
-    Accrual is suspended when more than max_pending_fraction of the level's patients are pending and the DLTs seen do
-    not already de-escalate or eliminate."""
+    """TITE-BOIN (Yuan, Lin, Li, Nie, Warren 2018, Clin Cancer Res 24(20):4921, Supplementary Appendix A and Table 1).
+
+    With pending patients at the current level (n treated, y DLTs observed, r = n - c completed, c pending, STFT = the
+    sum of the pending patients' follow-up fractions), each pending outcome is imputed by single mean imputation under a
+    uniform time to DLT: phat = (y + q (c - STFT)) / n with q = p / (1 - p), p = (y + a) / (r + 1) the posterior mean
+    under the Beta(a, 1 - a) prior, a = target / 2. BOIN's lambda_e / lambda_d apply to phat, with escalation only while
+    y / n < target and de-escalation only once y / n >= target. In the order of the published table: elimination (all n
+    treated, the pending counted as without a DLT); de-escalation when y / n >= lambda_d whatever the pending outcomes;
+    suspension when more than max_pending_fraction of the n are pending; then the rule on phat (a pair of thresholds
+    on STFT). No pending patient: BOIN."""
+
+    @cached_property
+    def prior_a(self) -> float:
+        return _target(self.spec) / 2
+
+    def estimate(self, treated: int, dlt: int, pending: int, stft: float) -> float:
+        """phat = (y + q (c - STFT)) / n of the single mean imputation (the published closed form)."""
+        p = (dlt + self.prior_a) / (treated - pending + 1)
+        return (dlt + p / (1 - p) * (pending - stft)) / treated
+
+    def cell(self, treated: int, dlt: int, pending: int) -> TiteCell:
+        """The rule at a middle level (both neighbours open), as a row of the published decision table."""
+        lam_e, lam_d = self.lambdas
+        cut = self.eliminate_at(treated)
+        if cut is not None and dlt >= cut:
+            return TiteCell("DE")
+        if pending == 0:
+            b = self.boundary(treated)
+            return TiteCell("E" if dlt <= b.escalate_at_most else "D" if dlt >= b.deescalate_at_least else "S")
+        if dlt >= treated * lam_d:
+            return TiteCell("D")
+        if pending / treated > self.spec.max_pending_fraction:
+            return TiteCell("SUS")
+        p = (dlt + self.prior_a) / (treated - pending + 1)
+        odds = (1 - p) / p  # phat <= lambda_e  <=>  STFT >= c - odds (n lambda_e - y); phat >= lambda_d  <=>  STFT <= c - odds (n lambda_d - y)
+        if dlt / treated < _target(self.spec):
+            esc = pending - odds * (treated * lam_e - dlt)
+            if esc <= 0:
+                return TiteCell("E")
+            return TiteCell("E/S", escalate_from=esc) if esc <= pending else TiteCell("S")
+        deesc = pending - odds * (treated * lam_d - dlt)
+        return TiteCell("S/D", deescalate_to=deesc) if deesc >= 0 else TiteCell("S")
 
     def _with_pending(self, state: DesignState) -> Step:
-        """In the order of the TITE-BOIN decision table (Yuan et al. 2018): DLTs already at or above the de-escalation
-        (or elimination) count of all the patients treated de-escalate (eliminate) now, whatever is pending; a step that
-        no pending outcome can change is taken; otherwise accrual is suspended when more than max_pending_fraction of
-        the level's patients are pending; otherwise phat = DLTs / ESS on BOIN's boundaries."""
         d, x = state.current, state.levels[state.current]
-        m, treated = len(x.pending), x.treated
-        observed = self._complete(state, d, x.dlt, treated)
-        if observed.move in (Move.DE_ESCALATE, Move.ELIMINATE) or observed.rule == "ELIM0":
-            return replace(observed, reason=observed.reason + f" ({m} pending count as without a DLT: more DLTs cannot change this)")
-        sure = super()._with_pending(state)
-        if sure.move != Move.WAIT:
-            return sure
-        if m / treated > self.spec.max_pending_fraction:
+        spec, elim, here, size = self.spec, state.eliminated_from, self.label(d), self.spec.cohort_size
+        m, treated, stft = len(x.pending), x.treated, sum(x.pending)
+        if state.treated >= spec.max_n:
+            return self._complete(state, d, x.dlt, treated)
+        cell = self.cell(treated, x.dlt, m)
+        decision = cell.at(stft)
+        if decision == "DE":
+            if d > 0 or spec.stop_if_lowest_eliminated:
+                observed = self._complete(state, d, x.dlt, treated)
+                return replace(observed, reason=observed.reason + f" ({m} pending counted as without a DLT: more DLTs cannot change this)")
+            decision = "D"  # the lowest level, kept open by the protocol: as a de-escalation there
+        lam_e, lam_d = self.lambdas
+        if decision == "D" and cell.decision in ("D", "DE"):
+            head = f"{_s(x.dlt)} in {treated} treated at level {here} ({m} pending): {x.dlt / treated:.2f} >= lambda_d {lam_d:.4f}"
+            if d > 0:
+                step = Step(Move.DE_ESCALATE, d - 1, "TITE-D", f"{head} whatever the pending outcomes: de-escalate to level {self.label(d - 1)}", elim, size)
+                return self._truncate(state, step)
+            decision = "SUS" if m / treated > spec.max_pending_fraction else "S"  # the lowest level: stay, unless too many pending
+        if decision == "SUS":
             return Step(
                 Move.SUSPEND,
                 d,
                 "TITE-SUSPEND",
-                f"Level {self.label(d)}: {m} of {treated} patients pending ({m / treated:.0%} > {self.spec.max_pending_fraction:.0%}): accrual suspended.",
-                state.eliminated_from,
+                f"Level {here}: {m} of {treated} patients pending ({m / treated:.0%} > {spec.max_pending_fraction:.0%}): accrual suspended.",
+                elim,
             )
-        ess = ess_of(x)
-        lam_e, lam_d = self.lambdas
-        rate, here, elim, size = x.dlt / ess, self.label(d), state.eliminated_from, self.spec.cohort_size
-        head = f"{_s(x.dlt)} in ESS {ess:.2f} ({x.n} complete + {m} pending, follow-up {sum(x.pending):.2f}) at level {here}: {rate:.2f}"
-        if rate <= lam_e and self._can_escalate(d, elim):
-            step = Step(Move.ESCALATE, d + 1, "TITE-E", f"{head} <= lambda_e {lam_e:.4f}? yes: escalate to level {self.label(d + 1)}", elim, size)
+        phat = self.estimate(treated, x.dlt, m, stft)
+        head = f"{_s(x.dlt)} in {treated} treated at level {here} ({x.n} complete, {m} pending, STFT {stft:.2f}): imputed phat {phat:.3f}"
+        if decision == "E":
+            bound = f" (escalate at STFT >= {cell.escalate_from:.2f})" if cell.escalate_from is not None else ""
+            if self._can_escalate(d, elim):
+                step = Step(Move.ESCALATE, d + 1, "TITE-E", f"{head} <= lambda_e {lam_e:.4f}{bound}: escalate to level {self.label(d + 1)}", elim, size)
+                return self._truncate(state, step)
+            why = "the top level" if d + 1 == len(self.labels) else f"level {self.label(d + 1)} is eliminated"
+            step = Step(Move.STAY, d, "TITE-E-TOP", f"{head} <= lambda_e {lam_e:.4f}{bound}, but {why}: stay", elim, size)
+        elif decision == "D" and d > 0:
+            bound = f" (de-escalate at STFT <= {cell.deescalate_to:.2f})" if cell.deescalate_to is not None else ""
+            step = Step(Move.DE_ESCALATE, d - 1, "TITE-D", f"{head} >= lambda_d {lam_d:.4f}{bound}: de-escalate to level {self.label(d - 1)}", elim, size)
             return self._truncate(state, step)
-        if rate >= lam_d and d > 0:
-            step = Step(Move.DE_ESCALATE, d - 1, "TITE-D", f"{head} >= lambda_d {lam_d:.4f}? yes: de-escalate to level {self.label(d - 1)}", elim, size)
-            return self._truncate(state, step)
-        text = f"{head} between the boundaries (lambda_e {lam_e:.4f}, lambda_d {lam_d:.4f}) or no move possible: stay"
-        return self._truncate(state, Step(Move.STAY, d, "TITE-S", text, elim, size))
+        else:
+            where = " (the lowest level)" if decision == "D" else ""
+            text = f"{head} between lambda_e {lam_e:.4f} and lambda_d {lam_d:.4f}{where}: stay"
+            if cell.decision == "E/S" and cell.escalate_from is not None:
+                text = f"{head} > lambda_e {lam_e:.4f} (escalate at STFT >= {cell.escalate_from:.2f}): stay"
+            elif cell.decision == "S/D" and cell.deescalate_to is not None and decision != "D":
+                text = f"{head} < lambda_d {lam_d:.4f} (de-escalate at STFT <= {cell.deescalate_to:.2f}): stay"
+            step = Step(Move.STAY, d, "TITE-S", text, elim, size)
+        if spec.n_stop is not None and treated >= spec.n_stop:
+            return Step(
+                Move.STOP,
+                None,
+                "NSTOP",
+                f"{treated} patients at level {here} reach the stopping number {spec.n_stop} and the decision is to stay ({step.reason}); the MTD is selected.",
+                elim,
+            )
+        return self._truncate(state, step)
 
 
-def ess_of(x: LevelState) -> float:
-    """Effective sample size of a level: patients with a known outcome + the follow-up fraction of each pending one."""
-    return x.n + sum(x.pending)
+def stft_of(x: LevelState) -> float:
+    """Standardized total follow-up time of a level's pending patients: the sum of their follow-up fractions."""
+    return sum(x.pending)
 
 
 @dataclass(frozen=True)
 class I3plus3(_Interval):
-    """i3+3 (Liu, Wang, Ji 2020): below the equivalence interval escalate, inside stay, above it de-escalate unless one
-    DLT fewer would fall below the interval (then stay); the safety rule eliminates as BOIN's."""
+    """i3+3 (Liu, Wang, Ji 2020, J Biopharm Stat 30(2):294-304, as its authors' R package FIND states the rule): below
+    the equivalence interval escalate, inside stay, above it de-escalate unless one DLT fewer would fall below the
+    interval (then stay); the dose exclusion (Beta(1, 1), n >= 3) eliminates as BOIN's; the MTD as FIND's select_mtd,
+    which is BOIN's select.mtd."""
 
     def move(self, d: int, y: int, n: int, elim: int | None) -> Step:
         lo, hi = self.spec.ei_low, self.spec.ei_high

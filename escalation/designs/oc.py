@@ -2,7 +2,8 @@
 
 Exact: from the start, every cohort's number of DLTs is Binomial(slots, p) at the level the engine
 sends it to; the expectation of every characteristic is memoised on the state (the counts per level,
-the current level and the elimination), so each state is visited once.
+the current level and the elimination), so each state is visited once. 3+3: escalation.rules.simulate_exact
+(the one exact 3+3 enumeration), its result in this module's terms.
 Monte Carlo: the same walk with a seeded generator; TITE-BOIN with arrivals and DLT times (`simulate_tite`).
 """
 
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import sqrt
 
+from escalation import rules
+
 from .core import DesignError, DesignState, LevelState, Move, binom_pmf
-from .engines import Engine, ess_of  # noqa: F401 (ess_of re-exported for the simulator's readers)
+from .engines import Engine, ThreePlusThree
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def _check(engine: Engine, true_tox: Sequence[float]) -> tuple[float, ...]:
 
 
 def _threshold(engine: Engine) -> float:
-    return engine.spec.target if engine.spec.target is not None else 1 / 3
+    return engine.spec.target if engine.spec.target is not None else rules.OVERDOSE_RATE
 
 
 def _terminal(engine: Engine, state: DesignState, above: tuple[bool, ...]) -> list[float]:
@@ -101,8 +104,11 @@ def _result(engine: Engine, v: Sequence[float], tox: Sequence[float], **extra: o
 
 
 def simulate_exact(engine: Engine, true_tox: Sequence[float], *, start: int = 0) -> OperatingCharacteristics:
-    """Exact operating characteristics by enumeration of every cohort outcome, memoised on the state."""
+    """Exact operating characteristics by enumeration of every cohort outcome, memoised on the state.
+    3+3: escalation.rules.simulate_exact, the one exact 3+3 enumeration, in this module's terms."""
     tox = _check(engine, true_tox)
+    if isinstance(engine, ThreePlusThree):
+        return _three_plus_three_exact(engine, tox, start)
     above = tuple(p > _threshold(engine) for p in tox)
     memo: dict[tuple[tuple[tuple[int, int], ...], int, int | None], list[float]] = {}
     width = 3 * len(tox) + 3
@@ -137,6 +143,26 @@ def simulate_exact(engine: Engine, true_tox: Sequence[float], *, start: int = 0)
 
     v = walk(tuple((0, 0) for _ in tox), start, None)
     return _result(engine, v, tox, states=len(memo))
+
+
+def _three_plus_three_exact(engine: ThreePlusThree, tox: tuple[float, ...], start: int) -> OperatingCharacteristics:
+    ladder = replace(engine.ladder, start=engine.labels[start])
+    try:
+        c = rules.simulate_exact(ladder, tox)
+    except rules.EscalationError as exc:
+        raise DesignError(str(exc)) from exc
+    labels = engine.labels
+    return OperatingCharacteristics(
+        labels=labels,
+        p_select=tuple(c.p_mtd[label] for label in labels),
+        p_none=c.p_stop,
+        expected_n=tuple(c.expected_n_by_level[label] for label in labels),
+        expected_dlt=tuple(c.expected_dlt_by_level[label] for label in labels),
+        p_overdose60=c.p_overdose60,
+        p_overdose80=c.p_overdose80,
+        overdose_threshold=rules.OVERDOSE_RATE,
+        states=c.states,
+    )
 
 
 def simulate_trials(engine: Engine, true_tox: Sequence[float], *, trials: int, seed: int, start: int = 0) -> OperatingCharacteristics:
@@ -185,8 +211,11 @@ def simulate_tite(
 ) -> OperatingCharacteristics:
     """Monte Carlo of a time-to-event design (TITE-BOIN; BOIN runs here too, waiting whenever pending outcomes matter).
 
-    Time in units of the assessment window. Each cohort's patients arrive one by one; a decision is taken when the cohort
-    is complete (the engine sees every patient's follow-up fraction); on WAIT or SUSPEND time runs to the next outcome.
+    Time in units of the assessment window, as the simulations of Yuan et al. (2018): a cohort's first patient enters
+    at the decision time and the others one inter-arrival time apart; the next decision is taken when the next patient
+    arrives, one more inter-arrival time later, on the data then known (each pending patient's follow-up fraction); on
+    WAIT or SUSPEND that patient waits and time runs to the next outcome. At the maximum sample size the trial ends
+    when every outcome is known.
     """
     tox = _check(engine, true_tox)
     a = assumptions or TiteAssumptions()
@@ -213,10 +242,12 @@ def simulate_tite(
             if step.level is None:
                 raise DesignError(f"The engine's step {step.move.value} ({step.rule}) names no level.")
             elim, current = step.eliminated_from, step.level
-            for _k in range(step.slots or size):
-                now += rng.expovariate(a.arrivals_per_window)
+            for k in range(step.slots or size):
+                if k:
+                    now += rng.expovariate(a.arrivals_per_window)
                 dlt_time = rng.random() if rng.random() < tox[current] else None
                 patients.append((current, now, dlt_time))
+            now += rng.expovariate(a.arrivals_per_window)  # the next patient arrives: the next decision
         for j, value in enumerate(_terminal(engine, state, above)):
             sums[j] += value
             squares[j] += value * value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .core import DesignState, LevelState, Move, Step
-from .engines import Boin, Engine, I3plus3, ThreePlusThree
+from .engines import Boin, Engine, I3plus3, ThreePlusThree, TiteBoin, TiteCell
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,94 @@ def decision_table(engine: Engine, *, step: int | None = None) -> list[TableRow]
             moves[name].append(y)
         stay = _span(moves["stay"] + moves["expand"]) + (" (expand)" if moves["expand"] else "")
         rows.append(TableRow(n, _span(moves["escalate"]), stay, _span(moves["de-escalate"] + moves["stop"]), _span(moves["eliminate"])))
+    return rows
+
+
+@dataclass(frozen=True)
+class TiteRow:
+    """One printed row of the TITE-BOIN decision table, laid out as Table 1 of Yuan et al. (2018): the patients treated
+    at the level, the DLTs observed, the patients pending, and for each decision "Y", "Suspend", "Y & Elim" or the
+    condition on STFT (the standardized total follow-up time of the pending patients) under which it is taken."""
+
+    n: int
+    dlts: str  # "1", "3, 4", ">= 5"
+    pending: str  # "0", "3", "<= 4", ">= 5"
+    escalate: str
+    stay: str
+    deescalate: str
+    cell: TiteCell
+
+    def as_json(self) -> dict[str, object]:
+        return {"n": self.n, "dlts": self.dlts, "pending": self.pending, "escalate": self.escalate, "stay": self.stay, "de-escalate": self.deescalate}
+
+
+_TITE_COLUMNS = {
+    "E": ("Y", "", ""),
+    "S": ("", "Y", ""),
+    "D": ("", "", "Y"),
+    "DE": ("", "", "Y & Elim"),
+    "SUS": ("Suspend", "Suspend", "Suspend"),
+}
+
+
+def _tite_columns(cell: TiteCell) -> tuple[str, str, str]:
+    if cell.decision == "E/S" and cell.escalate_from is not None:
+        return f">= {cell.escalate_from:.2f}", f"< {cell.escalate_from:.2f}", ""
+    if cell.decision == "S/D" and cell.deescalate_to is not None:
+        return "", f"> {cell.deescalate_to:.2f}", f"<= {cell.deescalate_to:.2f}"
+    return _TITE_COLUMNS[cell.decision]
+
+
+def _count_label(lo: int, hi: int, open_ended: bool) -> str:
+    if open_ended:
+        return f">= {lo}"
+    if lo == hi:
+        return str(lo)
+    return f"{lo}, {hi}" if hi == lo + 1 else f"{lo}-{hi}"
+
+
+def _pending_label(lo: int, hi: int, end: int, cell: TiteCell) -> str:
+    if cell.decision == "SUS" and hi == end:
+        return f">= {lo}"
+    if lo == hi:
+        return str(lo)
+    return f"<= {hi}" if lo == 0 else f"{lo}-{hi}"
+
+
+def tite_decision_table(engine: TiteBoin, *, up_to: int | None = None) -> list[TiteRow]:
+    """The TITE-BOIN decision table as the paper prints it (Yuan et al. 2018, Table 1): for n treated at a level
+    (multiples of the cohort size up to `up_to`, default n_stop or the maximum sample size), each number of DLTs and of
+    pending patients, with the decision or its STFT threshold. Runs of pending counts with one decision share a row
+    (">= k" when they run to the end: suspension); DLT counts whose decision is the same for any number pending share a
+    row (">= k" when they run to n)."""
+    spec = engine.spec
+    last = up_to or spec.n_stop or spec.max_n
+    rows: list[TiteRow] = []
+    for n in range(spec.cohort_size, last + 1, spec.cohort_size):
+        per_y: list[list[tuple[int, int, TiteCell]]] = []
+        for y in range(n + 1):
+            runs: list[tuple[int, int, TiteCell]] = []
+            for c in range(n - y + 1):
+                cell = engine.cell(n, y, c)
+                if runs and runs[-1][2] == cell and cell.decision not in ("E/S", "S/D"):
+                    runs[-1] = (runs[-1][0], c, cell)
+                else:
+                    runs.append((c, c, cell))
+            per_y.append(runs)
+        y = 0
+        while y <= n:
+            runs = per_y[y]
+            if len(runs) == 1:  # one decision whatever is pending: group the DLT counts that share it
+                top = y
+                while top + 1 <= n and len(per_y[top + 1]) == 1 and per_y[top + 1][0][2] == runs[0][2]:
+                    top += 1
+                cell = runs[0][2]
+                rows.append(TiteRow(n, _count_label(y, top, top == n and top > y), _pending_label(0, n - y, n - y, cell), *_tite_columns(cell), cell))
+                y = top + 1
+                continue
+            for lo, hi, cell in runs:
+                rows.append(TiteRow(n, str(y), _pending_label(lo, hi, n - y, cell), *_tite_columns(cell), cell))
+            y += 1
     return rows
 
 

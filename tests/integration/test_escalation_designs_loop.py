@@ -137,7 +137,8 @@ def test_tite_boin_counts_a_pending_patient_by_the_days_since_cycle_1_day_1(boin
     assert state.design_state.levels[1].pending == (0.5,)
     decision = escalation_reevaluate(trial=boin)[0]
     assert (decision.action, decision.level.label, decision.rule) == ("escalate", 2, "TITE-E")
-    assert decision.reason.startswith("0 DLTs in ESS 2.50 (2 complete + 1 pending, follow-up 0.50) at level 1: 0.00 <= lambda_e 0.2365? yes")
+    # Yuan et al. (2018): the pending outcome imputed, phat = q (c - STFT) / n, q = p / (1 - p), p = (0 + 0.15) / (2 + 1)
+    assert decision.reason.startswith("0 DLTs in 3 treated at level 1 (2 complete, 1 pending, STFT 0.50): imputed phat 0.009 <= lambda_e 0.2365")
     decision_sign(decision=decision, by=ivan, password=PASSWORD)
     assert Cohort.objects.get(trial=boin, status="open").level.label == 2
 

@@ -1,9 +1,9 @@
-"""BOIN, TITE-BOIN and i3+3 engines (issue 18) against the publications and the R package BOIN's tables."""
+"""BOIN and i3+3 engines (issue 18) against the publications and the R package BOIN's tables (TITE-BOIN: test_designs_tite.py)."""
 
 import pytest
 
 from cohorts.protocol import DesignSpec
-from escalation.designs import DesignState, LevelState, Move, engine_for, ess_of
+from escalation.designs import DesignState, LevelState, Move, engine_for
 from escalation.designs.core import beta_sf, elimination_count, pava
 from escalation.designs.engines import boin_lambdas
 from escalation.designs.tables import decision_table, look_ahead, path_text
@@ -117,21 +117,6 @@ def test_selection_as_select_mtd():
     assert e.select(state((3, 3))).mtd is None
 
 
-def test_tite_boin_ess_and_suspension():
-    spec = DesignSpec(name="tite-boin", target=0.3, phi1=0.18, phi2=0.42, cohort_size=3, max_n=30, window_days=28, max_pending_fraction=0.5)
-    e = engine_for(spec, LABELS)
-    assert ess_of(LevelState(3, 1, (0.5, 0.25))) == pytest.approx(3.75)
-    # 1 DLT, 2 complete without, 2 pending at half and quarter window: phat = 1 / 3.75 = 0.267: stay
-    s = e.decide(state((3, 0), (3, 1), current=1, pending=(1, (0.5, 0.25))))
-    assert (s.move, s.rule) == (Move.STAY, "TITE-S")
-    assert "ESS 3.75" in s.reason
-    # 0 DLTs in 3 complete, 2 pending nearly followed: 0 / 4.8 <= lambda_e: escalate
-    s = e.decide(state((3, 0), (3, 0), current=1, pending=(1, (0.9, 0.9))))
-    assert (s.move, s.level, s.rule) == (Move.ESCALATE, 2, "TITE-E")
-    # 3 of 5 pending: more than half: suspend
-    assert e.decide(state((3, 0), (2, 0), current=1, pending=(1, (0.1, 0.2, 0.3)))).move == Move.SUSPEND
-
-
 def test_i3plus3_rules_liu_2020():
     spec = DesignSpec(name="i3+3", target=0.25, cohort_size=3, max_n=30, ei_low=0.2, ei_high=0.3)
     e = engine_for(spec, LABELS)
@@ -184,29 +169,28 @@ def test_i3plus3_table():
     assert (rows[6].escalate, rows[6].stay, rows[6].deescalate) == ("0-1", "2", "3")
 
 
-# The TITE-BOIN decision table (Yuan et al. 2018, target 0.2, cohorts of 3): the rows that do not depend on the
-# follow-up time. DLTs at or above the de-escalation / elimination count of all treated decide now whatever is pending
-# (even with more than half pending); suspension only otherwise.
+# The i3+3 rule of Liu, Wang, Ji (2020), "The i3+3 design for phase I clinical trials", J Biopharm Stat 30(2):294-304,
+# as its authors' R package FIND (Ji & Zhang; run_sim_i3plus3, get_decision) states it: y/n below the EI escalate,
+# inside stay, above it stay if (y - 1)/n is below the EI, else de-escalate; DU (eliminate) when
+# P(p > pT | y, n; Beta(1, 1)) > 0.95, n >= 3. Rows by n treated (cohorts of 3): the DLT counts of E / S / D / DU.
 @pytest.mark.parametrize(
-    ("treated", "dlt", "pending", "move"),
+    ("target", "ei", "rows"),
     [
-        (3, 0, 2, Move.SUSPEND),
-        (3, 2, 1, Move.ELIMINATE),
-        (6, 0, 4, Move.SUSPEND),
-        (6, 1, 4, Move.SUSPEND),
-        (6, 2, 4, Move.DE_ESCALATE),
-        (6, 3, 3, Move.ELIMINATE),
-        (9, 0, 5, Move.SUSPEND),
-        (9, 1, 5, Move.SUSPEND),
-        (9, 2, 5, Move.SUSPEND),
-        (9, 2, 0, Move.STAY),
-        (9, 3, 6, Move.DE_ESCALATE),
-        (9, 4, 5, Move.ELIMINATE),
+        (0.25, (0.2, 0.3), {3: ("0", "1", "2", "3"), 6: ("0-1", "2", "3", "4-6"), 9: ("0-1", "2", "3-4", "5-9"), 12: ("0-2", "3", "4-5", "6-12")}),
+        (0.30, (0.25, 0.35), {3: ("0", "1", "2", "3"), 6: ("0-1", "2", "3", "4-6"), 9: ("0-2", "3", "4", "5-9"), 12: ("0-2", "3-4", "5-6", "7-12")}),
     ],
 )
-def test_tite_boin_table_rows_without_follow_up(treated, dlt, pending, move):
-    spec = DesignSpec(name="tite-boin", target=0.2, phi1=0.12, phi2=0.28, cohort_size=3, max_n=30, window_days=28)
-    e = engine_for(spec, LABELS)
-    for f in (0.0, 0.5, 0.99):
-        s = e.decide(state((3, 0), (treated - pending, dlt), current=1, pending=(1, (f,) * pending) if pending else None))
-        assert s.move == move, f
+def test_i3plus3_decision_table_as_published(target, ei, rows):
+    e = engine_for(DesignSpec(name="i3+3", target=target, cohort_size=3, max_n=12, ei_low=ei[0], ei_high=ei[1]), LABELS)
+    table = {r.n: (r.escalate, r.stay, r.deescalate, r.eliminate) for r in decision_table(e)}
+    assert table == rows
+
+
+def test_i3plus3_selects_the_mtd_as_its_authors_package():
+    """FIND::select_mtd (method "i3+3"): the dose exclusion, then PAVA on the Beta(0.05, 0.05) posterior means with
+    weights 1 / variance, + i x 1e-10, the closest to pT: among ties the higher level below pT, the lower above."""
+    e = engine_for(DesignSpec(name="i3+3", target=0.25, cohort_size=3, max_n=30, ei_low=0.2, ei_high=0.3), LABELS)
+    assert e.select(state((6, 1), (6, 1))).mtd == 1  # tied below pT: the higher
+    assert e.select(state((3, 0), (6, 3), (6, 2))).mtd == 1  # pooled above pT: the lower
+    assert e.select(state((6, 1), (3, 3))).mtd == 0  # level 2 excluded (3 of 3)
+    assert e.select(state((3, 3))).mtd is None

@@ -2,6 +2,7 @@
 
 import json
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -39,3 +40,15 @@ def test_bad_input_is_a_clear_error():
         run("simulate", "--protocol", "protocols/bpd-boin.toml", "--true-tox", "a,b")
     with pytest.raises(CommandError, match="No such file"):
         run("table", "--protocol", "protocols/none.toml")
+
+
+def test_table_of_a_tite_boin_protocol_prints_the_stft_thresholds(tmp_path):
+    path = tmp_path / "bpd-tite.toml"
+    path.write_text(Path("protocols/bpd-boin.toml").read_text().replace('design = "boin"', 'design = "tite-boin"'))
+    out = json.loads(run("table", "--protocol", str(path), "--json"))
+    assert out["design"] == "tite-boin"
+    # target 0.30 (Yuan et al. 2018, Table S1): 6 treated, 1 DLT, 2 pending: escalate at STFT >= 0.60
+    assert {"n": 6, "dlts": "1", "pending": "2", "escalate": ">= 0.60", "stay": "< 0.60", "de-escalate": ""} in out["tite_rows"]
+    text = run("table", "--protocol", str(path))
+    assert "standardized total follow-up time" in text
+    assert "Y & Elim" in text

@@ -53,16 +53,35 @@ def test_exact_against_monte_carlo_within_4_se(make):
         assert abs(exact.expected_n[i] - mc.expected_n[i]) <= 4 * max(mc.se_n[i], 1e-3)
 
 
-def test_three_plus_three_wrapped_unchanged():
+def test_three_plus_three_exact_is_the_rules_enumeration_and_agrees_with_the_engines_monte_carlo():
     spec = read_protocol("protocols/bpd.toml")
     engine, start = engine_of(spec)
     tox = (0.05, 0.1, 0.2, 0.3, 0.5)
     ours = simulate_exact(engine, tox, start=start)
-    theirs = rules.simulate_exact(rules.ladder_of(spec), tox)
+    theirs = rules.simulate_exact(rules.ladder_of(spec), tox)  # the one exact 3+3 enumeration
+    assert ours.states == theirs.states > 0
     for i, label in enumerate(engine.labels):
-        assert ours.p_select[i] == pytest.approx(theirs.p_mtd[label])
-        assert ours.expected_n[i] == pytest.approx(theirs.expected_n_by_level[label])
+        assert ours.p_select[i] == theirs.p_mtd[label]
+        assert ours.expected_n[i] == theirs.expected_n_by_level[label]
     assert sum(ours.expected_dlt) == pytest.approx(theirs.expected_dlt)
+    # the wrapped engine's own walk (Monte Carlo through ThreePlusThree.decide) agrees with the enumeration
+    mc = simulate_trials(engine, tox, trials=4000, seed=18, start=start)
+    for i in range(5):
+        assert abs(ours.p_select[i] - mc.p_select[i]) <= 4 * max(mc.se_select[i], 1e-3)
+        assert abs(ours.expected_n[i] - mc.expected_n[i]) <= 4 * max(mc.se_n[i], 1e-3)
+    assert abs(ours.p_overdose60 - mc.p_overdose60) <= 0.03
+    assert abs(sum(ours.expected_dlt) - sum(mc.expected_dlt)) <= 0.1
+
+
+def test_three_plus_three_one_level_closed_form():
+    """One level, 3+3: 3 patients, 3 more after 0 or 1 DLT (the top level is declared the MTD only on 6), so
+    E[n] = 3 + 3 P(at most 1 of 3); E[DLTs] = p E[n]; overdosing is certain above 1/3 (every patient is there)."""
+    spec = rules.Ladder(labels=("A",), start="A")
+    for p in (0.1, 0.4):
+        c = rules.simulate_exact(spec, [p])
+        assert c.expected_n_by_level["A"] == pytest.approx(3 + 3 * ((1 - p) ** 3 + 3 * p * (1 - p) ** 2))
+        assert c.expected_dlt_by_level["A"] == pytest.approx(p * c.expected_n_by_level["A"])
+        assert c.p_overdose60 == (1.0 if p > 1 / 3 else 0.0)
 
 
 def test_boin_exact_five_levels_n30_under_a_second():
@@ -80,7 +99,7 @@ def test_tite_boin_monte_carlo_runs_and_is_seeded():
     assert a == simulate_tite(e, TOX, trials=300, seed=5)
     assert sum(a.p_select) + a.p_none == pytest.approx(1)
     assert sum(a.expected_n) <= 30
-    # as BOIN within 4 SE (TITE-BOIN waits only when the outcomes matter; the selection is close to BOIN's)
+    # close to BOIN's selection (TITE-BOIN decides with pending patients by the imputed estimate, Yuan et al. 2018)
     exact = simulate_exact(boin(), TOX)
     assert abs(a.p_select[2] - exact.p_select[2]) < 0.15
 

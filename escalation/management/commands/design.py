@@ -12,9 +12,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from cohorts.protocol import ProtocolError, read_protocol
-from escalation.designs import Boin, DesignError, engine_of
+from escalation.designs import Boin, DesignError, TiteBoin, engine_of
 from escalation.designs.oc import TiteAssumptions, simulate_exact, simulate_tite, simulate_trials
-from escalation.designs.tables import decision_table
+from escalation.designs.tables import decision_table, tite_decision_table
 
 
 class Command(BaseCommand):
@@ -77,13 +77,31 @@ class Command(BaseCommand):
         head = {}
         if isinstance(engine, Boin):
             head = {"lambda_e": round(engine.lambdas[0], 4), "lambda_d": round(engine.lambdas[1], 4)}
+        tite = tite_decision_table(engine) if isinstance(engine, TiteBoin) else None
         if as_json:
-            self.stdout.write(json.dumps({"design": engine.spec.name, **head, "rows": [r.as_json() for r in rows]}))
+            extra = {"tite_rows": [r.as_json() for r in tite]} if tite is not None else {}
+            self.stdout.write(json.dumps({"design": engine.spec.name, **head, "rows": [r.as_json() for r in rows], **extra}))
             return
         if head:
             self.stdout.write(
                 f"{engine.spec.name}: lambda_e {head['lambda_e']}, lambda_d {head['lambda_d']} (escalate if DLT rate <= lambda_e, de-escalate if > lambda_d)"
             )
+        if tite is not None:
+            self.stdout.write("With every outcome known:")
         self.stdout.write(f"{'n':>4} {'escalate':>9} {'stay':>14} {'de-escalate':>12} {'eliminate':>10}   (numbers of DLTs among n at the level)")
         for r in rows:
             self.stdout.write(f"{r.n:>4} {r.escalate:>9} {r.stay:>14} {r.deescalate:>12} {r.eliminate:>10}")
+        if tite is not None:
+            self._tite_table(engine, tite)
+
+    def _tite_table(self, engine, rows):
+        spec = engine.spec
+        self.stdout.write("")
+        self.stdout.write(
+            f"With patients pending (laid out as Table 1 of Yuan et al. 2018): STFT = the pending patients' standardized total follow-up time "
+            f"(the sum of their follow-up fractions of the {spec.window_days or 'trial'}-day window); suspend when more than "
+            f"{spec.max_pending_fraction:.0%} of the patients at the level are pending; Elim = the level and all above are eliminated."
+        )
+        self.stdout.write(f"{'treated':>7} {'DLTs':>6} {'pending':>8} {'escalate':>10} {'stay':>10} {'de-escalate':>11}")
+        for r in rows:
+            self.stdout.write(f"{r.n:>7} {r.dlts:>6} {r.pending:>8} {r.escalate:>10} {r.stay:>10} {r.deescalate:>11}")
