@@ -132,7 +132,7 @@ def oc_svg(
                 f"Level {name}: {expected_n[i]:.2f} patients expected ({share:.1%})",
             )
         )
-        out.append(f'<text x="{x0 + bar:.1f}" y="{y(p_select[i]) - 3:.1f}" font-size="9" text-anchor="middle">{p_select[i]:.2f}</text>')
+        out.append(f'<text x="{x0 + bar / 2:.1f}" y="{y(p_select[i]) - 3:.1f}" font-size="9" text-anchor="middle">{p_select[i]:.2f}</text>')
         out.append(f'<text x="{x0 + bar:.1f}" y="{y(0) + 14:.1f}" font-size="11" text-anchor="middle">level {lv}</text>')
         out.append(f'<text x="{x0 + bar:.1f}" y="{y(0) + 27:.1f}" font-size="9" text-anchor="middle">true {true_tox[i]:.2f}</text>')
     x0 = left + len(labels) * slot + (slot - bar) / 2

@@ -67,6 +67,8 @@ def test_boin_page_shows_the_boundaries_and_exact_oc_equal_to_the_engine(client,
     html = client.get(url).content.decode()
     assert '<dd id="lambda-e">0.2365</dd>' in html
     assert '<dd id="lambda-d">0.3585</dd>' in html
+    assert '<dd data-parameter="target">0.3</dd>' in html
+    assert '<dd data-parameter="stop_if_lowest_eliminated">yes</dd>' in html
     assert '<tr data-n="12"><th scope="row">12</th><td>0-2</td><td>3-4</td><td>5-6</td><td>7-12</td></tr>' in html
     response = client.get(url + query(SCENARIO))
     assert response.status_code == 200
