@@ -50,6 +50,8 @@ PAGES = {
     "worklist": "/worklist/",
     "DLT review": "/dlt-review/",
     "escalation": "/trials/{code}/escalation/",
+    "design": "/trials/{code}/design/",
+    "design, exact OC": "/trials/{code}/design/?tox_0=0.05&tox_1=0.1&tox_2=0.2&tox_3=0.33&tox_4=0.5&method=exact&seed=1",
     "response dashboard": "/trials/{code}/response/",
     "response dashboard, last page of plots": "/trials/{code}/response/?page={last}",
     "response dashboard, one level": "/trials/{code}/response/?level=1",
@@ -69,6 +71,7 @@ API_PAGES = {
     "api worklist": "/api/v1/worklist/",
     "api endpoints": "/api/v1/trials/{code}/endpoints/",
     "api escalation": "/api/v1/trials/{code}/escalation/",
+    "api design": "/api/v1/trials/{code}/design/",
     "api ctcae-terms": "/api/v1/ctcae-terms/?q=neut",
 }
 

@@ -42,6 +42,9 @@ class EscalationDecision(models.Model):
     )
 
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="decisions")
+    # The design whose engine proposed it (cohorts.protocol.DESIGNS), as it was then: a protocol amendment that
+    # changes the design leaves the earlier decisions' name as they were taken (issue 18).
+    design = models.CharField(max_length=20, default="3+3")
     action = models.CharField(max_length=12)
     level = models.ForeignKey(DoseLevel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     mtd = models.ForeignKey(DoseLevel, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -67,6 +70,7 @@ class EscalationDecision(models.Model):
         constraints = [models.UniqueConstraint(fields=["trial"], condition=Q(status="proposed"), name="one_proposed_decision_per_trial")]
 
     SIGNED_CONTENT = (
+        "design",
         "action",
         "level_id",
         "mtd_id",

@@ -72,3 +72,77 @@ def path_svg(labels: tuple[str, ...], cohorts: list[CohortMark], *, width: int =
         )
     out.append("</svg>")
     return "".join(out)
+
+
+OC_COLOURS = {"select": "#1f77b4", "patients": "#a6cee3", "none": "#9e9e9e"}
+
+
+def oc_svg(
+    labels: tuple[str, ...], true_tox: tuple[float, ...], p_select: tuple[float, ...], p_none: float, expected_n: tuple[float, ...], *, width: int = 640
+) -> str:
+    """Operating characteristics as bars (issue 18): per level, P(selected as the MTD) and the share of the expected
+    patients treated there, the level's true DLT rate under its name; a last bar for P(no MTD selected)."""
+    if not labels:
+        return ""
+    left, right, top, plot_h = 44, 10, 14, 180
+    height = top + plot_h + 62
+    total_n = sum(expected_n) or 1.0
+    slot = (width - left - right) / (len(labels) + 1)
+    bar = min(slot * 0.36, 40)
+
+    def y(p: float) -> float:
+        return top + plot_h * (1 - max(0.0, min(p, 1.0)))
+
+    label = f"Operating characteristics: P(selecting each of {len(labels)} levels as the MTD), the share of patients per level, P(no MTD)"
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="plot oc-plot" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">',
+        f"<title>{escape(label)}</title>",
+    ]
+    for tick in (0, 0.25, 0.5, 0.75, 1):
+        out.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{width - right}" y2="{y(tick):.1f}" stroke="{"#888" if tick == 0 else "#e3e7ec"}"/>')
+        out.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="10" text-anchor="end">{tick:g}</text>')
+
+    def rect(cls: str, data: str, x: float, p: float, fill: str, title: str) -> str:
+        return (
+            f'<rect class="{cls}" {data} x="{x:.1f}" y="{y(p):.1f}" width="{bar:.1f}" height="{y(0) - y(p):.1f}" fill="{fill}" '
+            f'stroke="#555" stroke-width="0.5"><title>{escape(title)}</title></rect>'
+        )
+
+    for i, name in enumerate(labels):
+        x0 = left + i * slot + (slot - 2 * bar) / 2
+        share = expected_n[i] / total_n
+        lv = escape(name)
+        out.append(
+            rect(
+                "oc-select",
+                f'data-level="{lv}" data-p="{p_select[i]:.4f}"',
+                x0,
+                p_select[i],
+                OC_COLOURS["select"],
+                f"Level {name}: P(selected) {p_select[i]:.3f}",
+            )
+        )
+        out.append(
+            rect(
+                "oc-patients",
+                f'data-level="{lv}" data-share="{share:.4f}"',
+                x0 + bar,
+                share,
+                OC_COLOURS["patients"],
+                f"Level {name}: {expected_n[i]:.2f} patients expected ({share:.1%})",
+            )
+        )
+        out.append(f'<text x="{x0 + bar / 2:.1f}" y="{y(p_select[i]) - 3:.1f}" font-size="9" text-anchor="middle">{p_select[i]:.2f}</text>')
+        out.append(f'<text x="{x0 + bar:.1f}" y="{y(0) + 14:.1f}" font-size="11" text-anchor="middle">level {lv}</text>')
+        out.append(f'<text x="{x0 + bar:.1f}" y="{y(0) + 27:.1f}" font-size="9" text-anchor="middle">true {true_tox[i]:.2f}</text>')
+    x0 = left + len(labels) * slot + (slot - bar) / 2
+    out.append(rect("oc-none", f'data-p="{p_none:.4f}"', x0, p_none, OC_COLOURS["none"], f"No MTD selected: {p_none:.3f}"))
+    out.append(f'<text x="{x0 + bar / 2:.1f}" y="{y(p_none) - 3:.1f}" font-size="9" text-anchor="middle">{p_none:.2f}</text>')
+    out.append(f'<text x="{x0 + bar / 2:.1f}" y="{y(0) + 14:.1f}" font-size="11" text-anchor="middle">no MTD</text>')
+    legend_y = height - 10
+    for j, (key, text) in enumerate((("select", "P(selected as the MTD)"), ("patients", "share of the patients treated"))):
+        lx = left + j * 220
+        out.append(f'<rect x="{lx}" y="{legend_y - 9}" width="10" height="10" fill="{OC_COLOURS[key]}" stroke="#555" stroke-width="0.5"/>')
+        out.append(f'<text x="{lx + 14}" y="{legend_y}" font-size="10">{text}</text>')
+    out.append("</svg>")
+    return "".join(out)

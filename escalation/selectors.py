@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -28,8 +29,9 @@ from toxicity.selectors import OPEN_PROPOSALS
 from trialsite.signatures import signatures_of_many
 
 from . import rules
-from .designs import DesignError, DesignState, Engine, LevelState, Move, engine_for
-from .designs.tables import look_ahead
+from .designs import Boin, DesignError, DesignState, Engine, LevelState, Move, engine_for
+from .designs.oc import OperatingCharacteristics, TiteAssumptions, simulate_exact, simulate_tite, simulate_trials
+from .designs.tables import Path, TableRow, decision_table, look_ahead
 from .models import EscalationDecision
 from .plots import CohortMark
 
@@ -249,17 +251,44 @@ def _design_decision(engine: Engine, state: DesignState) -> rules.Decision:
     return rules.Decision(ACTION_OF_MOVE[step.move], level, None, step.rule, step.reason, step.slots)
 
 
+def _look_ahead(state: State, cohorts: int) -> tuple[tuple[str, ...], list[Path]]:
+    """The design's look-ahead paths on the state (tables.look_ahead) and the ladder's labels."""
+    if state.design_state is None:
+        return state.ladder.labels, []
+    try:
+        engine = engine_for(state.design, state.ladder.labels, state.ladder)
+        return engine.labels, look_ahead(engine, state.design_state, cohorts=cohorts)
+    except (DesignError, rules.EscalationError):  # a display aid: a state the rules refuse shows no paths, never a 500
+        return state.ladder.labels, []
+
+
+def look_ahead_json(state: State, *, cohorts: int = 2) -> list[dict]:
+    """The paths the escalation page shows (look_ahead_rows), for the API: per path the step now, then per next cohort
+    its level, size and DLTs and the step they lead to. Counts only: no patient is named."""
+    labels, paths = _look_ahead(state, cohorts)
+
+    def step_json(step) -> dict:
+        level = labels[step.level] if step.level is not None and step.move != Move.STOP else None
+        return {"move": step.move.value, "level": level, "rule": step.rule, "slots": step.slots}
+
+    return [
+        {
+            "now": step_json(path.steps[0]),
+            "cohorts": [
+                {"level": labels[level], "size": size, "dlts": y, "then": step_json(step)}
+                for (level, size, y), step in zip(path.outcomes, path.steps[1:], strict=True)
+            ],
+        }
+        for path in paths
+    ]
+
+
 def look_ahead_rows(state: State, *, cohorts: int = 2) -> list[list[str]]:
     """The dose paths of the next `cohorts` cohorts for the page (every design, 3+3 included): per path, the step now,
     then for each next cohort its outcome and the step it leads to."""
-    if state.design_state is None:
+    labels, paths = _look_ahead(state, cohorts)
+    if not paths:
         return []
-    try:
-        engine = engine_for(state.design, state.ladder.labels, state.ladder)
-        paths = look_ahead(engine, state.design_state, cohorts=cohorts)
-    except (DesignError, rules.EscalationError):  # a display aid: a state the rules refuse shows no paths, never a 500
-        return []
-    labels = engine.labels
 
     def step_text(step) -> str:
         where = f" {labels[step.level]}" if step.level is not None and step.move != Move.STOP else ""
@@ -412,3 +441,122 @@ def decisions_for_user(decisions: list[EscalationDecision], user: User) -> list[
         return []
     mask = site_mask(user, decisions[0].trial)
     return [decision_for_mask(d, mask) for d in decisions]
+
+
+# ---------------------------------------------------------------- the statistician's design page and API (issue 18, points 3 and 4)
+# No patient data: the protocol's design, its decision table and the operating characteristics of scenarios.
+
+OC_METHODS = ("exact", "mc")
+MAX_TRIALS = 2000  # Monte Carlo trials per request: TITE-BOIN, the slowest, takes about 1.5 s for 2,000 on 5 levels
+
+PARAMETER_TEXT = {
+    "target": "Target DLT rate",
+    "phi1": "phi1: highest rate deemed sub-therapeutic",
+    "phi2": "phi2: lowest rate deemed overly toxic",
+    "cohort_size": "Cohort size",
+    "max_n": "Maximum sample size",
+    "n_stop": "Stop when the number treated at the current level reaches",
+    "cutoff_eli": "Eliminate a level when P(rate > target | data) exceeds (Beta(1, 1) prior)",
+    "stop_if_lowest_eliminated": "Stop the trial when the lowest level is eliminated",
+    "window_days": "DLT assessment window (days)",
+    "max_pending_fraction": "Suspend accrual when more of the level's patients than this fraction are pending",
+    "ei_low": "Equivalence interval, lower end",
+    "ei_high": "Equivalence interval, upper end",
+}
+
+
+@dataclass(frozen=True)
+class DesignSheet:
+    """A trial's design as the statistician reads it: parameters, the decision table, the 3+3's rules."""
+
+    trial: Trial
+    spec: DesignSpec
+    ladder: rules.Ladder
+    engine: Engine | None
+    start: int  # index of the starting level
+    parameters: tuple[tuple[str, str, object], ...]  # (name, meaning, value)
+    lambdas: tuple[float, float] | None  # BOIN and TITE-BOIN: (lambda_e, lambda_d)
+    rows: tuple[TableRow, ...]
+    rule_texts: tuple[tuple[str, str], ...]  # 3+3: (code, what it does), from escalation/rules.py
+    error: str = ""  # the design cannot be applied (its engine refuses the parameters)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.ladder.labels
+
+    @property
+    def tite(self) -> bool:
+        return self.spec.name == "tite-boin"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "trial": self.trial.code,
+            "design": self.spec.name,
+            "levels": list(self.labels),
+            "starting_level": self.labels[self.start],
+            "parameters": {name: value for name, _, value in self.parameters},
+            "lambda_e": round(self.lambdas[0], 4) if self.lambdas else None,
+            "lambda_d": round(self.lambdas[1], 4) if self.lambdas else None,
+            "decision_table": [{"n": r.n, "escalate": r.escalate, "stay": r.stay, "de_escalate": r.deescalate, "eliminate": r.eliminate} for r in self.rows],
+            "rules": [{"rule": code, "text": text} for code, text in self.rule_texts],
+            "error": self.error,
+        }
+
+
+def _three_plus_three_rules() -> tuple[tuple[str, str], ...]:
+    """The 3+3 rules as escalation/rules.py documents them (its docstring's list of rule codes: one source)."""
+    text = (rules.__doc__ or "").split("Rules (codes in Decision.rule):", 1)[-1]
+    return tuple((m[1], m[2].strip()) for m in re.finditer(r"^  ([A-Z][A-Za-z0-9]+) +(\S.*)$", text, re.MULTILINE))
+
+
+def design_sheet(trial: Trial) -> DesignSheet:
+    """The trial's design, its parameters and its printable decision table (as `manage.py design table` prints it)."""
+    spec = design_of(trial)
+    ladder = ladder_for(trial)
+    start = ladder.labels.index(ladder.start)
+    if spec.name == "3+3":
+        parameters: list[tuple[str, str, object]] = [
+            ("cohort_size", "Cohort size", ladder.cohort_size),
+            ("expanded_size", "A level expands to", ladder.expanded_size),
+            ("escalation_cap", "Escalation phase at most (patients)", ladder.escalation_cap),
+        ]
+    else:
+        parameters = [(name, PARAMETER_TEXT.get(name, name), value) for name, value in spec.as_json().items() if name != "name"]
+    try:
+        engine = engine_for(spec, ladder.labels, ladder)
+        rows = tuple(decision_table(engine))
+        lambdas = engine.lambdas if isinstance(engine, Boin) else None
+    except (DesignError, rules.EscalationError) as exc:  # parameters the engine refuses: said on the page, never a 500
+        return DesignSheet(trial, spec, ladder, None, start, tuple(parameters), None, (), (), str(exc))
+    texts = _three_plus_three_rules() if spec.name == "3+3" else ()
+    return DesignSheet(trial, spec, ladder, engine, start, tuple(parameters), lambdas, rows, texts)
+
+
+def default_scenario(sheet: DesignSheet) -> tuple[float, ...]:
+    """A scenario to start from: the true DLT rate rising evenly to the design's target at the middle level
+    (3+3: to 1/3, the rate its rules aim below), then 0.15 a level beyond it."""
+    k = len(sheet.labels)
+    target = sheet.spec.target if sheet.spec.target is not None else 1 / 3
+    middle = (k - 1) // 2
+    rates = [target * (i + 1) / (middle + 1) if i <= middle else target + 0.15 * (i - middle) for i in range(k)]
+    return tuple(round(min(rate, 0.95), 2) for rate in rates)
+
+
+def design_oc(
+    sheet: DesignSheet, true_tox: tuple[float, ...], *, method: str, trials: int | None = None, seed: int = 1, arrivals: float = 2.0
+) -> OperatingCharacteristics:
+    """The operating characteristics of a scenario: exact enumeration, or `trials` seeded Monte Carlo trials
+    (TITE-BOIN: Monte Carlo only, with `arrivals` patients per assessment window). DesignError on what the design refuses."""
+    if sheet.engine is None:
+        raise DesignError(sheet.error or "The design cannot be applied.")
+    if method not in OC_METHODS:
+        raise DesignError(f"The method is exact or mc, not {method!r}.")
+    if method == "exact":
+        if sheet.tite:
+            raise DesignError("TITE-BOIN is simulated by Monte Carlo only.")
+        return simulate_exact(sheet.engine, true_tox, start=sheet.start)
+    if trials is None or not 2 <= trials <= MAX_TRIALS:
+        raise DesignError(f"Simulate between 2 and {MAX_TRIALS} trials.")
+    if sheet.tite:
+        return simulate_tite(sheet.engine, true_tox, trials=trials, seed=seed, assumptions=TiteAssumptions(arrivals), start=sheet.start)
+    return simulate_trials(sheet.engine, true_tox, trials=trials, seed=seed, start=sheet.start)

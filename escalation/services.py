@@ -49,6 +49,7 @@ def _propose(trial: Trial, state: State) -> EscalationDecision | None:
     levels = {str(lv.label): lv for lv in DoseLevel.objects.filter(trial=trial)}
     decision = EscalationDecision(
         trial=trial,
+        design=state.design.name,
         action=d.action.value,
         level=levels.get(d.level) if d.level else None,
         mtd=levels.get(d.mtd) if d.mtd else None,

@@ -2,8 +2,10 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import role_required
 from accounts.roles import Perm
@@ -11,9 +13,10 @@ from cohorts import selectors as cohort_selectors
 from trialsite.forms import apply_errors
 
 from . import selectors, services
-from .forms import RejectDecisionForm, SignForm
+from .designs import DesignError
+from .forms import RejectDecisionForm, ScenarioForm, SignForm
 from .models import EscalationDecision
-from .plots import path_svg
+from .plots import oc_svg, path_svg
 
 
 def _decision_post(request, trial, sign_form, reject_form):
@@ -88,3 +91,84 @@ def trial_escalation(request, code):
             "rereview_meaning": services.REREVIEW_MEANING,
         },
     )
+
+
+def _scenario(request, sheet: selectors.DesignSheet, *, run_default: bool = False):
+    """The scenario form from the query string (GET: no clinical write) and its operating characteristics, or None
+    with the form's errors. Unsubmitted, the form holds the default scenario, computed only when `run_default`."""
+    scenario = selectors.default_scenario(sheet)
+    submitted = "method" in request.GET
+    form = ScenarioForm(request.GET if submitted else None, labels=sheet.labels, scenario=scenario, tite=sheet.tite)
+    if not submitted and not run_default:
+        return form, None, scenario
+    if submitted and not form.is_valid():
+        return form, None, scenario
+    if submitted:
+        tox, method = form.true_tox(), form.cleaned_data["method"]
+        trials, seed, arrivals = form.cleaned_data["trials"], form.cleaned_data["seed"], form.cleaned_data.get("arrivals")
+    else:
+        tox, method, trials, seed, arrivals = scenario, "mc" if sheet.tite else "exact", 1000, 1, None
+    try:
+        oc = selectors.design_oc(sheet, tox, method=method, trials=trials, seed=1 if seed is None else seed, arrivals=arrivals or 2.0)
+    except DesignError as exc:
+        form.add_error(None, str(exc))
+        return form, None, tox
+    return form, oc, tox
+
+
+@role_required(Perm.VIEW)
+@require_GET
+def trial_design(request, code):
+    """The statistician's page: the design, its decision table, and a scenario's operating characteristics
+    (no patient data: every role that views the trial, coordinators too)."""
+    trial = cohort_selectors.trial_get(code)
+    sheet = selectors.design_sheet(trial)
+    form, oc, tox = _scenario(request, sheet)
+    rows = []
+    if oc is not None:
+        for i, label in enumerate(oc.labels):
+            se = (oc.se_select[i] if oc.se_select else None, oc.se_n[i] if oc.se_n else None)
+            rows.append(
+                {
+                    "label": label,
+                    "true": tox[i],
+                    "p_select": oc.p_select[i],
+                    "se_select": se[0],
+                    "n": oc.expected_n[i],
+                    "se_n": se[1],
+                    "dlt": oc.expected_dlt[i],
+                }
+            )
+    return render(
+        request,
+        "escalation/design.html",
+        {
+            "trial": trial,
+            "sheet": sheet,
+            "form": form,
+            "oc": oc,
+            "oc_rows": rows,
+            "se_none": oc.se_select[-1] if oc is not None and oc.se_select else None,
+            "n_total": sum(oc.expected_n) if oc is not None else None,
+            "dlt_total": sum(oc.expected_dlt) if oc is not None else None,
+            "plot": oc_svg(oc.labels, tox, oc.p_select, oc.p_none, oc.expected_n) if oc is not None else "",
+            "plot_query": request.GET.urlencode(),
+            "max_trials": selectors.MAX_TRIALS,
+        },
+    )
+
+
+@role_required(Perm.VIEW)
+@require_GET
+def trial_design_plot(request, code):
+    """The page's plot as a file (the same query string; without one, the default scenario)."""
+    trial = cohort_selectors.trial_get(code)
+    sheet = selectors.design_sheet(trial)
+    form, oc, tox = _scenario(request, sheet, run_default=True)
+    if oc is None:
+        message = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()) or sheet.error
+        return render(request, "400.html", {"message": message}, status=400)
+    svg = oc_svg(oc.labels, tox, oc.p_select, oc.p_none, oc.expected_n)
+    response = HttpResponse('<?xml version="1.0" encoding="UTF-8"?>\n' + svg, content_type="image/svg+xml")
+    response["Content-Disposition"] = f'attachment; filename="{trial.code}-design-oc-{timezone.localdate().isoformat()}.svg"'
+    return response

@@ -49,6 +49,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/worklist/", dosing_api.WorklistView.as_view(), name="api-worklist"),
     path("api/v1/trials/<str:code>/escalation/", escalation_api.EscalationStateView.as_view(), name="api-escalation"),
+    path("api/v1/trials/<str:code>/design/", escalation_api.DesignView.as_view(), name="api-design"),
+    path("api/v1/trials/<str:code>/design/oc/", escalation_api.DesignOcView.as_view(), name="api-design-oc"),
     path("api/v1/trials/<str:code>/endpoints/", response_api.EndpointsView.as_view(), name="api-endpoints"),
     path("api/v1/trials/<str:code>/recompute/", response_api.RecomputeView.as_view(), name="api-recompute"),
     path("api/v1/ctcae-terms/", toxicity_api.CtcaeTermsView.as_view(), name="api-ctcae-terms"),

@@ -18,6 +18,7 @@ from django.db.models import Model, OuterRef, Subquery
 
 from accounts.models import User
 from cohorts.models import Cohort, DoseLevel, Drug, Patient, Trial
+from cohorts.protocol import DESIGNS
 from cohorts.status import OFF_STUDY_REASONS, OFF_TREATMENT_REASONS
 from dosing.models import Administration, Cycle, PlannedDose
 from escalation.models import EscalationDecision
@@ -54,6 +55,7 @@ SUPPORTIVE_CHOICES: Allowed = (
     (Supportive.ANTIDIARRHEAL.value, "Maximal antidiarrheal therapy"),
     (Supportive.STEROIDS.value, "Steroids for rash"),
 )
+DESIGN_NAMES: Allowed = tuple((name, {"boin": "BOIN", "tite-boin": "TITE-BOIN"}.get(name, name)) for name in DESIGNS)
 ACTIONS: Allowed = tuple((a.value, a.value.replace("-", " ").capitalize()) for a in Action)
 CATEGORY_CHOICES: Allowed = tuple((c, c) for c in CATEGORIES)
 
@@ -325,6 +327,7 @@ def decision_columns(trial: Trial) -> list[Column]:
         Column("id", "Record id", INTEGER),
         Column("trial", "Trial code", path="trial__code"),
         Column("proposed_at", "Proposed at", DATETIME),
+        Column("design", "Dose-finding design whose engine proposed it", allowed=DESIGN_NAMES),
         Column("action", "Decision", allowed=ACTIONS),
         Column("dose_level", "Dose level where the next patients go", INTEGER, path="level__label", allowed=level_choices(trial)),
         Column("mtd_level", "Maximum tolerated dose level", INTEGER, path="mtd__label", allowed=level_choices(trial)),
@@ -538,7 +541,8 @@ DOMAINS: dict[str, Domain] = {
         Domain(
             "escalation_decisions",
             "Escalation decisions and signatures",
-            "Every 3+3 decision proposed, with its signature (signer, time, meaning) or rejection. Trial-wide: the site filter does not apply.",
+            "Every decision the design's engine proposed (3+3, BOIN, TITE-BOIN, i3+3: the design column names it), with its signature "
+            "(signer, time, meaning) or rejection. Trial-wide: the site filter does not apply.",
             EscalationDecision,
             decision_columns,
             ("proposed_at", "id"),

@@ -53,6 +53,7 @@ PAGES = {
     "patient_queries": ("coord01", "/patients/{jd}/queries/"),
     "dlt_review": ("investigator", "/dlt-review/"),
     "trial_escalation": ("investigator", "/trials/{trial}/escalation/"),
+    "trial_design": ("coord01", "/trials/{trial}/design/?tox_0=0.05&tox_1=0.1&tox_2=0.2&tox_3=0.33&tox_4=0.5&method=exact&trials=1000&seed=1"),
     "trial_response": ("datamanager", "/trials/{trial}/response/"),
     "trial_queries": ("datamanager", "/trials/{trial}/queries/"),
     "trial_exports": ("datamanager", "/trials/{trial}/exports/"),
