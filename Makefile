@@ -40,6 +40,11 @@ run: venv
 	@echo "Trialsite on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# The suite runs in one process per core (pytest-xdist, at most 4), a test file per process at a time (module and class
+# fixtures such as the seeded demo are built once); each process has its own test database (test_<name>_gw0, ...).
+# PYTEST_PARALLEL= runs it in one process.
+PYTEST_PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile
+
 ## make test: lint, migration check, architecture check, types, the whole suite (incl. browser journeys)
 ## (mypy checks the pure rule modules listed in pyproject.toml's [tool.mypy] files)
 test: venv-dev browser axe
@@ -48,7 +53,7 @@ test: venv-dev browser axe
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: venv-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports && $(BIN)/mypy
