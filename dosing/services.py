@@ -6,13 +6,15 @@ people cannot start two cycle 3s), validates, and records who and why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from accounts.models import User
 from accounts.roles import Perm, Role
@@ -395,6 +397,137 @@ def _check_dose(status, planned, dose_mg, reason):
     return errors, dose_mg
 
 
+@dataclass(frozen=True)
+class DoseEntry:
+    """One drug on one day of a cycle and what happened to it (administrations_record)."""
+
+    drug: Drug
+    day: int
+    status: str
+    dose_mg: Decimal | None = None
+    route: str = ""
+    reason: str = ""
+    deviation: bool = False
+    reason_for_change: str = ""
+
+
+class DoseErrors(ValidationError):
+    """administrations_record's errors dose by dose: `by_dose[(drug code, day)]` is that dose's {field: [messages]};
+    as a ValidationError its keys are `<drug code>.<day>.<field>`."""
+
+    def __init__(self, by_dose: dict[tuple[str, int], dict[str, list[str]]]):
+        self.by_dose = by_dose
+        super().__init__({f"{code}.{day}.{name}": texts for (code, day), fields in by_dose.items() for name, texts in fields.items()})
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every dose of one call is checked against, read once under the patient lock."""
+
+    patient: Patient
+    cycle: Cycle
+    off: OffTreatment | None
+    today: date
+
+
+def _entry_errors(entry: DoseEntry, planned: PlannedDose | None, existing: Administration | None, ctx: _Context):
+    """One dose against its plan (protocol s.1); returns its errors and the dose to store."""
+    patient, cycle, drug, day = ctx.patient, ctx.cycle, entry.drug, entry.day
+    if not 1 <= day <= patient.trial.cycle_length_days:
+        return {"day": [f"The day must lie within 1-{patient.trial.cycle_length_days} of the cycle."]}, None
+    given_on = cycle.day1 + timedelta(days=day - 1)
+    try:
+        check_cycle_unlocked(cycle, given_on, "a dose")  # a dose is its cycle's data
+    except ValidationError as exc:
+        return exc.message_dict, None
+    errors: dict[str, list[str]] = {}
+    if given_on > ctx.today:
+        errors["day"] = [f"Day {day} of cycle {cycle.number} ({given_on.isoformat()}) is in the future."]
+    if ctx.off is not None and given_on > ctx.off.last_dose_on:
+        errors.setdefault("__all__", []).append(f"{patient.study_id} went off treatment after a last dose on {ctx.off.last_dose_on.isoformat()}.")
+    elif patient.status not in (PatientStatus.ON_TREATMENT,) and ctx.off is None:
+        errors.setdefault("__all__", []).append(f"{patient.study_id} is {patient.status_label.lower()}: no dose can be recorded.")
+    if planned is None and not entry.deviation:
+        errors.setdefault("day", []).append(
+            f"{drug.name} is not scheduled on day {day} of cycle {cycle.number}: record it as a protocol deviation with its reason."
+        )
+    if planned is not None and entry.deviation:
+        errors["deviation"] = [f"{drug.name} is scheduled on day {day}: this is not a deviation."]
+    if entry.deviation:
+        errors.update(_need_reason(entry.reason, "reason", "A protocol deviation needs its reason."))
+    dose_errors, dose_mg = _check_dose(entry.status, planned, entry.dose_mg, entry.reason)
+    errors.update(dose_errors)
+    if not errors and existing is not None:
+        errors.update(
+            _need_reason(entry.reason_for_change, "reason_for_change", f"{drug.name} on day {day} is already recorded: give a reason for the change.")
+        )
+    return errors, dose_mg
+
+
+ADMINISTRATION_FIELDS = ["planned", "given_on", "status", "dose_mg", "route", "reason", "deviation"]
+
+
+@transaction.atomic
+def administrations_record(*, cycle: Cycle, by: User, entries: Sequence[DoseEntry], today: date | None = None) -> list[Administration]:
+    """Record doses of one cycle in one call, all or nothing: a visit's drugs of the day, a drug's diary, a cycle's doses.
+
+    Each dose is checked as administration_record checks it (the day, the lock, off treatment, the plan, the
+    dose its status needs, a reason for a change); any error saves nothing and raises DoseErrors, naming every
+    dose in error. The patient is locked once, the plan and the recorded doses of those days read in one query
+    each, the new doses written in one insert and their history rows in another, and one outbox change says that
+    the patient's dosing changed, however many doses the call records (the pipeline evaluates once).
+    """
+    today = today or timezone.localdate()
+    patient = _lock_patient(cycle.patient, by)
+    cycle = Cycle.objects.get(pk=cycle.pk)
+    cycle.patient = patient
+    ctx = _Context(patient=patient, cycle=cycle, off=OffTreatment.objects.filter(patient=patient).first(), today=today)
+    days = {e.day for e in entries}
+    plan = PlannedDose.objects.filter(cycle=cycle, day__in=days).select_related("drug").prefetch_related("drug__schedules")
+    planned_by_key = {(p.drug_id, p.day): p for p in plan}
+    existing_by_key = {(a.drug_id, a.day): a for a in Administration.objects.filter(cycle=cycle, day__in=days)}
+    by_dose: dict[tuple[str, int], dict[str, list[str]]] = {}
+    checked, seen = [], set()
+    for entry in entries:
+        key = (entry.drug.pk, entry.day)
+        if key in seen:
+            by_dose[entry.drug.code, entry.day] = {"day": [f"{entry.drug.name} on day {entry.day} is entered twice."]}
+            continue
+        seen.add(key)
+        planned, existing = planned_by_key.get(key), existing_by_key.get(key)
+        errors, dose_mg = _entry_errors(entry, planned, existing, ctx)
+        if errors:
+            by_dose[entry.drug.code, entry.day] = errors
+        checked.append((entry, planned, existing, dose_mg))
+    if by_dose:
+        raise DoseErrors(by_dose)
+    created, changed, saved = [], [], []
+    for entry, planned, existing, dose_mg in checked:
+        record = existing or Administration(cycle=cycle, drug=entry.drug, day=entry.day, entered_by=by)
+        record.planned = planned
+        record.given_on = cycle.day1 + timedelta(days=entry.day - 1)
+        record.status = entry.status
+        record.dose_mg = Decimal(dose_mg).quantize(Decimal("0.01")) if dose_mg is not None else None
+        record.route = entry.route or (planned and _route(planned, cycle.number)) or entry.drug.route
+        record.reason = (entry.reason or "").strip()
+        record.deviation = entry.deviation
+        # The foreign keys are rows just read under the lock and the one dose per drug and day is checked above
+        # against the recorded doses, so full_clean asks no existence or uniqueness query; the check constraints
+        # (a dose for given, none for held or missed, a reason unless given as planned, planned or a deviation) are
+        # the rules _entry_errors has just checked, and the database enforces them on the write.
+        record.full_clean(exclude=["cycle", "planned", "drug", "entered_by"], validate_unique=False, validate_constraints=False)
+        audit(record, by=by, reason=entry.reason_for_change.strip() if existing else f"Recorded: {record.get_status_display().lower()}")
+        (changed if existing else created).append(record)
+        saved.append(record)
+    if created:
+        bulk_create_with_history(created, Administration, default_user=by)
+    if changed:
+        bulk_update_with_history(changed, Administration, fields=ADMINISTRATION_FIELDS, default_user=by)
+    if saved:
+        record_change(patient, Kind.DOSING)
+    return saved
+
+
 @transaction.atomic
 def administration_record(
     *,
@@ -410,55 +543,23 @@ def administration_record(
     reason_for_change: str = "",
     today: date | None = None,
 ) -> Administration:
-    """Record one drug on one day of a cycle against its plan (protocol s.1)."""
-    today = today or timezone.localdate()
-    patient = _lock_patient(cycle.patient, by)
-    cycle = Cycle.objects.get(pk=cycle.pk)
-    trial = patient.trial
-    errors: dict[str, list[str]] = {}
-    if not 1 <= day <= trial.cycle_length_days:
-        _errors({"day": [f"The day must lie within 1-{trial.cycle_length_days} of the cycle."]})
-    given_on = cycle.day1 + timedelta(days=day - 1)
-    check_cycle_unlocked(cycle, given_on, "a dose")  # a dose is its cycle's data
-    if given_on > today:
-        errors["day"] = [f"Day {day} of cycle {cycle.number} ({given_on.isoformat()}) is in the future."]
-    off = OffTreatment.objects.filter(patient=patient).first()
-    if off is not None and given_on > off.last_dose_on:
-        errors.setdefault("__all__", []).append(f"{patient.study_id} went off treatment after a last dose on {off.last_dose_on.isoformat()}.")
-    elif patient.status not in (PatientStatus.ON_TREATMENT,) and off is None:
-        errors.setdefault("__all__", []).append(f"{patient.study_id} is {patient.status_label.lower()}: no dose can be recorded.")
-    planned = PlannedDose.objects.filter(cycle=cycle, drug=drug, day=day).first()
-    if planned is None and not deviation:
-        errors.setdefault("day", []).append(
-            f"{drug.name} is not scheduled on day {day} of cycle {cycle.number}: record it as a protocol deviation with its reason."
-        )
-    if planned is not None and deviation:
-        errors["deviation"] = [f"{drug.name} is scheduled on day {day}: this is not a deviation."]
-    if deviation:
-        errors.update(_need_reason(reason, "reason", "A protocol deviation needs its reason."))
-    dose_errors, dose_mg = _check_dose(status, planned, dose_mg, reason)
-    errors.update(dose_errors)
-    _errors(errors)
-    existing = Administration.objects.filter(cycle=cycle, drug=drug, day=day).first()
-    if existing is not None:
-        errors.update(_need_reason(reason_for_change, "reason_for_change", f"{drug.name} on day {day} is already recorded: give a reason for the change."))
-        _errors(errors)
-    record = existing or Administration(cycle=cycle, drug=drug, day=day, entered_by=by)
-    record.planned = planned
-    record.given_on = given_on
-    record.status = status
-    record.dose_mg = Decimal(dose_mg).quantize(Decimal("0.01")) if dose_mg is not None else None
-    record.route = route or (planned and _route(planned)) or drug.route
-    record.reason = (reason or "").strip()
-    record.deviation = deviation
-    audited_save(record, by=by, reason=reason_for_change.strip() if existing else f"Recorded: {record.get_status_display().lower()}")
-    record_change(patient, Kind.DOSING)
-    return record
+    """Record one drug on one day of a cycle against its plan (protocol s.1): administrations_record for one dose,
+    its errors keyed by field."""
+    entry = DoseEntry(drug=drug, day=day, status=status, dose_mg=dose_mg, route=route, reason=reason, deviation=deviation, reason_for_change=reason_for_change)
+    try:
+        return administrations_record(cycle=cycle, by=by, entries=[entry], today=today)[0]
+    except DoseErrors as exc:
+        raise ValidationError(exc.by_dose[drug.code, day]) from None
 
 
-def _route(planned: PlannedDose) -> str:
-    schedule_row = planned.drug.schedules.filter(first_cycle__lte=planned.cycle.number).order_by("-first_cycle").first()
-    return (schedule_row.route if schedule_row else "") or planned.drug.route
+def _route(planned: PlannedDose, cycle_number: int) -> str:
+    """The route of the drug's schedule in force in the cycle (the drug's schedules prefetched)."""
+    schedules = [s for s in planned.drug.schedules.all() if s.first_cycle <= cycle_number]
+    latest = max(schedules, key=lambda s: s.first_cycle, default=None)
+    return (latest.route if latest else "") or planned.drug.route
+
+
+DIARY_FIELDS = ("__all__", "day", "status", "dose_mg", "reason", "reason_for_change")
 
 
 @transaction.atomic
@@ -468,18 +569,15 @@ def diary_record(*, cycle: Cycle, by: User, drug: Drug, entries: dict[int, dict]
     `entries` maps each cycle day to {status, dose_mg?, reason?, reason_for_change?}; an
     error on any day saves nothing and names the day.
     """
-    saved, errors = [], {}
-    for day, entry in sorted(entries.items()):
-        try:
-            with transaction.atomic():
-                saved.append(administration_record(cycle=cycle, by=by, drug=drug, day=day, today=today, **entry))
-        except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                errors.setdefault(f"day_{day}" if field in ("__all__", "day", "status", "dose_mg", "reason", "reason_for_change") else field, []).extend(
-                    f"Day {day}: {m}" for m in messages
-                )
-    _errors(errors)  # raising rolls back every day of the diary
-    return saved
+    doses = [DoseEntry(drug=drug, day=day, **entry) for day, entry in sorted(entries.items())]
+    try:
+        return administrations_record(cycle=cycle, by=by, entries=doses, today=today)
+    except DoseErrors as exc:
+        errors: dict[str, list[str]] = {}
+        for (_, day), fields in sorted(exc.by_dose.items(), key=lambda item: item[0][1]):
+            for name, messages in fields.items():
+                errors.setdefault(f"day_{day}" if name in DIARY_FIELDS else name, []).extend(f"Day {day}: {m}" for m in messages)
+        raise ValidationError(errors) from None
 
 
 # ---------------------------------------------------------------- visits and off treatment

@@ -208,6 +208,7 @@ class Terminology:
         self.terms: tuple[Term, ...] = tuple(sorted(terms, key=lambda t: (t.soc, t.name)))
         self.by_code: dict[str, Term] = {t.code: t for t in self.terms}
         self._code_by_name: dict[str, str] = {t.name: t.code for t in self.terms}
+        self._code_by_lower: dict[str, str] = {t.name.lower(): t.code for t in self.terms}  # names are unique in any case
         self.socs: tuple[str, ...] = tuple(sorted({t.soc for t in self.terms}))
         # For search: the lower-case name, its words, and name + SOC + code as one text.
         self._index = [(t, t.name.lower(), t.name.lower().replace("-", " ").split(), f"{t.name} {t.soc} {t.code}".lower()) for t in self.terms]
@@ -226,6 +227,15 @@ class Terminology:
             return self._code_by_name[name]
         except KeyError as exc:
             raise CtcaeError(f"No CTCAE v{self.version} term named {name!r}.") from exc
+
+    def lookup(self, text: str) -> Term | None:
+        """The term that `text` names: its MedDRA code, or its name in any case and spacing; None for anything else
+        (a part of a name is a search, not a term)."""
+        text = " ".join(text.split())
+        if text in self.by_code:
+            return self.by_code[text]
+        code = self._code_by_lower.get(text.lower())
+        return self.by_code[code] if code is not None else None
 
     def search(self, text: str, limit: int | None = 50) -> list[Term]:
         """Terms whose name, organ class or MedDRA code contains every word of `text`; the best first:

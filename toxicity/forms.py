@@ -1,8 +1,9 @@
 """Toxicity forms: shape only; the services check everything against CTCAE and the protocol."""
 
-from collections import defaultdict
-
 from django import forms
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from cohorts.forms import DATE
 from cohorts.models import Drug
@@ -22,16 +23,60 @@ SUPPORTIVE_LABELS = {
 GRADE_CHOICES = [(g, f"Grade {g}") for g in range(1, 6)]
 
 
-def term_choices(terms: list[ctcae.Term]) -> list:
-    """CTCAE terms grouped by system organ class, for a select with optgroups."""
-    groups: dict[str, list] = defaultdict(list)
-    for t in terms:
-        groups[t.soc].append((t.code, t.name))
-    return [("", "--- choose a term ---")] + [(soc, sorted(items, key=lambda x: x[1])) for soc, items in sorted(groups.items())]
+SUGGESTIONS = 20  # terms offered under the term input: the API's search for what is typed, or the server's after an unknown term
+
+
+class TermInput(forms.TextInput):
+    """The CTCAE term as a search box: a text input with a <datalist> of suggestions. static/js/ae-form.js fills the
+    list from the term search API (/api/v1/ctcae-terms/?q=) as one types; without the script the server fills it
+    after a term it does not know (TermField), so choosing a suggestion and sending again works as well. A term
+    already chosen shows as its name (the form keeps its MedDRA code)."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
+        self.terminology: ctcae.Terminology | None = None
+        self.suggestions: list[ctcae.Term] = []
+
+    def format_value(self, value):
+        term = self.terminology.lookup(value) if self.terminology is not None and isinstance(value, str) else None
+        return term.name if term is not None else super().format_value(value)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = {**(attrs or {}), "list": f"{(attrs or {}).get('id') or name}-suggestions"}
+        options = format_html_join("", '<option value="{}">{} · MedDRA {}</option>', ((t.name, t.soc, t.code) for t in self.suggestions))
+        return format_html('{}<datalist id="{}">{}</datalist>', super().render(name, value, attrs, renderer), attrs["list"], options)
+
+
+class TermField(forms.CharField):
+    """A term of the trial's CTCAE version, typed as its name (any case) or MedDRA code; cleaned to the code.
+    Anything else is refused with the closest terms named (and offered under the input)."""
+
+    widget = TermInput
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=200, **kwargs)
+        self.terminology: ctcae.Terminology | None = None
+
+    def clean(self, value):
+        text = super().clean(value)
+        if self.terminology is None:
+            raise ImproperlyConfigured("TermField needs its terminology (AdverseEventForm sets it).")
+        term = self.terminology.lookup(text)
+        if term is not None:
+            return term.code
+        close = self.terminology.search(text, limit=SUGGESTIONS)
+        self.widget.suggestions = close
+        version = self.terminology.version
+        if not close:
+            raise ValidationError(
+                f'No CTCAE v{version} term matches "{text}": type a term\'s name or MedDRA code (any word of a term, its organ class or code finds it).'
+            )
+        names = "; ".join(t.name for t in close[:5]) + ("; ..." if len(close) > 5 else "")
+        raise ValidationError(f'"{text}" is not a CTCAE v{version} term: choose one of the {len(close)} suggested ({names}).')
 
 
 class AdverseEventForm(forms.Form):
-    term = forms.ChoiceField(label="CTCAE term", choices=())
+    term = TermField(label="CTCAE term", help_text="Type a word of the term, its organ class or its MedDRA code, then choose the term.")
     verbatim = forms.CharField(
         label="Verbatim term", max_length=200, required=False, help_text='Required for a "<organ class> - Other, specify" term: what the event is.'
     )
@@ -55,17 +100,16 @@ class AdverseEventForm(forms.Form):
     with_pain = forms.BooleanField(label="With pain (neuropathy)", required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, trial, editing: bool = False, search: str = "", **kwargs):
+    def __init__(self, *args, trial, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.terminology = selectors.trial_terminology(trial)
-        self.fields["term"].label = f"CTCAE v{self.terminology.version} term"
-        # A search without JavaScript (?q=) narrows the list on the server; the chosen term always stays in it.
-        shown = self.terminology.search(search, limit=None) if search.strip() else list(self.terminology.terms)
-        chosen = self.chosen_term()
-        if chosen is not None and chosen not in shown:
-            shown.append(chosen)
-        self.fields["term"].choices = term_choices(shown)
-        self.chosen, self.shown_count = chosen, len(shown)
+        field = self.fields["term"]
+        field.label = f"CTCAE v{self.terminology.version} term"
+        field.terminology = field.widget.terminology = self.terminology
+        field.widget.attrs.update({"data-term-search": reverse("api-ctcae-terms"), "data-version": self.terminology.version})
+        self.chosen = self.chosen_term()
+        if self.chosen is not None:
+            field.widget.suggestions = [self.chosen]
         self.drugs = list(Drug.objects.filter(trial=trial).order_by("order"))
         for drug in self.drugs:
             self.fields[f"attr_{drug.code}"] = forms.ChoiceField(label=f"Related to {drug.name}", choices=ATTRIBUTION_CHOICES)
@@ -73,8 +117,8 @@ class AdverseEventForm(forms.Form):
             self.fields["reason"] = forms.CharField(label="Reason for change", widget=forms.Textarea(attrs={"rows": 2}))
 
     def chosen_term(self) -> ctcae.Term | None:
-        code = self["term"].value()
-        return self.terminology.by_code.get(code) if isinstance(code, str) else None
+        value = self["term"].value()
+        return self.terminology.lookup(value) if isinstance(value, str) else None
 
     def grade_rows(self) -> list[tuple]:
         """(radio, its description, whether the chosen term has it): the page shows only the term's own grades

@@ -57,22 +57,6 @@ def trial_terminology(trial) -> ctcae.Terminology:
     return terminology(trial.ctcae_version)
 
 
-_SCRIPT_DATA: dict[str, tuple[ctcae.Terminology, dict]] = {}
-
-
-def terms_script_data(terms: ctcae.Terminology) -> dict:
-    """What the AE form's script needs (built once per terminology): each term's grades ("345"), its own
-    grade texts and whether it is an "Other, specify", and the generic definitions for the rest."""
-    built = _SCRIPT_DATA.get(terms.version)
-    if built is None or built[0] is not terms:
-        data = {
-            "generic": {str(g): text for g, text in ctcae.GENERIC_GRADES.items()},
-            "terms": {t.code: ["".join(map(str, t.grades)), {str(g): x for g, x in t.texts.items()}, t.other_specify] for t in terms.terms},
-        }
-        built = _SCRIPT_DATA[terms.version] = (terms, data)
-    return built[1]
-
-
 # ---------------------------------------------------------------- the rules' inputs
 
 

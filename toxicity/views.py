@@ -144,8 +144,7 @@ def ae_new(request, study_id):
         initial.update({"onset": timezone.localdate(), "resolved": None, "grade": None})
     elif request.GET.get("term"):
         initial["term"] = request.GET["term"]
-    search = request.GET.get("q", "")
-    form = AdverseEventForm(request.POST or None, trial=patient.trial, initial=initial, search=search)
+    form = AdverseEventForm(request.POST or None, trial=patient.trial, initial=initial)
     if request.method == "POST" and form.is_valid():
 
         def write():
@@ -157,11 +156,11 @@ def ae_new(request, study_id):
             return form_once(request, write, again="This adverse event was already recorded (the form was sent twice): here it is.")
         except ValidationError as exc:
             apply_errors(form, exc)
-    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, previous=previous, search=search, form_token=form_token(request)))
+    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, previous=previous, form_token=form_token(request)))
 
 
 def _ae_context(patient, form, **extra):
-    return {"patient": patient, "trial": patient.trial, "form": form, "terms_data": selectors.terms_script_data(form.terminology), **extra}
+    return {"patient": patient, "trial": patient.trial, "form": form, **extra}
 
 
 @role_required(Perm.ENTER_DATA)

@@ -35,7 +35,7 @@ from cohorts.status import PatientStatus
 from datamanagement.models import DataQuery
 from datamanagement.quality import cycle_lock, query_answer, query_close, query_raise
 from dosing.models import Cycle, DoseModification, PlannedDose, Visit
-from dosing.services import administration_record, cycle_start, dose_modify, patient_off_treatment, visit_record
+from dosing.services import DoseEntry, administrations_record, cycle_start, dose_modify, patient_off_treatment, visit_record
 from escalation.models import EscalationDecision
 from escalation.services import decision_sign
 from pipeline.flow import drain, nightly
@@ -482,10 +482,11 @@ class Story:
     def doses(self, p: Person, number: int, day: date) -> None:
         """The coordinator records the cycle's doses and visits up to `day` (its last day, or today)."""
         cycle, by = self.cycles[p.key, number], self.coordinator(p)
+        entries = []
         for planned in PlannedDose.objects.filter(cycle=cycle, planned_on__lte=day).select_related("drug").order_by("day", "drug__order"):
             reason = self.held(p, number, planned.drug.code, planned.day)
-            status = "held" if reason else "given"
-            administration_record(cycle=cycle, by=by, drug=planned.drug, day=planned.day, status=status, reason=reason, today=day)
+            entries.append(DoseEntry(drug=planned.drug, day=planned.day, status="held" if reason else "given", reason=reason))
+        administrations_record(cycle=cycle, by=by, entries=entries, today=day)  # the cycle's doses in one call
         for visit in Visit.objects.filter(cycle=cycle, expected_on__lte=day, done_on__isnull=True, cancelled=False):
             visit_record(visit=visit, by=by, done_on=visit.expected_on, today=day)
 

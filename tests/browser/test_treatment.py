@@ -64,7 +64,9 @@ def test_clinic_morning_records_cycle_1_in_six_submissions(page, live_server, lo
     n.fill(page, "#id_lab-platelets", "140")
     n.fill(page, "#id_lab-temperature", "37.2")
     page.click("#visit-ae summary")
-    page.select_option("#id_ae-term", label="Nausea")
+    page.fill("#id_ae-term", "nause")  # the term is a search box: the script offers the terms that match
+    expect(page.locator('#id_ae-term-suggestions option[value="Nausea"]')).to_have_count(1)
+    page.fill("#id_ae-term", "Nausea")  # choosing the suggestion
     page.check('input[name="ae-grade"][value="2"]')
     for drug, level in (("bendamustine", "possible"), ("pomalidomide", "possible"), ("dexamethasone", "unlikely")):
         page.select_option(f"#id_ae-attr_{drug}", level)

@@ -8,13 +8,17 @@ from django.utils import timezone
 from cohorts.models import DoseLevel, Drug
 from dosing.models import Administration, Cycle, DoseModification, PlannedDose, Visit
 from dosing.services import (
+    DoseEntry,
+    DoseErrors,
     administration_record,
+    administrations_record,
     cycle_start,
     diary_record,
     dose_modify,
     patient_off_treatment,
     visit_record,
 )
+from trialsite.models import Change
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -149,6 +153,51 @@ def test_pomalidomide_diary_is_saved_whole_or_not_at_all(treated, alice, trial):
     assert not Administration.objects.exists()
     entries[10] = {"status": "held", "reason": "rash grade 2"}
     assert len(diary_record(cycle=cycle, by=alice, drug=pom, entries=entries)) == 21
+
+
+def test_a_cycles_doses_are_recorded_in_one_call_with_their_history_and_one_outbox_change(treated, alice, trial, django_assert_max_num_queries):
+    cycle = cycle_start(patient=treated, by=alice, day1=START, weight_kg=Decimal("80.0"))
+    plan = list(PlannedDose.objects.filter(cycle=cycle).select_related("drug").order_by("day", "drug__order"))
+    entries = [DoseEntry(drug=p.drug, day=p.day, status="held" if p.day == 10 else "given", reason="rash grade 2" if p.day == 10 else "") for p in plan]
+    changes = Change.objects.count()
+    with django_assert_max_num_queries(12):  # the same queries for 26 doses as for one
+        saved = administrations_record(cycle=cycle, by=alice, entries=entries)
+    assert len(saved) == len(plan) == Administration.objects.filter(cycle=cycle).count() == 26
+    assert Change.objects.count() == changes + 1
+    benda = Administration.objects.get(cycle=cycle, drug__code="bendamustine", day=1)
+    assert (benda.status, benda.dose_mg, benda.route, benda.planned.dose_mg) == ("given", Decimal(240), "IV", Decimal(240))
+    held = Administration.objects.get(cycle=cycle, drug__code="pomalidomide", day=10)
+    assert (held.status, held.dose_mg, held.reason) == ("held", None, "rash grade 2")
+    history = held.history.get()
+    assert (history.history_type, history.history_user, history.history_change_reason) == ("+", alice, "Recorded: held")
+    pom = drug(trial, "pomalidomide")
+    corrected = administrations_record(cycle=cycle, by=alice, entries=[DoseEntry(drug=pom, day=10, status="given", reason_for_change="diary read again")])
+    assert corrected[0].pk == held.pk
+    assert [(h.history_type, h.status, h.history_change_reason) for h in held.history.order_by("history_date")] == [
+        ("+", "held", "Recorded: held"),
+        ("~", "given", "diary read again"),
+    ]
+
+
+def test_a_batch_with_any_wrong_dose_saves_nothing_and_names_each_dose_in_error(treated, alice, trial):
+    cycle = cycle_start(patient=treated, by=alice, day1=START, weight_kg=Decimal("80.0"))
+    pom, benda = drug(trial, "pomalidomide"), drug(trial, "bendamustine")
+    entries = [
+        DoseEntry(drug=benda, day=1, status="given"),
+        DoseEntry(drug=pom, day=1, status="given"),
+        DoseEntry(drug=pom, day=2, status="held"),  # no reason
+        DoseEntry(drug=benda, day=3, status="given"),  # not scheduled, not a deviation
+        DoseEntry(drug=pom, day=1, status="missed", reason="forgot"),  # twice
+    ]
+    changes = Change.objects.count()
+    with pytest.raises(DoseErrors) as info:
+        administrations_record(cycle=cycle, by=alice, entries=entries)
+    assert set(info.value.by_dose) == {("pomalidomide", 2), ("bendamustine", 3), ("pomalidomide", 1)}
+    assert "needs its reason" in info.value.by_dose["pomalidomide", 2]["reason"][0]
+    assert "not scheduled on day 3" in info.value.message_dict["bendamustine.3.day"][0]
+    assert "twice" in info.value.by_dose["pomalidomide", 1]["day"][0]
+    assert not Administration.objects.exists()
+    assert Change.objects.count() == changes
 
 
 def test_reduction_in_cycle_1_is_flagged_and_replans_what_is_left(treated, alice, ivan, trial):

@@ -94,6 +94,28 @@ def test_search_by_any_word_of_the_term_or_organ_class():
     assert V5.search("no such thing") == []
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (meddra("Nausea"), "Nausea"),
+        ("Nausea", "Nausea"),
+        ("  nausea ", "Nausea"),
+        ("cardiac DISORDERS -   other, specify", "Cardiac disorders - Other, specify"),
+        ("nause", None),  # a part of a name is a search, not a term
+        ("neutrophil", None),
+        ("", None),
+        ("10000000", None),
+    ],
+)
+def test_a_typed_term_is_its_code_or_its_name_in_any_case_and_nothing_else(text, name):
+    term = V5.lookup(text)
+    assert (term.name if term else None) == name
+
+
+def test_every_term_is_found_by_its_name_and_by_its_code():
+    assert all(V5.lookup(t.name) is t and V5.lookup(t.code) is t and V5.lookup(t.name.upper()) is t for t in V5.terms)
+
+
 def test_the_regimens_dlt_kinds_are_mapped_by_meddra_code():
     kinds = {t.name: t.kind for t in V5.terms}
     assert kinds["Neutrophil count decreased"] == Kind.NEUTROPENIA

@@ -309,3 +309,32 @@ def test_the_summaries_are_counted_with_the_endpoints_and_drawn_without_reading_
         for table in (ResponseResult._meta.db_table, "cohorts_enrolment", "dosing_cycle"):
             assert table not in read, (plot, table)
         assert 'data-n="1"' in svg, plot
+
+
+def test_the_plots_page_through_the_patients_counted_with_the_endpoints_without_counting_them_again(client, dana, bob, responder, trial):
+    """Issue #16: how many patients the waterfall and swimmer page through comes from the rows stored with the
+    endpoints (by site and level), so a download reads only the page it draws: no COUNT over the patients."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from response import selectors
+    from response.models import EndpointSnapshot
+
+    site, level = responder.site, str(responder.enrolment.level.label)
+    snapshot = EndpointSnapshot.objects.filter(trial=trial).latest()
+    assert snapshot.data["summary"]["enrolled"] == [[site.pk, site.number, level, 1]]
+    assert selectors.dashboard(trial, dana, today=TODAY)["shown"] == (1, 1, 1)
+    assert selectors.dashboard(trial, bob, today=TODAY)["shown"] == (0, 0, 0)  # another site's coordinator
+    assert selectors.dashboard(trial, dana, today=TODAY, view=selectors.PlotView(level=int(level) + 1))["shown"] == (0, 0, 0)
+
+    client.force_login(dana)
+    for plot in ("waterfall", "swimmer"):
+        with CaptureQueriesContext(connection) as queries:
+            svg = client.get(reverse("trial_response_plot", args=[trial.code, plot])).content.decode()
+        assert responder.study_id in svg, plot
+        assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()], plot
+
+    # A snapshot stored before these rows: the patients are counted in SQL, the page is the same.
+    snapshot.data["summary"].pop("enrolled")
+    snapshot.save()
+    assert selectors.dashboard(trial, dana, today=TODAY)["shown"] == (1, 1, 1)

@@ -78,6 +78,29 @@ def test_one_submission_records_doses_labs_and_an_event(client, alice, d8, treat
     assert AdverseEvent.objects.filter(patient=treated).count() == 1
 
 
+def test_the_event_term_is_typed_and_an_unknown_one_saves_nothing_with_the_closest_terms_offered(client, alice, d8, treated):
+    """Issue #16: the visit page's event term is a search box (no select of 837 terms), resolved on the server."""
+    client.force_login(alice)
+    url = reverse("visit_record", args=[d8.pk])
+    html = client.get(url).content.decode()
+    assert '<input type="text" name="ae-term"' in html
+    assert 'list="id_ae-term-suggestions"' in html
+    assert html.count("<option") < 80  # the doses', units' and attribution selects; the term select alone had 837
+    assert 'src="/static/js/ae-form.js"' in html
+    data = form_data(client, url)
+    data.update({"ae-term": "nause", "ae-grade": "2", "ae-onset": d8.expected_on.isoformat(), "ae-action": "none", "ae-outcome": "not_recovered"})
+    data.update({"ae-attr_bendamustine": "possible", "ae-attr_pomalidomide": "possible", "ae-attr_dexamethasone": "unlikely"})
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert '"nause" is not a CTCAE v5.0 term' in " ".join(response.context["forms"]["ae"].errors["term"])
+    assert f'<option value="Nausea">Gastrointestinal disorders · MedDRA {meddra("Nausea")}</option>' in response.content.decode()
+    assert not Administration.objects.exists()
+    assert not AdverseEvent.objects.exists()
+    data["ae-term"] = "nausea"
+    assert client.post(url, data).status_code == 302
+    assert AdverseEvent.objects.get(patient=treated).term == meddra("Nausea")
+
+
 def test_all_given_as_planned_is_one_action(client, alice, d8):
     client.force_login(alice)
     url = reverse("visit_record", args=[d8.pk])

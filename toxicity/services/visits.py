@@ -1,7 +1,7 @@
 """A visit day at the site: the doses of that day, the hematology panel, weight and vital signs, new adverse events.
 
 One submission, one transaction: every part goes through its own service (dosing's
-administration_record and visit_record, lab_record, ae_record), each in a savepoint so
+administrations_record for the day's doses, in one call, and visit_record, lab_record, ae_record), each in a savepoint so
 that every error of every part is collected; any error rolls the whole visit back, so
 nothing is half-saved. It lives in toxicity, the lowest layer that sees both what it
 writes (dosing's doses and visits, toxicity's labs and events).
@@ -61,6 +61,17 @@ def _part(errors: dict[str, list[str]], section: str, write):
         return None
 
 
+def _doses(visit: Visit, *, by: User, doses: list[DoseEntry], today: date) -> list[Administration]:
+    """The day's doses in one call of dosing's batch service; its errors keyed `<drug code>.<field>` (one day)."""
+    entries = [
+        dosing.DoseEntry(drug=d.drug, day=visit.day, status=d.status, dose_mg=d.dose_mg, reason=d.reason, reason_for_change=d.reason_for_change) for d in doses
+    ]
+    try:
+        return dosing.administrations_record(cycle=visit.cycle, by=by, entries=entries, today=today)
+    except dosing.DoseErrors as exc:
+        raise ValidationError({f"{code}.{name}": texts for (code, _), fields in exc.by_dose.items() for name, texts in fields.items()}) from None
+
+
 @transaction.atomic
 def visit_day_record(
     *,
@@ -103,25 +114,8 @@ def visit_day_record(
         ),
     )
     saved = VisitSaved(visit=saved_visit or visit)
-    if visit.cycle_id is not None and visit.day is not None:
-        for entry in doses:
-            record = _part(
-                errors,
-                f"dose.{entry.drug.code}",
-                lambda entry=entry: dosing.administration_record(
-                    cycle=visit.cycle,
-                    by=by,
-                    drug=entry.drug,
-                    day=visit.day,
-                    status=entry.status,
-                    dose_mg=entry.dose_mg,
-                    reason=entry.reason,
-                    reason_for_change=entry.reason_for_change,
-                    today=today,
-                ),
-            )
-            if record is not None:
-                saved.doses.append(record)
+    if visit.cycle_id is not None and visit.day is not None and doses:
+        saved.doses = _part(errors, "dose", lambda: _doses(visit, by=by, doses=doses, today=today)) or []
     lab_values = {k: v for k, v in (labs or {}).items() if k not in ("units", "reason_for_change") and v not in (None, "")}
     if lab_values and done_on is not None:
         saved.lab = _part(
