@@ -106,7 +106,7 @@ def patient_safety(request, study_id):
             return response
     safety = selectors.safety_overview(patient, today=today)
     _attach_signatures(safety.dlts, Dlt)
-    _attach_signatures(safety.proposals, DltProposal)
+    selectors.attach_proposal_signatures(safety.proposals)  # the proposal's and its DLT's, as on the review queue
     return render(
         request,
         "toxicity/safety.html",
