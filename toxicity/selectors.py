@@ -111,6 +111,7 @@ def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
             baseline_platelets=plt,
             baseline_marrow_pct=marrow,
             events=dlt.with_conmeds(events.get(pid, ()), conmeds.get(pid, ())),
+            conmeds=tuple(conmeds.get(pid, ())),
             labs=tuple(labs.get(pid, ())),
             modifications=tuple(mods.get(pid, ())),
             c2d1_planned=c2_planned,
@@ -167,13 +168,25 @@ def _rule_conmeds(patient_ids: list[int]) -> dict[int, list[dlt.ConMed]]:
     (on the links; a conmed linked to no event gives no event its supportive care)."""
     links = ConMed.adverse_events.through.objects.filter(
         conmed__patient_id__in=patient_ids, conmed__in_error=False, adverseevent__in_error=False, conmed__category__in=dlt.SUPPORTIVE_VALUES
-    ).values_list("conmed_id", "conmed__patient_id", "conmed__category", "conmed__start", "conmed__stop", "adverseevent_id", "adverseevent__event_id")
-    found: dict[int, tuple[int, str, date, date | None, set[int]]] = {}
-    for cid, pid, category, start, stop, ae_id, root in links.order_by("conmed_id"):
-        found.setdefault(cid, (pid, category, start, stop, set()))[4].add(root or ae_id)
+    ).values_list(
+        "conmed_id",
+        "conmed__patient_id",
+        "conmed__category",
+        "conmed__start",
+        "conmed__stop",
+        "adverseevent_id",
+        "adverseevent__event_id",
+        "conmed__drug",
+        "conmed__dose",
+        "conmed__dose_unit",
+    )
+    found: dict[int, tuple[int, str, date, date | None, set[int], str]] = {}
+    for cid, pid, category, start, stop, ae_id, root, drug, dose, unit in links.order_by("conmed_id"):
+        name = " ".join(str(v) for v in (drug, format(dose.normalize(), "f") if dose is not None else None, unit) if v not in (None, ""))
+        found.setdefault(cid, (pid, category, start, stop, set(), name))[4].add(root or ae_id)
     out: dict[int, list[dlt.ConMed]] = defaultdict(list)
-    for pid, category, start, stop, roots in found.values():
-        out[pid].append(dlt.ConMed(category=category, start=start, stop=stop, events=frozenset(roots)))
+    for cid, (pid, category, start, stop, roots, name) in found.items():
+        out[pid].append(dlt.ConMed(category=category, start=start, stop=stop, events=frozenset(roots), id=cid, drug=name))
     return out
 
 
