@@ -113,6 +113,11 @@ MIDDLEWARE = [
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "trialsite.wsgi.application"
 
+# django-simple-history's own single-column history_date index is never chosen: the audit trail's walk uses the
+# (history_date, history_id) index of datamanagement/0005 (EXPLAIN in docs/data-management.md); every other read of
+# history by date is per object or per patient (the id and patient indexes). One index less to write on every change.
+SIMPLE_HISTORY_DATE_INDEX = False
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
