@@ -12,7 +12,7 @@ from accounts.permissions import role_required
 from accounts.roles import Perm
 from trialsite.errors import DomainError
 from trialsite.forms import apply_errors
-from trialsite.idempotency import form_once, form_token
+from trialsite.idempotency import form_once
 
 from . import selectors, services
 from .filters import PatientFilter
@@ -80,7 +80,7 @@ def patient_register(request, code):
             return form_once(request, write, again="This patient was already registered (the form was sent twice): here they are.")
         except ValidationError as exc:
             apply_errors(form, exc)
-    return render(request, "cohorts/patient_form.html", {"trial": trial, "form": form, "title": "Register a patient", "form_token": form_token(request)})
+    return render(request, "cohorts/patient_form.html", {"trial": trial, "form": form, "title": "Register a patient"})
 
 
 @role_required(Perm.ENTER_DATA)

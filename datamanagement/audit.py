@@ -6,6 +6,11 @@ the trial). Each entry names its user (never an id) and its record by its clinic
 2026-11-07, BPD-01-001", "Cycle 2 bendamustine day 1, BPD-01-001") with a link to the record's page, and
 shows the value of every field of a created record, the old and new value of every changed one. Each
 version is diffed against the previous version of the same object.
+
+Electronic signatures (trialsite.Signature: a DLT confirmed, rejected, recorded or withdrawn, an escalation
+decision signed or re-reviewed, a cycle locked or unlocked) are entries too, of record type "signature": the
+signer's printed name, the date-time, the meaning, and the record signed by its clinical name with its link.
+They have no history table (a signature is never changed): they are read from trialsite.Signature itself.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import groupby
 
-from django.db.models import F, IntegerField, Model, OuterRef, Q, Subquery, Value
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Case, F, IntegerField, Model, OuterRef, Q, Subquery, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,6 +35,7 @@ from response.models import FollowUp, MyelomaAssessment
 from toxicity.ctcae import CtcaeError
 from toxicity.models import AdverseEvent, ConMed, Dlt, DltProposal, LabResult
 from toxicity.selectors import trial_terminology
+from trialsite.models import Signature
 
 from .exports import csv_stream
 
@@ -52,8 +59,13 @@ RECORDS: dict[str, tuple[type[Model], str | None]] = {
     "cohort": (Cohort, None),
     "decision": (EscalationDecision, None),
 }
-ORDER = {key: i for i, key in enumerate(RECORDS)}
+SIGNATURE = "signature"
+# the record types a signature can sign (trialsite.signatures.sign's callers), named as their own entries are
+SIGNED: dict[str, type[Model]] = {"dlt_proposal": DltProposal, "dlt": Dlt, "cycle": Cycle, "decision": EscalationDecision}
+KINDS = [*RECORDS, SIGNATURE]  # every record type of the trail, in its order for entries at the same time
+ORDER = {key: i for i, key in enumerate(KINDS)}
 ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
+SIGNED_ACTION = "Signed"
 PAGE_SIZE = 100
 # the tab of the patient pages that shows each record type (trial-level records: the escalation page)
 PAGES = {
@@ -133,21 +145,23 @@ class Cursor:
             parsed = datetime.fromisoformat(when)
         except ValueError:
             return None
-        if key not in RECORDS or not (history_id.isascii() and history_id.isdecimal() and len(history_id) <= 18) or parsed.tzinfo is None:
+        if key not in ORDER or not (history_id.isascii() and history_id.isdecimal() and len(history_id) <= 18) or parsed.tzinfo is None:
             return None
         return cls(parsed, key, int(history_id))
 
-    def older(self, key: str) -> Q:
-        """The rows of record type `key` after this cursor in the order (time, record type, history id), newest first."""
+    def older(self, key: str, when: str = "history_date", row_id: str = "history_id") -> Q:
+        """The rows of record type `key` after this cursor in the order (time, record type, history id), newest first
+        (`when` and `row_id`: the row's time and id fields, a signature's own for signatures)."""
         if ORDER[key] < ORDER[self.record_type]:
-            return Q(history_date__lte=self.when)
+            return Q(**{f"{when}__lte": self.when})
         if key == self.record_type:
-            return Q(history_date__lt=self.when) | Q(history_date=self.when, history_id__lt=self.history_id)
-        return Q(history_date__lt=self.when)
+            return Q(**{f"{when}__lt": self.when}) | Q(**{when: self.when, f"{row_id}__lt": self.history_id})
+        return Q(**{f"{when}__lt": self.when})
 
 
 def record_label(key: str) -> str:
-    return str(RECORDS[key][0]._meta.verbose_name).capitalize()
+    model = Signature if key == SIGNATURE else RECORDS[key][0]
+    return str(model._meta.verbose_name).capitalize()
 
 
 def _day_start(day: date) -> datetime:
@@ -185,6 +199,59 @@ def _keys(key: str, trial: Trial, visible, *, patient, user, since, until, curso
     return list(rows.annotate(prev=Subquery(previous)).order_by("-history_date", "-history_id").values_list("history_date", "history_id", "prev")[:limit])
 
 
+def _signatures(trial: Trial, visible, *, patient) -> tuple:
+    """The signatures of the trial's records (the patients' `visible`, or `patient`'s only), annotated with the
+    signed record's patient (`pid`); escalation decisions are the trial's, with no patient."""
+    cts = ContentType.objects.get_for_models(*SIGNED.values(), for_concrete_models=True)
+    by_patient = [m for m in SIGNED.values() if m is not EscalationDecision]
+    pid = Case(
+        *(When(content_type=cts[m], then=Subquery(m.objects.filter(pk=OuterRef("object_id")).values("patient_id")[:1])) for m in by_patient),
+        default=Value(None),
+        output_field=IntegerField(),
+    )
+    rows = Signature.objects.alias(pid=pid) if patient is None else Signature.objects.all()
+    if patient is not None:
+        mine = Q()
+        for m in by_patient:
+            mine |= Q(content_type=cts[m], object_id__in=m.objects.filter(patient_id=patient.pk, patient_id__in=visible).values("pk"))
+        return rows.filter(mine), pid
+    decisions = Q(content_type=cts[EscalationDecision], object_id__in=EscalationDecision.objects.filter(trial_id=trial.pk).values("pk"))
+    return rows.filter(Q(pid__in=visible) | decisions), pid
+
+
+def _signature_keys(trial: Trial, visible, *, patient, user, since, until, cursor: Cursor | None, limit: int) -> list[tuple]:
+    """As `_keys`, for signatures: (time, signature id, None) of the `limit` newest that match (nothing to diff against)."""
+    rows, _ = _signatures(trial, visible, patient=patient)
+    if user is not None:
+        rows = rows.filter(signer=user)
+    if since is not None:
+        rows = rows.filter(signed_at__gte=_day_start(since))
+    if until is not None:
+        rows = rows.filter(signed_at__lt=_day_start(until + timedelta(days=1)))
+    if cursor is not None:
+        rows = rows.filter(cursor.older(SIGNATURE, "signed_at", "id"))
+    return [(when, pk, None) for when, pk in rows.order_by("-signed_at", "-id").values_list("signed_at", "id")[:limit]]
+
+
+def _signature_rows(wanted: set[int]) -> tuple[list, dict[str, dict[int, Model]]]:
+    """The signatures a page shows, each with `key` (its record's type), and the records they sign by type and id
+    (a query for the signatures and one per type of record signed, whatever the page holds)."""
+    types = {ct.pk: _key_of(model) for model, ct in ContentType.objects.get_for_models(*SIGNED.values(), for_concrete_models=True).items()}
+    rows = list(Signature.objects.filter(pk__in=wanted or [0]).order_by("id"))
+    for r in rows:
+        r.key = types.get(r.content_type_id, "")
+    signed: dict[str, dict[int, Model]] = {}
+    for key, model in SIGNED.items():
+        ids = [r.object_id for r in rows if r.key == key]
+        pid = F("patient_id") if model is not EscalationDecision else Value(None, output_field=IntegerField())
+        signed[key] = {rec.pk: rec for rec in model.objects.filter(pk__in=ids or [0]).annotate(pid=pid)}
+    return rows, signed
+
+
+def _key_of(model: type[Model]) -> str:
+    return next(k for k, m in SIGNED.items() if m is model)
+
+
 def _rows(key: str, wanted: set[int]) -> list:
     """One query: the history rows of record type `key` a page shows or diffs against, with their patient (`pid`)."""
     model, path = RECORDS[key]
@@ -209,9 +276,9 @@ class _Names:
         self.drugs = dict(Drug.objects.filter(trial=trial).values_list("pk", "name"))
         self.levels = dict(DoseLevel.objects.filter(trial=trial).values_list("pk", "label"))
         self.terms = trial_terminology(trial)  # read once per process
-        self.users = {
-            pk: (f"{first} {last}".strip() or username) for pk, first, last, username in User.objects.values_list("pk", "first_name", "last_name", "username")
-        }
+        people = User.objects.values_list("pk", "first_name", "last_name", "username")
+        self.users = {pk: (f"{first} {last}".strip() or username) for pk, first, last, username in people}
+        self.usernames = {pk: username for pk, *_, username in people}
 
     def by_name(self, model, changes: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
         """Foreign keys as a monitor reads them (a user's name, a drug, a level, a cycle); links the record's own name
@@ -308,22 +375,41 @@ def trail_page(
     limit: int = PAGE_SIZE,
 ) -> Page:
     """The `limit` newest entries after `cursor`: one query per record type plus a few to name them, whatever the trial's size."""
-    keys = [k for k in RECORDS if not record_types or k in record_types]
+    keys = [k for k in KINDS if not record_types or k in record_types]
     visible = visible_patients if visible_patients is not None else Patient.objects.filter(trial=trial).values("pk")
-    found = {key: _keys(key, trial, visible, patient=patient, user=user, since=since, until=until, cursor=cursor, limit=limit + 1) for key in keys}
+    found = {
+        key: (_signature_keys if key == SIGNATURE else _keys)(
+            *((trial, visible) if key == SIGNATURE else (key, trial, visible)),
+            patient=patient,
+            user=user,
+            since=since,
+            until=until,
+            cursor=cursor,
+            limit=limit + 1,
+        )
+        for key in keys
+    }
     newest = sorted(((when, ORDER[k], hid, prev, k) for k, rs in found.items() for when, hid, prev in rs), reverse=True)
     more = len(newest) > limit
     newest = newest[:limit]
     wanted: dict[str, set[int]] = {k: set() for k in keys}
     for _, _, hid, prev, k in newest:
         wanted[k].update((hid, prev) if prev else (hid,))
-    rows = {k: _rows(k, ids) for k, ids in wanted.items()}  # one query per record type, whatever the page holds
-    by_id = {(k, r.history_id): r for k, rs in rows.items() for r in rs}
+    # one query per record type, whatever the page holds
+    rows = {k: _rows(k, ids) for k, ids in wanted.items() if k != SIGNATURE}
+    signatures, signed = _signature_rows(wanted[SIGNATURE]) if SIGNATURE in wanted else ([], {})
+    by_id = {(k, r.history_id): r for k, rs in rows.items() for r in rs} | {(SIGNATURE, s.pk): s for s in signatures}
     heads = [(when, order, hid, k, by_id[k, hid]) for when, order, hid, _, k in newest]
-    names = _Names(trial, {k: [r for *_, key, r in heads if key == k] for k in keys})
-    differs = {k: (history_differ(RECORDS[k][0]), _values(RECORDS[k][0])) for k in keys}
+    named = {k: [r for *_, key, r in heads if key == k] for k in keys if k != SIGNATURE}
+    for k, records in signed.items():
+        named[k] = [*named.get(k, []), *records.values()]
+    names = _Names(trial, named)
+    differs = {k: (history_differ(RECORDS[k][0]), _values(RECORDS[k][0])) for k in keys if k != SIGNATURE}
     entries = []
     for _, _, _, key, rec in heads:
+        if key == SIGNATURE:
+            entries.append(_signature_entry(rec, signed, names, trial))
+            continue
         model = RECORDS[key][0]
         differ, values = differs[key]
         created = rec.history_type == "+"
@@ -346,6 +432,26 @@ def trail_page(
             )
         )
     return Page(entries, entries[-1].cursor if more and entries else "")
+
+
+def _signature_entry(sig: Signature, signed: dict[str, dict[int, Model]], names: _Names, trial: Trial) -> Entry:
+    """A signature as a monitor reads it: the signer's printed name (as signed, 21 CFR 11.50), the date-time, its
+    meaning, and the record signed by its clinical name with the link to its page."""
+    record = signed.get(sig.key, {}).get(sig.object_id)
+    return Entry(
+        when=sig.signed_at,
+        who=sig.signer_name,
+        username=names.usernames.get(sig.signer_id, ""),
+        record_type=SIGNATURE,
+        record=names.name(sig.key, record) if record is not None else "A record no longer in the trial",
+        url=names.url(sig.key, record, trial) if record is not None else "",
+        object_id=sig.object_id,
+        history_id=sig.pk,
+        patient=names.study_ids.get(record.pid, "") if record is not None and record.pid else "",
+        action=SIGNED_ACTION,
+        reason="",
+        changes=(FieldChange("meaning", None, sig.meaning),),
+    )
 
 
 def _previous(rows: list, rec):

@@ -27,7 +27,7 @@ def audit_trail(request, code):
     q = request.GET
     patient = cohort_selectors.patient_get_for_user(request.user, q["patient"].strip()) if q.get("patient", "").strip() else None
     user = User.objects.filter(username=q.get("user")).first() if q.get("user") else None
-    kind = q.get("type") if q.get("type") in audit.RECORDS else ""
+    kind = q.get("type") if q.get("type") in audit.KINDS else ""
     filters = {
         "patient": patient,
         "user": user,
@@ -55,7 +55,7 @@ def audit_trail(request, code):
             "first_page": cursor is None,
             "page_size": audit.PAGE_SIZE,
             "patient": patient,
-            "types": [(k, audit.record_label(k)) for k in audit.RECORDS],
+            "types": [(k, audit.record_label(k)) for k in audit.KINDS],
             "chosen": kind,
             "users": User.objects.order_by("first_name", "last_name", "username"),
             "filters": {"user": q.get("user", ""), "since": q.get("since", ""), "until": q.get("until", ""), "patient": q.get("patient", "")},

@@ -19,7 +19,7 @@ from cohorts.models import Drug
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
 from trialsite.http import as_int
-from trialsite.idempotency import form_once, form_token, form_token_new
+from trialsite.idempotency import form_once
 
 from . import schedule, selectors, services
 from .forms import CellDoseForm, CycleStartForm, DiaryForm, ModificationForm, OffTreatmentForm
@@ -91,7 +91,6 @@ def patient_treatment(request, study_id):
             "t": overview,
             "forms": forms,
             "action": action,
-            "tokens": {a: form_token(request) if action == a else form_token_new() for a in ACTIONS},
             "next_action": _next_action(overview, today=timezone.localdate()),
             "can_enter": request.user.can(Perm.ENTER_DATA) and patient.status in (PatientStatus.ENROLLED, PatientStatus.ON_TREATMENT),
         },
@@ -151,7 +150,6 @@ def cycle_dose(request, study_id, number, drug, day):
             except ValidationError as exc:
                 apply_errors(form, exc)
     context = {"patient": patient, "trial": patient.trial, "cycle": cycle, "drug": drug, "day": day, "planned": planned, "given": given, "form": form}
-    context["form_token"] = form_token(request)
     context["on"] = cycle.day1 + timedelta(days=day - 1)
     context["history"] = list(given.history.select_related("history_user").order_by("-history_date")[:10]) if given else []
     return render(request, "dosing/dose.html", context)

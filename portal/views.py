@@ -28,7 +28,7 @@ from toxicity import selectors as toxicity_selectors
 from toxicity import services as toxicity_services
 from toxicity.forms import AdverseEventForm, VisitLabForm
 from toxicity.selectors import safety_overview
-from trialsite.idempotency import form_once, form_token
+from trialsite.idempotency import form_once
 
 from .selectors import patient_calendar as calendar_selector
 
@@ -238,7 +238,6 @@ def _visit_page(request, day, forms, *, can_enter: bool, posted: bool, missed_fo
             "can_enter": can_enter,
             "can_mark": request.user.can(Perm.ENTER_DATA) and (visit.done_on is None or missed_form is not None),
             "has_errors": posted,
-            "form_token": form_token(request),
         },
     )
 

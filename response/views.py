@@ -14,7 +14,7 @@ from accounts.permissions import role_required
 from accounts.roles import Perm
 from cohorts import selectors as cohort_selectors
 from trialsite.forms import apply_errors
-from trialsite.idempotency import form_once, form_token
+from trialsite.idempotency import form_once
 
 from . import selectors, services
 from .forms import AssessmentForm, FollowUpForm, SpuriousForm
@@ -82,7 +82,6 @@ def patient_response(request, study_id):
             **context,
             "forms": forms,
             "can_enter": request.user.can(Perm.ENTER_DATA),
-            "form_token": form_token(request),
         },
     )
 

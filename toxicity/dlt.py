@@ -174,6 +174,8 @@ class ConMed:
     start: date
     stop: date | None = None  # None: ongoing
     events: frozenset[int] = frozenset()
+    id: int = 0  # the record (toxicity.ConMed), for the evidence shown with a missed DLT ("conmed:7")
+    drug: str = ""  # its generic name and dose as recorded, e.g. "filgrastim 300 ug"
 
     def overlaps(self, onset: date, resolved: date | None) -> bool:
         """Given while the event lasted: started on or before its resolution, stopped (or ongoing) on or after its onset."""
@@ -228,6 +230,9 @@ class PatientWindow:
     stopped_on: date | None = None  # off treatment within cycle 1
     stopped_reason: str | None = None  # progression, withdrawal, toxicity, death, investigator
     window_days: int = 28
+    # The supportive-care conmeds linked to events (their care is already in each event's `supportive`, with_conmeds):
+    # kept to name them in the evidence of a missed DLT (H2's G-CSF); the rules themselves do not read them.
+    conmeds: tuple[ConMed, ...] = ()
 
     @property
     def window_end(self) -> date:
@@ -846,11 +851,51 @@ def _window_events(w: PatientWindow, keep: Callable[[AdverseEvent], bool]) -> tu
     return tuple(_ae_evidence(e) for e in sorted(w.events, key=lambda e: (e.onset, e.id)) if w.in_window(e.onset) and keep(e))
 
 
+def _gcsf_evidence(w: PatientWindow) -> tuple[Evidence, ...]:
+    """Each neutropenia event of the window, then the G-CSF it received: the linked G-CSF conmeds (saying when one
+    was not given within the event's dates, which the rules do not count), or the event's own G-CSF flag, or none."""
+    kinds = (Kind.NEUTROPENIA, Kind.FEBRILE_NEUTROPENIA)
+    events = sorted((e for e in w.events if e.kind in kinds and w.in_window(e.onset)), key=lambda e: (e.onset, e.id))
+    if not events:
+        return (Evidence("Neutropenia event", w.cycle1_day1, "none recorded in the window: attribution and G-CSF not recorded"),)
+    out: list[Evidence] = []
+    for e in events:
+        out.append(_ae_evidence(e))
+        root = e.event if e.event is not None else e.id
+        linked = sorted((c for c in w.conmeds if c.category == Supportive.GCSF and root in c.events), key=lambda c: (c.start, c.id))
+        for c in linked:
+            dates = f"from {_d(c.start)}" + (f" to {_d(c.stop)}" if c.stop else ", ongoing")
+            during = "" if c.overlaps(e.onset, e.resolved) else "; not given within the event's dates"
+            out.append(Evidence(f"G-CSF {c.drug}".strip(), c.start, f"{dates}, for {e.name} grade {e.grade}{during}", f"conmed:{c.id}"))
+        if not linked:
+            given = Supportive.GCSF in e.supportive
+            text = "given (recorded on the event, no G-CSF medication linked)" if given else "not recorded for this event"
+            out.append(Evidence("G-CSF", e.onset, f"{text}, for {e.name} grade {e.grade}", f"ae:{e.id}"))
+    return tuple(out)
+
+
+def _delay_evidence(w: PatientWindow, *, today: date) -> tuple[Evidence, ...]:
+    """The dose delay H3 is "despite": the cycle start dates (cycle 2 day 1's delay from its plan) and cycle 1's holds."""
+    planned = w.c2d1_planned_on
+    if w.c2d1_given is not None:
+        late = (w.c2d1_given - planned).days
+        c2 = f"planned {_d(planned)}, given {_d(w.c2d1_given)}" + (f": delayed {late} days" if late > 0 else ": not delayed")
+    else:
+        c2 = f"planned {_d(planned)}, not given yet" + (f": delayed {(today - planned).days} days so far" if today > planned else "")
+    holds = tuple(Evidence("Modification: hold", m.on, "cycle 1", f"mod:{m.id}") for m in w.modifications if m.in_cycle_1 and m.kind == "hold")
+    return (Evidence("Cycle 1 day 1", w.cycle1_day1, f"given {_d(w.cycle1_day1)}", "cycle:1"), *holds, Evidence("Cycle 2 day 1", planned, c2, "cycle:2"))
+
+
 def criterion_evidence(w: PatientWindow, rule: str, *, today: date) -> CriterionEvidence:
     """The evidence the rules see for `rule` in the window: the proposals' own evidence when the rules propose
     it, else the values the criterion reads (ANC and temperature for H1, ANC for H2, platelet counts for H3,
     platelet counts and bleeding events for H4, cycle 1 modifications for H5/N7, cycle 2 day 1 for H6/N8,
-    the non-hematologic events of the window for N1-N6)."""
+    the non-hematologic events of the window for N1-N6).
+
+    H2 ("despite G-CSF") also shows each neutropenia event of the window with whether G-CSF was given, naming
+    the G-CSF conmeds linked to it (settled reading s.3: a neutropenia event recorded without G-CSF gives no H2);
+    H3 ("despite dose delay") the thrombocytopenia events and the delay: cycle 1 day 1, cycle 2 day 1 planned and
+    given, and any hold in cycle 1."""
     if rule not in RULE_TITLES:
         raise DltError(f"{rule} is not a protocol criterion.")
     found = [p for p in assess(w, today=today).proposals if p.rule == rule]
@@ -859,9 +904,9 @@ def criterion_evidence(w: PatientWindow, rule: str, *, today: date) -> Criterion
     if rule == "H1":
         ev = _window_labs(w, "anc", "temperature") + _window_events(w, lambda e: e.kind == Kind.FEBRILE_NEUTROPENIA)
     elif rule == "H2":
-        ev = _window_labs(w, "anc")
+        ev = _window_labs(w, "anc") + _gcsf_evidence(w)
     elif rule == "H3":
-        ev = _window_labs(w, "platelets")
+        ev = _window_labs(w, "platelets") + _window_events(w, lambda e: e.kind == Kind.THROMBOCYTOPENIA) + _delay_evidence(w, today=today)
     elif rule == "H4":
         ev = _window_labs(w, "platelets") + _window_events(w, lambda e: e.kind in (Kind.BLEEDING, Kind.THROMBOCYTOPENIA))
     elif rule in ("H5", "N7"):

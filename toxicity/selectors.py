@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subquery, When
 from django.http import Http404
 
 from accounts.models import User
 from cohorts import selectors as cohort_selectors
 from cohorts.models import Patient
 from dosing.models import Cycle, DoseModification, OffTreatment, PlannedDose, Visit
+from trialsite.models import Signature
 
 from . import ctcae, dlt
 from .models import AdverseEvent, ConMed, CtcaeTerm, Dlt, DltEvaluation, DltProposal, LabResult
@@ -93,6 +95,7 @@ def dlt_windows(patient_ids: list[int]) -> dict[int, dlt.PatientWindow]:
             baseline_platelets=plt,
             baseline_marrow_pct=marrow,
             events=dlt.with_conmeds(events.get(pid, ()), conmeds.get(pid, ())),
+            conmeds=tuple(conmeds.get(pid, ())),
             labs=tuple(labs.get(pid, ())),
             modifications=tuple(mods.get(pid, ())),
             c2d1_planned=c2_planned,
@@ -149,13 +152,25 @@ def _rule_conmeds(patient_ids: list[int]) -> dict[int, list[dlt.ConMed]]:
     (on the links; a conmed linked to no event gives no event its supportive care)."""
     links = ConMed.adverse_events.through.objects.filter(
         conmed__patient_id__in=patient_ids, conmed__in_error=False, adverseevent__in_error=False, conmed__category__in=dlt.SUPPORTIVE_VALUES
-    ).values_list("conmed_id", "conmed__patient_id", "conmed__category", "conmed__start", "conmed__stop", "adverseevent_id", "adverseevent__event_id")
-    found: dict[int, tuple[int, str, date, date | None, set[int]]] = {}
-    for cid, pid, category, start, stop, ae_id, root in links.order_by("conmed_id"):
-        found.setdefault(cid, (pid, category, start, stop, set()))[4].add(root or ae_id)
+    ).values_list(
+        "conmed_id",
+        "conmed__patient_id",
+        "conmed__category",
+        "conmed__start",
+        "conmed__stop",
+        "adverseevent_id",
+        "adverseevent__event_id",
+        "conmed__drug",
+        "conmed__dose",
+        "conmed__dose_unit",
+    )
+    found: dict[int, tuple[int, str, date, date | None, set[int], str]] = {}
+    for cid, pid, category, start, stop, ae_id, root, drug, dose, unit in links.order_by("conmed_id"):
+        name = " ".join(str(v) for v in (drug, format(dose.normalize(), "f") if dose is not None else None, unit) if v not in (None, ""))
+        found.setdefault(cid, (pid, category, start, stop, set(), name))[4].add(root or ae_id)
     out: dict[int, list[dlt.ConMed]] = defaultdict(list)
-    for pid, category, start, stop, roots in found.values():
-        out[pid].append(dlt.ConMed(category=category, start=start, stop=stop, events=frozenset(roots)))
+    for cid, (pid, category, start, stop, roots, name) in found.items():
+        out[pid].append(dlt.ConMed(category=category, start=start, stop=stop, events=frozenset(roots), id=cid, drug=name))
     return out
 
 
@@ -304,7 +319,7 @@ def review_queue(user: User) -> QuerySet[DltProposal]:
     visible = cohort_selectors.patients_for_user(user)
     return (
         DltProposal.objects.filter(status__in=OPEN_PROPOSALS, patient__in=visible.values("pk"))
-        .select_related("patient__site", "patient__dlt_evaluation", "patient__enrolment__level")
+        .select_related("patient__site", "patient__dlt_evaluation", "patient__enrolment__level", "adjudicated_by")
         .order_by("proposed_at", "pk")
     )
 
@@ -334,7 +349,28 @@ def review_queue_page(user: User, after: str | None = None, size: int | None = N
         queue = queue.filter(Q(proposed_at__gt=since) | Q(proposed_at=since, pk__gt=int(pk)))
     rows = list(queue[: size + 1])
     last = rows[size - 1] if len(rows) > size else None
-    return ReviewPage(rows[:size], total, f"{last.proposed_at.isoformat()}~{last.pk}" if last else "")
+    shown = rows[:size]
+    attach_proposal_signatures(shown)
+    return ReviewPage(shown, total, f"{last.proposed_at.isoformat()}~{last.pk}" if last else "")
+
+
+def attach_proposal_signatures(proposals: list[DltProposal]) -> None:
+    """Each proposal's past signatures, oldest first, as `signatures`: its own (a rejection) and those of the DLT
+    it became (confirmed, withdrawn, confirmed again after reopening), so a reopened proposal's card shows what
+    was signed before. One query whatever the number of proposals (trialsite.signatures wrote them)."""
+    ids = [p.pk for p in proposals]
+    cts = ContentType.objects.get_for_models(DltProposal, Dlt)
+    proposal_of = Case(
+        When(content_type=cts[Dlt], then=Subquery(Dlt.objects.filter(pk=OuterRef("object_id")).values("proposal_id")[:1])),
+        default=F("object_id"),
+        output_field=IntegerField(),
+    )
+    mine = Q(content_type=cts[DltProposal], object_id__in=ids) | Q(content_type=cts[Dlt], object_id__in=Dlt.objects.filter(proposal_id__in=ids).values("pk"))
+    signed: dict[int, list[Signature]] = defaultdict(list)
+    for sig in Signature.objects.filter(mine).annotate(proposal=proposal_of).order_by("signed_at", "id") if ids else []:
+        signed[sig.proposal].append(sig)
+    for p in proposals:
+        p.signatures = signed.get(p.pk, [])
 
 
 def dlts_for_user(user: User) -> QuerySet[Dlt]:

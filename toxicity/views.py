@@ -14,7 +14,7 @@ from cohorts import selectors as cohort_selectors
 from cohorts.status import PatientStatus
 from trialsite.forms import apply_errors
 from trialsite.http import as_int
-from trialsite.idempotency import form_once, form_token, form_token_new
+from trialsite.idempotency import form_once
 from trialsite.signatures import signatures_of_many
 
 from . import plots, selectors, services
@@ -106,7 +106,7 @@ def patient_safety(request, study_id):
             return response
     safety = selectors.safety_overview(patient, today=today)
     _attach_signatures(safety.dlts, Dlt)
-    _attach_signatures(safety.proposals, DltProposal)
+    selectors.attach_proposal_signatures(safety.proposals)  # the proposal's and its DLT's, as on the review queue
     return render(
         request,
         "toxicity/safety.html",
@@ -117,8 +117,6 @@ def patient_safety(request, study_id):
             "plots": _plots(safety),
             "lab_form": lab_form,
             "missed_form": missed_form,
-            "lab_token": form_token(request) if action == "lab" else form_token_new(),
-            "missed_token": form_token(request) if action == "missed" else form_token_new(),
             "missed_evidence": selectors.missed_dlt_evidence(patient, missed_form.data.get("missed-rule", ""), today=today) if missed_form.is_bound else None,
             "missed_meaning": services.adjudication.missed_meaning("chosen above"),
             "withdraw_meaning": services.adjudication.WITHDRAW_MEANING,
@@ -156,7 +154,7 @@ def ae_new(request, study_id):
             return form_once(request, write, again="This adverse event was already recorded (the form was sent twice): here it is.")
         except ValidationError as exc:
             apply_errors(form, exc)
-    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, previous=previous, form_token=form_token(request)))
+    return render(request, "toxicity/ae_form.html", _ae_context(patient, form, previous=previous))
 
 
 def _ae_context(patient, form, **extra):
@@ -211,7 +209,7 @@ def conmed_new(request, study_id):
             return form_once(request, write, again="This concomitant medication was already recorded (the form was sent twice): here it is.")
         except ValidationError as exc:
             apply_errors(form, exc)
-    return render(request, "toxicity/conmed_form.html", {"patient": patient, "trial": patient.trial, "form": form, "form_token": form_token(request)})
+    return render(request, "toxicity/conmed_form.html", {"patient": patient, "trial": patient.trial, "form": form})
 
 
 @role_required(Perm.ENTER_DATA)

@@ -78,11 +78,13 @@ def _api(request) -> bool:
     return request.path.startswith("/api/")
 
 
-def bad_request(request, exception=None):
+def bad_request(request, exception=None, *, code: str = "bad_request", errors: dict | None = None):
+    """The one 400 outside DRF's views: the API's error shape under /api/, the product's 400 page elsewhere. Django's
+    handler400, and trialsite.nulbytes's refusal before any view (with its code and where the NUL was)."""
     # The product's own refusals (BadRequest, e.g. trialsite.http.as_int) say why; other SuspiciousOperations do not.
     message = str(exception) if type(exception) is BadRequest else "The request could not be understood."
     if _api(request):
-        return JsonResponse(error_body(400, "bad_request", message), status=400)
+        return JsonResponse(error_body(400, code, message, errors), status=400)
     return render(request, "400.html", {"message": message}, status=400)
 
 

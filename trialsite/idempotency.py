@@ -132,9 +132,11 @@ def form_token_new() -> str:
     return secrets.token_urlsafe(24)
 
 
-def form_token(request) -> str:
-    """The token the posted form carries (kept while the form is shown again with errors), or a fresh one."""
-    posted = request.POST.get(FORM_FIELD, "") if request.method == "POST" else ""
+def form_token_for(request, action: str | None = None) -> str:
+    """The token the posted form carries (kept while the form is shown again with errors), or a fresh one; with
+    `action`, only when the form posted was that one (its hidden "action" field): a page's other forms get fresh
+    ones. The templates' {% form_token %} (trialsite.templatetags.form_tokens) is the one caller."""
+    posted = request.POST.get(FORM_FIELD, "") if request.method == "POST" and (action is None or request.POST.get("action") == action) else ""
     return posted if 0 < len(posted) <= MAX_KEY else form_token_new()  # (a NUL byte never gets here: trialsite.nulbytes)
 
 

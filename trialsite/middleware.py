@@ -1,6 +1,7 @@
-"""Middleware of the core: the product's own error pages, no caching of pages and API answers."""
+"""Middleware of the core: the product's own error pages, no caching of pages and API answers, idle sessions."""
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.defaults import page_not_found
 
@@ -40,3 +41,28 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         patch_cache_control(response, no_store=True)
         return response
+
+
+RENEWED = "_trialsite_renewed"  # in the session: when it was last renewed (seconds since the epoch)
+
+
+class RenewSessionMiddleware:
+    """Sessions end after SESSION_COOKIE_AGE idle (issue #17 point 2) without a write on every request.
+
+    The stored session expires SESSION_COOKIE_AGE after its last save (the cookie itself ends with the browser,
+    SESSION_EXPIRE_AT_BROWSER_CLOSE). Saving on every request (SESSION_SAVE_EVERY_REQUEST) cost three queries each;
+    here a signed-in user's session is marked modified, so SessionMiddleware saves it and its expiry restarts, only
+    when it was last renewed TRIALSITE_SESSION_RENEW_SECONDS ago or more. A session therefore ends between
+    SESSION_COOKIE_AGE minus that minute and SESSION_COOKIE_AGE after the last request. Anonymous visitors get no
+    session written. After AuthenticationMiddleware (it reads request.user)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = int(timezone.now().timestamp())
+            renewed = request.session.get(RENEWED)
+            if not isinstance(renewed, int) or now - renewed >= settings.TRIALSITE_SESSION_RENEW_SECONDS or renewed > now:
+                request.session[RENEWED] = now
+        return self.get_response(request)

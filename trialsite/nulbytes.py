@@ -8,10 +8,9 @@ error format under /api/, the product's 400 page elsewhere. One check at the doo
 import json
 from typing import Any
 
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.core.exceptions import BadRequest
 
-from .api import error_body
+from .api import bad_request
 
 MESSAGE = "The request contains a NUL character (0x00), which no value may hold."
 
@@ -56,6 +55,4 @@ class RefuseNulMiddleware:
         where = _where(request)
         if where is None:
             return self.get_response(request)
-        if request.path.startswith("/api/"):
-            return JsonResponse(error_body(400, "invalid", MESSAGE, {where: [MESSAGE]}), status=400)
-        return render(request, "400.html", {"message": MESSAGE}, status=400)
+        return bad_request(request, BadRequest(MESSAGE), code="invalid", errors={where: [MESSAGE]})

@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's session is renewed (saved, so its idle expiry restarts) at most once a minute.
+    "trialsite.middleware.RenewSessionMiddleware",
     # A NUL character anywhere in the request is a 400 before any view (PostgreSQL refuses NUL in text).
     "trialsite.nulbytes.RefuseNulMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -110,6 +112,11 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "trialsite.wsgi.application"
+
+# django-simple-history's own single-column history_date index is never chosen: the audit trail's walk uses the
+# (history_date, history_id) index of datamanagement/0005 (EXPLAIN in docs/data-management.md); every other read of
+# history by date is per object or per patient (the id and patient indexes). One index less to write on every change.
+SIMPLE_HISTORY_DATE_INDEX = False
 
 TEMPLATES = [
     {
@@ -183,10 +190,12 @@ STORAGES = {
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
-# Sessions end after this many idle minutes (the cookie's age, renewed by every request) and when the browser closes.
+# Sessions end after this many idle minutes and when the browser closes: the stored session expires SESSION_COOKIE_AGE
+# after it was last saved, and trialsite.middleware.RenewSessionMiddleware saves a signed-in user's session at most
+# once every TRIALSITE_SESSION_RENEW_SECONDS (not on every request, as SESSION_SAVE_EVERY_REQUEST did: 3 queries each).
 TRIALSITE_SESSION_IDLE_MINUTES = int(os.environ.get("TRIALSITE_SESSION_IDLE_MINUTES") or 30)
 SESSION_COOKIE_AGE = TRIALSITE_SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+TRIALSITE_SESSION_RENEW_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))

@@ -245,3 +245,25 @@ def test_a_flag_without_its_conmed_raises_a_query_until_the_conmed_is_recorded(o
     filgrastim(on_c1, alice, events=[flagged])
     edit_checks_run(trial=trial)
     assert not DataQuery.objects.filter(edit_check="SUPPORTIVE_CM").exists()
+
+
+def test_a_missed_h2_shows_the_neutropenia_event_and_its_linked_gcsf_and_a_missed_h3_the_cycle_starts(on_c1, alice):
+    """The missed-DLT form's evidence (toxicity.selectors.missed_dlt_evidence) read from the database: H2's
+    neutropenia event with the G-CSF conmed linked to it, H3's cycle 1 and cycle 2 day 1 dates."""
+    from toxicity.selectors import missed_dlt_evidence
+
+    event = neutropenia(on_c1, alice, grade=3)
+    drug = filgrastim(on_c1, alice, events=[event])
+    lab_record(patient=on_c1, by=alice, on=day(12), anc="0.7")
+    h2 = missed_dlt_evidence(on_c1, "H2", today=day(40))
+    assert h2 is not None
+    assert h2.supported is False
+    gcsf = next(e for e in h2.evidence if e.ref == f"conmed:{drug.pk}")
+    assert (gcsf.what, gcsf.on) == ("G-CSF filgrastim 300 ug", day(11))
+    assert gcsf.value == f"from {day(11).isoformat()} to {day(17).isoformat()}, for Neutrophil count decreased grade 3"
+    assert f"ae:{event.pk}" in [e.ref for e in h2.evidence]
+    h3 = missed_dlt_evidence(on_c1, "H3", today=day(40))
+    assert h3 is not None
+    starts = {e.what: e.value for e in h3.evidence if e.ref.startswith("cycle:")}
+    assert starts["Cycle 1 day 1"] == f"given {day(1).isoformat()}"
+    assert starts["Cycle 2 day 1"].startswith(f"planned {day(29).isoformat()}, not given yet: delayed ")

@@ -258,3 +258,17 @@ def test_every_bad_input_is_refused_clearly_and_writes_nothing(client, personas,
     assert len(CATALOGUE) >= 40
     assert api >= 20
     assert len(CATALOGUE) - api >= 15
+
+
+def test_a_nul_is_refused_through_the_one_400_helper_with_where_it_was(client, personas):
+    """trialsite.nulbytes answers through trialsite.api.bad_request: the API's error shape saying where, the 400 page."""
+    from trialsite.nulbytes import MESSAGE
+
+    client.force_login(personas["dana"])
+    api = client.get("/api/v1/patients/?site=0%001")
+    assert api.status_code == 400
+    assert api.json() == {"status": 400, "code": "invalid", "detail": MESSAGE, "errors": {"query": [MESSAGE]}}
+    page = client.get("/search/?q=BPD%00")
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
+    assert MESSAGE in page.content.decode()

@@ -190,3 +190,150 @@ def test_a_page_runs_the_same_bounded_queries_at_two_trial_sizes(client, dana, t
         response = client.get(url, params)
     assert response.status_code == 200
     assert response.content.decode().count('<tr data-type="') <= 100
+
+
+# ---------------------------------------------------------------- electronic signatures (issue #17)
+
+
+@pytest.fixture
+def signed(on_c1, alice, ivan, dana):
+    """A proposed DLT confirmed, a missed one recorded then withdrawn by the investigator, and cycle 1 locked by the
+    data manager: four signatures."""
+    from datamanagement.quality import cycle_lock
+    from dosing.models import Cycle
+    from tests.factories import PASSWORD
+    from tests.integration.test_toxicity_services import anc_series, neutropenia
+    from toxicity.models import DltProposal
+    from toxicity.services import dlt_confirm, dlt_evaluate_many, dlt_record_missed, dlt_withdraw
+
+    ivan.first_name, ivan.last_name = "Ivan", "Petrov"
+    ivan.save()
+    neutropenia(on_c1, alice)
+    anc_series(on_c1, alice, [(10, "0.4"), (19, "0.9")])
+    dlt_evaluate_many([on_c1.pk])
+    row = dlt_confirm(proposal=DltProposal.objects.get(patient=on_c1), by=ivan, password=PASSWORD, reason="typical H2")
+    missed = dlt_record_missed(
+        patient=on_c1,
+        by=ivan,
+        password=PASSWORD,
+        rule="N1",
+        onset=TODAY - timedelta(days=370),
+        description="grade 3 hepatitis",
+        reason="free text",
+        confirm_unsupported=True,
+    )
+    dlt_withdraw(dlt_row=missed, by=ivan, password=PASSWORD, reason="duplicate entry")
+    cycle_lock(cycle=Cycle.objects.get(patient=on_c1, number=1), by=dana, password=PASSWORD, reason="source-verified")
+    return row
+
+
+def _signature_rows(html: str) -> list[str]:
+    return [r.split("</tr>")[0] for r in html.split('<tr data-type="signature" data-action="signed">')[1:]]
+
+
+def test_every_signature_is_an_entry_with_signer_time_meaning_and_the_record_signed(client, dana, trial, on_c1, signed):
+    from trialsite.models import Signature
+
+    html = _html(client, dana, trial, type="signature")
+    rows = _signature_rows(html)
+    assert len(rows) == Signature.objects.count() == 4
+    safety = reverse("patient_safety", args=[on_c1.study_id])
+    treatment = reverse("patient_treatment", args=[on_c1.study_id])
+    onset = signed.onset.isoformat()
+    confirm, withdraw = (next(r for r in rows if text in r) for text in ("I confirm this toxicity", "I withdraw"))
+    assert "<td>Ivan Petrov</td>" in confirm
+    assert f'<a href="{safety}">DLT H2 from {onset}, {on_c1.study_id}</a>' in confirm
+    assert "meaning: <ins>I confirm this toxicity is a dose-limiting toxicity (criterion H2)</ins>" in confirm
+    assert "<td>Signed</td>" in withdraw
+    assert f"DLT N1 from {(TODAY - timedelta(days=370)).isoformat()}, {on_c1.study_id}</a>" in withdraw
+    lock = next(r for r in rows if "lock them" in r)
+    assert f"<td>{dana.get_full_name()}</td>" in lock
+    assert f'<a href="{treatment}">Cycle 1, {on_c1.study_id}</a>' in lock
+    at = timezone.localtime(Signature.objects.get(meaning__contains="lock them").signed_at)
+    assert f"<td>{at:%H:%M:%S}</td>" in lock
+    assert f'data-patient="{on_c1.study_id}"' in html
+    assert '<option value="signature" ' in html  # a record type of the filter
+
+
+def test_signatures_are_filtered_by_patient_user_and_date(client, dana, ivan, trial, on_c1, patient_b, signed):
+    both = _signature_rows(_html(client, dana, trial))
+    assert len(both) == 4  # among the other changes, without a type filter
+    assert len(_signature_rows(_html(client, dana, trial, patient=on_c1.study_id))) == 4
+    assert _signature_rows(_html(client, dana, trial, patient=patient_b.study_id)) == []
+    client.force_login(dana)
+    by_ivan = _signature_rows(client.get(reverse("trial_audit", args=[trial.code]), {"user": ivan.username}).content.decode())
+    assert len(by_ivan) == 3
+    assert all("Ivan Petrov" in r for r in by_ivan)
+    tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    assert _signature_rows(_html(client, dana, trial, since=tomorrow)) == []
+    assert len(_signature_rows(_html(client, dana, trial, since=TODAY.isoformat(), until=TODAY.isoformat()))) == 4
+
+
+def test_a_coordinator_scoped_trail_never_shows_another_sites_signatures(trial, on_c1, patient_b, signed):
+    from cohorts.models import Patient
+    from datamanagement.audit import trail
+
+    other_site = Patient.objects.filter(pk=patient_b.pk).values("pk")
+    assert list(trail(trial, record_types=["signature"], visible_patients=other_site)) == []
+    assert len(list(trail(trial, record_types=["signature"]))) == 4
+
+
+def test_an_escalation_decisions_signature_is_a_trial_entry_linked_to_the_escalation_page(client, dana, ivan, trial, site_a, alice):
+    from escalation.services import decision_sign, escalation_reevaluate
+    from tests.factories import PASSWORD, treat_patient
+    from toxicity.services import dlt_evaluate_many
+
+    patients = [treat_patient(trial, site_a, alice, day1=TODAY - timedelta(days=90), cycle2_after=28) for _ in range(3)]
+    dlt_evaluate_many([p.pk for p in patients])
+    decision = decision_sign(decision=escalation_reevaluate(trial=trial)[0], by=ivan, password=PASSWORD)
+    [row] = _signature_rows(_html(client, dana, trial, type="signature"))
+    assert f'<a href="{reverse("trial_escalation", args=[trial.code])}">Escalation decision {decision.action}' in row
+    assert f"meaning: <ins>{decision.signature_meaning}</ins>" in row
+    # trial-level: not a patient's
+    assert _signature_rows(_html(client, dana, trial, type="signature", patient=patients[0].study_id)) == []
+
+
+def test_the_csv_export_has_a_line_per_signature_with_its_meaning(client, dana, ivan, trial, on_c1, signed):
+    client.force_login(dana)
+    response = client.get(reverse("trial_audit", args=[trial.code]), {"format": "csv"})
+    rows = [r for r in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())) if r["record_type"] == "signature"]
+    assert len(rows) == 4
+    withdraw = next(r for r in rows if r["new"].startswith("I withdraw"))
+    assert (withdraw["user"], withdraw["action"], withdraw["field"], withdraw["patient"]) == (ivan.username, "Signed", "meaning", on_c1.study_id)
+    assert withdraw["record"] == f"DLT N1 from {(TODAY - timedelta(days=370)).isoformat()}, {on_c1.study_id}"
+
+
+def test_signatures_page_by_keyset_with_the_other_entries(trial, signed):
+    from datamanagement.audit import Cursor, trail_page
+
+    everything = [(e.record_type, e.history_id) for e in trail_page(trial, limit=10_000).entries]
+    seen, cursor = [], None
+    while True:
+        page = trail_page(trial, cursor=cursor, limit=2)
+        seen += [(e.record_type, e.history_id) for e in page.entries]
+        cursor = Cursor.parse(page.older)
+        if cursor is None:
+            break
+    assert seen == everything
+    assert sum(1 for k, _ in seen if k == "signature") == 4
+
+
+def test_signatures_keep_the_page_query_count_flat(client, dana, ivan, trial, on_c1, signed, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from datamanagement.quality import cycle_lock, cycle_unlock
+    from dosing.models import Cycle
+    from tests.factories import PASSWORD
+
+    client.force_login(dana)
+    url = reverse("trial_audit", args=[trial.code])
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    cycle = Cycle.objects.get(patient=on_c1, number=1)
+    for n in range(5):
+        cycle_unlock(cycle=cycle, by=dana, password=PASSWORD, reason=f"late lab {n}")
+        cycle_lock(cycle=cycle, by=dana, password=PASSWORD, reason="verified")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        html = client.get(url).content.decode()
+    assert len(_signature_rows(html)) == 14

@@ -218,3 +218,31 @@ def test_a_wrong_signature_password_on_a_form_with_its_token_is_counted(client, 
     assert "The password is not correct" in client.post(url, data).content.decode()
     assert sum(AccessAttempt.objects.filter(username=ivan.username).values_list("failures_since_start", flat=True)) == 1
     assert not Dlt.objects.filter(patient=on_c1).exists()
+
+
+# ---------------------------------------------------------------- {% form_token %}: one line per form
+
+
+def test_a_refused_form_keeps_its_token_and_the_pages_other_forms_get_fresh_ones(client, alice, on_c1):
+    """The tag keeps the posted token only in the form that was posted (named by its action)."""
+    client.force_login(alice)
+    url = reverse("patient_treatment", args=[on_c1.study_id])
+    page = client.get(url).content.decode()
+    cycle, off = _token(page, "cycle"), _token(page, "off")
+    refused = client.post(url, {"action": "cycle", "cycle-day1": "not a date", "cycle-weight_kg": "80", "form_token": cycle})
+    assert refused.status_code == 200
+    html = refused.content.decode()
+    assert _token(html, "cycle") == cycle
+    assert _token(html, "off") not in (cycle, off)
+
+
+def test_forms_that_change_a_record_carry_no_token(client, alice, on_c1):
+    from toxicity.services import ae_record
+
+    from .test_safety_pages import RELATED
+
+    client.force_login(alice)
+    ae = ae_record(patient=on_c1, by=alice, term=ae_post()["term"], grade=2, onset=day(5), attribution=RELATED)
+    for page in (reverse("ae_edit", args=[on_c1.study_id, ae.pk]), reverse("patient_edit", args=[on_c1.study_id])):
+        assert 'name="form_token"' not in client.get(page).content.decode()
+    assert 'name="form_token"' in client.get(reverse("ae_new", args=[on_c1.study_id])).content.decode()

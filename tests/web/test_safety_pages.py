@@ -284,6 +284,69 @@ def test_review_queue_queries_do_not_grow_with_proposals(client, ivan, alice, tr
         assert client.get(reverse("dlt_review")).status_code == 200
 
 
+def _card(html: str, proposal) -> str:
+    return html.split(f'id="proposal-{proposal.pk}"')[1].split("</article>")[0]
+
+
+def test_a_reopened_proposals_card_shows_its_past_signatures_oldest_first(client, ivan, alice, proposed):
+    """Confirmed, reopened by a corrected lab, rejected, reopened again: the card in the queue shows the confirmation
+    (signed on the DLT) and the rejection (signed on the proposal), each with signer, time and meaning."""
+    from toxicity.services import dlt_confirm, dlt_reject
+    from trialsite.models import Signature
+
+    ivan.first_name, ivan.last_name = "Ivan", "Petrov"
+    ivan.save()
+    client.force_login(ivan)
+    assert 'class="signatures"' not in _card(client.get(reverse("dlt_review")).content.decode(), proposed)
+    dlt_confirm(proposal=proposed, by=ivan, password=PASSWORD)
+    lab_record(patient=proposed.patient, by=alice, on=day(19), anc="1.9", reason_for_change="wrong patient's tube")
+    proposed.refresh_from_db()
+    dlt_reject(proposal=proposed, by=ivan, password=PASSWORD, reason="recovered on day 12 per source")
+    lab_record(patient=proposed.patient, by=alice, on=day(19), anc="0.9", reason_for_change="the right tube after all")
+    proposed.refresh_from_db()
+    assert proposed.status == "reopened"
+    card = _card(client.get(reverse("dlt_review")).content.decode(), proposed)
+    lines = card.split('<li class="help signature">')[1:]
+    assert len(lines) == 2
+    confirmed, rejected = Signature.objects.order_by("signed_at", "id")
+    assert lines[0].startswith(f'Signed by Ivan Petrov on <time datetime="{timezone.localtime(confirmed.signed_at).isoformat()}">')
+    assert f"{timezone.localtime(confirmed.signed_at):%Y-%m-%d %H:%M}" in lines[0]
+    assert "</time>: I confirm this toxicity is a dose-limiting toxicity (criterion H2)</li>" in lines[0]
+    assert f"{timezone.localtime(rejected.signed_at):%Y-%m-%d %H:%M %Z}</time>: I confirm this toxicity is not a dose-limiting toxicity" in lines[1]
+    assert "(criterion H2 proposed by the rules)</li>" in lines[1]
+    safety = _card(client.get(reverse("patient_safety", args=[proposed.patient.study_id])).content.decode(), proposed)
+    assert safety.count('<li class="help signature">') == 2  # the same history on the safety tab
+
+
+def test_review_queue_queries_stay_flat_with_signed_and_reopened_proposals(client, ivan, alice, trial, site_a, django_assert_max_num_queries):
+    from cohorts.services import patient_enroll
+    from tests.factories import register_patient
+    from toxicity.services import dlt_confirm
+
+    def add_patient(i, *, signed):
+        p = register_patient(trial, site_a, alice, consent_date=C1 - timedelta(days=10))
+        patient_enroll(patient=p, by=alice, enrolled_on=C1 - timedelta(days=5))
+        cycle_start(patient=p, by=alice, day1=C1, weight_kg=Decimal("70.0"))
+        ae = ae_record(patient=p, by=alice, term=meddra("Nausea"), grade=3, onset=day(3 + i), attribution=RELATED, supportive=["max_antiemetic"])
+        dlt_evaluate_many([p.pk])
+        if signed:
+            for proposal in DltProposal.objects.filter(patient=p):
+                dlt_confirm(proposal=proposal, by=ivan, password=PASSWORD)
+            from toxicity.services import ae_update
+
+            ae_update(ae=ae, by=alice, reason="attribution per source", attribution=RELATED | {"bendamustine": "probable"})  # reopens it
+
+    add_patient(0, signed=True)
+    client.force_login(ivan)
+    few = _queries(client, reverse("dlt_review"))
+    for i in range(1, 3):  # the cohort's three slots
+        add_patient(i, signed=True)
+    assert DltProposal.objects.filter(status="reopened").count() >= 3
+    with django_assert_max_num_queries(few):
+        html = client.get(reverse("dlt_review")).content.decode()
+    assert html.count('<li class="help signature">') >= 3
+
+
 def test_a_term_outside_the_regimens_list_offers_only_its_grades_with_the_generic_texts(client, alice, on_c1):
     client.force_login(alice)
     html = client.get(reverse("ae_new", args=[on_c1.study_id]) + "?term=" + meddra("Asystole")).content.decode()
