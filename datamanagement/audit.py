@@ -168,6 +168,17 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def _by_user_and_dates(rows, user_field: str, date_field: str, *, user, since, until):
+    """The trail's user filter and its date range (whole days, `since` to `until` inclusive) on any row type."""
+    if user is not None:
+        rows = rows.filter(**{user_field: user})
+    if since is not None:
+        rows = rows.filter(**{f"{date_field}__gte": _day_start(since)})
+    if until is not None:
+        rows = rows.filter(**{f"{date_field}__lt": _day_start(until + timedelta(days=1))})
+    return rows
+
+
 def _keys(key: str, trial: Trial, visible, *, patient, user, since, until, cursor: Cursor | None, limit: int) -> list[tuple]:
     """One light query: (time, history id, previous history id of the same object) of the `limit` newest history
     rows of record type `key` that match (a change is diffed against its object's previous version, whoever made it)."""
@@ -187,12 +198,7 @@ def _keys(key: str, trial: Trial, visible, *, patient, user, since, until, curso
         # previous-version lookup below use the (history_date, history_id) and (id, history_id) indexes of migration
         # datamanagement/0005_audit_trail_history_indexes.
         rows = rows.alias(visible_pid=F(path) + 0).filter(visible_pid__in=visible)
-    if user is not None:
-        rows = rows.filter(history_user=user)
-    if since is not None:
-        rows = rows.filter(history_date__gte=_day_start(since))
-    if until is not None:
-        rows = rows.filter(history_date__lt=_day_start(until + timedelta(days=1)))
+    rows = _by_user_and_dates(rows, "history_user", "history_date", user=user, since=since, until=until)
     if cursor is not None:
         rows = rows.filter(cursor.older(key))
     previous = history.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id")).order_by("-history_id").values("history_id")[:1]
@@ -222,12 +228,7 @@ def _signatures(trial: Trial, visible, *, patient) -> tuple:
 def _signature_keys(trial: Trial, visible, *, patient, user, since, until, cursor: Cursor | None, limit: int) -> list[tuple]:
     """As `_keys`, for signatures: (time, signature id, None) of the `limit` newest that match (nothing to diff against)."""
     rows, _ = _signatures(trial, visible, patient=patient)
-    if user is not None:
-        rows = rows.filter(signer=user)
-    if since is not None:
-        rows = rows.filter(signed_at__gte=_day_start(since))
-    if until is not None:
-        rows = rows.filter(signed_at__lt=_day_start(until + timedelta(days=1)))
+    rows = _by_user_and_dates(rows, "signer", "signed_at", user=user, since=since, until=until)
     if cursor is not None:
         rows = rows.filter(cursor.older(SIGNATURE, "signed_at", "id"))
     return [(when, pk, None) for when, pk in rows.order_by("-signed_at", "-id").values_list("signed_at", "id")[:limit]]
