@@ -331,7 +331,7 @@ def decision_columns(trial: Trial) -> list[Column]:
         Column("action", "Decision", allowed=ACTIONS),
         Column("dose_level", "Dose level where the next patients go", INTEGER, path="level__label", allowed=level_choices(trial)),
         Column("mtd_level", "Maximum tolerated dose level", INTEGER, path="mtd__label", allowed=level_choices(trial)),
-        Column("rule", "Rule of the 3+3 engine that fired"),
+        Column("rule", "Rule of the design that fired (e.g. E1of3, BOIN-E)"),
         Column("reason", "Sentence"),
         Column("slots", "Slots opened", INTEGER),
         Column("status", "Status", allowed=choices_of(EscalationDecision, "status")),
