@@ -560,3 +560,26 @@ def design_oc(
     if sheet.tite:
         return simulate_tite(sheet.engine, true_tox, trials=trials, seed=seed, assumptions=TiteAssumptions(arrivals), start=sheet.start)
     return simulate_trials(sheet.engine, true_tox, trials=trials, seed=seed, start=sheet.start)
+
+
+def oc_table(oc: OperatingCharacteristics, true_tox: tuple[float, ...]) -> dict:
+    """The design page's OC table: a row per level (true rate, P(select) and E[patients] with their Monte Carlo
+    standard errors, E[DLTs]), the standard error of P(no MTD) and the totals."""
+    rows = [
+        {
+            "label": label,
+            "true": true_tox[i],
+            "p_select": oc.p_select[i],
+            "se_select": oc.se_select[i] if oc.se_select else None,
+            "n": oc.expected_n[i],
+            "se_n": oc.se_n[i] if oc.se_n else None,
+            "dlt": oc.expected_dlt[i],
+        }
+        for i, label in enumerate(oc.labels)
+    ]
+    return {
+        "oc_rows": rows,
+        "se_none": oc.se_select[-1] if oc.se_select else None,
+        "n_total": sum(oc.expected_n),
+        "dlt_total": sum(oc.expected_dlt),
+    }

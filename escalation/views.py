@@ -124,21 +124,6 @@ def trial_design(request, code):
     trial = cohort_selectors.trial_get(code)
     sheet = selectors.design_sheet(trial)
     form, oc, tox = _scenario(request, sheet)
-    rows = []
-    if oc is not None:
-        for i, label in enumerate(oc.labels):
-            se = (oc.se_select[i] if oc.se_select else None, oc.se_n[i] if oc.se_n else None)
-            rows.append(
-                {
-                    "label": label,
-                    "true": tox[i],
-                    "p_select": oc.p_select[i],
-                    "se_select": se[0],
-                    "n": oc.expected_n[i],
-                    "se_n": se[1],
-                    "dlt": oc.expected_dlt[i],
-                }
-            )
     return render(
         request,
         "escalation/design.html",
@@ -147,10 +132,7 @@ def trial_design(request, code):
             "sheet": sheet,
             "form": form,
             "oc": oc,
-            "oc_rows": rows,
-            "se_none": oc.se_select[-1] if oc is not None and oc.se_select else None,
-            "n_total": sum(oc.expected_n) if oc is not None else None,
-            "dlt_total": sum(oc.expected_dlt) if oc is not None else None,
+            **(selectors.oc_table(oc, tox) if oc is not None else {}),
             "plot": oc_svg(oc.labels, tox, oc.p_select, oc.p_none, oc.expected_n) if oc is not None else "",
             "plot_query": request.GET.urlencode(),
             "max_trials": selectors.MAX_TRIALS,
