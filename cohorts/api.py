@@ -232,8 +232,7 @@ class PatientScoped:
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return self.queryset.none()
-        visible = selectors.patients_for_user(self.request.user).values("pk")
-        queryset = self.queryset.filter(**{f"{self.patient_path}__in": visible})
+        queryset = selectors.records_for_user(self.queryset, self.request.user, self.patient_path)
         study_id = self.request.query_params.get("patient")
         if study_id:
             queryset = queryset.filter(**{f"{self.patient_path}__study_id": study_id})
