@@ -49,10 +49,16 @@ def add(apps, schema_editor):
 
 
 def remove(apps, schema_editor):
+    """Drop the indexes that are there: on SQLite, reversing a later migration that alters a history table's field
+    rebuilds the table without them (see 0007)."""
+    introspection = schema_editor.connection.introspection
     for app_label, name in HISTORY:
         model = apps.get_model(app_label, name)
+        with schema_editor.connection.cursor() as cursor:
+            existing = introspection.get_constraints(cursor, model._meta.db_table)
         for index in _indexes(model):
-            schema_editor.remove_index(model, index)
+            if index.name in existing:
+                schema_editor.remove_index(model, index)
 
 
 class Migration(migrations.Migration):
