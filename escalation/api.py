@@ -260,29 +260,18 @@ class DesignOcView(APIView):
             oc = selectors.design_oc(sheet, q["true_tox"], method=q["method"], trials=q.get("trials"), seed=q["seed"], arrivals=q["arrivals"])
         except DesignError as exc:
             raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from exc
-        levels = [
-            {
-                "level": label,
-                "true_tox": q["true_tox"][i],
-                "p_select": oc.p_select[i],
-                "se_select": oc.se_select[i] if oc.se_select else None,
-                "expected_n": oc.expected_n[i],
-                "se_n": oc.se_n[i] if oc.se_n else None,
-                "expected_dlt": oc.expected_dlt[i],
-            }
-            for i, label in enumerate(oc.labels)
-        ]
+        table = selectors.oc_table(oc, q["true_tox"])
         body = {
             "design": sheet.spec.name,
             "method": q["method"],
             "trials": oc.trials,
             "seed": q["seed"] if mc else None,
             "states": oc.states,
-            "levels": levels,
+            "levels": table["oc_rows"],
             "p_none": oc.p_none,
-            "se_none": oc.se_select[-1] if oc.se_select else None,
-            "expected_n_total": sum(oc.expected_n),
-            "expected_dlt_total": sum(oc.expected_dlt),
+            "se_none": table["se_none"],
+            "expected_n_total": table["n_total"],
+            "expected_dlt_total": table["dlt_total"],
             "p_overdose60": oc.p_overdose60,
             "p_overdose80": oc.p_overdose80,
             "overdose_threshold": oc.overdose_threshold,

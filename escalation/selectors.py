@@ -563,17 +563,17 @@ def design_oc(
 
 
 def oc_table(oc: OperatingCharacteristics, true_tox: tuple[float, ...]) -> dict:
-    """The design page's OC table: a row per level (true rate, P(select) and E[patients] with their Monte Carlo
+    """The OC table of the design page and API: a row per level (true rate, P(select) and E[patients] with their Monte Carlo
     standard errors, E[DLTs]), the standard error of P(no MTD) and the totals."""
     rows = [
         {
-            "label": label,
-            "true": true_tox[i],
+            "level": label,
+            "true_tox": true_tox[i],
             "p_select": oc.p_select[i],
             "se_select": oc.se_select[i] if oc.se_select else None,
-            "n": oc.expected_n[i],
+            "expected_n": oc.expected_n[i],
             "se_n": oc.se_n[i] if oc.se_n else None,
-            "dlt": oc.expected_dlt[i],
+            "expected_dlt": oc.expected_dlt[i],
         }
         for i, label in enumerate(oc.labels)
     ]
