@@ -867,9 +867,12 @@ def _gcsf_evidence(w: PatientWindow) -> tuple[Evidence, ...]:
             dates = f"from {_d(c.start)}" + (f" to {_d(c.stop)}" if c.stop else ", ongoing")
             during = "" if c.overlaps(e.onset, e.resolved) else "; not given within the event's dates"
             out.append(Evidence(f"G-CSF {c.drug}".strip(), c.start, f"{dates}, for {e.name} grade {e.grade}{during}", f"conmed:{c.id}"))
-        if not linked:
-            given = Supportive.GCSF in e.supportive
-            text = "given (recorded on the event, no G-CSF medication linked)" if given else "not recorded for this event"
+        if not any(c.overlaps(e.onset, e.resolved) for c in linked):
+            # What the rules read then (the event's supportive care, with_conmeds): its own G-CSF flag, or none.
+            if Supportive.GCSF in e.supportive:
+                text = "given (recorded on the event" + (", no G-CSF medication linked)" if not linked else "; no linked G-CSF within its dates)")
+            else:
+                text = "not recorded for this event" if not linked else "not counted: no G-CSF within the event's dates"
             out.append(Evidence("G-CSF", e.onset, f"{text}, for {e.name} grade {e.grade}", f"ae:{e.id}"))
     return tuple(out)
 

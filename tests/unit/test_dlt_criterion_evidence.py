@@ -80,6 +80,18 @@ def test_h2_without_a_linked_conmed_says_whether_the_event_records_gcsf(supporti
     assert seen[-1] == ("G-CSF", day(8), f"{text}, for {neutropenia.name} grade 3", "ae:5")
 
 
+@pytest.mark.parametrize(
+    ("supportive", "text"),
+    [(frozenset({"gcsf"}), "given (recorded on the event; no linked G-CSF within its dates)"), (frozenset(), "not counted: no G-CSF within the event's dates")],
+)
+def test_h2_with_only_a_linked_gcsf_outside_the_event_says_what_the_rules_count(supportive, text):
+    neutropenia = ae(id=5, onset=8, grade=3, supportive=supportive, resolved=12)
+    later = ConMed(category="gcsf", start=day(20), events=frozenset({5}), id=8, drug="pegfilgrastim 6 mg")
+    seen = _seen(window(labs=anc((8, "0.6")), events=(neutropenia,), conmeds=(later,)), "H2")
+    assert [r[3] for r in seen][-2:] == ["conmed:8", "ae:5"]
+    assert seen[-1] == ("G-CSF", day(8), f"{text}, for {neutropenia.name} grade 3", "ae:5")
+
+
 def test_h3_shows_the_cycle_start_dates_with_the_delay_and_cycle_1_holds():
     thrombo = ae(id=6, term=meddra("Platelet count decreased"), kind=Kind.THROMBOCYTOPENIA, grade=3, onset=10)
     hold = Modification(id=3, on=day(15), kind="hold", in_cycle_1=True)
