@@ -228,6 +228,9 @@ def test_navigation_search_breadcrumbs_error_pages_required_marks_and_queries_co
 
     # The open-queries count in the worklist, linked to the patient.
     page.locator("header.topbar nav").get_by_role("link", name="Worklist").click()
+    # locator.all() does not wait: the rows are read only once the worklist has loaded.
+    expect(page).to_have_url(f"{server.url}/worklist/")
+    expect(page.locator("table.worklist tbody tr").first).to_be_visible()
     counted = 0
     for row in page.locator("table.worklist tbody tr").all():
         study_id = row.locator("td").first.inner_text().strip().split()[0]
