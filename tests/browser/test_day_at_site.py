@@ -256,6 +256,7 @@ def test_monitor_reads_the_audit_trail_filtered_by_plain_selects_and_opens_a_rec
     filters.locator("select[name=user]").select_option(label=coord.get_full_name())
     filters.locator("select[name=type]").select_option("lab")
     filters.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"[?&]type=lab\b"))  # the filtered page, not the one before it (reads below do not wait)
     rows = page.locator(".audit-table tbody tr")
     expect(rows.first).to_be_visible()
     assert rows.count() > 1
@@ -312,12 +313,14 @@ def test_demo_trial_dashboard_escalation_history_and_a_responding_patient(width,
     # A patient with a response: counted on the response dashboard, then found and opened.
     page.locator("header.topbar nav").get_by_role("link", name="Response").click()
     best = page.locator("#best-response")
+    expect(best.locator("thead th").first).to_be_visible()  # all_inner_texts() below does not wait for the page
     column = best.locator("thead th").all_inner_texts().index("VGPR")
     vgpr = ResponseResult.objects.filter(patient__trial__code=seeded["trial"], best="VGPR").select_related("patient").order_by("patient__study_id")
     expect(best.locator("tbody tr", has_text="All").locator("th, td").nth(column)).to_have_text(str(len(vgpr)))
     study_id = vgpr[0].patient.study_id
     page.fill("#nav-q", study_id)
     page.locator("header form.search button").click()
+    expect(page).to_have_url(f"{server.url}/patients/{study_id}/")  # the patient, before its Response tab is clicked
     page.locator("nav.tabs").get_by_role("link", name="Response").click()
     expect(page.locator("h1")).to_contain_text(study_id)
     expect(page.locator("#best-category")).to_contain_text("VGPR")
