@@ -99,7 +99,9 @@ def trial_dashboard(request, code):
     view = selectors.PlotView.from_query(request.GET)
     data = selectors.dashboard(trial, request.user, today=timezone.localdate(), view=view)
     running = data["job"] is not None and data["job"].is_running
-    return render(request, "response/dashboard.html", {"trial": trial, **data, "running": running, "can_recompute": services.can_recompute(request.user)})
+    finished = bool(request.htmx) and not running  # the running page's poll (htmx) that finds the recompute finished
+    context = {"trial": trial, **data, "running": running, "finished": finished, "can_recompute": services.can_recompute(request.user)}
+    return render(request, "response/dashboard.html", context)
 
 
 @role_required(Perm.VIEW)

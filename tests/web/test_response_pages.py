@@ -120,6 +120,28 @@ def test_recompute_is_queued_and_its_progress_shown(client, dana, mona, alice, r
     assert "1 of 1 patients" in client.get(reverse("trial_response", args=[trial.code])).content.decode()
 
 
+def test_a_running_recompute_is_followed_in_its_region_and_says_when_it_has_finished(client, dana, trial):
+    url = reverse("trial_response", args=[trial.code])
+    job = RecomputeJob.objects.create(trial=trial, status="running", total=40, done=12, requested_by=dana, requested_at=timezone.now())
+    client.force_login(dana)
+    page = client.get(url).content.decode()
+    # The recompute's region polls its own page every 3 s (htmx) and swaps itself in; no meta refresh of the page.
+    assert 'http-equiv="refresh"' not in page
+    assert f'id="recompute" aria-live="polite" hx-get="{url}" hx-trigger="every 3s" hx-select="#recompute" hx-swap="outerHTML"' in page
+    assert "12 of 40 patients" in page
+    polled = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" in polled
+    assert "recompute-finished" not in polled
+    RecomputeJob.objects.filter(pk=job.pk).update(status="done", done=40, finished_at=timezone.now())
+    polled = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in polled  # finished: the region stops polling
+    assert 'id="recompute-finished" role="status">The recompute has finished: <a href="' + url + '">show the new results</a>' in polled
+    plain = client.get(url).content.decode()  # opening the page itself: no notice, no polling
+    assert "recompute-finished" not in plain
+    assert "hx-trigger" not in plain
+    assert "htmx" not in plain
+
+
 def test_another_sites_coordinator_does_not_see_the_patients_bars(client, bob, responder, trial):
     client.force_login(bob)
     html = client.get(reverse("trial_response", args=[trial.code])).content.decode()
