@@ -92,7 +92,8 @@ def export_dictionary(request, code):
 def export_job(request, pk):
     log = selectors.export_job_for_user(request.user, pk)
     percent = round(100 * log.progress_done / log.progress_total) if log.progress_total else 0
-    return render(request, "datamanagement/job.html", {"trial": log.trial, "log": log, "percent": percent})
+    template = "datamanagement/_job.html" if request.htmx else "datamanagement/job.html"  # the status box's own poll: the box alone
+    return render(request, template, {"trial": log.trial, "log": log, "percent": percent})
 
 
 @role_required(Perm.EXPORT)

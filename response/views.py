@@ -96,12 +96,14 @@ def trial_dashboard(request, code):
         services.trial_recompute_start(trial=trial, by=request.user)
         messages.success(request, "Recompute of the whole trial queued.")
         return redirect("trial_response", code=code)
-    view = selectors.PlotView.from_query(request.GET)
-    data = selectors.dashboard(trial, request.user, today=timezone.localdate(), view=view)
+    if request.htmx:  # the recompute box's own poll while a recompute runs: the box alone, not the plots and tables
+        data = {"snapshot": selectors.latest_snapshot(trial), "job": selectors.latest_job(trial)}
+    else:
+        data = selectors.dashboard(trial, request.user, today=timezone.localdate(), view=selectors.PlotView.from_query(request.GET))
     running = data["job"] is not None and data["job"].is_running
-    finished = bool(request.htmx) and not running  # the running page's poll (htmx) that finds the recompute finished
+    finished = bool(request.htmx) and not running  # the poll that finds the recompute finished says so
     context = {"trial": trial, **data, "running": running, "finished": finished, "can_recompute": services.can_recompute(request.user)}
-    return render(request, "response/dashboard.html", context)
+    return render(request, "response/_recompute.html" if request.htmx else "response/dashboard.html", context)
 
 
 @role_required(Perm.VIEW)

@@ -18,6 +18,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from tests.browser.csp import watch_csp
+
 AXE = Path(settings.BASE_DIR) / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = {"1366": {"width": 1366, "height": 900}, "820": {"width": 820, "height": 1180}}
 PASSWORD = "every-page-Check-2026"
@@ -143,15 +145,8 @@ def contexts(server, seeded, browser):
         key = (persona, width)
         if key not in opened:
             context = browser.new_context(viewport=WIDTHS[width])
-            # Content-Security-Policy violations (issue #17 point 6): the browser's console message ("Refused to
-            # ...") and the page's securitypolicyviolation event, both collected per page.
-            context.add_init_script(
-                "document.addEventListener('securitypolicyviolation', (e) => "
-                "(window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' line ' + e.lineNumber));"
-            )
             page = context.new_page()
-            page.refused = []
-            page.on("console", lambda message, page=page: page.refused.append(message.text) if "Refused to" in message.text else None)
+            page.refused = watch_csp(page)  # Content-Security-Policy violations, collected per page
             if persona:
                 page.goto(f"{server.url}/accounts/login/")
                 page.fill("#id_username", persona)

@@ -10,19 +10,13 @@ from playwright.sync_api import expect
 from datamanagement.exports import DOMAINS
 from datamanagement.models import ExportLog
 from response.models import RecomputeJob
+from tests.browser.csp import watch_csp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _watch_csp(page):
-    refused = []
-    page.on("console", lambda message: refused.append(message.text) if "Refused to" in message.text else None)
-    page.context.add_init_script("document.addEventListener('securitypolicyviolation', (e) => (window.__csp = window.__csp || []).push(e.violatedDirective));")
-    return refused
-
-
 def test_a_running_export_shows_its_download_link_when_it_is_ready_without_a_reload(page, live_server, login, dana, trial):
-    refused = _watch_csp(page)
+    refused = watch_csp(page)
     log = ExportLog.objects.create(
         trial=trial, user=dana, created_at=timezone.now(), format="zip", domains=list(DOMAINS), status="running", progress_total=12, progress_done=5
     )
@@ -43,7 +37,7 @@ def test_a_running_export_shows_its_download_link_when_it_is_ready_without_a_rel
 
 
 def test_a_running_recompute_says_when_it_has_finished_and_links_the_new_results(page, live_server, login, dana, trial):
-    refused = _watch_csp(page)
+    refused = watch_csp(page)
     job = RecomputeJob.objects.create(trial=trial, status="running", total=40, done=12, requested_by=dana, requested_at=timezone.now())
     login(page, dana)
     page.goto(f"{live_server.url}/trials/{trial.code}/response/")

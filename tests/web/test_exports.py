@@ -144,6 +144,9 @@ def test_a_running_job_follows_itself_and_has_no_download_yet(client, dana, tria
     assert "django_htmx/htmx-2.min.js" in page
     assert '"allowEval": false' in page
     assert '<progress id="job-progress" max="12" value="5">' in page
+    polled = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "<header" not in polled  # the poll answers the status box alone, not the page with its navigation
+    assert '<progress id="job-progress" max="12" value="5">' in polled
     assert client.get(reverse("export_download", args=[log.pk])).status_code == 404
 
 
